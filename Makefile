@@ -1,0 +1,104 @@
+# daneguard — one GNU Makefile: build, run, check, bench, install.
+#
+#   make run            install what is missing, build, start on conf/daneguard.yml
+#   make check          install what is missing, build, run every test
+#   make check SANITIZE=1   the same with ASan + UBSan (+ LeakSan)
+#   make demo           the hermetic test world with daneguard in front of it
+#   make bench          benchmarks against the peers (tests/bench/)
+
+CC      ?= cc
+CFLAGS  ?= -O2 -g
+PREFIX  ?= /usr/local
+WARN     = -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+           -Wno-unused-parameter
+CPPFLAGS += -D_GNU_SOURCE -Iinclude
+LIBS     = -lgetdns -luv -lmbedtls -lmbedx509 -lmbedcrypto -lyaml -lhttp_parser -lm
+
+ifeq ($(SANITIZE),1)
+BUILD   = build-san
+CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+else
+BUILD   = build
+endif
+
+# Packages: what the daemon needs to build and run, and what the tests drive.
+RUN_PKGS  = build-essential pkg-config libgetdns-dev libuv1-dev libmbedtls-dev libyaml-dev \
+            libhttp-parser-dev dns-root-data ca-certificates openssl
+TEST_PKGS = $(RUN_PKGS) nsd ldnsutils bind9-dnsutils knot-dnsutils unbound curl nginx-light \
+            python3 iproute2 procps
+BENCH_PKGS = $(TEST_PKGS) dnsperf dnsmasq-base stubby privoxy mitmproxy wrk
+
+LIB_SRCS  = $(filter-out daemon/main.c,$(wildcard resolver/*.c proxy/*.c daemon/*.c))
+LIB_OBJS  = $(LIB_SRCS:%.c=$(BUILD)/%.o)
+MAIN_OBJ  = $(BUILD)/daemon/main.o
+UNIT_SRCS = $(wildcard tests/unit/test_*.c)
+UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+BIN       = $(BUILD)/daneguard
+
+.PHONY: all run check unit e2e demo bench deps test-deps bench-deps install clean format
+
+all: $(BIN) daneguard
+
+daneguard: $(BIN)
+	ln -sf $(BIN) daneguard
+
+$(BIN): $(MAIN_OBJ) $(LIB_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS) tests/unit/unit.h
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) -Itests/unit -MMD -MP -o $@ $< $(LIB_OBJS) $(LDFLAGS) $(LIBS)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# Install only what is missing; apt-get runs only when something is.
+define install_pkgs
+	@missing=""; for p in $(1); do \
+	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  if [ "$$(id -u)" != 0 ]; then echo "run as root to install:$$missing" >&2; exit 1; fi; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -q && apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+endef
+
+deps:
+	$(call install_pkgs,$(RUN_PKGS))
+test-deps:
+	$(call install_pkgs,$(TEST_PKGS))
+bench-deps:
+	$(call install_pkgs,$(BENCH_PKGS))
+
+run: deps
+	$(MAKE) all
+	./daneguard -c conf/daneguard.yml
+
+check: test-deps
+	$(MAKE) all
+	$(MAKE) $(UNIT_BINS)
+	BUILD=$(BUILD) tests/run.sh
+
+demo: test-deps
+	$(MAKE) all
+	tests/world/demo.sh
+
+bench: bench-deps
+	$(MAKE) all
+	tests/bench/run.sh
+
+install: all
+	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/sbin/daneguard
+	install -D -m 0644 conf/daneguard.yml $(DESTDIR)/etc/daneguard/daneguard.yml
+
+clean:
+	rm -rf build build-san daneguard
+
+format:
+	clang-format -i $(wildcard */*.c include/*.h tests/unit/*.c)

@@ -1,0 +1,55 @@
+/* include/cache.h — the answer cache: rendered replies keyed by
+ * (name, type, class, DO, CD), with their DNSSEC status and expiry, LRU-evicted
+ * under a memory bound. The clock is the caller's (now_ms), so tests pin it.
+ */
+#ifndef DANEGUARD_CACHE_H
+#define DANEGUARD_CACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "wire.h"
+
+struct dns_cache;
+
+struct dns_cache_key {
+    const uint8_t *qname; /* wire format; compared case-insensitively */
+    size_t qname_len;
+    uint16_t qtype, qclass;
+    uint8_t do_bit, cd;   /* variants never share an entry */
+};
+
+struct dns_cache_hit {
+    const uint8_t *msg;   /* the stored reply; valid until the next put, flush or free */
+    size_t len;
+    enum dns_security security;
+    uint32_t age_s;       /* seconds since it was stored */
+    uint32_t ttl_left_s;
+};
+
+struct dns_cache_stats {
+    uint64_t hits, misses, inserts, evictions, expired;
+    size_t entries, bytes, max_bytes;
+};
+
+/* A cache holding at most max_bytes (entries, keys and overhead counted).
+ * Returns NULL when out of memory. Free with dns_cache_free(); NULL is a no-op. */
+struct dns_cache *dns_cache_new(size_t max_bytes);
+void dns_cache_free(struct dns_cache *cache);
+
+/* Store a copy of msg under key for ttl_s seconds from now_ms, replacing any entry
+ * with the same key and evicting least recently used entries to stay under the
+ * bound. ttl_s == 0 stores nothing. Returns 0, or -1 when out of memory or the
+ * entry alone is larger than an eighth of the bound (nothing stored then). */
+int dns_cache_put(struct dns_cache *cache, const struct dns_cache_key *key, const uint8_t *msg,
+                  size_t len, enum dns_security security, uint32_t ttl_s, uint64_t now_ms);
+
+/* Look key up at now_ms: 1 and *hit filled (the entry becomes most recently used),
+ * 0 when absent or expired (an expired entry is dropped). */
+int dns_cache_get(struct dns_cache *cache, const struct dns_cache_key *key, uint64_t now_ms,
+                  struct dns_cache_hit *hit);
+
+void dns_cache_flush(struct dns_cache *cache);
+void dns_cache_get_stats(const struct dns_cache *cache, struct dns_cache_stats *stats);
+
+#endif

@@ -1,0 +1,111 @@
+/* include/config.h — the daneguard configuration: parsed whole from YAML,
+ * checked, then handed to the daemon (and swapped in whole on SIGHUP).
+ *
+ * The resolver: section takes Stubby's keys with Stubby's meaning; the rest are
+ * daneguard's own. conf/daneguard.yml documents every key.
+ */
+#ifndef DANEGUARD_CONFIG_H
+#define DANEGUARD_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#define CONFIG_MAX_ADDRS 16
+#define CONFIG_MAX_PORTS 16
+#define CONFIG_ERR_LEN 512
+
+/* A listening or upstream address: "addr@port", "addr#port" or plain "addr". */
+struct config_sockaddr {
+    struct sockaddr_storage ss; /* family, address and port, network order */
+    socklen_t len;
+    char text[64];              /* as written, for logs */
+};
+
+/* A client network for allow: "127.0.0.0/8", "::1/128", or a bare address. */
+struct config_cidr {
+    int family;       /* AF_INET or AF_INET6 */
+    uint8_t addr[16]; /* 4 or 16 significant bytes */
+    int prefix;       /* 0..32 or 0..128 */
+};
+
+struct config_upstream {
+    struct config_sockaddr addr; /* address_data, port (default 53) */
+    uint16_t tls_port;           /* default 853 */
+    char tls_auth_name[256];     /* "" when absent */
+};
+
+enum config_transport {
+    CONFIG_TRANSPORT_UDP = 1200, /* same values as getdns_transport_list_t */
+    CONFIG_TRANSPORT_TCP = 1201,
+    CONFIG_TRANSPORT_TLS = 1202,
+};
+
+enum config_intercept { CONFIG_INTERCEPT_DANE, CONFIG_INTERCEPT_ALL };
+
+struct config_resolver {
+    struct config_sockaddr listen[CONFIG_MAX_ADDRS]; /* listen_addresses */
+    size_t n_listen;
+    struct config_upstream upstreams[CONFIG_MAX_ADDRS]; /* upstream_recursive_servers */
+    size_t n_upstreams;       /* 0: take them from resolv_conf at start */
+    enum config_transport transports[3]; /* dns_transport_list, default [UDP, TCP] */
+    size_t n_transports;
+    int tls_authentication_required; /* GETDNS_AUTHENTICATION_REQUIRED (default: none) */
+    char trust_anchors[CONFIG_MAX_ADDRS][256]; /* dnssec_trust_anchors: files */
+    size_t n_trust_anchors;   /* default 1: /usr/share/dns/root.key */
+    uint32_t timeout_ms;      /* timeout: one client query, default 5000 */
+    uint32_t idle_timeout_ms; /* idle_timeout: upstream TCP/TLS, default 10000 */
+    struct config_cidr allow[CONFIG_MAX_ADDRS]; /* allow, default loopback */
+    size_t n_allow;
+    size_t cache_size;        /* cache_size in bytes, default 32 MiB ("32m") */
+    uint32_t bogus_ttl_s;     /* bogus_ttl: how long a bogus answer is cached, default 60 */
+    char resolv_conf[256];    /* resolv_conf: where upstreams come from when none given */
+};
+
+struct config_proxy {
+    int enabled;              /* proxy: present and enabled (default yes) */
+    struct config_sockaddr listen[CONFIG_MAX_ADDRS]; /* listen_addresses, default 127.0.0.1@8080 */
+    size_t n_listen;
+    struct config_cidr allow[CONFIG_MAX_ADDRS]; /* default loopback */
+    size_t n_allow;
+    enum config_intercept intercept; /* dane (default) or all */
+    char ca_dir[256];         /* default /var/lib/daneguard */
+    char trust_store[256];    /* PKIX roots, default /etc/ssl/certs/ca-certificates.crt */
+    uint16_t allowed_ports[CONFIG_MAX_PORTS]; /* CONNECT ports, default 443, 8443 */
+    size_t n_allowed_ports;
+    uint32_t max_connections;      /* default 1024 */
+    uint32_t buffer_size;          /* per direction, default 16 KiB */
+    uint32_t handshake_timeout_ms; /* default 10000 */
+    uint32_t idle_timeout_ms;      /* default 300000 */
+    uint32_t cert_cache_entries;   /* minted certificates kept, default 1000 */
+};
+
+struct config {
+    char path[256];
+    char user[64]; /* user to drop to after binding, "" = stay */
+    struct config_resolver resolver;
+    struct config_proxy proxy;
+};
+
+/* Fill *cfg with the built-in defaults (what an empty file means). */
+void config_defaults(struct config *cfg);
+
+/* Parse the YAML file at path into *cfg (defaults first, then the file).
+ * Returns 0, or -1 with a message "FILE:LINE: key: what is wrong" in err.
+ * *cfg is only meaningful on success; nothing to free either way. */
+int config_load(const char *path, struct config *cfg, char err[CONFIG_ERR_LEN]);
+
+/* The same from a string (name is used in messages); for tests. */
+int config_load_string(const char *name, const char *yaml, struct config *cfg,
+                       char err[CONFIG_ERR_LEN]);
+
+/* Parse "addr@port" / "addr#port" / "[v6]:port" / "addr" with default_port. */
+int config_sockaddr_parse(const char *text, uint16_t default_port, struct config_sockaddr *out);
+
+/* Parse "net/prefix" or a bare address. */
+int config_cidr_parse(const char *text, struct config_cidr *out);
+
+/* Whether sa (AF_INET/AF_INET6, v4-mapped v6 counts as v4) is inside one of the n networks. */
+int config_cidr_match(const struct config_cidr *nets, size_t n, const struct sockaddr *sa);
+
+#endif

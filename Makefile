@@ -43,16 +43,24 @@ all: $(BIN) daneguard
 daneguard: $(BIN)
 	ln -sf $(BIN) daneguard
 
-$(BIN): $(MAIN_OBJ) $(LIB_OBJS)
+LIB_A = $(BUILD)/libdaneguard.a
+
+$(LIB_A): $(LIB_OBJS)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BIN): $(MAIN_OBJ) $(LIB_A)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) -MMD -MP -c -o $@ $<
 
-$(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS) tests/unit/unit.h
+# A unit test may #include the .c under test to reach its static functions;
+# linking against an archive then takes only what the test does not define.
+$(BUILD)/tests/%: tests/unit/%.c $(LIB_A) tests/unit/unit.h
 	@mkdir -p $(dir $@)
-	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) -Itests/unit -MMD -MP -o $@ $< $(LIB_OBJS) $(LDFLAGS) $(LIBS)
+	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) -Itests/unit -MMD -MP -o $@ $< $(LIB_A) $(LDFLAGS) $(LIBS)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 

@@ -105,8 +105,10 @@ int dns_bogus_ede(const uint8_t *msg, size_t len, time_t now, const char **text)
 /* Adapt a reply rendered earlier (from the cache) to query q, in place: id, the
  * question's name bytes (the client's case), RD and CD from q, AD recomputed as in
  * dns_reply_render(), the DO bit in the OPT, and every TTL (OPT excepted) lowered
- * by elapsed_s, floored at 0. Returns 0 or WIRE_EFORMERR. */
-int dns_reply_patch(uint8_t *msg, size_t len, const struct dns_query *q, enum dns_security sec,
+ * by elapsed_s, floored at 0. *len is the stored length in, the length to send out:
+ * the OPT is removed when !q->has_edns (RFC 6891 §7), so render replies for the
+ * cache with has_edns = 1. Returns 0 or WIRE_EFORMERR (q's name or type differs). */
+int dns_reply_patch(uint8_t *msg, size_t *len, const struct dns_query *q, enum dns_security sec,
                     uint32_t elapsed_s);
 
 /* Make msg fit in max bytes for UDP, in place: when it does not, drop the

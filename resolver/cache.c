@@ -1,0 +1,360 @@
+/* resolver/cache.c — the answer cache: rendered replies keyed by
+ * (name, type, class, DO, CD), in a chained hash table with a doubly linked LRU
+ * list, under a memory bound.
+ *
+ * The hash is SipHash-2-4 with a key drawn from the kernel per cache, so a
+ * client choosing query names cannot aim them all at one bucket.
+ */
+#include "cache.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#define CACHE_MIN_BUCKETS 64
+
+struct cache_entry {
+    struct cache_entry *hnext;            /* bucket chain */
+    struct cache_entry *newer, *older;    /* LRU list: head is the newest */
+    uint64_t hash;
+    uint64_t stored_ms, expire_ms;
+    size_t msg_len;
+    uint32_t ttl_s;
+    enum dns_security security;
+    uint16_t qtype, qclass;
+    uint8_t do_bit, cd, qname_len;
+    uint8_t data[];                       /* qname (lowercased), then the message */
+};
+
+struct dns_cache {
+    struct cache_entry **buckets;
+    size_t nbuckets;                      /* a power of two */
+    struct cache_entry *newest, *oldest;
+    uint64_t sipkey[2];
+    size_t bytes;                         /* entries + keys + messages + bucket array */
+    size_t max_bytes;
+    struct dns_cache_stats stats;
+};
+
+/* ---- SipHash-2-4 (Aumasson and Bernstein), written from the paper ---- */
+
+static inline uint64_t rotl(uint64_t x, int b)
+{
+    return (x << b) | (x >> (64 - b));
+}
+
+#define SIPROUND                                                                                   \
+    do {                                                                                           \
+        v0 += v1;                                                                                  \
+        v1 = rotl(v1, 13);                                                                         \
+        v1 ^= v0;                                                                                  \
+        v0 = rotl(v0, 32);                                                                         \
+        v2 += v3;                                                                                  \
+        v3 = rotl(v3, 16);                                                                         \
+        v3 ^= v2;                                                                                  \
+        v0 += v3;                                                                                  \
+        v3 = rotl(v3, 21);                                                                         \
+        v3 ^= v0;                                                                                  \
+        v2 += v1;                                                                                  \
+        v1 = rotl(v1, 17);                                                                         \
+        v1 ^= v2;                                                                                  \
+        v2 = rotl(v2, 32);                                                                         \
+    } while (0)
+
+static uint64_t load64_le(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
+
+static uint64_t siphash24(const uint64_t key[2], const uint8_t *in, size_t len)
+{
+    uint64_t v0 = 0x736f6d6570736575ULL ^ key[0], v1 = 0x646f72616e646f6dULL ^ key[1];
+    uint64_t v2 = 0x6c7967656e657261ULL ^ key[0], v3 = 0x7465646279746573ULL ^ key[1];
+    size_t full = len & ~(size_t)7;
+    uint64_t m;
+
+    for (size_t i = 0; i < full; i += 8) {
+        m = load64_le(in + i);
+        v3 ^= m;
+        SIPROUND;
+        SIPROUND;
+        v0 ^= m;
+    }
+    m = (uint64_t)(len & 0xff) << 56;
+    for (size_t i = 0; i < (len & 7); i++)
+        m |= (uint64_t)in[full + i] << (8 * i);
+    v3 ^= m;
+    SIPROUND;
+    SIPROUND;
+    v0 ^= m;
+    v2 ^= 0xff;
+    SIPROUND;
+    SIPROUND;
+    SIPROUND;
+    SIPROUND;
+    return v0 ^ v1 ^ v2 ^ v3;
+}
+
+/* ---- keys ---- */
+
+static inline uint8_t lower(uint8_t c)
+{
+    return (c >= 'A' && c <= 'Z') ? (uint8_t)(c + 32) : c;
+}
+
+/* The key as bytes to hash: lowercased name, type, class, DO, CD. */
+static uint64_t key_hash(const struct dns_cache *cache, const struct dns_cache_key *key)
+{
+    uint8_t buf[DNS_MAX_NAME + 6];
+    size_t n = key->qname_len;
+
+    for (size_t i = 0; i < n; i++)
+        buf[i] = lower(key->qname[i]);
+    buf[n++] = (uint8_t)(key->qtype >> 8);
+    buf[n++] = (uint8_t)key->qtype;
+    buf[n++] = (uint8_t)(key->qclass >> 8);
+    buf[n++] = (uint8_t)key->qclass;
+    buf[n++] = key->do_bit ? 1 : 0;
+    buf[n++] = key->cd ? 1 : 0;
+    return siphash24(cache->sipkey, buf, n);
+}
+
+static int key_match(const struct cache_entry *e, uint64_t hash, const struct dns_cache_key *key)
+{
+    if (e->hash != hash || e->qtype != key->qtype || e->qclass != key->qclass ||
+        e->do_bit != (key->do_bit ? 1 : 0) || e->cd != (key->cd ? 1 : 0) ||
+        e->qname_len != key->qname_len)
+        return 0;
+    for (size_t i = 0; i < key->qname_len; i++)
+        if (e->data[i] != lower(key->qname[i]))
+            return 0;
+    return 1;
+}
+
+static size_t entry_bytes(const struct cache_entry *e)
+{
+    return sizeof *e + e->qname_len + e->msg_len;
+}
+
+/* ---- lists ---- */
+
+static void lru_unlink(struct dns_cache *cache, struct cache_entry *e)
+{
+    if (e->newer)
+        e->newer->older = e->older;
+    else
+        cache->newest = e->older;
+    if (e->older)
+        e->older->newer = e->newer;
+    else
+        cache->oldest = e->newer;
+    e->newer = e->older = NULL;
+}
+
+static void lru_push(struct dns_cache *cache, struct cache_entry *e)
+{
+    e->newer = NULL;
+    e->older = cache->newest;
+    if (cache->newest)
+        cache->newest->newer = e;
+    else
+        cache->oldest = e;
+    cache->newest = e;
+}
+
+static struct cache_entry **bucket_of(struct dns_cache *cache, uint64_t hash)
+{
+    return &cache->buckets[hash & (cache->nbuckets - 1)];
+}
+
+static void entry_remove(struct dns_cache *cache, struct cache_entry *e)
+{
+    struct cache_entry **pp = bucket_of(cache, e->hash);
+    while (*pp != e)
+        pp = &(*pp)->hnext;
+    *pp = e->hnext;
+    lru_unlink(cache, e);
+    cache->bytes -= entry_bytes(e);
+    cache->stats.entries--;
+    free(e);
+}
+
+/* Double the bucket array when chains would grow past one entry on average.
+ * A failed allocation only costs speed, so it is not an error. */
+static void maybe_grow(struct dns_cache *cache)
+{
+    if (cache->stats.entries < cache->nbuckets)
+        return;
+    size_t n = cache->nbuckets * 2;
+    struct cache_entry **b = calloc(n, sizeof *b);
+    if (!b)
+        return;
+    for (size_t i = 0; i < cache->nbuckets; i++) {
+        struct cache_entry *e = cache->buckets[i], *next;
+        for (; e; e = next) {
+            next = e->hnext;
+            e->hnext = b[e->hash & (n - 1)];
+            b[e->hash & (n - 1)] = e;
+        }
+    }
+    free(cache->buckets);
+    cache->bytes += (n - cache->nbuckets) * sizeof *b;
+    cache->buckets = b;
+    cache->nbuckets = n;
+}
+
+static void seed_key(uint64_t key[2])
+{
+    if (getrandom(key, 2 * sizeof key[0], 0) == (ssize_t)(2 * sizeof key[0]))
+        return;
+    /* No kernel randomness (very early boot, seccomp): weaker, still per process. */
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    key[0] = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ULL ^ (uint64_t)(uintptr_t)key;
+    key[1] = (uint64_t)ts.tv_sec * 0xc2b2ae3d27d4eb4fULL ^ (uint64_t)(uintptr_t)&seed_key;
+}
+
+/* ---- public ---- */
+
+struct dns_cache *dns_cache_new(size_t max_bytes)
+{
+    struct dns_cache *cache = calloc(1, sizeof *cache);
+    if (!cache)
+        return NULL;
+    cache->nbuckets = CACHE_MIN_BUCKETS;
+    cache->buckets = calloc(cache->nbuckets, sizeof *cache->buckets);
+    if (!cache->buckets) {
+        free(cache);
+        return NULL;
+    }
+    seed_key(cache->sipkey);
+    cache->max_bytes = max_bytes;
+    cache->bytes = sizeof *cache + cache->nbuckets * sizeof *cache->buckets;
+    return cache;
+}
+
+void dns_cache_flush(struct dns_cache *cache)
+{
+    while (cache->oldest)
+        entry_remove(cache, cache->oldest);
+}
+
+void dns_cache_free(struct dns_cache *cache)
+{
+    if (!cache)
+        return;
+    dns_cache_flush(cache);
+    free(cache->buckets);
+    free(cache);
+}
+
+static struct cache_entry *lookup(struct dns_cache *cache, const struct dns_cache_key *key,
+                                  uint64_t hash)
+{
+    for (struct cache_entry *e = *bucket_of(cache, hash); e; e = e->hnext)
+        if (key_match(e, hash, key))
+            return e;
+    return NULL;
+}
+
+int dns_cache_put(struct dns_cache *cache, const struct dns_cache_key *key, const uint8_t *msg,
+                  size_t len, enum dns_security security, uint32_t ttl_s, uint64_t now_ms)
+{
+    uint64_t hash;
+    struct cache_entry *old, *e;
+
+    if (key->qname_len == 0 || key->qname_len > DNS_MAX_NAME)
+        return -1;
+    hash = key_hash(cache, key);
+    /* the new answer supersedes the old one even when it may not be cached */
+    old = lookup(cache, key, hash);
+    if (old)
+        entry_remove(cache, old);
+    if (ttl_s == 0)
+        return 0;
+
+    size_t need = sizeof *e + key->qname_len + len;
+    if (need > cache->max_bytes / 8)
+        return -1;
+    e = malloc(need);
+    if (!e)
+        return -1;
+    memset(e, 0, sizeof *e);
+    e->hash = hash;
+    e->stored_ms = now_ms;
+    e->expire_ms = now_ms + (uint64_t)ttl_s * 1000;
+    e->ttl_s = ttl_s;
+    e->msg_len = len;
+    e->security = security;
+    e->qtype = key->qtype;
+    e->qclass = key->qclass;
+    e->do_bit = key->do_bit ? 1 : 0;
+    e->cd = key->cd ? 1 : 0;
+    e->qname_len = (uint8_t)key->qname_len;
+    for (size_t i = 0; i < key->qname_len; i++)
+        e->data[i] = lower(key->qname[i]);
+    memcpy(e->data + key->qname_len, msg, len);
+
+    while (cache->oldest && cache->bytes + need > cache->max_bytes) {
+        entry_remove(cache, cache->oldest);
+        cache->stats.evictions++;
+    }
+    struct cache_entry **b = bucket_of(cache, hash);
+    e->hnext = *b;
+    *b = e;
+    lru_push(cache, e);
+    cache->bytes += need;
+    cache->stats.entries++;
+    cache->stats.inserts++;
+    maybe_grow(cache);
+    /* a grown bucket array counts too; make room for it from the LRU tail */
+    while (cache->oldest != e && cache->bytes > cache->max_bytes) {
+        entry_remove(cache, cache->oldest);
+        cache->stats.evictions++;
+    }
+    return 0;
+}
+
+int dns_cache_get(struct dns_cache *cache, const struct dns_cache_key *key, uint64_t now_ms,
+                  struct dns_cache_hit *hit)
+{
+    if (key->qname_len == 0 || key->qname_len > DNS_MAX_NAME) {
+        cache->stats.misses++;
+        return 0;
+    }
+    uint64_t hash = key_hash(cache, key);
+    struct cache_entry *e = lookup(cache, key, hash);
+
+    if (!e) {
+        cache->stats.misses++;
+        return 0;
+    }
+    if (now_ms >= e->expire_ms) {
+        entry_remove(cache, e);
+        cache->stats.expired++;
+        cache->stats.misses++;
+        return 0;
+    }
+    lru_unlink(cache, e);
+    lru_push(cache, e);
+    /* a clock that stepped back reads as age 0, never as a huge age */
+    uint64_t age_ms = now_ms > e->stored_ms ? now_ms - e->stored_ms : 0;
+    hit->msg = e->data + e->qname_len;
+    hit->len = e->msg_len;
+    hit->security = e->security;
+    hit->age_s = (uint32_t)(age_ms / 1000);
+    hit->ttl_left_s = e->ttl_s - hit->age_s;
+    cache->stats.hits++;
+    return 1;
+}
+
+void dns_cache_get_stats(const struct dns_cache *cache, struct dns_cache_stats *stats)
+{
+    *stats = cache->stats;
+    stats->bytes = cache->bytes;
+    stats->max_bytes = cache->max_bytes;
+}

@@ -5,6 +5,9 @@
 #
 # The tree (all served by one NSD, every NS name resolves to that NSD):
 #
+#   .                      unsigned; delegates test. (so that getdns's DNSKEY
+#                          query for the root gets an answer, not REFUSED;
+#                          WORLD_ROOT=0 leaves it out)
 #   test.                  unsigned; SOA, NS and the DS of world.test. (getdns
 #                          1.6.0 asks for the anchor zone's DS: the parent must
 #                          exist and answer it, see shared/design.md)
@@ -278,6 +281,17 @@ world_build_zones() {
         _world_extra test. || return 1
     } >"$z/test..zone" || return 1
     WORLD_ZONES+=(test.)
+
+    if [ "${WORLD_ROOT:-1}" = 1 ]; then
+        {
+            # shellcheck disable=SC2016 # $TTL is zone-file syntax
+            printf '$TTL 3600\n.\tIN\tSOA\tns.test. hostmaster.test. 1 3600 900 604800 300\n'
+            printf '.\tIN\tNS\tns.test.\n'
+            printf 'test.\tIN\tNS\tns.test.\n'
+            printf 'ns.test.\tIN\tA\t%s\n' "$WORLD_NS_ADDR"
+        } >"$z/..zone" || return 1
+        WORLD_ZONES+=(.)
+    fi
     export WORLD_TA_FILE WORLD_TA_DNSKEY_FILE
 }
 

@@ -1,0 +1,157 @@
+/* include/dane.h — the DANE engine: TLSA records against a presented certificate chain.
+ *
+ * Pure: no I/O, no clock reads (the time is a parameter), no logging. The
+ * proxy, `daneguard verify` and `daneguard check` all call dane_verify(). The
+ * rules it implements (RFC 6698, RFC 7671, names from RFC 7218) are described
+ * function by function in the head comment of proxy/dane.c.
+ */
+#ifndef DANEGUARD_DANE_H
+#define DANEGUARD_DANE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <mbedtls/x509_crt.h>
+
+/* Error codes: 0 is success, each failure a distinct negative value. */
+#define DANE_ERRNO_MAP(X)                                                                          \
+    X(NOMEM, -1, "out of memory")                                                                  \
+    X(INVAL, -2, "invalid argument")                                                               \
+    X(SYNTAX, -3, "a TLSA record is \"usage selector matching-type hex-data\"")                    \
+    X(FIELD, -4, "TLSA usage, selector or matching type is not a number 0-255 or an RFC 7218 name") \
+    X(HEX, -5, "TLSA association data is not an even number of hex digits")                        \
+    X(RDATA, -6, "TLSA RDATA is shorter than 3 bytes")                                             \
+    X(CRYPTO, -7, "a hash or key operation failed in mbedTLS")
+
+enum dane_errno {
+#define DANE_ERRNO_GEN(name, value, text) DANE_E##name = (value),
+    DANE_ERRNO_MAP(DANE_ERRNO_GEN)
+#undef DANE_ERRNO_GEN
+};
+
+/* Returns a static English description of a DANE_E* code ("unknown error"
+ * for anything else, "success" for 0). */
+const char *dane_strerror(int err);
+
+/* Certificate usages (RFC 6698 §2.1.1, RFC 7218 names). */
+#define DANE_USAGE_PKIX_TA 0
+#define DANE_USAGE_PKIX_EE 1
+#define DANE_USAGE_DANE_TA 2
+#define DANE_USAGE_DANE_EE 3
+/* Selectors (RFC 6698 §2.1.2). */
+#define DANE_SELECTOR_CERT 0
+#define DANE_SELECTOR_SPKI 1
+/* Matching types (RFC 6698 §2.1.3). */
+#define DANE_MTYPE_FULL 0
+#define DANE_MTYPE_SHA256 1
+#define DANE_MTYPE_SHA512 2
+
+/* One TLSA record. `data` is owned by the record: the parse and make
+ * functions allocate it, dane_tlsa_clear() frees it. A record holding unknown
+ * values or malformed data is still a record; it is just not usable. */
+struct dane_tlsa {
+    uint8_t usage;
+    uint8_t selector;
+    uint8_t mtype;
+    uint8_t *data; /* certificate association data, `len` bytes */
+    size_t len;
+};
+
+/* Parses presentation text, "3 1 1 0123ab..." (RFC 6698 §2.2). The three
+ * fields may also be RFC 7218 mnemonics ("DANE-EE SPKI SHA2-256"); the hex may
+ * be split by white space. Any value 0-255 parses; whether the record is
+ * usable is a separate question. On success *rec is overwritten (the caller
+ * clears any previous content first). Returns 0 or DANE_ESYNTAX, DANE_EFIELD,
+ * DANE_EHEX, DANE_ENOMEM; on failure *rec is left empty. */
+int dane_tlsa_parse_text(struct dane_tlsa *rec, const char *text);
+
+/* Parses TLSA RDATA as it appears on the wire (RFC 6698 §2.1). The bytes are
+ * copied. Returns 0, DANE_ERDATA (shorter than 3 bytes) or DANE_ENOMEM. */
+int dane_tlsa_parse_rdata(struct dane_tlsa *rec, const uint8_t *rdata, size_t len);
+
+/* Makes the record (usage, selector, mtype) for `der`: a certificate's DER
+ * when selector is 0, a SubjectPublicKeyInfo DER when it is 1. Returns 0,
+ * DANE_EINVAL (unknown selector or matching type), DANE_ECRYPTO, DANE_ENOMEM. */
+int dane_tlsa_make(struct dane_tlsa *rec, uint8_t usage, uint8_t selector, uint8_t mtype,
+                   const unsigned char *der, size_t len);
+
+/* The same for a parsed certificate (crt->raw or crt->pk_raw by selector). */
+int dane_tlsa_make_cert(struct dane_tlsa *rec, uint8_t usage, uint8_t selector, uint8_t mtype,
+                        const mbedtls_x509_crt *crt);
+
+/* Frees rec->data and zeroes the record; a zeroed or NULL record is a no-op. */
+void dane_tlsa_clear(struct dane_tlsa *rec);
+
+/* Presentation text "U S M HEX" (lower-case hex, one run). Returns a string
+ * the caller frees with free(), or NULL when out of memory. */
+char *dane_tlsa_to_text(const struct dane_tlsa *rec);
+
+/* 1 when the record is usable (RFC 7671 §4.1, RFC 6698 §2.1): usage 0-3,
+ * selector 0-1, matching type 0-2, and data of the digest's length (32 or 64
+ * bytes) or, for matching type 0, not empty. Otherwise 0. */
+int dane_tlsa_usable(const struct dane_tlsa *rec);
+
+/* How many of records[0..n) are usable; 0 means the RRset counts as no TLSA
+ * at all (RFC 7671 §4.1). */
+size_t dane_tlsa_count_usable(const struct dane_tlsa *records, size_t n);
+
+/* SHA-256 of a certificate's SubjectPublicKeyInfo DER, the value of a
+ * "3 1 1" record, for error pages and log lines. Returns 0 or DANE_ECRYPTO. */
+int dane_cert_spki_sha256(const mbedtls_x509_crt *crt, unsigned char out[32]);
+
+enum dane_result {
+    DANE_RESULT_MATCH = 0, /* a usable record matched and every check it implies passed */
+    DANE_RESULT_NO_USABLE, /* no usable records: the RRset means "no DANE" */
+    DANE_RESULT_FAIL,      /* usable records, and none authenticates the chain */
+};
+
+/* "match", "no usable records", "fail". */
+const char *dane_result_name(enum dane_result result);
+
+#define DANE_REASON_MAX 1024
+
+/* The outcome of dane_verify(): a value, nothing to free. */
+struct dane_verdict {
+    enum dane_result result;
+    int record;               /* index in records[] of the matching record; -1 when none */
+    int depth;                /* chain depth of what matched: 0 the leaf, 1 its issuer, ...;
+                                 a trust anchor supplied only by the TLSA record sits one
+                                 above the last certificate it signs; -1 when none */
+    uint8_t usage;            /* the matching record's fields (0 when none) */
+    uint8_t selector;
+    uint8_t mtype;
+    char reason[DANE_REASON_MAX]; /* one line, for operators: why it matched or failed */
+};
+
+/* Checks a presented chain against a TLSA RRset (RFC 6698 §2.1, RFC 7671).
+ *
+ *   records, n  the RRset; unusable records are ignored, and for each usage and
+ *               selector only the strongest digest present counts (RFC 7671 §9).
+ *   chain       the certificates the server sent, leaf first (an mbedTLS list,
+ *               e.g. mbedtls_ssl_get_peer_cert()); not modified, not kept.
+ *   host        the reference identifier for the name checks of usages 0, 1, 2
+ *               (a trailing dot is ignored); may be NULL only when no such
+ *               record is present, in which case those records fail.
+ *   trust       the PKIX trust store for usages 0 and 1; NULL means none, and
+ *               such records then fail. Not modified, not kept.
+ *   now         the time certificates are checked against (usages 0, 1, 2).
+ *   v           receives the verdict; always filled, even on error.
+ *
+ * Returns 0 when a verdict was reached (read v->result), or a negative DANE_E*
+ * code (DANE_ENOMEM, DANE_EINVAL, DANE_ECRYPTO) on an internal failure; v then
+ * says DANE_RESULT_FAIL with the error as its reason, so a caller that only
+ * reads the verdict still fails closed. */
+int dane_verify(const struct dane_tlsa *records, size_t n, const mbedtls_x509_crt *chain,
+                const char *host, const mbedtls_x509_crt *trust, time_t now,
+                struct dane_verdict *v);
+
+/* RFC 6125 §6.4 name check on a certificate, as dane_verify() does it: the
+ * dNSName SANs when there is at least one, else the subject CNs; a wildcard
+ * only as the whole left-most label ("*.example.com" matches
+ * "www.example.com", not "example.com" nor "a.b.example.com"); ASCII
+ * case-insensitive; a trailing dot on either side ignored. Returns 1 on a
+ * match, else 0. */
+int dane_cert_name_matches(const mbedtls_x509_crt *crt, const char *host);
+
+#endif

@@ -475,7 +475,8 @@ world_daneguard_config() {
 }
 
 # world_daneguard_start FILE [ARGS...]: start daneguard -c FILE ARGS, stderr to
-# WORLD_DIR/daneguard.log; waits (10 s at most) until it answers on DG_DNS_PORT.
+# WORLD_DIR/daneguard.log; waits (about 10 s at most) until it answers anything
+# on 127.0.0.1#DG_DNS_PORT.
 world_daneguard_start() {
     local file=$1 bin=${DANEGUARD_BIN:-$PWD/build/daneguard} i
     shift
@@ -483,13 +484,16 @@ world_daneguard_start() {
     world_spawn daneguard "$bin" -c "$file" "$@"
     DG_PID=$WORLD_LAST_PID
     export DG_PID
-    for ((i = 0; i < 20; i++)); do
+    # Up means any DNS answer: a daneguard that refuses us (allow) is up too.
+    for ((i = 0; i < 40; i++)); do
         if ! kill -0 "$DG_PID" 2>/dev/null; then
             world_log "daneguard exited early; its log:"
             tail -n 20 "$WORLD_DIR/daneguard.log" >&2
             return 1
         fi
-        world_wait_dns 127.0.0.1 "$DG_DNS_PORT" 1 && return 0
+        dig @127.0.0.1 -p "$DG_DNS_PORT" +time=1 +tries=1 world.test. SOA 2>/dev/null |
+            grep -q 'status: ' && return 0
+        sleep 0.25
     done
     world_log "daneguard does not answer on 127.0.0.1#$DG_DNS_PORT; its log:"
     tail -n 20 "$WORLD_DIR/daneguard.log" >&2
@@ -540,3 +544,76 @@ dig_answer() {
 }
 # dig_count OUT SECTION TYPE: how many records of TYPE in SECTION.
 dig_count() { dig_section "$1" "$2" | awk -v t="$3" '$4 == t { n++ } END { print n + 0 }'; }
+
+# world_dns_query_hex NAME TYPE [ID [OPCODE [QDCOUNT [FLAGS]]]]: a DNS query in hex
+# (FLAGS, the second header word less the opcode, defaults to RD), for
+# world_dns_send, so that tests can also build malformed ones.
+world_dns_query_hex() {
+    python3 - "$@" <<'EOF'
+import struct, sys
+a = sys.argv[1:]
+name, qtype = a[0], a[1]
+qid = int(a[2]) if len(a) > 2 else 4660
+opcode = int(a[3]) if len(a) > 3 else 0
+qd = int(a[4]) if len(a) > 4 else 1
+flags = int(a[5], 0) if len(a) > 5 else 0x0100
+types = {"A": 1, "NS": 2, "CNAME": 5, "SOA": 6, "TXT": 16, "AAAA": 28, "DS": 43, "DNSKEY": 48, "TLSA": 52}
+t = types[qtype] if qtype in types else int(qtype)
+q = struct.pack("!HHHHHH", qid, flags | (opcode << 11), qd, 0, 0, 0)
+for label in name.rstrip(".").split("."):
+    if label:
+        q += bytes([len(label)]) + label.encode()
+q += b"\0" + struct.pack("!HH", t, 1)
+print(q.hex())
+EOF
+}
+
+# world_dns_send udp|tcp ADDR PORT HEX...: send each message (over TCP all of them
+# in one write on one connection, pipelined) and print one line per answer:
+# "id=N rcode=N opcode=N flags=0xNNNN an=N size=N", or "timeout" (3 s at most).
+world_dns_send() {
+    python3 - "$@" <<'EOF'
+import socket, struct, sys, time
+proto, addr, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+msgs = [bytes.fromhex(h) for h in sys.argv[4:]]
+fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
+def show(m):
+    if len(m) < 12:
+        print("short size=%d" % len(m))
+        return
+    qid, fl, qd, an, ns, ar = struct.unpack("!HHHHHH", m[:12])
+    print("id=%d rcode=%d opcode=%d flags=0x%04x an=%d size=%d" % (qid, fl & 15, (fl >> 11) & 15, fl, an, len(m)))
+if proto == "udp":
+    for m in msgs:
+        s = socket.socket(fam, socket.SOCK_DGRAM)
+        s.settimeout(3)
+        s.sendto(m, (addr, port))
+        try:
+            show(s.recv(65535))
+        except socket.timeout:
+            print("timeout")
+        s.close()
+else:
+    s = socket.create_connection((addr, port), timeout=3)
+    s.sendall(b"".join(struct.pack("!H", len(m)) + m for m in msgs))
+    buf, got, end = b"", 0, time.time() + 3
+    while got < len(msgs) and time.time() < end:
+        while len(buf) >= 2 and len(buf) >= 2 + struct.unpack("!H", buf[:2])[0]:
+            n = struct.unpack("!H", buf[:2])[0]
+            show(buf[2:2 + n])
+            buf = buf[2 + n:]
+            got += 1
+        if got == len(msgs):
+            break
+        try:
+            d = s.recv(65535)
+        except socket.timeout:
+            break
+        if not d:
+            break
+        buf += d
+    for _ in range(len(msgs) - got):
+        print("timeout")
+    s.close()
+EOF
+}

@@ -1,17 +1,207 @@
-/* daemon/main.c — the daneguard binary: the daemon and its subcommands. */
+/* daemon/main.c — the daneguard binary: the daemon and its subcommands.
+ *
+ *   daneguard [-c FILE] [-n] [-v...]     run the daemon (or, with -n, check FILE)
+ *   daneguard verify|tlsa|check ...      the operator's tools (cli_*.c)
+ *
+ * The daemon is one libuv loop: the DNS server and resolver, and the proxy.
+ * SIGHUP re-reads the configuration whole; a file that does not parse, or an
+ * upstream set-up that fails, leaves the running configuration in place.
+ */
+#include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <uv.h>
 
 #include "cli.h"
+#include "config.h"
+#include "log.h"
+#include "resolver.h"
+#include "server.h"
+#include "upstream.h"
+
+#define DEFAULT_CONFIG "/etc/daneguard/daneguard.yml"
+
+struct daemon {
+    uv_loop_t *loop;
+    const char *config_path;
+    struct config cfg;
+    struct resolver *resolver;
+    struct dns_server *dns;
+    uv_signal_t sig_hup, sig_term, sig_int;
+};
+
+static void usage(FILE *fp)
+{
+    fprintf(fp, "usage: daneguard [-c FILE] [-n] [-v]...\n"
+                "       daneguard verify --help | tlsa --help | check --help\n"
+                "\n"
+                "  -c FILE   configuration (default " DEFAULT_CONFIG ")\n"
+                "  -n        check the configuration and exit\n"
+                "  -v        more logging; repeat for more\n");
+}
+
+/* Load and check a whole configuration, upstreams resolved. 0 or -1 (logged). */
+static int load_config(const char *path, struct config *cfg)
+{
+    char err[CONFIG_ERR_LEN];
+    if (config_load(path, cfg, err) < 0) {
+        log_warnx("%s", err);
+        return -1;
+    }
+    if (cfg->resolver.n_upstreams == 0 &&
+        upstream_from_resolv_conf(&cfg->resolver, err, sizeof err) < 0) {
+        log_warnx("%s: resolver: %s", path, err);
+        return -1;
+    }
+    return 0;
+}
+
+static void reload(struct daemon *d)
+{
+    struct config *cfg = malloc(sizeof *cfg);
+    struct resolver *r = NULL;
+    char err[512];
+
+    log_info("reloading %s", d->config_path);
+    if (!cfg || load_config(d->config_path, cfg) < 0) {
+        log_warnx("reload failed: keeping the running configuration");
+        free(cfg);
+        return;
+    }
+    if (resolver_new(d->loop, &cfg->resolver, &r, err, sizeof err) < 0) {
+        log_warnx("reload failed: resolver: %s: keeping the running configuration", err);
+        free(cfg);
+        return;
+    }
+    if (cfg->resolver.n_listen != d->cfg.resolver.n_listen ||
+        memcmp(cfg->resolver.listen, d->cfg.resolver.listen, sizeof cfg->resolver.listen) != 0)
+        log_warnx("reload: listen_addresses changed; restart daneguard to rebind");
+    dns_server_reconfigure(d->dns, &cfg->resolver, r);
+    resolver_free(d->resolver);
+    d->resolver = r;
+    d->cfg = *cfg;
+    free(cfg);
+    log_info("reloaded %s", d->config_path);
+}
+
+static void stop(struct daemon *d)
+{
+    uv_signal_stop(&d->sig_hup);
+    uv_signal_stop(&d->sig_term);
+    uv_signal_stop(&d->sig_int);
+    dns_server_close(d->dns);
+    d->dns = NULL;
+    uv_stop(d->loop);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    struct daemon *d = h->data;
+    if (signum == SIGHUP) {
+        reload(d);
+        return;
+    }
+    log_info("signal %d: stopping", signum);
+    stop(d);
+}
+
+static void close_walk(uv_handle_t *h, void *arg)
+{
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+static int run_daemon(const char *path, int check_only)
+{
+    static struct daemon d; /* large; one per process */
+    char err[512];
+    int rc = 1;
+
+    d.config_path = path;
+    if (load_config(path, &d.cfg) < 0)
+        return 1;
+    if (check_only) {
+        printf("%s: configuration OK\n", path);
+        return 0;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    d.loop = uv_default_loop();
+    if (resolver_new(d.loop, &d.cfg.resolver, &d.resolver, err, sizeof err) < 0) {
+        log_warnx("resolver: %s", err);
+        goto out;
+    }
+    if (dns_server_new(d.loop, &d.cfg.resolver, d.resolver, &d.dns, err, sizeof err) < 0) {
+        log_warnx("dns: %s", err);
+        goto out;
+    }
+    uv_signal_init(d.loop, &d.sig_hup);
+    uv_signal_init(d.loop, &d.sig_term);
+    uv_signal_init(d.loop, &d.sig_int);
+    d.sig_hup.data = d.sig_term.data = d.sig_int.data = &d;
+    uv_signal_start(&d.sig_hup, on_signal, SIGHUP);
+    uv_signal_start(&d.sig_term, on_signal, SIGTERM);
+    uv_signal_start(&d.sig_int, on_signal, SIGINT);
+    log_info("daneguard started (%zu upstream%s)", d.cfg.resolver.n_upstreams,
+             d.cfg.resolver.n_upstreams == 1 ? "" : "s");
+    uv_run(d.loop, UV_RUN_DEFAULT);
+    rc = 0;
+out:
+    /* Let closing handles finish, then release getdns and the rest. */
+    dns_server_close(d.dns);
+    uv_run(d.loop, UV_RUN_NOWAIT);
+    resolver_free(d.resolver);
+    uv_walk(d.loop, close_walk, NULL);
+    uv_run(d.loop, UV_RUN_DEFAULT);
+    uv_loop_close(d.loop);
+    if (rc == 0)
+        log_info("stopped");
+    return rc;
+}
 
 int main(int argc, char **argv)
 {
+    const char *path = DEFAULT_CONFIG;
+    int check_only = 0, verbosity = 0, ch;
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"check", no_argument, NULL, 'n'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+
     if (argc > 1 && strcmp(argv[1], "verify") == 0)
         return cli_verify_main(argc - 1, argv + 1);
     if (argc > 1 && strcmp(argv[1], "tlsa") == 0)
         return cli_tlsa_main(argc - 1, argv + 1);
     if (argc > 1 && strcmp(argv[1], "check") == 0)
         return cli_check_main(argc - 1, argv + 1);
-    fprintf(stderr, "daneguard: the daemon is not written yet\n");
-    return 2;
+
+    while ((ch = getopt_long(argc, argv, "c:nvh", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'c':
+            path = optarg;
+            break;
+        case 'n':
+            check_only = 1;
+            break;
+        case 'v':
+            verbosity++;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind != argc) {
+        usage(stderr);
+        return 2;
+    }
+    log_init("daneguard", verbosity);
+    return run_daemon(path, check_only);
 }

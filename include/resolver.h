@@ -1,0 +1,63 @@
+/* include/resolver.h — the resolver core: a client's query answered from the
+ * cache or through one shared upstream fetch, rendered and cached per DO/CD
+ * variant. The DNS server (server.c) and the in-process lookup API (lookup.c)
+ * both go through it, so they share one cache.
+ */
+#ifndef DANEGUARD_RESOLVER_H
+#define DANEGUARD_RESOLVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "cache.h"
+#include "config.h"
+#include "upstream.h"
+#include "wire.h"
+
+struct resolver;
+
+/* What a query got: a whole reply message for it. */
+struct resolver_answer {
+    const uint8_t *msg; /* valid only during the callback (or until the next call) */
+    size_t len;
+    enum dns_security security;
+    int timed_out;      /* no upstream answered: msg is a SERVFAIL with EDE 22 */
+};
+
+/* One client query in progress. Embed it, fill q and done; the rest is private. */
+struct resolver_request {
+    struct dns_query q;
+    void (*done)(struct resolver_request *req, const struct resolver_answer *ans);
+    struct upstream_waiter waiter;
+    struct resolver *resolver;
+};
+
+struct resolver_stats {
+    uint64_t queries, cache_hits, cache_misses, servfail_timeouts, bogus;
+    struct dns_cache_stats cache;
+    struct upstream_stats upstream;
+};
+
+/* A resolver on loop for cfg (copied where needed; upstreams must be filled).
+ * Returns 0 or -1 with a message in err. */
+int resolver_new(uv_loop_t *loop, const struct config_resolver *cfg, struct resolver **out,
+                 char *err, size_t errlen);
+void resolver_free(struct resolver *r); /* NULL is a no-op; cancels pending requests */
+
+/* Answer req->q. From the cache: returns 1 with the reply, patched for this query,
+ * in out (cap bytes, 65535 is always enough) — done does not run. Otherwise
+ * returns 0 and req->done runs later from the loop; or a negative upstream_error
+ * (done never runs). req must stay put until done runs or it is cancelled. */
+int resolver_answer(struct resolver *r, struct resolver_request *req, uint8_t *out, size_t cap,
+                    struct resolver_answer *ans);
+
+/* Stop waiting for req: done will not run. */
+void resolver_request_cancel(struct resolver_request *req);
+
+/* Current time in ms, as the resolver's cache sees it. */
+uint64_t resolver_now_ms(const struct resolver *r);
+
+void resolver_get_stats(const struct resolver *r, struct resolver_stats *st);
+
+#endif

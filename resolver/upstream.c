@@ -1,0 +1,535 @@
+/* resolver/upstream.c — the getdns context and the fetches it runs.
+ *
+ * Traps of Debian's getdns 1.6.0 handled here:
+ * - its own timeout, firing while a DNSSEC validation-chain query is pending,
+ *   double-frees the request (_getdns_validation_chain_timeout →
+ *   _getdns_cancel_validation_chain frees what stub_timeout_cb already freed).
+ *   Its timeout is therefore set out of reach (UPSTREAM_GETDNS_TIMEOUT_MS) and
+ *   every attempt is bounded by our own timer, which cancels the request with
+ *   getdns_cancel_callback() and sends it again: a lost packet costs one
+ *   attempt, not a crash. The fetch's deadline is the configured timeout.
+ * - getdns_context_create(ctx, 1) reads /etc/resolv.conf, where daneguard may
+ *   itself be listed: the context is created with 0 and given its upstreams.
+ * - with no trust anchor it fetches one from the web: anchors are always given.
+ * - its libuv extension puts two polls on one fd: uvloop.c is used instead.
+ */
+#include "upstream.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <getdns/getdns.h>
+#include <getdns/getdns_extra.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "uvloop.h"
+
+#define UPSTREAM_GETDNS_TIMEOUT_MS (24u * 3600 * 1000) /* out of reach, see above */
+#define UPSTREAM_FIRST_ATTEMPT_MS 400                  /* then doubling */
+#define UPSTREAM_BUCKETS 1024
+
+struct upstream_fetch {
+    struct upstream *up;
+    struct upstream_fetch *next_in_bucket;
+    uint8_t qname[DNS_MAX_NAME]; /* lowercased */
+    size_t qname_len;
+    uint16_t qtype;
+    char qname_text[1024];
+    struct upstream_waiter waiters; /* list head */
+    uv_timer_t attempt_timer;
+    uv_timer_t deadline_timer;
+    getdns_transaction_t tid;
+    int getdns_pending;  /* a getdns request is outstanding */
+    int closing;         /* counts timer handles still to close */
+    uint32_t attempt_ms;
+};
+
+struct upstream {
+    uv_loop_t *loop;
+    getdns_context *ctx;
+    struct uvloop *uvloop;
+    getdns_dict *extensions;
+    uint32_t timeout_ms;
+    struct upstream_fetch *buckets[UPSTREAM_BUCKETS];
+    struct upstream_stats stats;
+};
+
+const char *upstream_strerror(int err)
+{
+    switch (err) {
+#define UPSTREAM_CASE(name, value, text)                                                           \
+    case name:                                                                                     \
+        return text;
+        UPSTREAM_ERRORS(UPSTREAM_CASE)
+#undef UPSTREAM_CASE
+    }
+    return "unknown upstream error";
+}
+
+static unsigned fetch_hash(const uint8_t *name, size_t len, uint16_t qtype)
+{
+    uint32_t h = 2166136261u ^ qtype;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ name[i]) * 16777619u;
+    return h % UPSTREAM_BUCKETS;
+}
+
+/* --- context set-up -------------------------------------------------------- */
+
+static int add_trust_anchors(getdns_list *anchors, const char *path, char *err, size_t errlen)
+{
+    FILE *fp = fopen(path, "r");
+    getdns_list *rrs = NULL;
+    size_t n = 0, have = 0;
+    if (!fp) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    getdns_return_t r = getdns_fp2rr_list(fp, &rrs, NULL, 3600);
+    fclose(fp);
+    if (r != GETDNS_RETURN_GOOD || getdns_list_get_length(rrs, &n) != GETDNS_RETURN_GOOD ||
+        n == 0) {
+        snprintf(err, errlen, "%s: no DNSKEY or DS records could be read", path);
+        getdns_list_destroy(rrs);
+        return -1;
+    }
+    getdns_list_get_length(anchors, &have);
+    for (size_t i = 0; i < n; i++) {
+        getdns_dict *rr;
+        uint32_t type = 0;
+        if (getdns_list_get_dict(rrs, i, &rr) == GETDNS_RETURN_GOOD &&
+            getdns_dict_get_int(rr, "type", &type) == GETDNS_RETURN_GOOD &&
+            (type == GETDNS_RRTYPE_DS || type == GETDNS_RRTYPE_DNSKEY))
+            getdns_list_set_dict(anchors, have++, rr);
+    }
+    getdns_list_destroy(rrs);
+    return 0;
+}
+
+static getdns_dict *upstream_dict(const struct config_upstream *u)
+{
+    getdns_dict *d = getdns_dict_create();
+    const struct sockaddr *sa = (const struct sockaddr *)&u->addr.ss;
+    getdns_bindata addr;
+    uint16_t port;
+    if (!d)
+        return NULL;
+    if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *s6 = (const void *)sa;
+        addr.size = 16;
+        addr.data = (uint8_t *)&s6->sin6_addr;
+        port = ntohs(s6->sin6_port);
+        getdns_dict_util_set_string(d, "address_type", "IPv6");
+    } else {
+        const struct sockaddr_in *s4 = (const void *)sa;
+        addr.size = 4;
+        addr.data = (uint8_t *)&s4->sin_addr;
+        port = ntohs(s4->sin_port);
+        getdns_dict_util_set_string(d, "address_type", "IPv4");
+    }
+    getdns_dict_set_bindata(d, "address_data", &addr);
+    getdns_dict_set_int(d, "port", port ? port : 53);
+    getdns_dict_set_int(d, "tls_port", u->tls_port ? u->tls_port : 853);
+    if (u->tls_auth_name[0])
+        getdns_dict_util_set_string(d, "tls_auth_name", u->tls_auth_name);
+    return d;
+}
+
+static int configure(struct upstream *up, const struct config_resolver *cfg, char *err,
+                     size_t errlen)
+{
+    getdns_context *ctx = up->ctx;
+    getdns_list *servers = NULL, *anchors = NULL;
+    getdns_namespace_t ns = GETDNS_NAMESPACE_DNS;
+    getdns_transport_list_t transports[3];
+    int rc = -1;
+
+    if (cfg->n_upstreams == 0) {
+        snprintf(err, errlen, "no upstream recursive servers");
+        return -1;
+    }
+    if (getdns_context_set_resolution_type(ctx, GETDNS_RESOLUTION_STUB) ||
+        getdns_context_set_namespaces(ctx, 1, &ns) ||
+        getdns_context_set_append_name(ctx, GETDNS_APPEND_NAME_NEVER) ||
+        getdns_context_set_timeout(ctx, UPSTREAM_GETDNS_TIMEOUT_MS) ||
+        getdns_context_set_idle_timeout(ctx, cfg->idle_timeout_ms) ||
+        getdns_context_set_edns_maximum_udp_payload_size(ctx, DNS_MAX_UDP_REPLY) ||
+        getdns_context_set_tls_authentication(ctx, cfg->tls_authentication_required
+                                                       ? GETDNS_AUTHENTICATION_REQUIRED
+                                                       : GETDNS_AUTHENTICATION_NONE)) {
+        snprintf(err, errlen, "getdns refused a context setting");
+        return -1;
+    }
+    for (size_t i = 0; i < cfg->n_transports; i++)
+        transports[i] = (getdns_transport_list_t)cfg->transports[i];
+    if (getdns_context_set_dns_transport_list(ctx, cfg->n_transports, transports)) {
+        snprintf(err, errlen, "getdns refused the transport list");
+        return -1;
+    }
+
+    servers = getdns_list_create();
+    anchors = getdns_list_create();
+    if (!servers || !anchors)
+        goto out;
+    for (size_t i = 0; i < cfg->n_upstreams; i++) {
+        getdns_dict *d = upstream_dict(&cfg->upstreams[i]);
+        if (!d || getdns_list_set_dict(servers, i, d) != GETDNS_RETURN_GOOD) {
+            getdns_dict_destroy(d);
+            goto out;
+        }
+        getdns_dict_destroy(d);
+    }
+    if (getdns_context_set_upstream_recursive_servers(ctx, servers)) {
+        snprintf(err, errlen, "getdns refused the upstream servers");
+        goto out;
+    }
+    for (size_t i = 0; i < cfg->n_trust_anchors; i++)
+        if (add_trust_anchors(anchors, cfg->trust_anchors[i], err, errlen) < 0)
+            goto out;
+    if (getdns_context_set_dnssec_trust_anchors(ctx, anchors)) {
+        snprintf(err, errlen, "getdns refused the trust anchors");
+        goto out;
+    }
+    rc = 0;
+out:
+    if (rc < 0 && !err[0])
+        snprintf(err, errlen, "out of memory");
+    getdns_list_destroy(anchors);
+    getdns_list_destroy(servers);
+    return rc;
+}
+
+int upstream_new(uv_loop_t *loop, const struct config_resolver *cfg, struct upstream **out,
+                 char *err, size_t errlen)
+{
+    struct upstream *up = calloc(1, sizeof *up);
+    err[0] = '\0';
+    if (!up) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    up->loop = loop;
+    up->timeout_ms = cfg->timeout_ms;
+    if (getdns_context_create(&up->ctx, 0) != GETDNS_RETURN_GOOD) {
+        snprintf(err, errlen, "getdns_context_create failed");
+        goto fail;
+    }
+    up->uvloop = uvloop_new(loop);
+    up->extensions = getdns_dict_create();
+    if (!up->uvloop || !up->extensions ||
+        getdns_context_set_eventloop(up->ctx, uvloop_getdns(up->uvloop)) ||
+        getdns_dict_set_int(up->extensions, "dnssec_return_status", GETDNS_EXTENSION_TRUE) ||
+        getdns_dict_set_int(up->extensions, "dnssec_return_all_statuses",
+                            GETDNS_EXTENSION_TRUE)) {
+        snprintf(err, errlen, "cannot set up getdns on the event loop");
+        goto fail;
+    }
+    if (configure(up, cfg, err, errlen) < 0)
+        goto fail;
+    *out = up;
+    return 0;
+fail:
+    upstream_free(up);
+    return -1;
+}
+
+/* --- fetches --------------------------------------------------------------- */
+
+static void fetch_timer_closed(uv_handle_t *h)
+{
+    struct upstream_fetch *f = h->data;
+    if (--f->closing == 0)
+        free(f);
+}
+
+static void fetch_unlink(struct upstream_fetch *f)
+{
+    struct upstream_fetch **pp =
+        &f->up->buckets[fetch_hash(f->qname, f->qname_len, f->qtype)];
+    while (*pp && *pp != f)
+        pp = &(*pp)->next_in_bucket;
+    if (*pp)
+        *pp = f->next_in_bucket;
+}
+
+/* Stop the getdns request and the timers, unlink, and free once closed. */
+static void fetch_destroy(struct upstream_fetch *f)
+{
+    struct upstream *up = f->up;
+    if (f->getdns_pending) {
+        f->getdns_pending = 0; /* the CANCEL callback will see this and ignore */
+        getdns_cancel_callback(up->ctx, f->tid);
+    }
+    fetch_unlink(f);
+    up->stats.in_flight--;
+    f->closing = 2;
+    uv_close((uv_handle_t *)&f->attempt_timer, fetch_timer_closed);
+    uv_close((uv_handle_t *)&f->deadline_timer, fetch_timer_closed);
+}
+
+/* Hand res to every waiter; each is unlinked before its callback runs. */
+static void fetch_finish(struct upstream_fetch *f, const struct upstream_result *res)
+{
+    struct upstream_waiter *head = &f->waiters;
+    fetch_unlink(f); /* new identical queries start a new fetch from here on */
+    while (head->next != head) {
+        struct upstream_waiter *w = head->next;
+        w->prev->next = w->next;
+        w->next->prev = w->prev;
+        w->next = w->prev = NULL;
+        w->fetch = NULL;
+        w->done(w, res);
+    }
+    fetch_destroy(f);
+}
+
+static void getdns_done(getdns_context *ctx, getdns_callback_type_t type, getdns_dict *response,
+                        void *userarg, getdns_transaction_t tid);
+
+static void fetch_attempt(struct upstream_fetch *f)
+{
+    struct upstream *up = f->up;
+    up->stats.attempts++;
+    /* Marked pending before the call: getdns may complete (or fail) synchronously. */
+    f->getdns_pending = 1;
+    f->tid = 0;
+    getdns_return_t r =
+        getdns_general(up->ctx, f->qname_text, f->qtype, up->extensions, f, &f->tid, getdns_done);
+    if (f->closing)
+        return; /* finished inside the call */
+    if (r != GETDNS_RETURN_GOOD) {
+        log_debug("upstream: getdns_general refused %s/%u: %s", f->qname_text, f->qtype,
+                  getdns_get_errorstr_by_id(r));
+        f->getdns_pending = 0; /* try again when the attempt timer fires */
+    }
+}
+
+static void attempt_timer_cb(uv_timer_t *t)
+{
+    struct upstream_fetch *f = t->data;
+    if (f->getdns_pending) {
+        f->getdns_pending = 0;
+        getdns_cancel_callback(f->up->ctx, f->tid);
+        log_trace("upstream: %s/%u: attempt after %u ms unanswered, retrying", f->qname_text,
+                  f->qtype, f->attempt_ms);
+    }
+    f->attempt_ms *= 2;
+    uv_timer_start(&f->attempt_timer, attempt_timer_cb, f->attempt_ms, 0);
+    fetch_attempt(f);
+}
+
+static void deadline_timer_cb(uv_timer_t *t)
+{
+    struct upstream_fetch *f = t->data;
+    struct upstream_result res = {.error = UPSTREAM_ETIMEDOUT};
+    f->up->stats.timeouts++;
+    log_info("upstream: %s/%u: no answer within %u ms", f->qname_text, f->qtype,
+             f->up->timeout_ms);
+    fetch_finish(f, &res);
+}
+
+static enum dns_security security_from_getdns(uint32_t status)
+{
+    switch (status) {
+    case GETDNS_DNSSEC_SECURE:
+        return DNS_SECURE;
+    case GETDNS_DNSSEC_INSECURE:
+        return DNS_INSECURE;
+    case GETDNS_DNSSEC_BOGUS:
+        return DNS_BOGUS;
+    default:
+        return DNS_INDETERMINATE;
+    }
+}
+
+static void getdns_done(getdns_context *ctx, getdns_callback_type_t type, getdns_dict *response,
+                        void *userarg, getdns_transaction_t tid)
+{
+    struct upstream_fetch *f = userarg;
+    getdns_list *full, *tree;
+    getdns_bindata *wire;
+    getdns_dict *reply;
+    uint32_t status = GETDNS_DNSSEC_INDETERMINATE;
+    (void)ctx;
+
+    if (type == GETDNS_CALLBACK_CANCEL || !f->getdns_pending || (f->tid && tid != f->tid)) {
+        getdns_dict_destroy(response);
+        return;
+    }
+    f->getdns_pending = 0;
+    if (type != GETDNS_CALLBACK_COMPLETE ||
+        getdns_dict_get_list(response, "replies_full", &full) != GETDNS_RETURN_GOOD ||
+        getdns_list_get_bindata(full, 0, &wire) != GETDNS_RETURN_GOOD) {
+        /* Unreachable upstream, or getdns gave up: retry on the attempt timer. */
+        log_trace("upstream: %s/%u: attempt failed (callback type %d)", f->qname_text, f->qtype,
+                  (int)type);
+        getdns_dict_destroy(response);
+        return;
+    }
+    if (getdns_dict_get_list(response, "replies_tree", &tree) == GETDNS_RETURN_GOOD &&
+        getdns_list_get_dict(tree, 0, &reply) == GETDNS_RETURN_GOOD)
+        getdns_dict_get_int(reply, "dnssec_status", &status);
+
+    struct upstream_result res = {
+        .error = 0,
+        .security = security_from_getdns(status),
+        .msg = wire->data,
+        .len = wire->size,
+    };
+    log_trace("upstream: %s/%u: answer of %zu bytes, dnssec status %u", f->qname_text, f->qtype,
+              res.len, status);
+    fetch_finish(f, &res);
+    getdns_dict_destroy(response);
+}
+
+int upstream_fetch(struct upstream *up, const uint8_t *qname, size_t qname_len, uint16_t qtype,
+                   struct upstream_waiter *w)
+{
+    uint8_t lower[DNS_MAX_NAME];
+    if (qname_len > DNS_MAX_NAME)
+        return UPSTREAM_EGETDNS;
+    for (size_t i = 0; i < qname_len; i++)
+        lower[i] = (uint8_t)tolower(qname[i]);
+    unsigned b = fetch_hash(lower, qname_len, qtype);
+    struct upstream_fetch *f;
+    int joined = 0;
+
+    for (f = up->buckets[b]; f; f = f->next_in_bucket)
+        if (f->qtype == qtype && f->qname_len == qname_len &&
+            memcmp(f->qname, lower, qname_len) == 0)
+            break;
+    if (f) {
+        joined = 1;
+        up->stats.joined++;
+    } else {
+        f = calloc(1, sizeof *f);
+        if (!f)
+            return UPSTREAM_ENOMEM;
+        if (dns_name_to_text(lower, qname_len, f->qname_text, sizeof f->qname_text) < 0) {
+            free(f);
+            return UPSTREAM_EGETDNS;
+        }
+        f->up = up;
+        memcpy(f->qname, lower, qname_len);
+        f->qname_len = qname_len;
+        f->qtype = qtype;
+        f->waiters.next = f->waiters.prev = &f->waiters;
+        f->attempt_ms = UPSTREAM_FIRST_ATTEMPT_MS;
+        uv_timer_init(up->loop, &f->attempt_timer);
+        uv_timer_init(up->loop, &f->deadline_timer);
+        f->attempt_timer.data = f->deadline_timer.data = f;
+        f->next_in_bucket = up->buckets[b];
+        up->buckets[b] = f;
+        up->stats.fetches++;
+        up->stats.in_flight++;
+        uv_timer_start(&f->attempt_timer, attempt_timer_cb, f->attempt_ms, 0);
+        uv_timer_start(&f->deadline_timer, deadline_timer_cb, up->timeout_ms, 0);
+    }
+    w->fetch = f;
+    w->next = &f->waiters;
+    w->prev = f->waiters.prev;
+    f->waiters.prev->next = w;
+    f->waiters.prev = w;
+    if (!joined)
+        fetch_attempt(f); /* after linking w: getdns may answer synchronously */
+    return 0;
+}
+
+void upstream_cancel(struct upstream_waiter *w)
+{
+    if (!w->fetch)
+        return;
+    w->prev->next = w->next;
+    w->next->prev = w->prev;
+    w->next = w->prev = NULL;
+    w->fetch = NULL;
+}
+
+void upstream_get_stats(const struct upstream *up, struct upstream_stats *st)
+{
+    *st = up->stats;
+}
+
+void upstream_free(struct upstream *up)
+{
+    if (!up)
+        return;
+    for (int i = 0; i < UPSTREAM_BUCKETS; i++) {
+        while (up->buckets[i]) {
+            struct upstream_fetch *f = up->buckets[i];
+            while (f->waiters.next != &f->waiters)
+                upstream_cancel(f->waiters.next);
+            fetch_destroy(f);
+        }
+    }
+    if (up->ctx)
+        getdns_context_destroy(up->ctx);
+    uvloop_free(up->uvloop);
+    getdns_dict_destroy(up->extensions);
+    free(up);
+}
+
+/* --- upstreams from resolv.conf ------------------------------------------ */
+
+static int listens_on(const struct config_resolver *cfg, const struct config_sockaddr *ns)
+{
+    for (size_t i = 0; i < cfg->n_listen; i++) {
+        const struct sockaddr *l = (const void *)&cfg->listen[i].ss;
+        const struct sockaddr *n = (const void *)&ns->ss;
+        if (l->sa_family != n->sa_family)
+            continue;
+        if (l->sa_family == AF_INET) {
+            const struct sockaddr_in *a = (const void *)l, *b = (const void *)n;
+            if (a->sin_port == b->sin_port &&
+                (a->sin_addr.s_addr == b->sin_addr.s_addr || a->sin_addr.s_addr == INADDR_ANY ||
+                 (ntohl(b->sin_addr.s_addr) >> 24) == 127))
+                return 1;
+        } else {
+            const struct sockaddr_in6 *a = (const void *)l, *b = (const void *)n;
+            if (a->sin6_port == b->sin6_port &&
+                (memcmp(&a->sin6_addr, &b->sin6_addr, 16) == 0 ||
+                 IN6_IS_ADDR_UNSPECIFIED(&a->sin6_addr) || IN6_IS_ADDR_LOOPBACK(&b->sin6_addr)))
+                return 1;
+        }
+    }
+    return 0;
+}
+
+int upstream_from_resolv_conf(struct config_resolver *cfg, char *err, size_t errlen)
+{
+    FILE *fp = fopen(cfg->resolv_conf, "r");
+    char line[512];
+    int added = 0;
+    if (!fp) {
+        snprintf(err, errlen, "%s: %s", cfg->resolv_conf, strerror(errno));
+        return -1;
+    }
+    while (fgets(line, sizeof line, fp) && cfg->n_upstreams < CONFIG_MAX_ADDRS) {
+        char addr[128];
+        struct config_upstream u = {.tls_port = 853};
+        if (sscanf(line, " nameserver %127s", addr) != 1)
+            continue;
+        char *pct = strchr(addr, '%'); /* scoped v6: not supported, skip the scope */
+        if (pct)
+            *pct = '\0';
+        if (config_sockaddr_parse(addr, 53, &u.addr) < 0)
+            continue;
+        if (listens_on(cfg, &u.addr)) {
+            log_info("upstream: skipping nameserver %s from %s: daneguard listens there", addr,
+                     cfg->resolv_conf);
+            continue;
+        }
+        cfg->upstreams[cfg->n_upstreams++] = u;
+        added++;
+    }
+    fclose(fp);
+    if (added == 0) {
+        snprintf(err, errlen, "%s: no usable nameserver (daneguard does not forward to itself)",
+                 cfg->resolv_conf);
+        return -1;
+    }
+    return added;
+}

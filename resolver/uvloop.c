@@ -1,0 +1,272 @@
+/* resolver/uvloop.c — getdns's event-loop interface on libuv, one poll per fd.
+ *
+ * getdns hands us getdns_eventloop_events: an fd with read and/or write
+ * callbacks, and/or a timeout callback. Several events may share an fd (a TCP
+ * upstream's reader and a pending writer). libuv allows one uv_poll_t per fd, so
+ * events are grouped per fd and the poll's interest is the union of theirs.
+ *
+ * getdns may clear any event (even the one whose callback is running, or others
+ * on the same fd) from inside a callback, so dispatch never holds a pointer
+ * across a callback: after each one it rescans the fd's list from the head,
+ * firing each event at most once per poll wake-up (a round number marks them).
+ */
+#include "uvloop.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "log.h"
+
+struct uvloop_fd;
+
+struct uvloop_event {
+    getdns_eventloop_event *gev;
+    struct uvloop_fd *fdp;          /* NULL for a pure timer */
+    struct uvloop_event *next_on_fd;
+    uv_timer_t *timer;              /* NULL when no timeout */
+    unsigned round;                 /* last dispatch round it fired in */
+};
+
+struct uvloop_fd {
+    uv_poll_t poll;
+    int fd;
+    int events;                     /* UV_READABLE | UV_WRITABLE now requested */
+    struct uvloop_event *list;
+    struct uvloop_fd *next;         /* in the adapter's hash bucket */
+    struct uvloop *ul;
+    int dispatching;                /* do not free while inside poll_cb */
+    int dead;                       /* list emptied during dispatch: close after */
+};
+
+#define UVLOOP_BUCKETS 256
+
+struct uvloop {
+    getdns_eventloop base;          /* first: getdns passes &base back to us */
+    uv_loop_t *loop;
+    struct uvloop_fd *buckets[UVLOOP_BUCKETS];
+    unsigned round;
+};
+
+static struct uvloop_fd **fd_slot(struct uvloop *ul, int fd)
+{
+    struct uvloop_fd **pp = &ul->buckets[(unsigned)fd % UVLOOP_BUCKETS];
+    while (*pp && (*pp)->fd != fd)
+        pp = &(*pp)->next;
+    return pp;
+}
+
+static void fd_close_cb(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+static void fd_release(struct uvloop_fd *fdp)
+{
+    struct uvloop_fd **pp = fd_slot(fdp->ul, fdp->fd);
+    if (*pp == fdp)
+        *pp = fdp->next;
+    uv_close((uv_handle_t *)&fdp->poll, fd_close_cb);
+}
+
+static void poll_cb(uv_poll_t *handle, int status, int revents);
+
+/* Recompute the fd's poll interest from its events; release it when none left. */
+static void fd_update(struct uvloop_fd *fdp)
+{
+    int want = 0;
+    for (struct uvloop_event *e = fdp->list; e; e = e->next_on_fd) {
+        if (e->gev->read_cb)
+            want |= UV_READABLE;
+        if (e->gev->write_cb)
+            want |= UV_WRITABLE;
+    }
+    if (!fdp->list) {
+        if (fdp->dispatching)
+            fdp->dead = 1;
+        else
+            fd_release(fdp);
+        return;
+    }
+    if (want == fdp->events)
+        return;
+    fdp->events = want;
+    if (want)
+        uv_poll_start(&fdp->poll, want, poll_cb);
+    else
+        uv_poll_stop(&fdp->poll);
+}
+
+static void poll_cb(uv_poll_t *handle, int status, int revents)
+{
+    struct uvloop_fd *fdp = handle->data;
+    struct uvloop *ul = fdp->ul;
+    unsigned round = ++ul->round;
+
+    if (status < 0) /* an error on the fd: let both sides find out by trying */
+        revents = UV_READABLE | UV_WRITABLE;
+    fdp->dispatching = 1;
+    for (;;) {
+        struct uvloop_event *e;
+        getdns_eventloop_callback cb = NULL;
+        for (e = fdp->list; e; e = e->next_on_fd) {
+            if (e->round == round)
+                continue;
+            if ((revents & UV_READABLE) && e->gev->read_cb)
+                cb = e->gev->read_cb;
+            else if ((revents & UV_WRITABLE) && e->gev->write_cb)
+                cb = e->gev->write_cb;
+            else
+                continue;
+            break;
+        }
+        if (!e)
+            break;
+        e->round = round;
+        cb(e->gev->userarg);
+        if (!fdp->list)
+            break;
+    }
+    fdp->dispatching = 0;
+    if (fdp->dead && !fdp->list)
+        fd_release(fdp);
+}
+
+static void timer_close_cb(uv_handle_t *h)
+{
+    free(h);
+}
+
+static void timer_cb(uv_timer_t *t)
+{
+    struct uvloop_event *e = t->data;
+    if (e->gev->timeout_cb)
+        e->gev->timeout_cb(e->gev->userarg);
+}
+
+static getdns_return_t uvloop_schedule(getdns_eventloop *loop, int fd, uint64_t timeout,
+                                       getdns_eventloop_event *gev)
+{
+    struct uvloop *ul = (struct uvloop *)loop;
+    struct uvloop_event *e = calloc(1, sizeof *e);
+    if (!e)
+        return GETDNS_RETURN_MEMORY_ERROR;
+    e->gev = gev;
+    e->round = ul->round;
+
+    if (fd >= 0 && (gev->read_cb || gev->write_cb)) {
+        struct uvloop_fd **pp = fd_slot(ul, fd);
+        struct uvloop_fd *fdp = *pp;
+        if (!fdp) {
+            fdp = calloc(1, sizeof *fdp);
+            if (!fdp || uv_poll_init(ul->loop, &fdp->poll, fd) != 0) {
+                free(fdp);
+                free(e);
+                return GETDNS_RETURN_GENERIC_ERROR;
+            }
+            fdp->fd = fd;
+            fdp->ul = ul;
+            fdp->poll.data = fdp;
+            *pp = fdp;
+        }
+        e->fdp = fdp;
+        fdp->dead = 0; /* emptied and refilled inside one dispatch: keep it */
+        e->next_on_fd = fdp->list;
+        fdp->list = e;
+        fd_update(fdp);
+    }
+    if (gev->timeout_cb && timeout != UINT64_MAX) {
+        e->timer = malloc(sizeof *e->timer);
+        if (!e->timer) {
+            gev->ev = e;
+            loop->vmt->clear(loop, gev);
+            return GETDNS_RETURN_MEMORY_ERROR;
+        }
+        uv_timer_init(ul->loop, e->timer);
+        e->timer->data = e;
+        uv_timer_start(e->timer, timer_cb, timeout, 0);
+    }
+    gev->ev = e;
+    return GETDNS_RETURN_GOOD;
+}
+
+static getdns_return_t uvloop_clear(getdns_eventloop *loop, getdns_eventloop_event *gev)
+{
+    struct uvloop_event *e = gev->ev;
+    (void)loop;
+    if (!e)
+        return GETDNS_RETURN_GOOD;
+    if (e->fdp) {
+        struct uvloop_event **pp = &e->fdp->list;
+        while (*pp && *pp != e)
+            pp = &(*pp)->next_on_fd;
+        if (*pp)
+            *pp = e->next_on_fd;
+        fd_update(e->fdp);
+    }
+    if (e->timer) {
+        uv_timer_stop(e->timer);
+        uv_close((uv_handle_t *)e->timer, timer_close_cb);
+    }
+    free(e);
+    gev->ev = NULL;
+    return GETDNS_RETURN_GOOD;
+}
+
+/* getdns calls these only in its synchronous API, which daneguard never uses. */
+static void uvloop_run(getdns_eventloop *loop)
+{
+    uv_run(((struct uvloop *)loop)->loop, UV_RUN_DEFAULT);
+}
+
+static void uvloop_run_once(getdns_eventloop *loop, int blocking)
+{
+    uv_run(((struct uvloop *)loop)->loop, blocking ? UV_RUN_ONCE : UV_RUN_NOWAIT);
+}
+
+static void uvloop_cleanup(getdns_eventloop *loop)
+{
+    (void)loop; /* the adapter is freed by uvloop_free(), not by getdns */
+}
+
+static getdns_eventloop_vmt uvloop_vmt = {
+    uvloop_cleanup, uvloop_schedule, uvloop_clear, uvloop_run, uvloop_run_once,
+};
+
+struct uvloop *uvloop_new(uv_loop_t *loop)
+{
+    struct uvloop *ul = calloc(1, sizeof *ul);
+    if (!ul)
+        return NULL;
+    ul->base.vmt = &uvloop_vmt;
+    ul->loop = loop;
+    return ul;
+}
+
+getdns_eventloop *uvloop_getdns(struct uvloop *ul)
+{
+    return &ul->base;
+}
+
+void uvloop_free(struct uvloop *ul)
+{
+    if (!ul)
+        return;
+    for (int i = 0; i < UVLOOP_BUCKETS; i++) {
+        while (ul->buckets[i]) {
+            struct uvloop_fd *fdp = ul->buckets[i];
+            while (fdp->list) {
+                struct uvloop_event *e = fdp->list;
+                fdp->list = e->next_on_fd;
+                log_debug("uvloop: event on fd %d still registered at shutdown", fdp->fd);
+                e->gev->ev = NULL;
+                if (e->timer) {
+                    uv_timer_stop(e->timer);
+                    uv_close((uv_handle_t *)e->timer, timer_close_cb);
+                }
+                free(e);
+            }
+            fd_release(fdp);
+        }
+    }
+    free(ul);
+}

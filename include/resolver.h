@@ -55,6 +55,9 @@ int resolver_answer(struct resolver *r, struct resolver_request *req, uint8_t *o
 /* Stop waiting for req: done will not run. */
 void resolver_request_cancel(struct resolver_request *req);
 
+/* The loop the resolver runs on. */
+uv_loop_t *resolver_loop(const struct resolver *r);
+
 /* Current time in ms, as the resolver's cache sees it. */
 uint64_t resolver_now_ms(const struct resolver *r);
 

@@ -52,6 +52,11 @@ void resolver_free(struct resolver *r)
     free(r);
 }
 
+uv_loop_t *resolver_loop(const struct resolver *r)
+{
+    return r->loop;
+}
+
 uint64_t resolver_now_ms(const struct resolver *r)
 {
     return uv_now(r->loop);

@@ -712,9 +712,10 @@ static struct rbuf verdict_buf(struct job *j)
     return b;
 }
 
+/* "the certificate" or "the public key of the certificate" */
 static const char *what(const struct dane_tlsa *r)
 {
-    return r->selector == DANE_SELECTOR_CERT ? "certificate" : "public key";
+    return r->selector == DANE_SELECTOR_CERT ? "" : "the public key of ";
 }
 
 /* DANE-EE(3), RFC 7671 §5.1. Returns 1 on a match, 0, or negative. */
@@ -726,7 +727,7 @@ static int try_dane_ee(struct job *j, size_t i)
     set_match(j, i, 0);
     struct rbuf b = verdict_buf(j);
     rb_record(&b, &j->records[i]);
-    rb_printf(&b, " matches the leaf's %s (DANE-EE: no name or date checks)", what(&j->records[i]));
+    rb_printf(&b, " matches %sthe leaf (DANE-EE: no name or date checks)", what(&j->records[i]));
     return 1;
 }
 
@@ -791,7 +792,7 @@ static int dane_ta_in_chain(struct job *j, size_t i, int d)
     set_match(j, i, pa.len - 1);
     struct rbuf b = verdict_buf(j);
     rb_record(&b, &j->records[i]);
-    rb_printf(&b, " matches the %s of the certificate at depth %d (", what(&j->records[i]), pa.len - 1);
+    rb_printf(&b, " matches %sthe certificate at depth %d (", what(&j->records[i]), pa.len - 1);
     rb_subject(&b, j->chain[d]);
     rb_printf(&b, "), and the leaf chains to it and is for %s", j->host);
 out:
@@ -998,7 +999,7 @@ static int try_pkix(struct job *j)
             set_match(j, i, depth);
             struct rbuf b = verdict_buf(j);
             rb_record(&b, r);
-            rb_printf(&b, " matches the %s of the certificate at depth %d (", what(r), depth);
+            rb_printf(&b, " matches %sthe certificate at depth %d (", what(r), depth);
             rb_subject(&b, pa.cert[depth]);
             rb_printf(&b, "), and the chain validates against the PKIX trust store for %s",
                       j->host);

@@ -1,0 +1,763 @@
+/* tests/unit/test_dane.c — unit tests of the DANE engine (proxy/dane.c).
+ *
+ * The certificates are made at test time by tests/unit/dane_certs.sh (the
+ * openssl CLI) in a fresh mkdtemp directory, removed at the end. They are all
+ * valid 2020-2040 except expired-leaf (2020 only); tests pass the time, so the
+ * real clock never matters. The .c is included to reach name_matches().
+ */
+#include "../../proxy/dane.c"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "unit.h"
+
+#define T_2019 ((time_t)1546300800) /* 2019-01-01: before everything */
+#define T_2020 ((time_t)1590969600) /* 2020-06-01: the expired leaf is still valid */
+#define T_2030 ((time_t)1893456000) /* 2030-01-01: everything but the expired leaf */
+#define T_2050 ((time_t)2524608000) /* 2050-01-01: after everything */
+
+static char dir[PATH_MAX];
+static mbedtls_x509_crt trust; /* ec-root and rsa-root */
+
+static char *path_of(const char *name, const char *ext)
+{
+    static char buf[PATH_MAX + 64];
+    snprintf(buf, sizeof(buf), "%s/%s.%s", dir, name, ext);
+    return buf;
+}
+
+/* A chain from a space-separated list of names; caller frees with free_chain. */
+static mbedtls_x509_crt *chain_of(const char *names)
+{
+    mbedtls_x509_crt *c = malloc(sizeof(*c));
+    char copy[256];
+    mbedtls_x509_crt_init(c);
+    snprintf(copy, sizeof(copy), "%s", names);
+    for (char *n = strtok(copy, " "); n != NULL; n = strtok(NULL, " ")) {
+        int ret = mbedtls_x509_crt_parse_file(c, path_of(n, "pem"));
+        if (ret != 0)
+            fprintf(stderr, "  cannot load %s: -0x%04x\n", n, (unsigned)-ret);
+    }
+    return c;
+}
+
+static void free_chain(mbedtls_x509_crt *c)
+{
+    mbedtls_x509_crt_free(c);
+    free(c);
+}
+
+static char *read_text(const char *name, const char *ext)
+{
+    static char buf[4][256];
+    static int k;
+    char *b = buf[k++ % 4];
+    FILE *f = fopen(path_of(name, ext), "r");
+    b[0] = '\0';
+    if (f != NULL) {
+        if (fgets(b, 256, f) == NULL)
+            b[0] = '\0';
+        fclose(f);
+    }
+    b[strcspn(b, "\r\n")] = '\0';
+    return b;
+}
+
+/* "U S M " + the openssl-computed digest of a certificate. */
+static struct dane_tlsa rec_hash(const char *ums, const char *name, const char *ext)
+{
+    char text[512];
+    struct dane_tlsa r;
+    snprintf(text, sizeof(text), "%s %s", ums, read_text(name, ext));
+    if (dane_tlsa_parse_text(&r, text) != 0)
+        fprintf(stderr, "  cannot parse %s\n", text);
+    return r;
+}
+
+/* A record made from a certificate by the engine itself. */
+static struct dane_tlsa rec_cert(int u, int s, int m, const char *name)
+{
+    struct dane_tlsa r = {0};
+    mbedtls_x509_crt *c = chain_of(name);
+    if (dane_tlsa_make_cert(&r, (uint8_t)u, (uint8_t)s, (uint8_t)m, c) != 0)
+        fprintf(stderr, "  cannot make a record from %s\n", name);
+    free_chain(c);
+    return r;
+}
+
+static struct dane_tlsa rec_text(const char *text)
+{
+    struct dane_tlsa r;
+    if (dane_tlsa_parse_text(&r, text) != 0)
+        fprintf(stderr, "  cannot parse %s\n", text);
+    return r;
+}
+
+static void clear_all(struct dane_tlsa *r, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        dane_tlsa_clear(&r[i]);
+}
+
+/* Runs dane_verify on a chain given by names; returns the result. */
+static struct dane_verdict run(struct dane_tlsa *r, size_t n, const char *chain, const char *host,
+                               const mbedtls_x509_crt *ts, time_t now)
+{
+    struct dane_verdict v;
+    mbedtls_x509_crt *c = chain_of(chain);
+    int rc = dane_verify(r, n, c, host, ts, now, &v);
+    if (rc != 0)
+        fprintf(stderr, "  dane_verify: %s\n", dane_strerror(rc));
+    if (getenv("DANE_TEST_VERBOSE"))
+        fprintf(stderr, "  [%s] %s\n", dane_result_name(v.result), v.reason);
+    free_chain(c);
+    return v;
+}
+
+#define A_ZERO "0000000000000000000000000000000000000000000000000000000000000000"
+
+static void test_parse_text(void)
+{
+    struct dane_tlsa r;
+    CHECK_INT_EQ(dane_tlsa_parse_text(&r, "3 1 1 0A0b" "ff 00"), 0);
+    CHECK_INT_EQ(r.usage, 3);
+    CHECK_INT_EQ(r.selector, 1);
+    CHECK_INT_EQ(r.mtype, 1);
+    CHECK_INT_EQ(r.len, 4);
+    CHECK_MEM_EQ(r.data, "\x0a\x0b\xff\x00", 4);
+    char *t = dane_tlsa_to_text(&r);
+    CHECK_STR_EQ(t, "3 1 1 0a0bff00");
+    free(t);
+    dane_tlsa_clear(&r);
+    CHECK(r.data == NULL && r.len == 0);
+    dane_tlsa_clear(&r); /* twice is fine */
+    dane_tlsa_clear(NULL);
+
+    CHECK_INT_EQ(dane_tlsa_parse_text(&r, "  DANE-EE spki sha2-512 ab\n"), 0);
+    CHECK(r.usage == 3 && r.selector == 1 && r.mtype == 2 && r.len == 1);
+    dane_tlsa_clear(&r);
+    CHECK_INT_EQ(dane_tlsa_parse_text(&r, "PKIX-TA Cert Full 30"), 0);
+    CHECK(r.usage == 0 && r.selector == 0 && r.mtype == 0);
+    dane_tlsa_clear(&r);
+    CHECK_INT_EQ(dane_tlsa_parse_text(&r, "255 255 255 00"), 0); /* parses, unusable */
+    CHECK_INT_EQ(dane_tlsa_usable(&r), 0);
+    dane_tlsa_clear(&r);
+
+    CHECK_INT_EQ(dane_tlsa_parse_text(&r, ""), DANE_ESYNTAX);
+    CHECK_INT_EQ(dane_tlsa_parse_text(&r, "3 1"), DANE_ESYNTAX);
+    CHECK_INT_EQ(dane_tlsa_parse_text(&r, "3 1 1"), DANE_ESYNTAX);
+    CHECK_INT_EQ(dane_tlsa_parse_text(&r, "3 1 1 abc"), DANE_EHEX);
+    CHECK_INT_EQ(dane_tlsa_parse_text(&r, "3 1 1 zz"), DANE_EHEX);
+    CHECK_INT_EQ(dane_tlsa_parse_text(&r, "256 1 1 aa"), DANE_EFIELD);
+    CHECK_INT_EQ(dane_tlsa_parse_text(&r, "1000 1 1 aa"), DANE_EFIELD);
+    CHECK_INT_EQ(dane_tlsa_parse_text(&r, "DANE-XX 1 1 aa"), DANE_EFIELD);
+    CHECK_INT_EQ(dane_tlsa_parse_text(&r, "-1 1 1 aa"), DANE_EFIELD);
+    CHECK(r.data == NULL);
+    CHECK_INT_EQ(dane_tlsa_parse_text(NULL, "3 1 1 aa"), DANE_EINVAL);
+    CHECK_STR_EQ(dane_strerror(DANE_EHEX), "TLSA association data is not an even number of hex digits");
+    CHECK_STR_EQ(dane_strerror(0), "success");
+    CHECK_STR_EQ(dane_strerror(-999), "unknown error");
+}
+
+static void test_parse_rdata(void)
+{
+    struct dane_tlsa r;
+    const uint8_t wire[] = {2, 0, 1, 0xde, 0xad};
+    CHECK_INT_EQ(dane_tlsa_parse_rdata(&r, wire, sizeof(wire)), 0);
+    CHECK(r.usage == 2 && r.selector == 0 && r.mtype == 1 && r.len == 2);
+    CHECK_MEM_EQ(r.data, "\xde\xad", 2);
+    CHECK_INT_EQ(dane_tlsa_usable(&r), 0); /* a SHA-256 of 2 bytes */
+    dane_tlsa_clear(&r);
+    CHECK_INT_EQ(dane_tlsa_parse_rdata(&r, wire, 3), 0);
+    CHECK(r.len == 0 && r.data == NULL);
+    CHECK_INT_EQ(dane_tlsa_usable(&r), 0);
+    CHECK_INT_EQ(dane_tlsa_parse_rdata(&r, wire, 2), DANE_ERDATA);
+    CHECK_INT_EQ(dane_tlsa_parse_rdata(&r, NULL, 0), DANE_ERDATA);
+}
+
+static void test_usable(void)
+{
+    struct dane_tlsa r[8];
+    r[0] = rec_text("3 1 1 " A_ZERO);           /* usable */
+    r[1] = rec_text("3 1 2 " A_ZERO A_ZERO);    /* usable */
+    r[2] = rec_text("3 1 2 " A_ZERO);           /* SHA-512 of 32 bytes: malformed */
+    r[3] = rec_text("4 1 1 " A_ZERO);           /* unknown usage */
+    r[4] = rec_text("3 2 1 " A_ZERO);           /* unknown selector */
+    r[5] = rec_text("3 1 3 " A_ZERO);           /* unknown matching type */
+    r[6] = rec_text("3 1 1 " A_ZERO "00");      /* 33 bytes */
+    r[7] = rec_text("2 0 0 00");                /* exact data: any length counts */
+    const int want[8] = {1, 1, 0, 0, 0, 0, 0, 1};
+    for (int i = 0; i < 8; i++)
+        CHECK_INT_EQ(dane_tlsa_usable(&r[i]), want[i]);
+    CHECK_INT_EQ(dane_tlsa_count_usable(r, 8), 3);
+    CHECK_INT_EQ(dane_tlsa_count_usable(r + 2, 5), 0);
+    CHECK_INT_EQ(dane_tlsa_count_usable(NULL, 0), 0);
+    clear_all(r, 8);
+}
+
+/* The engine's records equal the openssl pipeline's, and a fixed vector. */
+static void test_make_matches_openssl(void)
+{
+    const char *names[] = {"ec-leaf", "rsa-leaf", "self"};
+    for (int i = 0; i < 3; i++) {
+        struct dane_tlsa mine = rec_cert(3, 1, 1, names[i]);
+        struct dane_tlsa theirs = rec_hash("3 1 1", names[i], "spki-sha256");
+        CHECK(mine.len == 32 && theirs.len == 32 && memcmp(mine.data, theirs.data, 32) == 0);
+        mbedtls_x509_crt *c = chain_of(names[i]);
+        unsigned char spki[32];
+        CHECK_INT_EQ(dane_cert_spki_sha256(c, spki), 0);
+        CHECK_MEM_EQ(spki, theirs.data, 32);
+        free_chain(c);
+        dane_tlsa_clear(&mine);
+        dane_tlsa_clear(&theirs);
+
+        mine = rec_cert(3, 0, 1, names[i]);
+        theirs = rec_hash("3 0 1", names[i], "cert-sha256");
+        CHECK(mine.len == 32 && theirs.len == 32 && memcmp(mine.data, theirs.data, 32) == 0);
+        dane_tlsa_clear(&mine);
+        dane_tlsa_clear(&theirs);
+
+        mine = rec_cert(3, 1, 2, names[i]);
+        theirs = rec_hash("3 1 2", names[i], "spki-sha512");
+        CHECK(mine.len == 64 && theirs.len == 64 && memcmp(mine.data, theirs.data, 64) == 0);
+        dane_tlsa_clear(&mine);
+        dane_tlsa_clear(&theirs);
+    }
+    /* FIPS 180-2 vectors for "abc" */
+    struct dane_tlsa r;
+    CHECK_INT_EQ(dane_tlsa_make(&r, 3, 1, 1, (const unsigned char *)"abc", 3), 0);
+    char *t = dane_tlsa_to_text(&r);
+    CHECK_STR_EQ(t, "3 1 1 ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    free(t);
+    dane_tlsa_clear(&r);
+    CHECK_INT_EQ(dane_tlsa_make(&r, 3, 1, 2, (const unsigned char *)"abc", 3), 0);
+    t = dane_tlsa_to_text(&r);
+    CHECK_STR_EQ(t, "3 1 2 ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a"
+                    "2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f");
+    free(t);
+    dane_tlsa_clear(&r);
+    CHECK_INT_EQ(dane_tlsa_make(&r, 3, 1, 0, (const unsigned char *)"abc", 3), 0);
+    t = dane_tlsa_to_text(&r);
+    CHECK_STR_EQ(t, "3 1 0 616263");
+    free(t);
+    dane_tlsa_clear(&r);
+    CHECK_INT_EQ(dane_tlsa_make(&r, 3, 2, 1, (const unsigned char *)"abc", 3), DANE_EINVAL);
+    CHECK_INT_EQ(dane_tlsa_make(&r, 3, 1, 3, (const unsigned char *)"abc", 3), DANE_EINVAL);
+}
+
+static void test_dane_ee(void)
+{
+    const char *sels[][2] = {{"3 1 1", "spki-sha256"}, {"3 0 1", "cert-sha256"},
+                             {"3 1 2", "spki-sha512"}};
+    for (int i = 0; i < 3; i++) {
+        struct dane_tlsa r = rec_hash(sels[i][0], "ec-leaf", sels[i][1]);
+        struct dane_verdict v = run(&r, 1, "ec-leaf ec-int", "www.example.test", NULL, T_2030);
+        CHECK_INT_EQ(v.result, DANE_RESULT_MATCH);
+        CHECK_INT_EQ(v.record, 0);
+        CHECK_INT_EQ(v.depth, 0);
+        CHECK_INT_EQ(v.usage, 3);
+        CHECK(strstr(v.reason, "the leaf (DANE-EE") != NULL);
+        dane_tlsa_clear(&r);
+    }
+    struct dane_tlsa full[2] = {rec_cert(3, 0, 0, "rsa-leaf"), rec_cert(3, 1, 0, "rsa-leaf")};
+    for (int i = 0; i < 2; i++) {
+        struct dane_verdict v = run(&full[i], 1, "rsa-leaf rsa-int", "rsa.example.test", NULL, T_2030);
+        CHECK_INT_EQ(v.result, DANE_RESULT_MATCH);
+        CHECK_INT_EQ(v.mtype, 0);
+    }
+    clear_all(full, 2);
+
+    /* the issuer's key under usage 3: DANE-EE looks at the leaf only */
+    struct dane_tlsa r = rec_hash("3 1 1", "ec-int", "spki-sha256");
+    struct dane_verdict v = run(&r, 1, "ec-leaf ec-int", "www.example.test", NULL, T_2030);
+    CHECK_INT_EQ(v.result, DANE_RESULT_FAIL);
+    CHECK_INT_EQ(v.record, -1);
+    CHECK_INT_EQ(v.depth, -1);
+    CHECK(strstr(v.reason, "no TLSA record matches") != NULL);
+    CHECK(strstr(v.reason, read_text("ec-leaf", "spki-sha256")) != NULL); /* the leaf's key */
+    CHECK(strstr(v.reason, "3 1 1 ") != NULL);
+    dane_tlsa_clear(&r);
+}
+
+/* RFC 7671 §5.1: no name, date or issuer checks under DANE-EE. */
+static void test_dane_ee_ignores_name_dates_issuer(void)
+{
+    struct dane_tlsa r = rec_hash("3 1 1", "expired-leaf", "spki-sha256");
+    struct dane_verdict v = run(&r, 1, "expired-leaf", "www.example.test", NULL, T_2030);
+    CHECK_INT_EQ(v.result, DANE_RESULT_MATCH);
+    dane_tlsa_clear(&r);
+
+    r = rec_hash("3 1 1", "wrong-name", "spki-sha256");
+    v = run(&r, 1, "wrong-name ec-int", "www.example.test", NULL, T_2050);
+    CHECK_INT_EQ(v.result, DANE_RESULT_MATCH);
+    dane_tlsa_clear(&r);
+
+    r = rec_hash("3 0 1", "self", "cert-sha256");
+    v = run(&r, 1, "self", NULL, NULL, T_2019);
+    CHECK_INT_EQ(v.result, DANE_RESULT_MATCH);
+    dane_tlsa_clear(&r);
+
+    r = rec_hash("3 1 1", "rogue-leaf", "spki-sha256"); /* chain nonsense after the leaf */
+    v = run(&r, 1, "rogue-leaf ec-int rsa-root", "x.invalid", NULL, T_2030);
+    CHECK_INT_EQ(v.result, DANE_RESULT_MATCH);
+    dane_tlsa_clear(&r);
+}
+
+static void test_dane_ta(void)
+{
+    struct dane_tlsa r = rec_hash("2 1 1", "ec-int", "spki-sha256");
+    struct dane_verdict v = run(&r, 1, "ec-leaf ec-int", "www.example.test", NULL, T_2030);
+    CHECK_INT_EQ(v.result, DANE_RESULT_MATCH);
+    CHECK_INT_EQ(v.depth, 1);
+    CHECK_INT_EQ(v.usage, 2);
+    v = run(&r, 1, "ec-leaf ec-int", "ALT.example.test.", NULL, T_2030);
+    CHECK_INT_EQ(v.result, DANE_RESULT_MATCH);
+    /* the name must match */
+    v = run(&r, 1, "ec-leaf ec-int", "mail.example.test", NULL, T_2030);
+    CHECK_INT_EQ(v.result, DANE_RESULT_FAIL);
+    CHECK(strstr(v.reason, "not for mail.example.test") != NULL);
+    CHECK(strstr(v.reason, "www.example.test, alt.example.test") != NULL);
+    v = run(&r, 1, "ec-leaf ec-int", NULL, NULL, T_2030);
+    CHECK_INT_EQ(v.result, DANE_RESULT_FAIL);
+    /* no CN fallback when a dNSName is present (the CN is www.example.test) */
+    v = run(&r, 1, "wrong-name ec-int", "www.example.test", NULL, T_2030);
+    CHECK_INT_EQ(v.result, DANE_RESULT_FAIL);
+    v = run(&r, 1, "wrong-name ec-int", "other.example.test", NULL, T_2030);
+    CHECK_INT_EQ(v.result, DANE_RESULT_MATCH);
+    /* CN when there is no SAN */
+    v = run(&r, 1, "cn-only ec-int", "cn.example.test", NULL, T_2030);
+    CHECK_INT_EQ(v.result, DANE_RESULT_MATCH);
+    /* wildcard */
+    v = run(&r, 1, "wild ec-int", "a.wild.example.test", NULL, T_2030);
+    CHECK_INT_EQ(v.result, DANE_RESULT_MATCH);
+    v = run(&r, 1, "wild ec-int", "a.b.wild.example.test", NULL, T_2030);
+    CHECK_INT_EQ(v.result, DANE_RESULT_FAIL);
+    v = run(&r, 1, "wild ec-int", "wild.example.test", NULL, T_2030);
+    CHECK_INT_EQ(v.result, DANE_RESULT_FAIL);
+    /* a leaf the matched certificate did not sign */
+    v = run(&r, 1, "rogue-leaf ec-int", "www.example.test", NULL, T_2030);
+    CHECK_INT_EQ(v.result, DANE_RESULT_FAIL);
+    CHECK(strstr(v.reason, "does not chain to it") != NULL);
+    /* dates of the leaf count under DANE-TA */
+    v = run(&r, 1, "expired-leaf ec-int", "www.example.test", NULL, T_2030);
+    CHECK_INT_EQ(v.result, DANE_RESULT_FAIL);
+    CHECK(strstr(v.reason, "expired") != NULL);
+    v = run(&r, 1, "expired-leaf ec-int", "www.example.test", NULL, T_2020);
+    CHECK_INT_EQ(v.result, DANE_RESULT_MATCH);
+    /* a PKIX trust store changes nothing, the issuer's key absent fails */
+    v = run(&r, 1, "ec-leaf", "www.example.test", &trust, T_2030);
+    CHECK_INT_EQ(v.result, DANE_RESULT_FAIL);
+    dane_tlsa_clear(&r);
+
+    /* the root, presented, at depth 2; and SHA-512 of the certificate */
+    r = rec_cert(2, 0, 2, "ec-root");
+    v = run(&r, 1, "ec-leaf ec-int ec-root", "www.example.test", NULL, T_2030);
+    CHECK_INT_EQ(v.result, DANE_RESULT_MATCH);
+    CHECK_INT_EQ(v.depth, 2);
+    /* a same-named root of another PKI does not pass */
+    v = run(&r, 1, "rogue-leaf ec-int ec-root", "www.example.test", NULL, T_2030);
+    CHECK_INT_EQ(v.result, DANE_RESULT_FAIL);
+    /* the anchor's own dates do not count (DNS vouches for it): all but it valid in 2020 */
+    v = run(&r, 1, "ec-leaf ec-int ec-root", "www.example.test", NULL, T_2020);
+    CHECK_INT_EQ(v.result, DANE_RESULT_MATCH);
+    dane_tlsa_clear(&r);
+
+    /* usage 2 never matches the leaf itself */
+    r = rec_hash("2 1 1", "ec-leaf", "spki-sha256");
+    v = run(&r, 1, "ec-leaf ec-int", "www.example.test", NULL, T_2030);
+    CHECK_INT_EQ(v.result, DANE_RESULT_FAIL);
+    dane_tlsa_clear(&r);
+    r = rec_hash("2 1 1", "self", "spki-sha256");
+    v = run(&r, 1, "self", "self.example.test", NULL, T_2030);
+    CHECK_INT_EQ(v.result, DANE_RESULT_FAIL);
+    dane_tlsa_clear(&r);
+
+    /* RSA */
+    r = rec_hash("2 1 2", "rsa-int", "spki-sha512");
+    v = run(&r, 1, "rsa-leaf rsa-int rsa-root", "rsa.example.test", NULL, T_2030);
+    CHECK_INT_EQ(v.result, DANE_RESULT_MATCH);
+    CHECK_INT_EQ(v.depth, 1);
+    v = run(&r, 1, "ec-leaf rsa-int", "www.example.test", NULL, T_2030);
+    CHECK_INT_EQ(v.result, DANE_RESULT_FAIL);
+    dane_tlsa_clear(&r);
+    r = rec_hash("2 0 1", "rsa-root", "cert-sha256");
+    v = run(&r, 1, "rsa-leaf rsa-int rsa-root", "rsa.example.test", NULL, T_2030);
+    CHECK_INT_EQ(v.result, DANE_RESULT_MATCH);
+    CHECK_INT_EQ(v.depth, 2);
+    dane_tlsa_clear(&r);
+}
+
+/* RFC 7671 §5.2.2-5.2.3: "2 0 0" and "2 1 0" bring the anchor themselves. */
+static void test_dane_ta_supplied_anchor(void)
+{
+    struct dane_tlsa r = rec_cert(2, 0, 0, "ec-root");
+    struct dane_verdict v = run(&r, 1, "ec-leaf ec-int", "www.example.test", NULL, T_2030);
+    CHECK_INT_EQ(v.result, DANE_RESULT_MATCH);
+    CHECK_INT_EQ(v.depth, 2);
+    CHECK(strstr(v.reason, "did not send") != NULL);
+    v = run(&r, 1, "ec-direct", "direct.example.test", NULL, T_2030);
+    CHECK_INT_EQ(v.result, DANE_RESULT_MATCH);
+    CHECK_INT_EQ(v.depth, 1);
+    v = run(&r, 1, "ec-direct", "www.example.test", NULL, T_2030);
+    CHECK_INT_EQ(v.result, DANE_RESULT_FAIL);
+    v = run(&r, 1, "ec-leaf ec-int", "www.example.test", NULL, T_2050);
+    CHECK_INT_EQ(v.result, DANE_RESULT_FAIL);
+    v = run(&r, 1, "rogue-leaf", "www.example.test", NULL, T_2030);
+    CHECK_INT_EQ(v.result, DANE_RESULT_FAIL);
+    v = run(&r, 1, "ec-leaf", "www.example.test", NULL, T_2030); /* intermediate missing */
+    CHECK_INT_EQ(v.result, DANE_RESULT_FAIL);
+    dane_tlsa_clear(&r);
+
+    r = rec_cert(2, 1, 0, "ec-root");
+    v = run(&r, 1, "ec-leaf ec-int", "www.example.test", NULL, T_2030);
+    CHECK_INT_EQ(v.result, DANE_RESULT_MATCH);
+    CHECK_INT_EQ(v.depth, 2);
+    dane_tlsa_clear(&r);
+
+    r = rec_cert(2, 1, 0, "ec-int"); /* the leaf alone, signed by the record's key */
+    v = run(&r, 1, "ec-leaf", "www.example.test", NULL, T_2030);
+    CHECK_INT_EQ(v.result, DANE_RESULT_MATCH);
+    CHECK_INT_EQ(v.depth, 1);
+    v = run(&r, 1, "expired-leaf", "www.example.test", NULL, T_2030);
+    CHECK_INT_EQ(v.result, DANE_RESULT_FAIL);
+    CHECK(strstr(v.reason, "expired") != NULL);
+    v = run(&r, 1, "wrong-name", "www.example.test", NULL, T_2030);
+    CHECK_INT_EQ(v.result, DANE_RESULT_FAIL);
+    dane_tlsa_clear(&r);
+
+    r = rec_cert(2, 0, 0, "rsa-root");
+    v = run(&r, 1, "rsa-leaf rsa-int", "rsa.example.test", NULL, T_2030);
+    CHECK_INT_EQ(v.result, DANE_RESULT_MATCH);
+    v = run(&r, 1, "ec-leaf ec-int", "www.example.test", NULL, T_2030);
+    CHECK_INT_EQ(v.result, DANE_RESULT_FAIL);
+    dane_tlsa_clear(&r);
+
+    r = rec_text("2 1 0 3059301306072a8648ce3d020106082a8648ce3d030107034200"); /* a broken key */
+    v = run(&r, 1, "ec-leaf ec-int", "www.example.test", NULL, T_2030);
+    CHECK_INT_EQ(v.result, DANE_RESULT_FAIL);
+    CHECK(strstr(v.reason, "not a public key") != NULL);
+    dane_tlsa_clear(&r);
+}
+
+static void test_pkix_ee(void)
+{
+    struct dane_tlsa r = rec_hash("1 1 1", "ec-leaf", "spki-sha256");
+    struct dane_verdict v = run(&r, 1, "ec-leaf ec-int", "www.example.test", &trust, T_2030);
+    CHECK_INT_EQ(v.result, DANE_RESULT_MATCH);
+    CHECK_INT_EQ(v.depth, 0);
+    CHECK_INT_EQ(v.usage, 1);
+    CHECK(strstr(v.reason, "PKIX trust store") != NULL);
+    /* no trust store */
+    v = run(&r, 1, "ec-leaf ec-int", "www.example.test", NULL, T_2030);
+    CHECK_INT_EQ(v.result, DANE_RESULT_FAIL);
+    CHECK(strstr(v.reason, "need a PKIX trust store") != NULL);
+    /* a trust store without our root */
+    mbedtls_x509_crt *other = chain_of("rsa-root");
+    v = run(&r, 1, "ec-leaf ec-int", "www.example.test", other, T_2030);
+    CHECK_INT_EQ(v.result, DANE_RESULT_FAIL);
+    CHECK(strstr(v.reason, "PKIX validation failed") != NULL);
+    free_chain(other);
+    /* the intermediate missing */
+    v = run(&r, 1, "ec-leaf", "www.example.test", &trust, T_2030);
+    CHECK_INT_EQ(v.result, DANE_RESULT_FAIL);
+    /* the name */
+    v = run(&r, 1, "ec-leaf ec-int", "mail.example.test", &trust, T_2030);
+    CHECK_INT_EQ(v.result, DANE_RESULT_FAIL);
+    CHECK(strstr(v.reason, "not for mail.example.test") != NULL);
+    dane_tlsa_clear(&r);
+    /* serverAuth */
+    r = rec_hash("1 1 1", "client-leaf", "spki-sha256");
+    v = run(&r, 1, "client-leaf ec-int", "www.example.test", &trust, T_2030);
+    CHECK_INT_EQ(v.result, DANE_RESULT_FAIL);
+    CHECK(strstr(v.reason, "key usage") != NULL);
+    dane_tlsa_clear(&r);
+    /* a certificate other than the leaf does not satisfy usage 1 */
+    r = rec_hash("1 1 1", "ec-int", "spki-sha256");
+    v = run(&r, 1, "ec-leaf ec-int", "www.example.test", &trust, T_2030);
+    CHECK_INT_EQ(v.result, DANE_RESULT_FAIL);
+    dane_tlsa_clear(&r);
+    /* RSA, SHA-512 */
+    r = rec_hash("1 1 2", "rsa-leaf", "spki-sha512");
+    v = run(&r, 1, "rsa-leaf rsa-int", "rsa.example.test", &trust, T_2030);
+    CHECK_INT_EQ(v.result, DANE_RESULT_MATCH);
+    dane_tlsa_clear(&r);
+    /* a self-signed leaf the trust store holds */
+    mbedtls_x509_crt *self = chain_of("self");
+    r = rec_hash("1 0 1", "self", "cert-sha256");
+    v = run(&r, 1, "self", "self.example.test", self, T_2030);
+    CHECK_INT_EQ(v.result, DANE_RESULT_MATCH);
+    v = run(&r, 1, "self", "self.example.test", &trust, T_2030);
+    CHECK_INT_EQ(v.result, DANE_RESULT_FAIL);
+    free_chain(self);
+    dane_tlsa_clear(&r);
+}
+
+static void test_pkix_ta(void)
+{
+    /* the root from the trust store, not presented */
+    struct dane_tlsa r = rec_hash("0 1 1", "ec-root", "spki-sha256");
+    struct dane_verdict v = run(&r, 1, "ec-leaf ec-int", "www.example.test", &trust, T_2030);
+    CHECK_INT_EQ(v.result, DANE_RESULT_MATCH);
+    CHECK_INT_EQ(v.depth, 2);
+    CHECK_INT_EQ(v.usage, 0);
+    /* another root's PKI validates but the record names ours */
+    v = run(&r, 1, "rsa-leaf rsa-int", "rsa.example.test", &trust, T_2030);
+    CHECK_INT_EQ(v.result, DANE_RESULT_FAIL);
+    /* the wildcard, under PKIX */
+    v = run(&r, 1, "wild ec-int", "x.wild.example.test", &trust, T_2030);
+    CHECK_INT_EQ(v.result, DANE_RESULT_MATCH);
+    dane_tlsa_clear(&r);
+    r = rec_hash("0 0 1", "ec-int", "cert-sha256");
+    v = run(&r, 1, "ec-leaf ec-int", "www.example.test", &trust, T_2030);
+    CHECK_INT_EQ(v.result, DANE_RESULT_MATCH);
+    CHECK_INT_EQ(v.depth, 1);
+    dane_tlsa_clear(&r);
+    /* usage 0 does not match the leaf */
+    r = rec_hash("0 1 1", "ec-leaf", "spki-sha256");
+    v = run(&r, 1, "ec-leaf ec-int", "www.example.test", &trust, T_2030);
+    CHECK_INT_EQ(v.result, DANE_RESULT_FAIL);
+    dane_tlsa_clear(&r);
+}
+
+/* RFC 7671 §5.4: a "0 0 0" record may supply a missing intermediate. */
+static void test_pkix_000_supplies_intermediate(void)
+{
+    struct dane_tlsa r[2] = {rec_cert(0, 0, 0, "ec-int"),
+                             rec_hash("1 1 1", "ec-leaf", "spki-sha256")};
+    struct dane_verdict v = run(r, 2, "ec-leaf", "www.example.test", &trust, T_2030);
+    CHECK_INT_EQ(v.result, DANE_RESULT_MATCH);
+    v = run(r, 1, "ec-leaf", "www.example.test", &trust, T_2030);
+    CHECK_INT_EQ(v.result, DANE_RESULT_MATCH);
+    CHECK_INT_EQ(v.record, 0);
+    CHECK_INT_EQ(v.depth, 1);
+    v = run(r + 1, 1, "ec-leaf", "www.example.test", &trust, T_2030);
+    CHECK_INT_EQ(v.result, DANE_RESULT_FAIL);
+    clear_all(r, 2);
+}
+
+/* The time is a parameter; mbedTLS's real-clock verdicts are overridden. */
+static void test_time_injection(void)
+{
+    struct dane_tlsa ee = rec_hash("3 1 1", "expired-leaf", "spki-sha256");
+    struct dane_tlsa pkix = rec_hash("1 1 1", "expired-leaf", "spki-sha256");
+    struct dane_verdict v = run(&ee, 1, "expired-leaf ec-int", "www.example.test", &trust, T_2030);
+    CHECK_INT_EQ(v.result, DANE_RESULT_MATCH);
+    v = run(&pkix, 1, "expired-leaf ec-int", "www.example.test", &trust, T_2030);
+    CHECK_INT_EQ(v.result, DANE_RESULT_FAIL);
+    CHECK(strstr(v.reason, "expired at 2021-01-01") != NULL);
+    CHECK(strstr(v.reason, "checked at 2030-01-01") != NULL);
+    /* expired by the real clock, valid at the time given */
+    v = run(&pkix, 1, "expired-leaf ec-int", "www.example.test", &trust, T_2020);
+    CHECK_INT_EQ(v.result, DANE_RESULT_MATCH);
+    dane_tlsa_clear(&ee);
+    dane_tlsa_clear(&pkix);
+    /* valid by the real clock, not at the time given */
+    pkix = rec_hash("1 1 1", "ec-leaf", "spki-sha256");
+    v = run(&pkix, 1, "ec-leaf ec-int", "www.example.test", &trust, T_2050);
+    CHECK_INT_EQ(v.result, DANE_RESULT_FAIL);
+    v = run(&pkix, 1, "ec-leaf ec-int", "www.example.test", &trust, T_2019);
+    CHECK_INT_EQ(v.result, DANE_RESULT_FAIL);
+    CHECK(strstr(v.reason, "not valid before") != NULL);
+    dane_tlsa_clear(&pkix);
+}
+
+/* RFC 7671 §9: per usage and selector only the strongest digest counts. */
+static void test_digest_agility(void)
+{
+    struct dane_tlsa good256 = rec_hash("3 1 1", "ec-leaf", "spki-sha256");
+    struct dane_tlsa good512 = rec_hash("3 1 2", "ec-leaf", "spki-sha512");
+    struct dane_tlsa bad256 = rec_hash("3 1 1", "rsa-leaf", "spki-sha256");
+    struct dane_tlsa bad512 = rec_hash("3 1 2", "rsa-leaf", "spki-sha512");
+    struct dane_tlsa bad512c = rec_text("3 0 2 " A_ZERO A_ZERO);
+    struct dane_tlsa bad512ta = rec_text("2 1 2 " A_ZERO A_ZERO);
+    struct dane_tlsa short512 = rec_text("3 1 2 " A_ZERO); /* malformed, unusable */
+    struct dane_tlsa full = rec_cert(3, 1, 0, "ec-leaf");
+    struct dane_verdict v;
+
+    struct dane_tlsa set1[2] = {good256, bad512}; /* SHA-256 ignored: a SHA-512 exists */
+    v = run(set1, 2, "ec-leaf", "www.example.test", NULL, T_2030);
+    CHECK_INT_EQ(v.result, DANE_RESULT_FAIL);
+    CHECK(strstr(v.reason, "ignored: a stronger digest") != NULL);
+    struct dane_tlsa set2[2] = {bad256, good512};
+    v = run(set2, 2, "ec-leaf", "www.example.test", NULL, T_2030);
+    CHECK_INT_EQ(v.result, DANE_RESULT_MATCH);
+    CHECK_INT_EQ(v.record, 1);
+    struct dane_tlsa set3[2] = {bad512c, good256}; /* other selector: no effect */
+    v = run(set3, 2, "ec-leaf", "www.example.test", NULL, T_2030);
+    CHECK_INT_EQ(v.result, DANE_RESULT_MATCH);
+    struct dane_tlsa set4[2] = {bad512ta, good256}; /* other usage: no effect */
+    v = run(set4, 2, "ec-leaf", "www.example.test", NULL, T_2030);
+    CHECK_INT_EQ(v.result, DANE_RESULT_MATCH);
+    struct dane_tlsa set5[2] = {bad512, full}; /* matching type 0 always counts */
+    v = run(set5, 2, "ec-leaf", "www.example.test", NULL, T_2030);
+    CHECK_INT_EQ(v.result, DANE_RESULT_MATCH);
+    CHECK_INT_EQ(v.record, 1);
+    struct dane_tlsa set6[2] = {short512, good256}; /* an unusable SHA-512 supersedes nothing */
+    v = run(set6, 2, "ec-leaf", "www.example.test", NULL, T_2030);
+    CHECK_INT_EQ(v.result, DANE_RESULT_MATCH);
+    struct dane_tlsa set7[3] = {good256, bad512, good512};
+    v = run(set7, 3, "ec-leaf", "www.example.test", NULL, T_2030);
+    CHECK_INT_EQ(v.result, DANE_RESULT_MATCH);
+    CHECK_INT_EQ(v.record, 2);
+
+    dane_tlsa_clear(&good256);
+    dane_tlsa_clear(&good512);
+    dane_tlsa_clear(&bad256);
+    dane_tlsa_clear(&bad512);
+    dane_tlsa_clear(&bad512c);
+    dane_tlsa_clear(&bad512ta);
+    dane_tlsa_clear(&short512);
+    dane_tlsa_clear(&full);
+}
+
+/* RFC 7671 §8.1: old and new published side by side; either is enough. */
+static void test_rollover(void)
+{
+    struct dane_tlsa r[3] = {rec_hash("3 1 1", "rsa-leaf", "spki-sha256"),
+                             rec_hash("3 1 1", "ec-leaf", "spki-sha256"),
+                             rec_hash("2 1 1", "ec-int", "spki-sha256")};
+    struct dane_verdict v = run(r, 2, "ec-leaf ec-int", "www.example.test", NULL, T_2030);
+    CHECK_INT_EQ(v.result, DANE_RESULT_MATCH);
+    CHECK_INT_EQ(v.record, 1);
+    v = run(r, 2, "rsa-leaf rsa-int", "rsa.example.test", NULL, T_2030);
+    CHECK_INT_EQ(v.result, DANE_RESULT_MATCH);
+    CHECK_INT_EQ(v.record, 0);
+    v = run(r, 2, "self", "self.example.test", NULL, T_2030);
+    CHECK_INT_EQ(v.result, DANE_RESULT_FAIL);
+    /* a new leaf under the same issuer: the 3 1 1 records miss, the 2 1 1 holds */
+    v = run(r, 3, "wild ec-int", "new.wild.example.test", NULL, T_2030);
+    CHECK_INT_EQ(v.result, DANE_RESULT_MATCH);
+    CHECK_INT_EQ(v.record, 2);
+    clear_all(r, 3);
+}
+
+/* RFC 7671 §4.1: unusable records are ignored; none usable is "no DANE". */
+static void test_unusable_only(void)
+{
+    char text[256];
+    struct dane_tlsa r[5];
+    snprintf(text, sizeof(text), "4 1 1 %s", read_text("ec-leaf", "spki-sha256"));
+    r[0] = rec_text(text); /* would match, but usage 4 is unknown */
+    r[1] = rec_text("3 2 1 " A_ZERO);
+    r[2] = rec_text("3 1 3 " A_ZERO);
+    r[3] = rec_text("3 1 1 " A_ZERO "00");
+    r[4] = rec_hash("3 1 1", "ec-leaf", "spki-sha256");
+    struct dane_verdict v = run(r, 4, "ec-leaf", "www.example.test", &trust, T_2030);
+    CHECK_INT_EQ(v.result, DANE_RESULT_NO_USABLE);
+    CHECK(strstr(v.reason, "no usable TLSA records") != NULL);
+    CHECK(strstr(v.reason, "3 1 3 ") != NULL);
+    v = run(r, 0, "ec-leaf", "www.example.test", &trust, T_2030);
+    CHECK_INT_EQ(v.result, DANE_RESULT_NO_USABLE);
+    v = run(r, 5, "ec-leaf", "www.example.test", &trust, T_2030);
+    CHECK_INT_EQ(v.result, DANE_RESULT_MATCH);
+    CHECK_INT_EQ(v.record, 4);
+    v = run(r + 1, 4, "rsa-leaf", "www.example.test", &trust, T_2030);
+    CHECK_INT_EQ(v.result, DANE_RESULT_FAIL);
+    CHECK(strstr(v.reason, "(unusable)") != NULL);
+    clear_all(r, 5);
+}
+
+static void test_bad_arguments(void)
+{
+    struct dane_tlsa r = rec_hash("3 1 1", "ec-leaf", "spki-sha256");
+    struct dane_verdict v;
+    CHECK_INT_EQ(dane_verify(&r, 1, NULL, "www.example.test", NULL, T_2030, NULL), DANE_EINVAL);
+    CHECK_INT_EQ(dane_verify(NULL, 1, NULL, "www.example.test", NULL, T_2030, &v), DANE_EINVAL);
+    CHECK_INT_EQ(v.result, DANE_RESULT_FAIL); /* fails closed */
+    CHECK(strstr(v.reason, "internal error") != NULL);
+    CHECK_INT_EQ(dane_verify(&r, 1, NULL, "www.example.test", NULL, T_2030, &v), 0);
+    CHECK_INT_EQ(v.result, DANE_RESULT_FAIL);
+    CHECK(strstr(v.reason, "no certificate") != NULL);
+    mbedtls_x509_crt empty;
+    mbedtls_x509_crt_init(&empty);
+    CHECK_INT_EQ(dane_verify(&r, 1, &empty, "www.example.test", NULL, T_2030, &v), 0);
+    CHECK_INT_EQ(v.result, DANE_RESULT_FAIL);
+    CHECK_STR_EQ(dane_result_name(DANE_RESULT_NO_USABLE), "no usable records");
+    dane_tlsa_clear(&r);
+}
+
+static void test_name_rules(void)
+{
+#define NM(p, h) name_matches(p, strlen(p), h, strlen(h))
+    CHECK_INT_EQ(NM("www.example.com", "www.example.com"), 1);
+    CHECK_INT_EQ(NM("WWW.Example.COM", "www.example.com."), 1);
+    CHECK_INT_EQ(NM("www.example.com.", "www.example.com"), 1);
+    CHECK_INT_EQ(NM("www.example.com", "example.com"), 0);
+    CHECK_INT_EQ(NM("*.example.com", "a.example.com"), 1);
+    CHECK_INT_EQ(NM("*.example.com", "example.com"), 0);
+    CHECK_INT_EQ(NM("*.example.com", "a.b.example.com"), 0);
+    CHECK_INT_EQ(NM("*.example.com", ".example.com"), 0);
+    CHECK_INT_EQ(NM("*.com", "example.com"), 0);
+    CHECK_INT_EQ(NM("f*.example.com", "foo.example.com"), 0);
+    CHECK_INT_EQ(NM("*oo.example.com", "foo.example.com"), 0);
+    CHECK_INT_EQ(NM("www.*.example.com", "www.a.example.com"), 0);
+    CHECK_INT_EQ(NM("*.*.example.com", "a.b.example.com"), 0);
+    CHECK_INT_EQ(NM("*.example.com", "*.example.com"), 0);
+    CHECK_INT_EQ(NM("", "example.com"), 0);
+    CHECK_INT_EQ(name_matches("www.example.com\0x", 17, "www.example.com", 15), 0);
+#undef NM
+    mbedtls_x509_crt *c = chain_of("wild");
+    CHECK_INT_EQ(dane_cert_name_matches(c, "A.Wild.Example.Test."), 1);
+    CHECK_INT_EQ(dane_cert_name_matches(c, "wild.example.test"), 0);
+    CHECK_INT_EQ(dane_cert_name_matches(c, NULL), 0);
+    free_chain(c);
+    c = chain_of("cn-only");
+    CHECK_INT_EQ(dane_cert_name_matches(c, "cn.example.test"), 1);
+    CHECK_INT_EQ(dane_cert_name_matches(c, "www.example.test"), 0);
+    free_chain(c);
+}
+
+int main(void)
+{
+    char cmd[2 * PATH_MAX + 64], script[PATH_MAX];
+    const char *src = __FILE__; /* tests/unit/test_dane.c, relative to where make ran */
+    const char *slash = strrchr(src, '/');
+
+    snprintf(script, sizeof(script), "%.*sdane_certs.sh", slash ? (int)(slash - src + 1) : 0, src);
+    snprintf(dir, sizeof(dir), "/tmp/dane-unit.XXXXXX");
+    if (mkdtemp(dir) == NULL) {
+        perror("mkdtemp");
+        return 1;
+    }
+    snprintf(cmd, sizeof(cmd), "sh '%s' '%s'", script, dir);
+    if (system(cmd) != 0) {
+        printf("FAIL dane_certs: %s did not make the certificates\n", script);
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+        (void)system(cmd);
+        return 1;
+    }
+    mbedtls_x509_crt_init(&trust);
+    if (mbedtls_x509_crt_parse_file(&trust, path_of("ec-root", "pem")) != 0 ||
+        mbedtls_x509_crt_parse_file(&trust, path_of("rsa-root", "pem")) != 0)
+        printf("FAIL trust_store: cannot load the test roots\n");
+
+    UNIT_RUN(test_parse_text);
+    UNIT_RUN(test_parse_rdata);
+    UNIT_RUN(test_usable);
+    UNIT_RUN(test_make_matches_openssl);
+    UNIT_RUN(test_dane_ee);
+    UNIT_RUN(test_dane_ee_ignores_name_dates_issuer);
+    UNIT_RUN(test_dane_ta);
+    UNIT_RUN(test_dane_ta_supplied_anchor);
+    UNIT_RUN(test_pkix_ee);
+    UNIT_RUN(test_pkix_ta);
+    UNIT_RUN(test_pkix_000_supplies_intermediate);
+    UNIT_RUN(test_time_injection);
+    UNIT_RUN(test_digest_agility);
+    UNIT_RUN(test_rollover);
+    UNIT_RUN(test_unusable_only);
+    UNIT_RUN(test_bad_arguments);
+    UNIT_RUN(test_name_rules);
+
+    mbedtls_x509_crt_free(&trust);
+    if (!getenv("DANE_TEST_KEEP")) {
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+        if (system(cmd) != 0)
+            fprintf(stderr, "could not remove %s\n", dir);
+    } else {
+        fprintf(stderr, "certificates kept in %s\n", dir);
+    }
+    return UNIT_END();
+}

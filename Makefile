@@ -110,3 +110,6 @@ clean:
 
 format:
 	clang-format -i $(wildcard */*.c include/*.h tests/unit/*.c)
+
+# Fuzzing (tests/fuzz/): `make fuzz` runs each harness for FUZZ_SECONDS.
+-include tests/fuzz/fuzz.mk

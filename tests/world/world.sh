@@ -19,7 +19,8 @@
 #     secure.   NS + DS    child signed with its own key
 #     insecure. NS only    child unsigned
 #     bogus.    NS + DS    child signed, www A altered after signing (bad RRSIG)
-#     expired.  NS + DS    child signed with inception/expiration in 2020
+#     expired.  NS + DS    child signed with inception/expiration in 2020 (all
+#                          but the DNSKEY RRset's own signature, which is valid)
 #   each child:            SOA, NS, ns A, www A 127.0.0.80, www AAAA ::1
 #
 # Functions (all return non-zero on failure, with a message on stderr):
@@ -220,8 +221,16 @@ _world_child() {
     secure)
         key=$(_world_keygen "$zone") && _world_sign "$zone" "$src" "$out" "$key" || return 1 ;;
     expired)
+        # Every signature expired in 2020 except the one over the DNSKEY RRset:
+        # the chain of trust holds and the data's signatures are what fails
+        # (EDE 7 Signature Expired, not EDE 9 DNSKEY Missing).
         key=$(_world_keygen "$zone") &&
-            _world_sign "$zone" "$src" "$out" "$key" 20200101000000 20200201000000 || return 1 ;;
+            _world_sign "$zone" "$src" "$out.valid" "$key" &&
+            _world_sign "$zone" "$src" "$out.old" "$key" 20200101000000 20200201000000 || return 1
+        {
+            awk '$4 == "DNSKEY" || ($4 == "RRSIG" && $5 == "DNSKEY")' "$out.valid"
+            awk '!($4 == "DNSKEY" || ($4 == "RRSIG" && $5 == "DNSKEY"))' "$out.old"
+        } >"$out" && rm -f "$out.valid" "$out.old" || return 1 ;;
     bogus)
         key=$(_world_keygen "$zone") && _world_sign "$zone" "$src" "$out" "$key" || return 1
         # Change the data after signing: the RRSIG over www A no longer verifies.

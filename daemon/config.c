@@ -17,6 +17,7 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,21 +86,55 @@ void config_defaults(struct config *cfg)
 
 /* ---- addresses and networks -------------------------------------------- */
 
+/* sockaddr_storage is read and written through memcpy at the members'
+ * offsets: casting it to sockaddr_in and writing through that pointer breaks
+ * strict aliasing, and GCC -O2 does miscompile it. */
+static size_t ss_port_offset(const struct sockaddr_storage *ss)
+{
+    return ss->ss_family == AF_INET ? offsetof(struct sockaddr_in, sin_port)
+                                    : offsetof(struct sockaddr_in6, sin6_port);
+}
+
+static uint16_t ss_get_port(const struct sockaddr_storage *ss)
+{
+    uint16_t port;
+    memcpy(&port, (const char *)ss + ss_port_offset(ss), sizeof port);
+    return ntohs(port);
+}
+
+static void ss_set_port(struct sockaddr_storage *ss, uint16_t port)
+{
+    uint16_t nport = htons(port);
+    memcpy((char *)ss + ss_port_offset(ss), &nport, sizeof nport);
+}
+
+/* The address bytes (4 or 16) of an AF_INET or AF_INET6 sockaddr. */
+static const uint8_t *ss_addr(const struct sockaddr_storage *ss, size_t *len)
+{
+    if (ss->ss_family == AF_INET) {
+        *len = 4;
+        return (const uint8_t *)ss + offsetof(struct sockaddr_in, sin_addr);
+    }
+    *len = 16;
+    return (const uint8_t *)ss + offsetof(struct sockaddr_in6, sin6_addr);
+}
+
 /* A numeric IPv4 or IPv6 address (v6 may carry "%scope"); port is set later. */
 static const char *ip_parse(const char *host, struct sockaddr_storage *ss, socklen_t *len)
 {
     memset(ss, 0, sizeof *ss);
     if (strchr(host, ':')) {
-        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+        struct sockaddr_in6 sin6;
         char buf[64];
         const char *pct = strchr(host, '%');
         size_t alen = pct ? (size_t)(pct - host) : strlen(host);
 
+        memset(&sin6, 0, sizeof sin6);
         if (alen >= sizeof buf)
             return "not an IP address";
         memcpy(buf, host, alen);
         buf[alen] = '\0';
-        if (inet_pton(AF_INET6, buf, &sin6->sin6_addr) != 1)
+        if (inet_pton(AF_INET6, buf, &sin6.sin6_addr) != 1)
             return "not an IP address";
         if (pct) {
             const char *scope = pct + 1;
@@ -114,17 +149,20 @@ static const char *ip_parse(const char *host, struct sockaddr_storage *ss, sockl
                 idx = if_nametoindex(scope);
             if (idx == 0)
                 return "unknown interface after '%'";
-            sin6->sin6_scope_id = (uint32_t)idx;
+            sin6.sin6_scope_id = (uint32_t)idx;
         }
-        sin6->sin6_family = AF_INET6;
-        *len = sizeof *sin6;
+        sin6.sin6_family = AF_INET6;
+        memcpy(ss, &sin6, sizeof sin6);
+        *len = sizeof sin6;
         return NULL;
     }
-    struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-    if (inet_pton(AF_INET, host, &sin->sin_addr) != 1)
+    struct sockaddr_in sin;
+    memset(&sin, 0, sizeof sin);
+    if (inet_pton(AF_INET, host, &sin.sin_addr) != 1)
         return "not an IP address";
-    sin->sin_family = AF_INET;
-    *len = sizeof *sin;
+    sin.sin_family = AF_INET;
+    memcpy(ss, &sin, sizeof sin);
+    *len = sizeof sin;
     return NULL;
 }
 
@@ -192,10 +230,7 @@ static const char *sockaddr_parse(const char *text, uint16_t default_port,
     why = ip_parse(host, &out->ss, &out->len);
     if (why)
         return why;
-    if (out->ss.ss_family == AF_INET)
-        ((struct sockaddr_in *)&out->ss)->sin_port = htons(port);
-    else
-        ((struct sockaddr_in6 *)&out->ss)->sin6_port = htons(port);
+    ss_set_port(&out->ss, port);
     memcpy(out->text, text, len + 1);
     return NULL;
 }
@@ -296,9 +331,9 @@ int config_cidr_match(const struct config_cidr *nets, size_t n, const struct soc
     if (!nets || !sa)
         return 0;
     if (sa->sa_family == AF_INET) {
-        v4 = (const uint8_t *)&((const struct sockaddr_in *)sa)->sin_addr;
+        v4 = (const uint8_t *)sa + offsetof(struct sockaddr_in, sin_addr);
     } else if (sa->sa_family == AF_INET6) {
-        v6 = (const uint8_t *)&((const struct sockaddr_in6 *)sa)->sin6_addr;
+        v6 = (const uint8_t *)sa + offsetof(struct sockaddr_in6, sin6_addr);
         if (memcmp(v6, v4mapped_prefix, 12) == 0)
             v4 = v6 + 12;
     } else {
@@ -757,10 +792,7 @@ static int r_upstreams(struct parse *p, yaml_node_t *v, const char *key, void *o
             return -1;
         if (!u->addr.len)
             return fail(p, item, key, "address_data is missing");
-        if (u->addr.ss.ss_family == AF_INET)
-            ((struct sockaddr_in *)&u->addr.ss)->sin_port = htons(up.port);
-        else
-            ((struct sockaddr_in6 *)&u->addr.ss)->sin6_port = htons(up.port);
+        ss_set_port(&u->addr.ss, up.port);
         for (size_t i = 0; i < count; i++)
             if (r->upstreams[i].addr.len == u->addr.len &&
                 memcmp(&r->upstreams[i].addr.ss, &u->addr.ss, u->addr.len) == 0)
@@ -1241,45 +1273,44 @@ static int walk_mapping(struct parse *p, yaml_node_t *map, const char *prefix,
 
 /* ---- cross-checks ------------------------------------------------------------ */
 
-static uint16_t sa_port(const struct sockaddr_storage *ss)
-{
-    return ntohs(ss->ss_family == AF_INET ? ((const struct sockaddr_in *)ss)->sin_port
-                                          : ((const struct sockaddr_in6 *)ss)->sin6_port);
-}
-
 static int sa_is_any(const struct sockaddr_storage *ss)
 {
-    if (ss->ss_family == AF_INET)
-        return ((const struct sockaddr_in *)ss)->sin_addr.s_addr == htonl(INADDR_ANY);
-    return IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)ss)->sin6_addr);
+    static const uint8_t zero[16];
+    size_t len;
+    const uint8_t *a = ss_addr(ss, &len);
+    return memcmp(a, zero, len) == 0;
 }
 
 static int sa_same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
 {
-    if (a->ss_family != b->ss_family)
-        return 0;
-    if (a->ss_family == AF_INET)
-        return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
-               ((const struct sockaddr_in *)b)->sin_addr.s_addr;
-    return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
-                  &((const struct sockaddr_in6 *)b)->sin6_addr, 16) == 0;
+    size_t la, lb;
+    const uint8_t *aa = ss_addr(a, &la), *ba = ss_addr(b, &lb);
+    return a->ss_family == b->ss_family && la == lb && memcmp(aa, ba, la) == 0;
+}
+
+static int sa_is_loopback(const struct sockaddr_storage *ss)
+{
+    static const uint8_t v6_loopback[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+    size_t len;
+    const uint8_t *a = ss_addr(ss, &len);
+    if (len == 4)
+        return a[0] == 127;
+    return memcmp(a, v6_loopback, 16) == 0 ||
+           (memcmp(a, v4mapped_prefix, 12) == 0 && a[12] == 127);
 }
 
 /* Whether a socket bound to listen would receive what is sent to dest. */
 static int sa_reaches(const struct sockaddr_storage *listen, const struct sockaddr_storage *dest)
 {
-    if (sa_port(listen) != sa_port(dest))
+    if (ss_get_port(listen) != ss_get_port(dest))
         return 0;
     if (sa_same_addr(listen, dest))
         return 1;
     if (!sa_is_any(listen))
         return 0;
     /* a wildcard listener gets what is sent to loopback, and v6 any gets v4 too */
-    if (listen->ss_family == AF_INET6 || listen->ss_family == dest->ss_family) {
-        if (dest->ss_family == AF_INET)
-            return (ntohl(((const struct sockaddr_in *)dest)->sin_addr.s_addr) >> 24) == 127;
-        return IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)dest)->sin6_addr);
-    }
+    if (listen->ss_family == AF_INET6 || listen->ss_family == dest->ss_family)
+        return sa_is_loopback(dest);
     return 0;
 }
 
@@ -1294,10 +1325,7 @@ static int cross_check(struct parse *p)
             struct sockaddr_storage dst = r->upstreams[i].addr.ss;
             int hits = sa_reaches(&r->listen[j].ss, &dst);
             if (!hits) { /* the same server over TLS */
-                if (dst.ss_family == AF_INET)
-                    ((struct sockaddr_in *)&dst)->sin_port = htons(r->upstreams[i].tls_port);
-                else
-                    ((struct sockaddr_in6 *)&dst)->sin6_port = htons(r->upstreams[i].tls_port);
+                ss_set_port(&dst, r->upstreams[i].tls_port);
                 hits = sa_reaches(&r->listen[j].ss, &dst);
             }
             if (hits)
@@ -1348,6 +1376,10 @@ static int syntax_error(struct parse *p, const yaml_parser_t *parser)
     if (parser->error == YAML_READER_ERROR)
         return fail_at(p, (unsigned long)parser->problem_mark.line + 1, "syntax error",
                        "%s (at byte %zu)", problem, parser->problem_offset);
+    if (strcmp(problem, "mapping values are not allowed in this context") == 0)
+        return fail_at(p, (unsigned long)parser->problem_mark.line + 1, "syntax error",
+                       "%s (a missing ':' after a key on the line before, or a value "
+                       "containing \": \" that needs quotes?)", problem);
     if (parser->context)
         return fail_at(p, (unsigned long)parser->problem_mark.line + 1, "syntax error",
                        "%s %s (started on line %lu)", problem, parser->context,

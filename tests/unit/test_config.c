@@ -1,0 +1,986 @@
+/* tests/unit/test_config.c — the YAML configuration: defaults, every key, a
+ * stubby.yml carried over, every class of error with its "file:line: key:"
+ * prefix, the shipped conf/daneguard.yml, addresses and networks. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "unit.h"
+
+static struct config cfg;
+static char err[CONFIG_ERR_LEN];
+
+static int load(const char *yaml)
+{
+    err[0] = '\0';
+    return config_load_string("t.yml", yaml, &cfg, err);
+}
+
+/* The load must fail and the message must start with prefix (and contain
+ * needle, when given). */
+#define CHECK_ERR(yaml, prefix, needle)                                                            \
+    do {                                                                                           \
+        int rc_ = load(yaml);                                                                      \
+        CHECK_INT_EQ(rc_, -1);                                                                     \
+        if (strncmp(err, (prefix), strlen(prefix)) != 0) {                                         \
+            fprintf(stderr, "  %s:%d: error \"%s\" does not start with \"%s\"\n", __FILE__,       \
+                    __LINE__, err, (prefix));                                                      \
+            unit_failed_checks++;                                                                  \
+        }                                                                                          \
+        if ((needle) && !strstr(err, (needle) ? (needle) : "")) {                                  \
+            fprintf(stderr, "  %s:%d: error \"%s\" does not contain \"%s\"\n", __FILE__,          \
+                    __LINE__, err, (needle) ? (needle) : "");                                      \
+            unit_failed_checks++;                                                                  \
+        }                                                                                          \
+    } while (0)
+
+#define CHECK_OK(yaml)                                                                             \
+    do {                                                                                           \
+        int rc_ = load(yaml);                                                                      \
+        if (rc_ != 0) {                                                                            \
+            fprintf(stderr, "  %s:%d: load failed: %s\n", __FILE__, __LINE__, err);                \
+            unit_failed_checks++;                                                                  \
+        }                                                                                          \
+    } while (0)
+
+/* Copies out of sockaddr_storage, not casts: see the strict-aliasing note in config.c. */
+static uint16_t port_of(const struct config_sockaddr *sa)
+{
+    if (sa->ss.ss_family == AF_INET) {
+        struct sockaddr_in sin;
+        memcpy(&sin, &sa->ss, sizeof sin);
+        return ntohs(sin.sin_port);
+    }
+    struct sockaddr_in6 sin6;
+    memcpy(&sin6, &sa->ss, sizeof sin6);
+    return ntohs(sin6.sin6_port);
+}
+
+static uint32_t scope_of(const struct config_sockaddr *sa)
+{
+    struct sockaddr_in6 sin6;
+    memcpy(&sin6, &sa->ss, sizeof sin6);
+    return sin6.sin6_scope_id;
+}
+
+static const char *addr_of(const struct config_sockaddr *sa, char *buf, size_t size)
+{
+    if (sa->ss.ss_family == AF_INET) {
+        struct sockaddr_in sin;
+        memcpy(&sin, &sa->ss, sizeof sin);
+        return inet_ntop(AF_INET, &sin.sin_addr, buf, (socklen_t)size);
+    }
+    struct sockaddr_in6 sin6;
+    memcpy(&sin6, &sa->ss, sizeof sin6);
+    return inet_ntop(AF_INET6, &sin6.sin6_addr, buf, (socklen_t)size);
+}
+
+static struct sockaddr_storage client(const char *addr)
+{
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    if (strchr(addr, ':')) {
+        struct sockaddr_in6 s6;
+        memset(&s6, 0, sizeof s6);
+        s6.sin6_family = AF_INET6;
+        inet_pton(AF_INET6, addr, &s6.sin6_addr);
+        memcpy(&ss, &s6, sizeof s6);
+    } else {
+        struct sockaddr_in s4;
+        memset(&s4, 0, sizeof s4);
+        s4.sin_family = AF_INET;
+        inet_pton(AF_INET, addr, &s4.sin_addr);
+        memcpy(&ss, &s4, sizeof s4);
+    }
+    return ss;
+}
+
+static void check_defaults(const struct config *c)
+{
+    char buf[64];
+    const struct config_resolver *r = &c->resolver;
+    const struct config_proxy *p = &c->proxy;
+
+    CHECK_STR_EQ(c->user, "");
+    CHECK_INT_EQ(r->n_listen, 2);
+    CHECK_INT_EQ(r->listen[0].ss.ss_family, AF_INET);
+    CHECK_STR_EQ(addr_of(&r->listen[0], buf, sizeof buf), "127.0.0.1");
+    CHECK_INT_EQ(port_of(&r->listen[0]), 53);
+    CHECK_INT_EQ(r->listen[1].ss.ss_family, AF_INET6);
+    CHECK_STR_EQ(addr_of(&r->listen[1], buf, sizeof buf), "::1");
+    CHECK_INT_EQ(port_of(&r->listen[1]), 53);
+    CHECK_INT_EQ(r->n_upstreams, 0);
+    CHECK_INT_EQ(r->n_transports, 2);
+    CHECK_INT_EQ(r->transports[0], CONFIG_TRANSPORT_UDP);
+    CHECK_INT_EQ(r->transports[1], CONFIG_TRANSPORT_TCP);
+    CHECK_INT_EQ(r->tls_authentication_required, 0);
+    CHECK_INT_EQ(r->n_trust_anchors, 1);
+    CHECK_STR_EQ(r->trust_anchors[0], "/usr/share/dns/root.key");
+    CHECK_INT_EQ(r->timeout_ms, 5000);
+    CHECK_INT_EQ(r->idle_timeout_ms, 10000);
+    CHECK_INT_EQ(r->n_allow, 2);
+    CHECK_INT_EQ(r->allow[0].family, AF_INET);
+    CHECK_INT_EQ(r->allow[0].prefix, 8);
+    CHECK_INT_EQ(r->allow[1].family, AF_INET6);
+    CHECK_INT_EQ(r->allow[1].prefix, 128);
+    CHECK_INT_EQ(r->cache_size, 32 * 1024 * 1024);
+    CHECK_INT_EQ(r->bogus_ttl_s, 60);
+    CHECK_STR_EQ(r->resolv_conf, "/etc/resolv.conf");
+
+    CHECK_INT_EQ(p->enabled, 1);
+    CHECK_INT_EQ(p->n_listen, 1);
+    CHECK_STR_EQ(addr_of(&p->listen[0], buf, sizeof buf), "127.0.0.1");
+    CHECK_INT_EQ(port_of(&p->listen[0]), 8080);
+    CHECK_INT_EQ(p->n_allow, 2);
+    CHECK_INT_EQ(p->intercept, CONFIG_INTERCEPT_DANE);
+    CHECK_STR_EQ(p->ca_dir, "/var/lib/daneguard");
+    CHECK_STR_EQ(p->trust_store, "/etc/ssl/certs/ca-certificates.crt");
+    CHECK_INT_EQ(p->n_allowed_ports, 2);
+    CHECK_INT_EQ(p->allowed_ports[0], 443);
+    CHECK_INT_EQ(p->allowed_ports[1], 8443);
+    CHECK_INT_EQ(p->max_connections, 1024);
+    CHECK_INT_EQ(p->buffer_size, 16384);
+    CHECK_INT_EQ(p->handshake_timeout_ms, 10000);
+    CHECK_INT_EQ(p->idle_timeout_ms, 300000);
+    CHECK_INT_EQ(p->cert_cache_entries, 1000);
+}
+
+static void test_defaults(void)
+{
+    struct config c;
+    config_defaults(&c);
+    check_defaults(&c);
+}
+
+static void test_empty_files(void)
+{
+    static const char *const empties[] = {
+        "", "\n", "# only a comment\n\n# another\n", "---\n", "---\n...\n", "~\n",
+        "resolver:\nproxy:\n", "resolver:\n  # all commented\nproxy:\n  #enabled: false\n",
+    };
+    for (size_t i = 0; i < sizeof empties / sizeof empties[0]; i++) {
+        memset(&cfg, 0x5a, sizeof cfg);
+        CHECK_OK(empties[i]);
+        check_defaults(&cfg);
+        CHECK_STR_EQ(cfg.path, "t.yml");
+    }
+}
+
+static void test_resolver_keys(void)
+{
+    char buf[64];
+    const struct config_resolver *r = &cfg.resolver;
+
+    CHECK_OK("resolver:\n"
+             "  listen_addresses:\n"
+             "    - 127.0.0.1@5353\n"
+             "    - 0::1@5353\n"
+             "    - 192.0.2.1\n"
+             "  upstream_recursive_servers:\n"
+             "    - address_data: 9.9.9.9\n"
+             "      tls_auth_name: \"dns.quad9.net\"\n"
+             "    - address_data: 2620:fe::fe\n"
+             "      port: 5300\n"
+             "      tls_port: 8853\n"
+             "      tls_auth_name: dns.quad9.net\n"
+             "    - tls_port: 443\n"
+             "      port: 54\n"
+             "      address_data: 192.0.2.53\n"
+             "      tls_auth_name: ns.example\n"
+             "  dns_transport_list: [TLS, tcp]\n"
+             "  tls_authentication: GETDNS_AUTHENTICATION_REQUIRED\n"
+             "  dnssec_trust_anchors: /etc/daneguard/test.key\n"
+             "  timeout: 2500\n"
+             "  idle_timeout: 0\n"
+             "  allow: [192.168.0.0/16, \"fd00::/8\", 10.1.2.3]\n"
+             "  cache_size: 64m\n"
+             "  bogus_ttl: 5\n"
+             "  resolv_conf: /run/resolv.conf\n");
+    CHECK_INT_EQ(r->n_listen, 3);
+    CHECK_STR_EQ(r->listen[0].text, "127.0.0.1@5353");
+    CHECK_INT_EQ(port_of(&r->listen[0]), 5353);
+    CHECK_INT_EQ(r->listen[1].ss.ss_family, AF_INET6);
+    CHECK_INT_EQ(port_of(&r->listen[1]), 5353);
+    CHECK_STR_EQ(addr_of(&r->listen[2], buf, sizeof buf), "192.0.2.1");
+    CHECK_INT_EQ(port_of(&r->listen[2]), 53);
+
+    CHECK_INT_EQ(r->n_upstreams, 3);
+    CHECK_STR_EQ(r->upstreams[0].addr.text, "9.9.9.9");
+    CHECK_INT_EQ(port_of(&r->upstreams[0].addr), 53);
+    CHECK_INT_EQ(r->upstreams[0].tls_port, 853);
+    CHECK_STR_EQ(r->upstreams[0].tls_auth_name, "dns.quad9.net");
+    CHECK_INT_EQ(r->upstreams[1].addr.ss.ss_family, AF_INET6);
+    CHECK_STR_EQ(addr_of(&r->upstreams[1].addr, buf, sizeof buf), "2620:fe::fe");
+    CHECK_INT_EQ(port_of(&r->upstreams[1].addr), 5300);
+    CHECK_INT_EQ(r->upstreams[1].tls_port, 8853);
+    CHECK_INT_EQ(port_of(&r->upstreams[2].addr), 54); /* port before address_data */
+    CHECK_INT_EQ(r->upstreams[2].tls_port, 443);
+    CHECK_STR_EQ(r->upstreams[2].tls_auth_name, "ns.example");
+
+    CHECK_INT_EQ(r->n_transports, 2);
+    CHECK_INT_EQ(r->transports[0], CONFIG_TRANSPORT_TLS);
+    CHECK_INT_EQ(r->transports[1], CONFIG_TRANSPORT_TCP);
+    CHECK_INT_EQ(r->tls_authentication_required, 1);
+    CHECK_INT_EQ(r->n_trust_anchors, 1);
+    CHECK_STR_EQ(r->trust_anchors[0], "/etc/daneguard/test.key");
+    CHECK_INT_EQ(r->timeout_ms, 2500);
+    CHECK_INT_EQ(r->idle_timeout_ms, 0);
+    CHECK_INT_EQ(r->n_allow, 3);
+    CHECK_INT_EQ(r->allow[0].prefix, 16);
+    CHECK_INT_EQ(r->allow[1].family, AF_INET6);
+    CHECK_INT_EQ(r->allow[1].prefix, 8);
+    CHECK_INT_EQ(r->allow[2].prefix, 32);
+    CHECK_INT_EQ(r->cache_size, 64 * 1024 * 1024);
+    CHECK_INT_EQ(r->bogus_ttl_s, 5);
+    CHECK_STR_EQ(r->resolv_conf, "/run/resolv.conf");
+}
+
+/* TLS with REQUIRED authentication needs a name for every upstream. */
+static void test_resolver_keys_tls_required(void)
+{
+    CHECK_ERR("resolver:\n"
+              "  upstream_recursive_servers:\n"
+              "    - address_data: 9.9.9.9\n"
+              "      tls_auth_name: dns.quad9.net\n"
+              "    - address_data: 192.0.2.53\n"
+              "  dns_transport_list: [TLS]\n"
+              "  tls_authentication: GETDNS_AUTHENTICATION_REQUIRED\n",
+              "t.yml:5: resolver.upstream_recursive_servers: ", "tls_auth_name");
+    CHECK_ERR("resolver:\n"
+              "  dns_transport_list: [GETDNS_TRANSPORT_TLS]\n"
+              "  tls_authentication: required\n",
+              "t.yml:2: resolver.dns_transport_list: ", "resolv_conf");
+    CHECK_OK("resolver:\n"
+             "  upstream_recursive_servers:\n"
+             "    - address_data: 9.9.9.9\n"
+             "      tls_auth_name: dns.quad9.net\n"
+             "  dns_transport_list: [TLS]\n"
+             "  tls_authentication: required\n");
+    CHECK_INT_EQ(cfg.resolver.tls_authentication_required, 1);
+    CHECK_INT_EQ(cfg.resolver.transports[0], CONFIG_TRANSPORT_TLS);
+    CHECK_OK("resolver:\n  dns_transport_list: [UDP, TLS]\n  tls_authentication: none\n");
+    CHECK_INT_EQ(cfg.resolver.tls_authentication_required, 0);
+    CHECK_OK("resolver:\n  tls_authentication: GETDNS_AUTHENTICATION_NONE\n");
+    CHECK_INT_EQ(cfg.resolver.tls_authentication_required, 0);
+    CHECK_OK("resolver:\n  tls_authentication: GETDNS_AUTHENTICATION_REQUIRED\n");
+    CHECK_INT_EQ(cfg.resolver.tls_authentication_required, 1); /* no TLS in the list: fine */
+}
+
+static void test_trust_anchor_list(void)
+{
+    CHECK_OK("resolver:\n  dnssec_trust_anchors:\n    - /a.key\n    - \"/b.ds\"\n");
+    CHECK_INT_EQ(cfg.resolver.n_trust_anchors, 2);
+    CHECK_STR_EQ(cfg.resolver.trust_anchors[0], "/a.key");
+    CHECK_STR_EQ(cfg.resolver.trust_anchors[1], "/b.ds");
+    CHECK_ERR("resolver:\n  dnssec_trust_anchors: []\n", "t.yml:2: resolver.dnssec_trust_anchors: ",
+              "at least one");
+}
+
+static void test_sizes(void)
+{
+    static const struct {
+        const char *text;
+        unsigned long long bytes;
+    } ok[] = {
+        {"65536", 65536},       {"64k", 65536},          {"64K", 65536},
+        {"1m", 1 << 20},        {"32M", 32 << 20},       {"2g", 2ULL << 30},
+        {"512KiB", 512 << 10},  {"8mb", 8 << 20},        {"\"16m\"", 16 << 20},
+    };
+    char yaml[128];
+
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        snprintf(yaml, sizeof yaml, "resolver:\n  cache_size: %s\n", ok[i].text);
+        CHECK_OK(yaml);
+        CHECK_INT_EQ(cfg.resolver.cache_size, ok[i].bytes);
+    }
+    CHECK_ERR("resolver:\n  cache_size: 32x\n", "t.yml:2: resolver.cache_size: ",
+              "got \"32x\"");
+    CHECK_ERR("resolver:\n  cache_size: m\n", "t.yml:2: resolver.cache_size: ", "size in bytes");
+    CHECK_ERR("resolver:\n  cache_size: -1\n", "t.yml:2: resolver.cache_size: ", NULL);
+    CHECK_ERR("resolver:\n  cache_size: 1k\n", "t.yml:2: resolver.cache_size: ", "out of range");
+    CHECK_ERR("resolver:\n  cache_size: 99999999999999999999g\n",
+              "t.yml:2: resolver.cache_size: ", NULL);
+    CHECK_ERR("proxy:\n  buffer_size: 17m\n", "t.yml:2: proxy.buffer_size: ", "out of range");
+}
+
+static void test_proxy_keys(void)
+{
+    char buf[64];
+    const struct config_proxy *p = &cfg.proxy;
+
+    CHECK_OK("proxy:\n"
+             "  enabled: yes\n"
+             "  listen_addresses: [\"[::1]:3128\", 127.0.0.1#3128, 127.0.0.2]\n"
+             "  allow:\n"
+             "    - 192.168.1.0/24\n"
+             "  intercept: all\n"
+             "  ca_dir: /etc/daneguard/ca\n"
+             "  trust_store: /etc/ssl/roots.pem\n"
+             "  allowed_ports: [443, 8443, 9443]\n"
+             "  max_connections: 50\n"
+             "  buffer_size: 64k\n"
+             "  handshake_timeout: 3000\n"
+             "  idle_timeout: 60000\n"
+             "  cert_cache_entries: 20\n");
+    CHECK_INT_EQ(p->enabled, 1);
+    CHECK_INT_EQ(p->n_listen, 3);
+    CHECK_INT_EQ(p->listen[0].ss.ss_family, AF_INET6);
+    CHECK_INT_EQ(port_of(&p->listen[0]), 3128);
+    CHECK_INT_EQ(port_of(&p->listen[1]), 3128);
+    CHECK_STR_EQ(addr_of(&p->listen[2], buf, sizeof buf), "127.0.0.2");
+    CHECK_INT_EQ(port_of(&p->listen[2]), 8080);
+    CHECK_INT_EQ(p->n_allow, 1);
+    CHECK_INT_EQ(p->allow[0].prefix, 24);
+    CHECK_INT_EQ(p->intercept, CONFIG_INTERCEPT_ALL);
+    CHECK_STR_EQ(p->ca_dir, "/etc/daneguard/ca");
+    CHECK_STR_EQ(p->trust_store, "/etc/ssl/roots.pem");
+    CHECK_INT_EQ(p->n_allowed_ports, 3);
+    CHECK_INT_EQ(p->allowed_ports[2], 9443);
+    CHECK_INT_EQ(p->max_connections, 50);
+    CHECK_INT_EQ(p->buffer_size, 65536);
+    CHECK_INT_EQ(p->handshake_timeout_ms, 3000);
+    CHECK_INT_EQ(p->idle_timeout_ms, 60000);
+    CHECK_INT_EQ(p->cert_cache_entries, 20);
+    /* the resolver keeps its defaults */
+    CHECK_INT_EQ(cfg.resolver.n_listen, 2);
+
+    CHECK_OK("proxy:\n  enabled: false\n  intercept: DANE\n");
+    CHECK_INT_EQ(p->enabled, 0);
+    CHECK_INT_EQ(p->intercept, CONFIG_INTERCEPT_DANE);
+}
+
+static void test_user(void)
+{
+    CHECK_OK("user: daneguard\n");
+    CHECK_STR_EQ(cfg.user, "daneguard");
+    CHECK_OK("user:\n");
+    CHECK_STR_EQ(cfg.user, "");
+    CHECK_OK("user: \"_dane-guard.1\"\n");
+    CHECK_STR_EQ(cfg.user, "_dane-guard.1");
+    CHECK_ERR("user: \"root; rm\"\n", "t.yml:1: user: ", "not a user name");
+    CHECK_ERR("user: -x\n", "t.yml:1: user: ", "not a user name");
+    CHECK_ERR("user: [a]\n", "t.yml:1: user: ", "got a list");
+}
+
+static void test_lists_replace_defaults(void)
+{
+    char buf[64];
+
+    CHECK_OK("resolver:\n  listen_addresses: [\"192.0.2.1@53\"]\n  allow: [192.0.2.0/24]\n"
+             "proxy:\n  allowed_ports: [8443]\n  allow: []\n");
+    CHECK_INT_EQ(cfg.resolver.n_listen, 1);
+    CHECK_STR_EQ(addr_of(&cfg.resolver.listen[0], buf, sizeof buf), "192.0.2.1");
+    CHECK_INT_EQ(cfg.resolver.n_allow, 1);
+    CHECK_INT_EQ(cfg.resolver.allow[0].prefix, 24);
+    CHECK_INT_EQ(cfg.proxy.n_allowed_ports, 1);
+    CHECK_INT_EQ(cfg.proxy.allowed_ports[0], 8443);
+    CHECK_INT_EQ(cfg.proxy.n_allow, 0);
+    CHECK_OK("resolver:\n  listen_addresses: []\n");
+    CHECK_INT_EQ(cfg.resolver.n_listen, 0);
+}
+
+/* A stubby.yml as Debian ships it (comments trimmed), pasted under resolver:. */
+static void test_stubby_carries_over(void)
+{
+    const struct config_resolver *r = &cfg.resolver;
+
+    CHECK_OK("resolver:\n"
+             "  resolution_type: GETDNS_RESOLUTION_STUB\n"
+             "  dns_transport_list:\n"
+             "    - GETDNS_TRANSPORT_TLS\n"
+             "  tls_authentication: GETDNS_AUTHENTICATION_REQUIRED\n"
+             "  tls_query_padding_blocksize: 128\n"
+             "  edns_client_subnet_private : 1\n"
+             "  round_robin_upstreams: 1\n"
+             "  idle_timeout: 10000\n"
+             "  tls_connection_retries: 2\n"
+             "  tls_backoff_time: 3600\n"
+             "  timeout: 5000\n"
+             "  limit_outstanding_queries: 100\n"
+             "  dnssec_return_status: GETDNS_EXTENSION_TRUE\n"
+             "  dnssec: GETDNS_EXTENSION_TRUE\n"
+             "  trust_anchors_backoff_time: 2500\n"
+             "  appdata_dir: \"/var/cache/stubby\"\n"
+             "  tls_min_version: GETDNS_TLS1_2\n"
+             "  tls_max_version: GETDNS_TLS1_3\n"
+             "  log_level: GETDNS_LOG_NOTICE\n"
+             "  listen_addresses:\n"
+             "    - 127.0.0.1\n"
+             "    -  0::1\n"
+             "  upstream_recursive_servers:\n"
+             "  ## The Surfnet/Sinodun servers\n"
+             "    - address_data: 145.100.185.15\n"
+             "      tls_auth_name: \"dnsovertls.sinodun.com\"\n"
+             "      tls_pubkey_pinset:\n"
+             "        - digest: \"sha256\"\n"
+             "          value: 62lKu9HsDVbyiPenApnc4sfmSYTHOVfFgL3pyB+cBL4=\n"
+             "    - address_data: 2001:610:1:40ba:145:100:185:15\n"
+             "      tls_auth_name: \"dnsovertls.sinodun.com\"\n"
+             "      tls_port: 443\n"
+             "      tls_pubkey_pinset:\n"
+             "        - digest: \"sha256\"\n"
+             "          value: 62lKu9HsDVbyiPenApnc4sfmSYTHOVfFgL3pyB+cBL4=\n");
+    CHECK_INT_EQ(r->n_transports, 1);
+    CHECK_INT_EQ(r->transports[0], CONFIG_TRANSPORT_TLS);
+    CHECK_INT_EQ(r->tls_authentication_required, 1);
+    CHECK_INT_EQ(r->idle_timeout_ms, 10000);
+    CHECK_INT_EQ(r->timeout_ms, 5000);
+    CHECK_INT_EQ(r->n_listen, 2);
+    CHECK_INT_EQ(port_of(&r->listen[1]), 53);
+    CHECK_INT_EQ(r->n_upstreams, 2);
+    CHECK_STR_EQ(r->upstreams[0].tls_auth_name, "dnsovertls.sinodun.com");
+    CHECK_INT_EQ(r->upstreams[0].tls_port, 853);
+    CHECK_INT_EQ(r->upstreams[1].addr.ss.ss_family, AF_INET6);
+    CHECK_INT_EQ(r->upstreams[1].tls_port, 443);
+
+    /* Stubby keys that would change what daneguard is */
+    CHECK_ERR("resolver:\n  resolution_type: GETDNS_RESOLUTION_RECURSING\n",
+              "t.yml:2: resolver.resolution_type: ", "GETDNS_RESOLUTION_STUB");
+    CHECK_ERR("resolver:\n  dnssec_return_status: GETDNS_EXTENSION_FALSE\n",
+              "t.yml:2: resolver.dnssec_return_status: ", "always validates");
+    CHECK_ERR("resolver:\n  dnssec: false\n", "t.yml:2: resolver.dnssec: ", NULL);
+    CHECK_OK("resolver:\n  dnssec: true\n");
+    /* a whole stubby.yml at the top level is pointed at resolver: */
+    CHECK_ERR("resolution_type: GETDNS_RESOLUTION_STUB\n", "t.yml:1: resolution_type: ",
+              "belongs under resolver:");
+    CHECK_ERR("\n\nidle_timeout: 10\n", "t.yml:3: idle_timeout: ", "resolver: or proxy:");
+}
+
+static void test_sample_file(void)
+{
+    const char *path = getenv("DANEGUARD_SAMPLE_CONF");
+    char buf[64];
+    int rc;
+
+    if (!path)
+        path = access("conf/daneguard.yml", R_OK) == 0 ? "conf/daneguard.yml"
+                                                       : "../../conf/daneguard.yml";
+    err[0] = '\0';
+    rc = config_load(path, &cfg, err);
+    if (rc != 0)
+        fprintf(stderr, "  %s: %s\n", path, err);
+    CHECK_INT_EQ(rc, 0);
+    /* the working default: loopback listeners, upstreams from resolv.conf,
+     * root anchor, proxy on 127.0.0.1@8080 with its CA in /var/lib/daneguard */
+    CHECK_INT_EQ(cfg.resolver.n_listen, 2);
+    CHECK_STR_EQ(addr_of(&cfg.resolver.listen[0], buf, sizeof buf), "127.0.0.1");
+    CHECK_STR_EQ(addr_of(&cfg.resolver.listen[1], buf, sizeof buf), "::1");
+    CHECK_INT_EQ(port_of(&cfg.resolver.listen[1]), 53);
+    CHECK_INT_EQ(cfg.resolver.n_upstreams, 0);
+    CHECK_STR_EQ(cfg.resolver.resolv_conf, "/etc/resolv.conf");
+    CHECK_STR_EQ(cfg.resolver.trust_anchors[0], "/usr/share/dns/root.key");
+    CHECK_INT_EQ(cfg.proxy.enabled, 1);
+    CHECK_STR_EQ(addr_of(&cfg.proxy.listen[0], buf, sizeof buf), "127.0.0.1");
+    CHECK_INT_EQ(port_of(&cfg.proxy.listen[0]), 8080);
+    CHECK_STR_EQ(cfg.proxy.ca_dir, "/var/lib/daneguard");
+    CHECK_STR_EQ(cfg.path, path);
+}
+
+/* Uncommenting every example in the sample must still give a valid file:
+ * the documentation cannot drift from the parser. The sample's conventions:
+ * "  #key: value" is an example, "  #  - item" / "  #    key: v" continue it,
+ * "  #   - item" extends a live list, "  # text" is prose; of two examples of
+ * one key only the first is taken. */
+static void test_sample_file_uncommented(void)
+{
+    const char *path = access("conf/daneguard.yml", R_OK) == 0 ? "conf/daneguard.yml"
+                                                                : "../../conf/daneguard.yml";
+    FILE *f = fopen(path, "r");
+    char line[512], buf[600], seen[64][64];
+    char *out = NULL;
+    size_t len = 0, cap = 0, n_seen = 0, examples = 0;
+    int in_example = 0, skipping = 0;
+
+    CHECK(f != NULL);
+    if (!f)
+        return;
+    while (fgets(line, sizeof line, f)) {
+        const char *s = line;
+
+        if (strncmp(line, "#user:", 6) == 0) {
+            s = line + 1;
+        } else if (line[0] != ' ' && line[0] != '#' && line[0] != '\n') {
+            n_seen = 0; /* a new section */
+            in_example = 0;
+        } else if (strncmp(line, "  #", 3) == 0 && line[3] != ' ' && line[3] != '\n') {
+            char key[64];
+            size_t k = strcspn(line + 3, ":");
+            snprintf(key, sizeof key, "%.*s", (int)(k < 63 ? k : 63), line + 3);
+            skipping = 0;
+            for (size_t i = 0; i < n_seen; i++)
+                skipping |= strcmp(seen[i], key) == 0;
+            if (!skipping && n_seen < 64)
+                snprintf(seen[n_seen++], sizeof seen[0], "%s", key);
+            snprintf(buf, sizeof buf, "  %s", line + 3);
+            s = skipping ? "\n" : buf;
+            in_example = 1;
+            examples++;
+        } else if (in_example && (strncmp(line, "  #  - ", 7) == 0 ||
+                                  strncmp(line, "  #    ", 7) == 0)) {
+            snprintf(buf, sizeof buf, "  %s", line + 3);
+            s = skipping ? "\n" : buf;
+        } else if (strncmp(line, "  #   - ", 8) == 0) {
+            snprintf(buf, sizeof buf, "    %s", line + 6);
+            s = buf;
+            in_example = 0;
+        } else {
+            in_example = 0;
+        }
+        size_t l = strlen(s);
+        if (len + l + 1 > cap) {
+            char *grown = realloc(out, (len + l + 1) * 2);
+            if (!grown)
+                break;
+            out = grown;
+            cap = (len + l + 1) * 2;
+        }
+        memcpy(out + len, s, l + 1);
+        len += l;
+    }
+    fclose(f);
+    CHECK(examples >= 25);
+    if (!out)
+        return;
+    int rc = load(out);
+    if (rc != 0)
+        fprintf(stderr, "  uncommented sample: %s\n", err);
+    CHECK_INT_EQ(rc, 0);
+    CHECK_STR_EQ(cfg.user, "daneguard");
+    CHECK_INT_EQ(cfg.resolver.n_upstreams, 3);
+    CHECK_INT_EQ(cfg.resolver.n_listen, 3);
+    CHECK_INT_EQ(cfg.resolver.n_allow, 4);
+    CHECK_INT_EQ(cfg.resolver.tls_authentication_required, 1);
+    CHECK_INT_EQ(cfg.proxy.n_listen, 3);
+    CHECK_INT_EQ(cfg.proxy.n_allow, 3);
+    free(out);
+}
+
+static void test_errors_types(void)
+{
+    CHECK_ERR("resolver:\n"
+              "  listen_addresses: [127.0.0.1]\n"
+              "  # a comment\n"
+              "\n"
+              "  timeout: 100\n"
+              "  idle_timeout: 100\n"
+              "  timeout2: fast\n",
+              "t.yml:7: resolver.timeout2: unknown key; did you mean \"timeout\"?", NULL);
+    CHECK_ERR("resolver:\n  timeout: fast\n",
+              "t.yml:2: resolver.timeout: expected a positive integer (milliseconds), got "
+              "\"fast\"",
+              NULL);
+    CHECK_ERR("resolver:\n  timeout: [1]\n", "t.yml:2: resolver.timeout: ", "got a list");
+    CHECK_ERR("resolver:\n  timeout:\n", "t.yml:2: resolver.timeout: ", "got nothing");
+    CHECK_ERR("resolver:\n  timeout: -5\n", "t.yml:2: resolver.timeout: ", "got \"-5\"");
+    CHECK_ERR("resolver:\n  timeout: 1.5\n", "t.yml:2: resolver.timeout: ", NULL);
+    CHECK_ERR("resolver:\n  listen_addresses: 127.0.0.1@53\n",
+              "t.yml:2: resolver.listen_addresses: expected a list", NULL);
+    CHECK_ERR("resolver:\n  listen_addresses:\n", "t.yml:2: resolver.listen_addresses: ",
+              "write []");
+    CHECK_ERR("resolver:\n  listen_addresses:\n    - {a: 1}\n",
+              "t.yml:3: resolver.listen_addresses: ", "got a mapping");
+    CHECK_ERR("resolver:\n  upstream_recursive_servers:\n    - 9.9.9.9\n",
+              "t.yml:3: resolver.upstream_recursive_servers: ", "expected a mapping");
+    CHECK_ERR("resolver:\n  upstream_recursive_servers:\n    - port: 53\n",
+              "t.yml:3: resolver.upstream_recursive_servers: address_data is missing", NULL);
+    CHECK_ERR("resolver: 5\n", "t.yml:1: resolver: expected a mapping", NULL);
+    CHECK_ERR("proxy: [a, b]\n", "t.yml:1: proxy: expected a mapping", NULL);
+    CHECK_ERR("- a\n- b\n", "t.yml:1: (top level): expected a mapping", NULL);
+    CHECK_ERR("just words\n", "t.yml:1: (top level): expected a mapping", NULL);
+    CHECK_ERR("proxy:\n  enabled: maybe\n", "t.yml:2: proxy.enabled: expected true or false",
+              NULL);
+    CHECK_ERR("proxy:\n  intercept: some\n", "t.yml:2: proxy.intercept: expected dane or all",
+              NULL);
+    CHECK_ERR("proxy:\n  ca_dir: \"\"\n", "t.yml:2: proxy.ca_dir: ", "path");
+    CHECK_ERR("proxy:\n  allowed_ports: [443, https]\n", "t.yml:2: proxy.allowed_ports: ",
+              "got \"https\"");
+    CHECK_ERR("resolver:\n  dns_transport_list: [UDP, QUIC]\n",
+              "t.yml:2: resolver.dns_transport_list: ", "got \"QUIC\"");
+    CHECK_ERR("resolver:\n  dns_transport_list: [UDP, udp]\n",
+              "t.yml:2: resolver.dns_transport_list: ", "twice");
+    CHECK_ERR("resolver:\n  dns_transport_list: []\n", "t.yml:2: resolver.dns_transport_list: ",
+              "at least one");
+    CHECK_ERR("resolver:\n  tls_authentication: maybe\n",
+              "t.yml:2: resolver.tls_authentication: ", "GETDNS_AUTHENTICATION_REQUIRED");
+    CHECK_ERR("resolver:\n  round_robin_upstreams: [1]\n",
+              "t.yml:2: resolver.round_robin_upstreams: ", NULL);
+    CHECK_ERR("resolver:\n  timeout: \"a\\0b\"\n", "t.yml:2: resolver.timeout: ", "NUL");
+    CHECK_ERR("? [a, b]\n: 1\n", "t.yml:1: (top level): a key must be a plain name", NULL);
+}
+
+static void test_errors_unknown_keys(void)
+{
+    CHECK_ERR("resolver:\n  listen_adresses: [127.0.0.1]\n",
+              "t.yml:2: resolver.listen_adresses: unknown key; did you mean "
+              "\"listen_addresses\"?",
+              NULL);
+    CHECK_ERR("proxy:\n  intercpt: all\n",
+              "t.yml:2: proxy.intercpt: unknown key; did you mean \"intercept\"?", NULL);
+    CHECK_ERR("proxy:\n  colour: blue\n", "t.yml:2: proxy.colour: unknown key", NULL);
+    CHECK_ERR("resolvers:\n  timeout: 1\n",
+              "t.yml:1: resolvers: unknown key; did you mean \"resolver\"?", NULL);
+    CHECK_ERR("resolver:\n  upstream_recursive_servers:\n    - address_data: 1.1.1.1\n"
+              "      tls_name: x\n",
+              "t.yml:4: resolver.upstream_recursive_servers.tls_name: unknown key", NULL);
+    CHECK_ERR("proxy:\n  cache_size: 1m\n", "t.yml:2: proxy.cache_size: unknown key", NULL);
+}
+
+static void test_errors_syntax(void)
+{
+    CHECK_ERR("resolver:\n  timeout: 5\n bad indent: 1\n", "t.yml:3: syntax error: ", NULL);
+    CHECK_ERR("resolver:\n  listen_addresses: [127.0.0.1\n", "t.yml:", "syntax error");
+    CHECK_ERR("resolver:\n  timeout: \"5\n", "t.yml:", "syntax error");
+    CHECK_ERR("a: *nosuch\n", "t.yml:1: syntax error: ", NULL);
+    CHECK_ERR("resolver:\n\ttimeout: 5\n", "t.yml:2: syntax error: ", NULL);
+    CHECK_ERR("user: a\n---\nuser: b\n", "t.yml:3: (top level): ", "second YAML document");
+    CHECK_ERR("user: a\n--- [\n", "t.yml:", "syntax error");
+    CHECK_ERR("user: \"\xff\"\n", "t.yml:", "syntax error");
+}
+
+static void test_errors_duplicates(void)
+{
+    CHECK_ERR("resolver:\n  timeout: 5\n  idle_timeout: 1\n  timeout: 6\n",
+              "t.yml:4: resolver.timeout: duplicate key (first given on line 2)", NULL);
+    CHECK_ERR("proxy:\n  enabled: true\nuser: x\nproxy:\n  enabled: false\n",
+              "t.yml:4: proxy: duplicate key (first given on line 1)", NULL);
+    CHECK_ERR("resolver:\n  listen_addresses: [127.0.0.1@53, \"127.0.0.1#53\"]\n",
+              "t.yml:2: resolver.listen_addresses: ", "twice");
+    CHECK_ERR("resolver:\n  upstream_recursive_servers:\n    - address_data: 1.1.1.1\n"
+              "    - address_data: 1.1.1.1\n",
+              "t.yml:4: resolver.upstream_recursive_servers: ", "twice");
+}
+
+static void test_errors_ranges(void)
+{
+    CHECK_ERR("resolver:\n  listen_addresses:\n    - 127.0.0.1@0\n",
+              "t.yml:3: resolver.listen_addresses: port must be a number 1..65535", NULL);
+    CHECK_ERR("resolver:\n  listen_addresses:\n    - 127.0.0.1@65536\n",
+              "t.yml:3: resolver.listen_addresses: ", "1..65535");
+    CHECK_ERR("resolver:\n  listen_addresses:\n    - 127.0.0.1@\n",
+              "t.yml:3: resolver.listen_addresses: ", NULL);
+    CHECK_ERR("resolver:\n  upstream_recursive_servers:\n    - address_data: 1.1.1.1\n"
+              "      port: 70000\n",
+              "t.yml:4: resolver.upstream_recursive_servers.port: 70000 is out of range "
+              "(1..65535)",
+              NULL);
+    CHECK_ERR("resolver:\n  upstream_recursive_servers:\n    - address_data: 1.1.1.1\n"
+              "      tls_port: 0\n",
+              "t.yml:4: resolver.upstream_recursive_servers.tls_port: ", "out of range");
+    CHECK_ERR("proxy:\n  allowed_ports: [0]\n", "t.yml:2: proxy.allowed_ports: ",
+              "out of range");
+    CHECK_ERR("resolver:\n  timeout: 0\n", "t.yml:2: resolver.timeout: ", "out of range");
+    CHECK_ERR("resolver:\n  timeout: 99999999999999999999999\n", "t.yml:2: resolver.timeout: ",
+              NULL);
+    CHECK_ERR("resolver:\n  bogus_ttl: 86401\n", "t.yml:2: resolver.bogus_ttl: ",
+              "out of range");
+    CHECK_ERR("proxy:\n  max_connections: 0\n", "t.yml:2: proxy.max_connections: ",
+              "out of range");
+    CHECK_ERR("proxy:\n  cert_cache_entries: 0\n", "t.yml:2: proxy.cert_cache_entries: ", NULL);
+    CHECK_ERR("proxy:\n  handshake_timeout: 0\n", "t.yml:2: proxy.handshake_timeout: ", NULL);
+    CHECK_ERR("proxy:\n  idle_timeout: 0\n", "t.yml:2: proxy.idle_timeout: ", NULL);
+    CHECK_ERR("proxy:\n  buffer_size: 10\n", "t.yml:2: proxy.buffer_size: ", "out of range");
+
+    /* too many items: the line of the first one too many */
+    char yaml[2048];
+    size_t n = (size_t)snprintf(yaml, sizeof yaml, "resolver:\n  allow:\n");
+    for (int i = 0; i <= CONFIG_MAX_ADDRS; i++)
+        n += (size_t)snprintf(yaml + n, sizeof yaml - n, "    - 10.0.%d.0/24\n", i);
+    CHECK_ERR(yaml, "t.yml:19: resolver.allow: too many items (17, at most 16)", NULL);
+    n = (size_t)snprintf(yaml, sizeof yaml, "proxy:\n  allowed_ports: [");
+    for (int i = 0; i <= CONFIG_MAX_PORTS; i++)
+        n += (size_t)snprintf(yaml + n, sizeof yaml - n, "%s%d", i ? ", " : "", 1000 + i);
+    snprintf(yaml + n, sizeof yaml - n, "]\n");
+    CHECK_ERR(yaml, "t.yml:2: proxy.allowed_ports: too many items", NULL);
+    CHECK_ERR("resolver:\n  dns_transport_list: [UDP, TCP, TLS, UDP]\n",
+              "t.yml:2: resolver.dns_transport_list: too many items", NULL);
+    /* exactly the maximum is fine */
+    n = (size_t)snprintf(yaml, sizeof yaml, "resolver:\n  listen_addresses:\n");
+    for (int i = 0; i < CONFIG_MAX_ADDRS; i++)
+        n += (size_t)snprintf(yaml + n, sizeof yaml - n, "    - 127.0.0.%d@53\n", i + 1);
+    CHECK_OK(yaml);
+    CHECK_INT_EQ(cfg.resolver.n_listen, CONFIG_MAX_ADDRS);
+}
+
+static void test_errors_addresses(void)
+{
+    CHECK_ERR("resolver:\n  listen_addresses:\n    - 127.0.0.1@53\n    - localhost@53\n",
+              "t.yml:4: resolver.listen_addresses: not an IP address: \"localhost@53\"", NULL);
+    CHECK_ERR("resolver:\n  listen_addresses: [\"[127.0.0.1]:53\"]\n",
+              "t.yml:2: resolver.listen_addresses: ", NULL);
+    CHECK_ERR("resolver:\n  listen_addresses: [\"[::1\"]\n",
+              "t.yml:2: resolver.listen_addresses: ", "]");
+    CHECK_ERR("resolver:\n  listen_addresses: [\"300.1.1.1\"]\n",
+              "t.yml:2: resolver.listen_addresses: ", NULL);
+    CHECK_ERR("resolver:\n  upstream_recursive_servers:\n    - address_data: 9.9.9.9@53\n",
+              "t.yml:3: resolver.upstream_recursive_servers.address_data: ", "bare address");
+    CHECK_ERR("resolver:\n  upstream_recursive_servers:\n    - address_data: dns.quad9.net\n",
+              "t.yml:3: resolver.upstream_recursive_servers.address_data: not an IP address",
+              NULL);
+    CHECK_ERR("resolver:\n  allow: [10.0.0.0/33]\n",
+              "t.yml:2: resolver.allow: prefix length must be 0..32", NULL);
+    CHECK_ERR("resolver:\n  allow: [\"::/129\"]\n",
+              "t.yml:2: resolver.allow: prefix length must be 0..128", NULL);
+    CHECK_ERR("proxy:\n  allow:\n    - 10.0.0.0/\n", "t.yml:3: proxy.allow: ", "prefix");
+    CHECK_ERR("proxy:\n  allow:\n    - 10.0.0/8\n", "t.yml:3: proxy.allow: not an IP address",
+              NULL);
+    CHECK_ERR("proxy:\n  allow:\n    - /8\n", "t.yml:3: proxy.allow: ", NULL);
+    CHECK_ERR("proxy:\n  allow:\n    - 10.0.0.0/8x\n", "t.yml:3: proxy.allow: ", NULL);
+    CHECK_ERR("resolver:\n  upstream_recursive_servers:\n    - address_data: 1.1.1.1\n"
+              "      tls_auth_name: \"a b\"\n",
+              "t.yml:4: resolver.upstream_recursive_servers.tls_auth_name: ", NULL);
+}
+
+static void test_errors_cross_checks(void)
+{
+    CHECK_ERR("resolver:\n  listen_addresses: [127.0.0.1@53]\n"
+              "  upstream_recursive_servers:\n    - address_data: 127.0.0.1\n",
+              "t.yml:4: resolver.upstream_recursive_servers: ", "query itself");
+    CHECK_ERR("resolver:\n  listen_addresses: [0.0.0.0@53]\n"
+              "  upstream_recursive_servers:\n    - address_data: 127.0.0.53\n",
+              "t.yml:4: resolver.upstream_recursive_servers: ", "query itself");
+    CHECK_ERR("resolver:\n  listen_addresses: [\"::@53\"]\n"
+              "  upstream_recursive_servers:\n    - address_data: 127.0.0.1\n",
+              "t.yml:4: resolver.upstream_recursive_servers: ", "query itself");
+    CHECK_ERR("resolver:\n  listen_addresses: [127.0.0.1@853]\n"
+              "  upstream_recursive_servers:\n    - address_data: 127.0.0.1\n",
+              "t.yml:4: resolver.upstream_recursive_servers: ", "query itself");
+    /* another port or another loopback address is a different server */
+    CHECK_OK("resolver:\n  listen_addresses: [127.0.0.1@53]\n"
+             "  upstream_recursive_servers:\n    - address_data: 127.0.0.1\n      port: 5353\n"
+             "      tls_port: 8853\n");
+    CHECK_OK("resolver:\n  listen_addresses: [127.0.0.1@53]\n"
+             "  upstream_recursive_servers:\n    - address_data: 127.0.0.53\n");
+    CHECK_ERR("proxy:\n  listen_addresses: [127.0.0.1@53]\n",
+              "t.yml:2: proxy.listen_addresses: ", "resolver listen address");
+    CHECK_ERR("resolver:\n  listen_addresses: [127.0.0.1@8080]\n",
+              "t.yml:2: resolver.listen_addresses: ", "proxy");
+    CHECK_OK("resolver:\n  listen_addresses: [127.0.0.1@8080]\nproxy:\n  enabled: false\n");
+}
+
+static void test_failure_leaves_config(void)
+{
+    CHECK_OK("resolver:\n  timeout: 1234\n");
+    CHECK_INT_EQ(cfg.resolver.timeout_ms, 1234);
+    CHECK_ERR("resolver:\n  timeout: 99\n  bogus: 1\n", "t.yml:3: resolver.bogus: ", NULL);
+    CHECK_INT_EQ(cfg.resolver.timeout_ms, 1234); /* untouched: still the running one */
+}
+
+static void test_load_file(void)
+{
+    char path[] = "/tmp/daneguard-test-config.XXXXXX";
+    int fd = mkstemp(path);
+    char expect[600];
+
+    CHECK(fd >= 0);
+    if (fd < 0)
+        return;
+    static const char text[] = "proxy:\n  enabled: false\n\n  buffer_size: 2k\n  nope: 1\n";
+    CHECK_INT_EQ(write(fd, text, sizeof text - 1), (long long)(sizeof text - 1));
+    close(fd);
+    err[0] = '\0';
+    CHECK_INT_EQ(config_load(path, &cfg, err), -1);
+    snprintf(expect, sizeof expect, "%s:5: proxy.nope: unknown key", path);
+    CHECK_STR_EQ(err, expect);
+    unlink(path);
+
+    err[0] = '\0';
+    CHECK_INT_EQ(config_load("/nonexistent/daneguard.yml", &cfg, err), -1);
+    CHECK_STR_EQ(err, "/nonexistent/daneguard.yml: cannot open: No such file or directory");
+    CHECK_INT_EQ(config_load("/nonexistent/daneguard.yml", &cfg, NULL), -1);
+}
+
+/* Aliases are followed without walking generically: a cycle cannot hang us. */
+static void test_aliases(void)
+{
+    CHECK_OK("resolver:\n  allow: &nets [192.0.2.0/24]\nproxy:\n  allow: *nets\n");
+    CHECK_INT_EQ(cfg.proxy.n_allow, 1);
+    CHECK_INT_EQ(cfg.proxy.allow[0].prefix, 24);
+    /* a mapping that contains itself */
+    CHECK_ERR("resolver: &r\n  timeout: 5\n  allow: *r\n", "t.yml:1: resolver.allow: ",
+              "expected a list");
+    CHECK_ERR("a: &a [*a]\n", "t.yml:1: a: unknown key", NULL);
+}
+
+static void test_sockaddr_parse(void)
+{
+    static const struct {
+        const char *text;
+        int family;
+        const char *addr;
+        uint16_t port;
+    } ok[] = {
+        {"127.0.0.1@53", AF_INET, "127.0.0.1", 53},
+        {"::1@53", AF_INET6, "::1", 53},
+        {"0::1@5353", AF_INET6, "::1", 5353},
+        {"127.0.0.1#53", AF_INET, "127.0.0.1", 53},
+        {"[::1]:53", AF_INET6, "::1", 53},
+        {"[::1]@54", AF_INET6, "::1", 54},
+        {"[2001:db8::1]", AF_INET6, "2001:db8::1", 99},
+        {"127.0.0.1", AF_INET, "127.0.0.1", 99},
+        {"192.0.2.1:8080", AF_INET, "192.0.2.1", 8080},
+        {"::", AF_INET6, "::", 99},
+        {"::ffff:192.0.2.1@53", AF_INET6, "::ffff:192.0.2.1", 53},
+        {"fe80::1%1@53", AF_INET6, "fe80::1", 53},
+        {"0.0.0.0@65535", AF_INET, "0.0.0.0", 65535},
+    };
+    static const char *const bad[] = {
+        "", "localhost", "127.0.0.1@", "127.0.0.1@0", "127.0.0.1@65536", "127.0.0.1@53x",
+        "127.0.0.1@-1", "[::1", "[::1]x", "[127.0.0.1]:53", "1.2.3", "::1@53@53",
+        "fe80::1%@53", "fe80::1%nosuchif0@53", "1.2.3.4.5",
+        "0000:0000:0000:0000:0000:0000:0000:0000:0000:0000:0000:0000:0000:0000@53",
+    };
+    struct config_sockaddr sa;
+    char buf[64];
+
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        int rc = config_sockaddr_parse(ok[i].text, 99, &sa);
+        if (rc != 0)
+            fprintf(stderr, "  did not parse: %s\n", ok[i].text);
+        CHECK_INT_EQ(rc, 0);
+        CHECK_INT_EQ(sa.ss.ss_family, ok[i].family);
+        CHECK_STR_EQ(addr_of(&sa, buf, sizeof buf), ok[i].addr);
+        CHECK_INT_EQ(port_of(&sa), ok[i].port);
+        CHECK_STR_EQ(sa.text, ok[i].text);
+        CHECK_INT_EQ(sa.len, ok[i].family == AF_INET ? sizeof(struct sockaddr_in)
+                                                     : sizeof(struct sockaddr_in6));
+    }
+    CHECK_INT_EQ(scope_of(&sa), 0);
+    CHECK_INT_EQ(config_sockaddr_parse("fe80::1%1@53", 0, &sa), 0);
+    CHECK_INT_EQ(scope_of(&sa), 1);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int rc = config_sockaddr_parse(bad[i], 53, &sa);
+        if (rc != -1)
+            fprintf(stderr, "  parsed but should not: %s\n", bad[i]);
+        CHECK_INT_EQ(rc, -1);
+    }
+    CHECK_INT_EQ(config_sockaddr_parse("127.0.0.1", 0, &sa), -1); /* no port at all */
+    CHECK_INT_EQ(config_sockaddr_parse(NULL, 53, &sa), -1);
+}
+
+static void test_cidr_parse(void)
+{
+    struct config_cidr c;
+    static const uint8_t net10[4] = {10, 0, 0, 0};
+    static const uint8_t lan[4] = {192, 168, 1, 0};
+
+    CHECK_INT_EQ(config_cidr_parse("10.0.0.0/8", &c), 0);
+    CHECK_INT_EQ(c.family, AF_INET);
+    CHECK_INT_EQ(c.prefix, 8);
+    CHECK_MEM_EQ(c.addr, net10, 4);
+    CHECK_INT_EQ(config_cidr_parse("192.168.1.77/24", &c), 0); /* host bits cleared */
+    CHECK_MEM_EQ(c.addr, lan, 4);
+    CHECK_INT_EQ(config_cidr_parse("192.0.2.1", &c), 0);
+    CHECK_INT_EQ(c.prefix, 32);
+    CHECK_INT_EQ(config_cidr_parse("0.0.0.0/0", &c), 0);
+    CHECK_INT_EQ(c.prefix, 0);
+    CHECK_INT_EQ(config_cidr_parse("::1/128", &c), 0);
+    CHECK_INT_EQ(c.family, AF_INET6);
+    CHECK_INT_EQ(c.addr[15], 1);
+    CHECK_INT_EQ(config_cidr_parse("2001:db8::/32", &c), 0);
+    CHECK_INT_EQ(c.prefix, 32);
+    CHECK_INT_EQ(config_cidr_parse("fd12:3456::1/7", &c), 0);
+    CHECK_INT_EQ(c.addr[0], 0xfc);
+    CHECK_INT_EQ(c.addr[1], 0);
+    CHECK_INT_EQ(config_cidr_parse("::ffff:10.0.0.0/104", &c), 0); /* a v4 network */
+    CHECK_INT_EQ(c.family, AF_INET);
+    CHECK_INT_EQ(c.prefix, 8);
+    CHECK_MEM_EQ(c.addr, net10, 4);
+
+    static const char *const bad[] = {"", "/8", "10.0.0.0/", "10.0.0.0/33", "::/129",
+                                      "10.0.0.0/-1", "10.0.0.0/8/8", "10.0.0/8", "host/8",
+                                      "10.0.0.0/0x8", "10.0.0.0/0008"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int rc = config_cidr_parse(bad[i], &c);
+        if (rc != -1)
+            fprintf(stderr, "  parsed but should not: %s\n", bad[i]);
+        CHECK_INT_EQ(rc, -1);
+    }
+}
+
+static void test_cidr_match(void)
+{
+    struct config_cidr nets[4];
+    struct sockaddr_storage ss;
+
+    CHECK_INT_EQ(config_cidr_parse("127.0.0.0/8", &nets[0]), 0);
+    CHECK_INT_EQ(config_cidr_parse("::1/128", &nets[1]), 0);
+    CHECK_INT_EQ(config_cidr_parse("192.168.4.0/22", &nets[2]), 0);
+    CHECK_INT_EQ(config_cidr_parse("2001:db8:80::/41", &nets[3]), 0);
+
+    static const struct {
+        const char *addr;
+        int in;
+    } cases[] = {
+        {"127.0.0.1", 1},         {"127.255.255.255", 1},     {"128.0.0.1", 0},
+        {"::1", 1},               {"::2", 0},                 {"::ffff:127.0.0.1", 1},
+        {"::ffff:128.0.0.1", 0},  {"192.168.4.1", 1},         {"192.168.7.255", 1},
+        {"192.168.8.0", 0},       {"192.168.3.255", 0},       {"::ffff:192.168.5.5", 1},
+        {"2001:db8:80::1", 1},    {"2001:db8:ff:ffff::", 1},  {"2001:db8:100::", 0},
+        {"2001:db8:7f::", 0},     {"::127.0.0.1", 0},         {"10.0.0.1", 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        ss = client(cases[i].addr);
+        int got = config_cidr_match(nets, 4, (struct sockaddr *)&ss);
+        if (got != cases[i].in)
+            fprintf(stderr, "  %s: expected %d\n", cases[i].addr, cases[i].in);
+        CHECK_INT_EQ(got, cases[i].in);
+    }
+    ss = client("127.0.0.1");
+    CHECK_INT_EQ(config_cidr_match(nets, 0, (struct sockaddr *)&ss), 0);
+    CHECK_INT_EQ(config_cidr_match(nets, 4, NULL), 0);
+    ss.ss_family = AF_UNIX;
+    CHECK_INT_EQ(config_cidr_match(nets, 4, (struct sockaddr *)&ss), 0);
+
+    /* everything, both families; ::/0 also covers v4-mapped clients */
+    CHECK_INT_EQ(config_cidr_parse("0.0.0.0/0", &nets[0]), 0);
+    CHECK_INT_EQ(config_cidr_parse("::/0", &nets[1]), 0);
+    ss = client("203.0.113.9");
+    CHECK_INT_EQ(config_cidr_match(nets, 1, (struct sockaddr *)&ss), 1);
+    CHECK_INT_EQ(config_cidr_match(&nets[1], 1, (struct sockaddr *)&ss), 0);
+    ss = client("2001:db8::9");
+    CHECK_INT_EQ(config_cidr_match(nets, 1, (struct sockaddr *)&ss), 0);
+    CHECK_INT_EQ(config_cidr_match(&nets[1], 1, (struct sockaddr *)&ss), 1);
+
+    /* the defaults: loopback only */
+    struct config c;
+    config_defaults(&c);
+    ss = client("::ffff:127.0.0.1");
+    CHECK_INT_EQ(config_cidr_match(c.resolver.allow, c.resolver.n_allow, (struct sockaddr *)&ss),
+                 1);
+    ss = client("192.168.1.2");
+    CHECK_INT_EQ(config_cidr_match(c.proxy.allow, c.proxy.n_allow, (struct sockaddr *)&ss), 0);
+}
+
+int main(void)
+{
+    UNIT_RUN(test_defaults);
+    UNIT_RUN(test_empty_files);
+    UNIT_RUN(test_resolver_keys);
+    UNIT_RUN(test_resolver_keys_tls_required);
+    UNIT_RUN(test_trust_anchor_list);
+    UNIT_RUN(test_sizes);
+    UNIT_RUN(test_proxy_keys);
+    UNIT_RUN(test_user);
+    UNIT_RUN(test_lists_replace_defaults);
+    UNIT_RUN(test_stubby_carries_over);
+    UNIT_RUN(test_sample_file);
+    UNIT_RUN(test_sample_file_uncommented);
+    UNIT_RUN(test_errors_types);
+    UNIT_RUN(test_errors_unknown_keys);
+    UNIT_RUN(test_errors_syntax);
+    UNIT_RUN(test_errors_duplicates);
+    UNIT_RUN(test_errors_ranges);
+    UNIT_RUN(test_errors_addresses);
+    UNIT_RUN(test_errors_cross_checks);
+    UNIT_RUN(test_failure_leaves_config);
+    UNIT_RUN(test_load_file);
+    UNIT_RUN(test_aliases);
+    UNIT_RUN(test_sockaddr_parse);
+    UNIT_RUN(test_cidr_parse);
+    UNIT_RUN(test_cidr_match);
+    return UNIT_END();
+}

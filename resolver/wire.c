@@ -837,6 +837,8 @@ int dns_answer_ttl(const uint8_t *msg, size_t len, uint32_t *ttl)
         if (rr.section == DNS_SECTION_ADDITIONAL)
             continue;
         records++;
+        if (rr.ttl > 0x7fffffff) /* RFC 2181 §8: a TTL with the top bit set means 0 */
+            rr.ttl = 0;
         if (rr.ttl < min)
             min = rr.ttl;
         if (rr.section == DNS_SECTION_ANSWER &&

@@ -1148,9 +1148,24 @@ static void test_answer_ttl(void)
     CHECK_INT_EQ(dns_answer_ttl(m.b, m.n, &ttl), 0);
     CHECK_INT_EQ(ttl, 0);
     CHECK_INT_EQ(dns_answer_ttl(m.b, 7, &ttl), WIRE_EFORMERR);
-
     CHECK_INT_EQ(dns_msg_rcode(m.b, m.n), 2);
     CHECK_INT_EQ(dns_msg_rcode(m.b, 3), -1);
+
+    /* RFC 2181 §8: a TTL above 2^31 - 1 counts as 0 */
+    mb_header(&m, 1, 0x8180, 1, 1, 0, 0);
+    mb_name(&m, "example.com");
+    mb_u16(&m, 1);
+    mb_u16(&m, 1);
+    mb_ptr(&m, 12);
+    size_t at = mb_rr(&m, DNS_TYPE_A, 0x80000000u);
+    mb_u32(&m, 1);
+    mb_rr_end(&m, at);
+    CHECK_INT_EQ(dns_answer_ttl(m.b, m.n, &ttl), 0);
+    CHECK_INT_EQ(ttl, 0);
+    m.b[m.n - 10] = 0x7f;
+    CHECK_INT_EQ(dns_answer_ttl(m.b, m.n, &ttl), 0);
+    CHECK_INT_EQ(ttl, 0x7f000000);
+
 }
 
 /* Random mutations of a real answer must never crash or read out of bounds

@@ -455,8 +455,8 @@ static int get_uint(struct parse *p, yaml_node_t *node, const char *key, const c
 }
 
 /* Bytes: a number with an optional k/m/g suffix (powers of 1024; "32m", "512KiB"). */
-static int get_size(struct parse *p, yaml_node_t *node, const char *key,
-                    unsigned long long min, unsigned long long max, unsigned long long *out)
+static int get_size(struct parse *p, yaml_node_t *node, const char *key, unsigned long long min,
+                    unsigned long long max, unsigned long long *out)
 {
     static const char what[] = "a size in bytes (a number, or with a k/m/g suffix: \"32m\")";
     const char *v = scalar(p, node, key, what), *s;
@@ -476,9 +476,21 @@ static int get_size(struct parse *p, yaml_node_t *node, const char *key,
     switch (*s) {
     case '\0':
         break;
-    case 'k': case 'K': shift = 10; s++; break;
-    case 'm': case 'M': shift = 20; s++; break;
-    case 'g': case 'G': shift = 30; s++; break;
+    case 'k':
+    case 'K':
+        shift = 10;
+        s++;
+        break;
+    case 'm':
+    case 'M':
+        shift = 20;
+        s++;
+        break;
+    case 'g':
+    case 'G':
+        shift = 30;
+        s++;
+        break;
     default:
         goto bad;
     }
@@ -541,8 +553,8 @@ static int get_path(struct parse *p, yaml_node_t *node, const char *key, char *o
 }
 
 /* The sequence node, or NULL after an error; checks the item count. */
-static yaml_node_t *get_list(struct parse *p, yaml_node_t *node, const char *key,
-                             const char *what, size_t max)
+static yaml_node_t *get_list(struct parse *p, yaml_node_t *node, const char *key, const char *what,
+                             size_t max)
 {
     char buf[64];
     size_t n;
@@ -555,8 +567,7 @@ static yaml_node_t *get_list(struct parse *p, yaml_node_t *node, const char *key
     }
     n = (size_t)(node->data.sequence.items.top - node->data.sequence.items.start);
     if (n > max) {
-        yaml_node_t *extra =
-            yaml_document_get_node(p->doc, node->data.sequence.items.start[max]);
+        yaml_node_t *extra = yaml_document_get_node(p->doc, node->data.sequence.items.start[max]);
         fail(p, extra ? extra : node, key, "too many items (%zu, at most %zu)", n, max);
         return NULL;
     }
@@ -624,7 +635,8 @@ static int listen_list(struct parse *p, yaml_node_t *v, const char *key,
 
     if (!seq)
         return -1;
-    LIST_FOREACH(p, seq, item) {
+    LIST_FOREACH(p, seq, item)
+    {
         const char *s = scalar(p, item, key, "an address (\"addr@port\" or \"addr\")"), *why;
         struct config_sockaddr sa;
 
@@ -647,12 +659,14 @@ static int listen_list(struct parse *p, yaml_node_t *v, const char *key,
 static int allow_list(struct parse *p, yaml_node_t *v, const char *key, struct config_cidr *list,
                       size_t *n)
 {
-    yaml_node_t *seq = get_list(p, v, key, "networks (\"192.168.0.0/16\")", CONFIG_MAX_ADDRS), *item;
+    yaml_node_t *seq = get_list(p, v, key, "networks (\"192.168.0.0/16\")", CONFIG_MAX_ADDRS),
+                *item;
     size_t count = 0;
 
     if (!seq)
         return -1;
-    LIST_FOREACH(p, seq, item) {
+    LIST_FOREACH(p, seq, item)
+    {
         const char *s = scalar(p, item, key, "a network (\"addr/prefix\" or \"addr\")"), *why;
 
         if (!s)
@@ -696,8 +710,10 @@ static int u_address(struct parse *p, yaml_node_t *v, const char *key, void *obj
         return fail(p, v, key, "not an IP address: \"%s\"", s);
     why = ip_parse(s, &u->addr.ss, &u->addr.len);
     if (why)
-        return fail(p, v, key, "%s: \"%s\" (address_data takes a bare address; the port goes in "
-                    "port:)", why, s);
+        return fail(p, v, key,
+                    "%s: \"%s\" (address_data takes a bare address; the port goes in "
+                    "port:)",
+                    why, s);
     memcpy(u->addr.text, s, strlen(s) + 1);
     return 0;
 }
@@ -735,16 +751,18 @@ static int u_auth_name(struct parse *p, yaml_node_t *v, const char *key, void *o
                     sizeof u->tls_auth_name - 1);
     for (const char *c = s; *c; c++)
         if (*c <= ' ' || *c == 0x7f)
-            return fail(p, v, key, "a host name cannot contain spaces or control characters: "
-                        "\"%s\"", s);
+            return fail(p, v, key,
+                        "a host name cannot contain spaces or control characters: "
+                        "\"%s\"",
+                        s);
     memcpy(u->tls_auth_name, s, strlen(s) + 1);
     return 0;
 }
 
 static int ignore(struct parse *p, yaml_node_t *v, const char *key, void *obj)
 {
-    log_debug("%s:%lu: %s: a Stubby setting daneguard does not use; ignored", p->name,
-              line_of(v), key);
+    log_debug("%s:%lu: %s: a Stubby setting daneguard does not use; ignored", p->name, line_of(v),
+              key);
     return 0;
 }
 
@@ -756,16 +774,11 @@ static int u_pinset(struct parse *p, yaml_node_t *v, const char *key, void *obj)
 }
 
 static const struct key_def upstream_keys[] = {
-    {"address_data", u_address},
-    {"port", u_port},
-    {"tls_port", u_tls_port},
-    {"tls_auth_name", u_auth_name},
-    {"tls_pubkey_pinset", u_pinset},
-    {"tls_cipher_list", ignore},
-    {"tls_ciphersuites", ignore},
-    {"tls_min_version", ignore},
-    {"tls_max_version", ignore},
-    {NULL, NULL},
+    {"address_data", u_address},     {"port", u_port},
+    {"tls_port", u_tls_port},        {"tls_auth_name", u_auth_name},
+    {"tls_pubkey_pinset", u_pinset}, {"tls_cipher_list", ignore},
+    {"tls_ciphersuites", ignore},    {"tls_min_version", ignore},
+    {"tls_max_version", ignore},     {NULL, NULL},
 };
 
 static int r_upstreams(struct parse *p, yaml_node_t *v, const char *key, void *obj)
@@ -779,13 +792,16 @@ static int r_upstreams(struct parse *p, yaml_node_t *v, const char *key, void *o
 
     if (!seq)
         return -1;
-    LIST_FOREACH(p, seq, item) {
+    LIST_FOREACH(p, seq, item)
+    {
         struct config_upstream *u = &r->upstreams[count];
         struct upstream_parse up = {u, CONFIG_DNS_PORT};
 
         if (item->type != YAML_MAPPING_NODE)
-            return fail(p, item, key, "expected a mapping with address_data (and port, tls_port, "
-                        "tls_auth_name), got %s", node_desc(item, buf, sizeof buf));
+            return fail(p, item, key,
+                        "expected a mapping with address_data (and port, tls_port, "
+                        "tls_auth_name), got %s",
+                        node_desc(item, buf, sizeof buf));
         memset(u, 0, sizeof *u);
         u->tls_port = 853;
         if (walk_mapping(p, item, key, upstream_keys, &up) < 0)
@@ -821,7 +837,8 @@ static int r_transports(struct parse *p, yaml_node_t *v, const char *key, void *
 
     if (!seq)
         return -1;
-    LIST_FOREACH(p, seq, item) {
+    LIST_FOREACH(p, seq, item)
+    {
         const char *s = scalar(p, item, key, "UDP, TCP or TLS");
         size_t i;
 
@@ -831,8 +848,10 @@ static int r_transports(struct parse *p, yaml_node_t *v, const char *key, void *
             if (strcasecmp(s, names[i].name) == 0)
                 break;
         if (i == sizeof names / sizeof names[0])
-            return fail(p, item, key, "expected UDP, TCP or TLS (or GETDNS_TRANSPORT_UDP/TCP/TLS), "
-                        "got %s", node_desc(item, buf, sizeof buf));
+            return fail(p, item, key,
+                        "expected UDP, TCP or TLS (or GETDNS_TRANSPORT_UDP/TCP/TLS), "
+                        "got %s",
+                        node_desc(item, buf, sizeof buf));
         for (size_t j = 0; j < count; j++)
             if (r->transports[j] == names[i].t)
                 return fail(p, item, key, "%s is listed twice", s);
@@ -859,7 +878,8 @@ static int r_tls_auth(struct parse *p, yaml_node_t *v, const char *key, void *ob
     else if (strcasecmp(s, "GETDNS_AUTHENTICATION_NONE") == 0 || strcasecmp(s, "none") == 0)
         r->tls_authentication_required = 0;
     else
-        return fail(p, v, key, "expected GETDNS_AUTHENTICATION_REQUIRED or "
+        return fail(p, v, key,
+                    "expected GETDNS_AUTHENTICATION_REQUIRED or "
                     "GETDNS_AUTHENTICATION_NONE (or required, none), got %s",
                     node_desc(v, buf, sizeof buf));
     p->tls_auth_line = line_of(v);
@@ -878,16 +898,20 @@ static int r_trust_anchors(struct parse *p, yaml_node_t *v, const char *key, voi
         r->n_trust_anchors = 1;
         return 0;
     }
+    if (is_null(v))
+        return fail(p, v, key, "expected a file path or a list of file paths, got nothing");
     seq = get_list(p, v, key, "trust anchor files", CONFIG_MAX_ADDRS);
     if (!seq)
         return -1;
-    LIST_FOREACH(p, seq, item) {
+    LIST_FOREACH(p, seq, item)
+    {
         if (get_path(p, item, key, r->trust_anchors[count], sizeof r->trust_anchors[count]) < 0)
             return -1;
         count++;
     }
     if (count == 0)
-        return fail(p, v, key, "at least one trust anchor file is needed (daneguard always "
+        return fail(p, v, key,
+                    "at least one trust anchor file is needed (daneguard always "
                     "validates)");
     r->n_trust_anchors = count;
     return 0;
@@ -950,8 +974,10 @@ static int r_resolution_type(struct parse *p, yaml_node_t *v, const char *key, v
     if (!s)
         return -1;
     if (strcasecmp(s, "GETDNS_RESOLUTION_STUB") != 0 && strcasecmp(s, "stub") != 0)
-        return fail(p, v, key, "daneguard is a stub resolver: only GETDNS_RESOLUTION_STUB is "
-                    "possible, got \"%s\"", s);
+        return fail(p, v, key,
+                    "daneguard is a stub resolver: only GETDNS_RESOLUTION_STUB is "
+                    "possible, got \"%s\"",
+                    s);
     return 0;
 }
 
@@ -962,8 +988,10 @@ static int r_dnssec(struct parse *p, yaml_node_t *v, const char *key, void *obj)
     if (!s)
         return -1;
     if (bool_word(s) != 1)
-        return fail(p, v, key, "daneguard always validates DNSSEC: only GETDNS_EXTENSION_TRUE "
-                    "(or true) is possible, got \"%s\"", s);
+        return fail(p, v, key,
+                    "daneguard always validates DNSSEC: only GETDNS_EXTENSION_TRUE "
+                    "(or true) is possible, got \"%s\"",
+                    s);
     return 0;
 }
 
@@ -1066,7 +1094,8 @@ static int x_ports(struct parse *p, yaml_node_t *v, const char *key, void *obj)
 
     if (!seq)
         return -1;
-    LIST_FOREACH(p, seq, item) {
+    LIST_FOREACH(p, seq, item)
+    {
         unsigned long long port;
         if (get_uint(p, item, key, "a port number", 1, 65535, &port) < 0)
             return -1;
@@ -1076,8 +1105,8 @@ static int x_ports(struct parse *p, yaml_node_t *v, const char *key, void *obj)
     return 0;
 }
 
-static int x_uint(struct parse *p, yaml_node_t *v, const char *key, uint32_t *out,
-                  const char *what, unsigned long long min, unsigned long long max)
+static int x_uint(struct parse *p, yaml_node_t *v, const char *key, uint32_t *out, const char *what,
+                  unsigned long long min, unsigned long long max)
 {
     unsigned long long n;
 
@@ -1165,8 +1194,8 @@ static int t_user(struct parse *p, yaml_node_t *v, const char *key, void *obj)
     return 0;
 }
 
-static int section(struct parse *p, yaml_node_t *v, const char *key,
-                   const struct key_def *defs, void *obj)
+static int section(struct parse *p, yaml_node_t *v, const char *key, const struct key_def *defs,
+                   void *obj)
 {
     char buf[64];
 
@@ -1225,7 +1254,8 @@ static int unknown_key(struct parse *p, yaml_node_t *knode, const char *full,
         in_resolver = find_key(resolver_keys, name) != NULL;
         in_proxy = find_key(proxy_keys, name) != NULL;
         if (in_resolver && in_proxy)
-            return fail(p, knode, full, "unknown key at the top level; it belongs under "
+            return fail(p, knode, full,
+                        "unknown key at the top level; it belongs under "
                         "resolver: or proxy:");
         if (in_resolver || in_proxy)
             return fail(p, knode, full, "unknown key at the top level; it belongs under %s:",
@@ -1237,8 +1267,8 @@ static int unknown_key(struct parse *p, yaml_node_t *knode, const char *full,
 static int walk_mapping(struct parse *p, yaml_node_t *map, const char *prefix,
                         const struct key_def *defs, void *obj)
 {
-    for (yaml_node_pair_t *pair = map->data.mapping.pairs.start;
-         pair < map->data.mapping.pairs.top; pair++) {
+    for (yaml_node_pair_t *pair = map->data.mapping.pairs.start; pair < map->data.mapping.pairs.top;
+         pair++) {
         yaml_node_t *k = yaml_document_get_node(p->doc, pair->key);
         yaml_node_t *v = yaml_document_get_node(p->doc, pair->value);
         const struct key_def *def;
@@ -1295,8 +1325,7 @@ static int sa_is_loopback(const struct sockaddr_storage *ss)
     const uint8_t *a = ss_addr(ss, &len);
     if (len == 4)
         return a[0] == 127;
-    return memcmp(a, v6_loopback, 16) == 0 ||
-           (memcmp(a, v4mapped_prefix, 12) == 0 && a[12] == 127);
+    return memcmp(a, v6_loopback, 16) == 0 || (memcmp(a, v4mapped_prefix, 12) == 0 && a[12] == 127);
 }
 
 /* Whether a socket bound to listen would receive what is sent to dest. */
@@ -1341,8 +1370,7 @@ static int cross_check(struct parse *p)
                     memcmp(&r->listen[j].ss, &px->listen[i].ss, px->listen[i].len) == 0) {
                     if (p->proxy_listen_line[i])
                         return fail_at(p, p->proxy_listen_line[i], "proxy.listen_addresses",
-                                       "%s is also a resolver listen address",
-                                       px->listen[i].text);
+                                       "%s is also a resolver listen address", px->listen[i].text);
                     return fail_at(p, p->resolver_listen_line[j], "resolver.listen_addresses",
                                    "%s is also the proxy's listen address", r->listen[j].text);
                 }
@@ -1379,13 +1407,13 @@ static int syntax_error(struct parse *p, const yaml_parser_t *parser)
     if (strcmp(problem, "mapping values are not allowed in this context") == 0)
         return fail_at(p, (unsigned long)parser->problem_mark.line + 1, "syntax error",
                        "%s (a missing ':' after a key on the line before, or a value "
-                       "containing \": \" that needs quotes?)", problem);
+                       "containing \": \" that needs quotes?)",
+                       problem);
     if (parser->context)
         return fail_at(p, (unsigned long)parser->problem_mark.line + 1, "syntax error",
                        "%s %s (started on line %lu)", problem, parser->context,
                        (unsigned long)parser->context_mark.line + 1);
-    return fail_at(p, (unsigned long)parser->problem_mark.line + 1, "syntax error", "%s",
-                   problem);
+    return fail_at(p, (unsigned long)parser->problem_mark.line + 1, "syntax error", "%s", problem);
 }
 
 static int load(struct parse *p, yaml_parser_t *parser)
@@ -1403,8 +1431,10 @@ static int load(struct parse *p, yaml_parser_t *parser)
         if (is_null(root)) {
             rc = 0;
         } else if (root->type != YAML_MAPPING_NODE) {
-            rc = fail(p, root, "(top level)", "expected a mapping of keys (user, resolver, "
-                      "proxy), got %s", node_desc(root, buf, sizeof buf));
+            rc = fail(p, root, "(top level)",
+                      "expected a mapping of keys (user, resolver, "
+                      "proxy), got %s",
+                      node_desc(root, buf, sizeof buf));
             goto out;
         } else if (walk_mapping(p, root, "", top_keys, p->cfg) < 0) {
             goto out;

@@ -27,13 +27,13 @@ static int load(const char *yaml)
         int rc_ = load(yaml);                                                                      \
         CHECK_INT_EQ(rc_, -1);                                                                     \
         if (strncmp(err, (prefix), strlen(prefix)) != 0) {                                         \
-            fprintf(stderr, "  %s:%d: error \"%s\" does not start with \"%s\"\n", __FILE__,       \
+            fprintf(stderr, "  %s:%d: error \"%s\" does not start with \"%s\"\n", __FILE__,        \
                     __LINE__, err, (prefix));                                                      \
             unit_failed_checks++;                                                                  \
         }                                                                                          \
         if ((needle) && !strstr(err, (needle) ? (needle) : "")) {                                  \
-            fprintf(stderr, "  %s:%d: error \"%s\" does not contain \"%s\"\n", __FILE__,          \
-                    __LINE__, err, (needle) ? (needle) : "");                                      \
+            fprintf(stderr, "  %s:%d: error \"%s\" does not contain \"%s\"\n", __FILE__, __LINE__, \
+                    err, (needle) ? (needle) : "");                                                \
             unit_failed_checks++;                                                                  \
         }                                                                                          \
     } while (0)
@@ -159,8 +159,14 @@ static void test_defaults(void)
 static void test_empty_files(void)
 {
     static const char *const empties[] = {
-        "", "\n", "# only a comment\n\n# another\n", "---\n", "---\n...\n", "~\n",
-        "resolver:\nproxy:\n", "resolver:\n  # all commented\nproxy:\n  #enabled: false\n",
+        "",
+        "\n",
+        "# only a comment\n\n# another\n",
+        "---\n",
+        "---\n...\n",
+        "~\n",
+        "resolver:\nproxy:\n",
+        "resolver:\n  # all commented\nproxy:\n  #enabled: false\n",
     };
     for (size_t i = 0; i < sizeof empties / sizeof empties[0]; i++) {
         memset(&cfg, 0x5a, sizeof cfg);
@@ -276,8 +282,8 @@ static void test_trust_anchor_list(void)
     CHECK_INT_EQ(cfg.resolver.n_trust_anchors, 2);
     CHECK_STR_EQ(cfg.resolver.trust_anchors[0], "/a.key");
     CHECK_STR_EQ(cfg.resolver.trust_anchors[1], "/b.ds");
-    CHECK_ERR("resolver:\n  dnssec_trust_anchors: []\n", "t.yml:2: resolver.dnssec_trust_anchors: ",
-              "at least one");
+    CHECK_ERR("resolver:\n  dnssec_trust_anchors: []\n",
+              "t.yml:2: resolver.dnssec_trust_anchors: ", "at least one");
 }
 
 static void test_sizes(void)
@@ -286,9 +292,9 @@ static void test_sizes(void)
         const char *text;
         unsigned long long bytes;
     } ok[] = {
-        {"65536", 65536},       {"64k", 65536},          {"64K", 65536},
-        {"1m", 1 << 20},        {"32M", 32 << 20},       {"2g", 2ULL << 30},
-        {"512KiB", 512 << 10},  {"8mb", 8 << 20},        {"\"16m\"", 16 << 20},
+        {"65536", 65536},      {"64k", 65536},    {"64K", 65536},
+        {"1m", 1 << 20},       {"32M", 32 << 20}, {"2g", 2ULL << 30},
+        {"512KiB", 512 << 10}, {"8mb", 8 << 20},  {"\"16m\"", 16 << 20},
     };
     char yaml[128];
 
@@ -297,8 +303,7 @@ static void test_sizes(void)
         CHECK_OK(yaml);
         CHECK_INT_EQ(cfg.resolver.cache_size, ok[i].bytes);
     }
-    CHECK_ERR("resolver:\n  cache_size: 32x\n", "t.yml:2: resolver.cache_size: ",
-              "got \"32x\"");
+    CHECK_ERR("resolver:\n  cache_size: 32x\n", "t.yml:2: resolver.cache_size: ", "got \"32x\"");
     CHECK_ERR("resolver:\n  cache_size: m\n", "t.yml:2: resolver.cache_size: ", "size in bytes");
     CHECK_ERR("resolver:\n  cache_size: -1\n", "t.yml:2: resolver.cache_size: ", NULL);
     CHECK_ERR("resolver:\n  cache_size: 1k\n", "t.yml:2: resolver.cache_size: ", "out of range");
@@ -445,8 +450,8 @@ static void test_stubby_carries_over(void)
     CHECK_ERR("resolver:\n  dnssec: false\n", "t.yml:2: resolver.dnssec: ", NULL);
     CHECK_OK("resolver:\n  dnssec: true\n");
     /* a whole stubby.yml at the top level is pointed at resolver: */
-    CHECK_ERR("resolution_type: GETDNS_RESOLUTION_STUB\n", "t.yml:1: resolution_type: ",
-              "belongs under resolver:");
+    CHECK_ERR("resolution_type: GETDNS_RESOLUTION_STUB\n",
+              "t.yml:1: resolution_type: ", "belongs under resolver:");
     CHECK_ERR("\n\nidle_timeout: 10\n", "t.yml:3: idle_timeout: ", "resolver: or proxy:");
 }
 
@@ -487,8 +492,8 @@ static void test_sample_file(void)
  * one key only the first is taken. */
 static void test_sample_file_uncommented(void)
 {
-    const char *path = access("conf/daneguard.yml", R_OK) == 0 ? "conf/daneguard.yml"
-                                                                : "../../conf/daneguard.yml";
+    const char *path =
+        access("conf/daneguard.yml", R_OK) == 0 ? "conf/daneguard.yml" : "../../conf/daneguard.yml";
     FILE *f = fopen(path, "r");
     char line[512], buf[600], seen[64][64];
     char *out = NULL;
@@ -519,8 +524,8 @@ static void test_sample_file_uncommented(void)
             s = skipping ? "\n" : buf;
             in_example = 1;
             examples++;
-        } else if (in_example && (strncmp(line, "  #  - ", 7) == 0 ||
-                                  strncmp(line, "  #    ", 7) == 0)) {
+        } else if (in_example &&
+                   (strncmp(line, "  #  - ", 7) == 0 || strncmp(line, "  #    ", 7) == 0)) {
             snprintf(buf, sizeof buf, "  %s", line + 3);
             s = skipping ? "\n" : buf;
         } else if (strncmp(line, "  #   - ", 8) == 0) {
@@ -579,8 +584,8 @@ static void test_errors_types(void)
     CHECK_ERR("resolver:\n  timeout: 1.5\n", "t.yml:2: resolver.timeout: ", NULL);
     CHECK_ERR("resolver:\n  listen_addresses: 127.0.0.1@53\n",
               "t.yml:2: resolver.listen_addresses: expected a list", NULL);
-    CHECK_ERR("resolver:\n  listen_addresses:\n", "t.yml:2: resolver.listen_addresses: ",
-              "write []");
+    CHECK_ERR("resolver:\n  listen_addresses:\n",
+              "t.yml:2: resolver.listen_addresses: ", "write []");
     CHECK_ERR("resolver:\n  listen_addresses:\n    - {a: 1}\n",
               "t.yml:3: resolver.listen_addresses: ", "got a mapping");
     CHECK_ERR("resolver:\n  upstream_recursive_servers:\n    - 9.9.9.9\n",
@@ -591,19 +596,18 @@ static void test_errors_types(void)
     CHECK_ERR("proxy: [a, b]\n", "t.yml:1: proxy: expected a mapping", NULL);
     CHECK_ERR("- a\n- b\n", "t.yml:1: (top level): expected a mapping", NULL);
     CHECK_ERR("just words\n", "t.yml:1: (top level): expected a mapping", NULL);
-    CHECK_ERR("proxy:\n  enabled: maybe\n", "t.yml:2: proxy.enabled: expected true or false",
-              NULL);
+    CHECK_ERR("proxy:\n  enabled: maybe\n", "t.yml:2: proxy.enabled: expected true or false", NULL);
     CHECK_ERR("proxy:\n  intercept: some\n", "t.yml:2: proxy.intercept: expected dane or all",
               NULL);
     CHECK_ERR("proxy:\n  ca_dir: \"\"\n", "t.yml:2: proxy.ca_dir: ", "path");
-    CHECK_ERR("proxy:\n  allowed_ports: [443, https]\n", "t.yml:2: proxy.allowed_ports: ",
-              "got \"https\"");
+    CHECK_ERR("proxy:\n  allowed_ports: [443, https]\n",
+              "t.yml:2: proxy.allowed_ports: ", "got \"https\"");
     CHECK_ERR("resolver:\n  dns_transport_list: [UDP, QUIC]\n",
               "t.yml:2: resolver.dns_transport_list: ", "got \"QUIC\"");
     CHECK_ERR("resolver:\n  dns_transport_list: [UDP, udp]\n",
               "t.yml:2: resolver.dns_transport_list: ", "twice");
-    CHECK_ERR("resolver:\n  dns_transport_list: []\n", "t.yml:2: resolver.dns_transport_list: ",
-              "at least one");
+    CHECK_ERR("resolver:\n  dns_transport_list: []\n",
+              "t.yml:2: resolver.dns_transport_list: ", "at least one");
     CHECK_ERR("resolver:\n  tls_authentication: maybe\n",
               "t.yml:2: resolver.tls_authentication: ", "GETDNS_AUTHENTICATION_REQUIRED");
     CHECK_ERR("resolver:\n  round_robin_upstreams: [1]\n",
@@ -670,15 +674,12 @@ static void test_errors_ranges(void)
     CHECK_ERR("resolver:\n  upstream_recursive_servers:\n    - address_data: 1.1.1.1\n"
               "      tls_port: 0\n",
               "t.yml:4: resolver.upstream_recursive_servers.tls_port: ", "out of range");
-    CHECK_ERR("proxy:\n  allowed_ports: [0]\n", "t.yml:2: proxy.allowed_ports: ",
-              "out of range");
+    CHECK_ERR("proxy:\n  allowed_ports: [0]\n", "t.yml:2: proxy.allowed_ports: ", "out of range");
     CHECK_ERR("resolver:\n  timeout: 0\n", "t.yml:2: resolver.timeout: ", "out of range");
-    CHECK_ERR("resolver:\n  timeout: 99999999999999999999999\n", "t.yml:2: resolver.timeout: ",
-              NULL);
-    CHECK_ERR("resolver:\n  bogus_ttl: 86401\n", "t.yml:2: resolver.bogus_ttl: ",
-              "out of range");
-    CHECK_ERR("proxy:\n  max_connections: 0\n", "t.yml:2: proxy.max_connections: ",
-              "out of range");
+    CHECK_ERR("resolver:\n  timeout: 99999999999999999999999\n",
+              "t.yml:2: resolver.timeout: ", NULL);
+    CHECK_ERR("resolver:\n  bogus_ttl: 86401\n", "t.yml:2: resolver.bogus_ttl: ", "out of range");
+    CHECK_ERR("proxy:\n  max_connections: 0\n", "t.yml:2: proxy.max_connections: ", "out of range");
     CHECK_ERR("proxy:\n  cert_cache_entries: 0\n", "t.yml:2: proxy.cert_cache_entries: ", NULL);
     CHECK_ERR("proxy:\n  handshake_timeout: 0\n", "t.yml:2: proxy.handshake_timeout: ", NULL);
     CHECK_ERR("proxy:\n  idle_timeout: 0\n", "t.yml:2: proxy.idle_timeout: ", NULL);
@@ -718,8 +719,7 @@ static void test_errors_addresses(void)
     CHECK_ERR("resolver:\n  upstream_recursive_servers:\n    - address_data: 9.9.9.9@53\n",
               "t.yml:3: resolver.upstream_recursive_servers.address_data: ", "bare address");
     CHECK_ERR("resolver:\n  upstream_recursive_servers:\n    - address_data: dns.quad9.net\n",
-              "t.yml:3: resolver.upstream_recursive_servers.address_data: not an IP address",
-              NULL);
+              "t.yml:3: resolver.upstream_recursive_servers.address_data: not an IP address", NULL);
     CHECK_ERR("resolver:\n  allow: [10.0.0.0/33]\n",
               "t.yml:2: resolver.allow: prefix length must be 0..32", NULL);
     CHECK_ERR("resolver:\n  allow: [\"::/129\"]\n",
@@ -800,8 +800,8 @@ static void test_aliases(void)
     CHECK_INT_EQ(cfg.proxy.n_allow, 1);
     CHECK_INT_EQ(cfg.proxy.allow[0].prefix, 24);
     /* a mapping that contains itself */
-    CHECK_ERR("resolver: &r\n  timeout: 5\n  allow: *r\n", "t.yml:1: resolver.allow: ",
-              "expected a list");
+    CHECK_ERR("resolver: &r\n  timeout: 5\n  allow: *r\n",
+              "t.yml:1: resolver.allow: ", "expected a list");
     CHECK_ERR("a: &a [*a]\n", "t.yml:1: a: unknown key", NULL);
 }
 
@@ -828,9 +828,21 @@ static void test_sockaddr_parse(void)
         {"0.0.0.0@65535", AF_INET, "0.0.0.0", 65535},
     };
     static const char *const bad[] = {
-        "", "localhost", "127.0.0.1@", "127.0.0.1@0", "127.0.0.1@65536", "127.0.0.1@53x",
-        "127.0.0.1@-1", "[::1", "[::1]x", "[127.0.0.1]:53", "1.2.3", "::1@53@53",
-        "fe80::1%@53", "fe80::1%nosuchif0@53", "1.2.3.4.5",
+        "",
+        "localhost",
+        "127.0.0.1@",
+        "127.0.0.1@0",
+        "127.0.0.1@65536",
+        "127.0.0.1@53x",
+        "127.0.0.1@-1",
+        "[::1",
+        "[::1]x",
+        "[127.0.0.1]:53",
+        "1.2.3",
+        "::1@53@53",
+        "fe80::1%@53",
+        "fe80::1%nosuchif0@53",
+        "1.2.3.4.5",
         "0000:0000:0000:0000:0000:0000:0000:0000:0000:0000:0000:0000:0000:0000@53",
     };
     struct config_sockaddr sa;
@@ -890,9 +902,9 @@ static void test_cidr_parse(void)
     CHECK_INT_EQ(c.prefix, 8);
     CHECK_MEM_EQ(c.addr, net10, 4);
 
-    static const char *const bad[] = {"", "/8", "10.0.0.0/", "10.0.0.0/33", "::/129",
-                                      "10.0.0.0/-1", "10.0.0.0/8/8", "10.0.0/8", "host/8",
-                                      "10.0.0.0/0x8", "10.0.0.0/0008"};
+    static const char *const bad[] = {"",       "/8",           "10.0.0.0/",    "10.0.0.0/33",
+                                      "::/129", "10.0.0.0/-1",  "10.0.0.0/8/8", "10.0.0/8",
+                                      "host/8", "10.0.0.0/0x8", "10.0.0.0/0008"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         int rc = config_cidr_parse(bad[i], &c);
         if (rc != -1)
@@ -915,12 +927,24 @@ static void test_cidr_match(void)
         const char *addr;
         int in;
     } cases[] = {
-        {"127.0.0.1", 1},         {"127.255.255.255", 1},     {"128.0.0.1", 0},
-        {"::1", 1},               {"::2", 0},                 {"::ffff:127.0.0.1", 1},
-        {"::ffff:128.0.0.1", 0},  {"192.168.4.1", 1},         {"192.168.7.255", 1},
-        {"192.168.8.0", 0},       {"192.168.3.255", 0},       {"::ffff:192.168.5.5", 1},
-        {"2001:db8:80::1", 1},    {"2001:db8:ff:ffff::", 1},  {"2001:db8:100::", 0},
-        {"2001:db8:7f::", 0},     {"::127.0.0.1", 0},         {"10.0.0.1", 0},
+        {"127.0.0.1", 1},
+        {"127.255.255.255", 1},
+        {"128.0.0.1", 0},
+        {"::1", 1},
+        {"::2", 0},
+        {"::ffff:127.0.0.1", 1},
+        {"::ffff:128.0.0.1", 0},
+        {"192.168.4.1", 1},
+        {"192.168.7.255", 1},
+        {"192.168.8.0", 0},
+        {"192.168.3.255", 0},
+        {"::ffff:192.168.5.5", 1},
+        {"2001:db8:80::1", 1},
+        {"2001:db8:ff:ffff::", 1},
+        {"2001:db8:100::", 0},
+        {"2001:db8:7f::", 0},
+        {"::127.0.0.1", 0},
+        {"10.0.0.1", 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         ss = client(cases[i].addr);

@@ -193,9 +193,9 @@ expect sighup_reload_back NOERROR any - www.world.test. A
 world_daneguard_stop
 world_daneguard_config "$WORLD_DIR/refuse.yml" 'resolver.allow: [10.0.0.0/8]'
 if world_daneguard_start "$WORLD_DIR/refuse.yml"; then
-    expect refused_outside_allow_udp REFUSED noad - www.world.test. A
-    expect refused_outside_allow_tcp REFUSED noad - +tcp www.world.test. A
-    DQ_SERVER=::1 expect refused_outside_allow_ipv6 REFUSED noad - www.world.test. A
+    expect refused_outside_allow_udp REFUSED any - www.world.test. A
+    expect refused_outside_allow_tcp REFUSED any - +tcp www.world.test. A
+    DQ_SERVER=::1 expect refused_outside_allow_ipv6 REFUSED any - www.world.test. A
 else
     fail refused_outside_allow_udp "daneguard did not start with allow: [10.0.0.0/8]"
 fi

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# shellcheck disable=SC2119 # world_start [--rrl]: called without arguments
+# tests/world/demo.sh — `make demo`: the hermetic test world with daneguard in
+# front of it, for someone with no internet or no signed zone of their own.
+# Prints commands to try, then runs until Ctrl-C (or DEMO_SECONDS, default a day).
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+# shellcheck source=tests/world/world.sh
+source tests/world/world.sh
+
+world_trap
+world_start || exit 1
+world_unbound_start || world_log "no Unbound to compare with"
+CFG=$WORLD_DIR/daneguard.yml
+world_daneguard_config "$CFG"
+world_daneguard_start "$CFG" -v || { world_log "daneguard did not start (make all?)"; exit 1; }
+
+D="dig @127.0.0.1 -p $DG_DNS_PORT"
+cat <<TXT
+
+daneguard is answering DNS on 127.0.0.1 and ::1 port $DG_DNS_PORT, in front of
+NSD on $WORLD_NS_ADDR port $WORLD_NS_PORT serving a small signed tree; its trust
+anchor is the key of world.test. ($WORLD_TA_FILE).
+Config: $CFG    log: $WORLD_DIR/daneguard.log
+
+A signed name, validated (flags show "ad"):
+  $D +dnssec www.secure.world.test A
+An unsigned delegation (answer, no "ad"):
+  $D +dnssec www.insecure.world.test A
+A record altered after signing (SERVFAIL, "EDE: 6 (DNSSEC Bogus)"):
+  $D +dnssec www.bogus.world.test A
+...and the same with checking disabled (the altered data, 127.0.0.66):
+  $D +dnssec +cd www.bogus.world.test A
+Signatures that expired in 2020 (SERVFAIL, "EDE: 7 (Signature Expired)"):
+  $D +dnssec www.expired.world.test A
+A name that does not exist, with its NSEC proof:
+  $D +dnssec nx.world.test A
+Too big for UDP (TC), then over TCP:
+  $D +ignore +notcp big.world.test TXT
+  $D +tcp big.world.test TXT
+TXT
+if [ -n "${WORLD_UNBOUND_PORT:-}" ]; then
+    echo "Compare with a validating Unbound on the same world:"
+    echo "  dig @127.0.0.1 -p $WORLD_UNBOUND_PORT +dnssec www.bogus.world.test A"
+fi
+cat <<TXT
+
+The HTTPS proxy listens on 127.0.0.1 port $DG_PROXY_PORT; its local CA is in
+$WORLD_DIR/ca. Once the world has TLS origins with TLSA records:
+  curl -x http://127.0.0.1:$DG_PROXY_PORT https://www.secure.world.test/
+
+Ctrl-C stops everything and removes $WORLD_DIR (KEEP_WORLD=1 keeps it).
+TXT
+
+end=$((SECONDS + ${DEMO_SECONDS:-86400}))
+while [ "$SECONDS" -lt "$end" ]; do
+    kill -0 "$DG_PID" 2>/dev/null || { world_log "daneguard exited; its log is above"; tail -n 20 "$WORLD_DIR/daneguard.log" >&2; exit 1; }
+    sleep 1
+done

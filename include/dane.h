@@ -20,7 +20,7 @@
     X(INVAL, -2, "invalid argument")                                                               \
     X(SYNTAX, -3, "a TLSA record is \"usage selector matching-type hex-data\"")                    \
     X(FIELD, -4, "TLSA usage, selector or matching type is not a number 0-255 or an RFC 7218 name") \
-    X(HEX, -5, "TLSA association data is not an even number of hex digits")                        \
+    X(HEX, -5, "TLSA association data must be hex digits, an even number of them")                        \
     X(RDATA, -6, "TLSA RDATA is shorter than 3 bytes")                                             \
     X(CRYPTO, -7, "a hash or key operation failed in mbedTLS")
 

@@ -653,6 +653,12 @@ static int path_validate(mbedtls_x509_crt *crt, mbedtls_x509_crt *anchor,
         sep = "; ";
     }
     uint32_t rest = flags & ~(uint32_t)TIME_FLAGS;
+    if (rest & MBEDTLS_X509_BADCERT_NOT_TRUSTED) { /* mbedTLS's words for it mislead */
+        rb_printf(why, "%sno path from the leaf to %s (a missing intermediate, another issuer, "
+                       "or a bad signature)", sep, undated ? "it" : "a trusted certificate");
+        sep = "; ";
+        rest &= ~(uint32_t)MBEDTLS_X509_BADCERT_NOT_TRUSTED;
+    }
     if (rest != 0) {
         char info[512];
         if (mbedtls_x509_crt_verify_info(info, sizeof(info), "", rest) < 0)

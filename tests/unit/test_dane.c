@@ -156,7 +156,7 @@ static void test_parse_text(void)
     CHECK_INT_EQ(dane_tlsa_parse_text(&r, "-1 1 1 aa"), DANE_EFIELD);
     CHECK(r.data == NULL);
     CHECK_INT_EQ(dane_tlsa_parse_text(NULL, "3 1 1 aa"), DANE_EINVAL);
-    CHECK_STR_EQ(dane_strerror(DANE_EHEX), "TLSA association data is not an even number of hex digits");
+    CHECK_STR_EQ(dane_strerror(DANE_EHEX), "TLSA association data must be hex digits, an even number of them");
     CHECK_STR_EQ(dane_strerror(0), "success");
     CHECK_STR_EQ(dane_strerror(-999), "unknown error");
 }

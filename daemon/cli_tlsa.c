@@ -1,0 +1,507 @@
+/* daemon/cli_tlsa.c — daneguard tlsa: make the TLSA records an operator publishes.
+ *
+ * From a certificate file, a key file, or a live server (optionally after
+ * SMTP STARTTLS), print the zone-file line and, on request, the pdnsutil
+ * command and the issuer's DANE-TA record. Replaces the usual
+ * `openssl x509 -pubkey | openssl pkey -pubin -outform DER | openssl dgst`
+ * pipeline. Exit 0 on success, 1 when the server could not be reached or
+ * spoke no TLS, 2 on bad input.
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <mbedtls/ctr_drbg.h>
+#include <mbedtls/entropy.h>
+#include <mbedtls/error.h>
+#include <mbedtls/net_sockets.h>
+#include <mbedtls/oid.h>
+#include <mbedtls/pk.h>
+#include <mbedtls/ssl.h>
+#include <mbedtls/x509_crt.h>
+
+#include "cli.h"
+#include "dane.h"
+
+#define TLSA_TIMEOUT_MS 10000
+#define TLSA_NAME_MAX 256
+
+static void tlsa_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: daneguard tlsa (--cert FILE | --key FILE | --connect HOST[:PORT])\n"
+            "                      [--usage U] [--selector S] [--mtype M]\n"
+            "                      [--host NAME] [--port N] [--pdns ZONE] [--chain]\n"
+            "                      [--starttls smtp] [--sni NAME]\n"
+            "\n"
+            "Prints the TLSA record to publish, as a zone-file line:\n"
+            "  _443._tcp.www.example.com. IN TLSA 3 1 1 <hex>\n"
+            "\n"
+            "  --cert FILE       a certificate, PEM or DER; a PEM file may hold the\n"
+            "                    chain after the leaf\n"
+            "  --key FILE        a private or public key, PEM or DER (selector 1 only)\n"
+            "  --connect H[:P]   fetch the chain from a live server (port 443, or 25\n"
+            "                    with --starttls smtp); [v6]:port for IPv6\n"
+            "  --starttls smtp   speak EHLO and STARTTLS before the TLS handshake\n"
+            "  --sni NAME        server name to send (default: the --connect host)\n"
+            "  --usage U         0-3 (default 3, DANE-EE)\n"
+            "  --selector S      0 certificate, 1 public key (default 1)\n"
+            "  --mtype M         0 exact, 1 SHA-256, 2 SHA-512 (default 1)\n"
+            "  --host NAME       owner name's host (default: the --connect host or\n"
+            "                    --sni, else the certificate's first DNS name)\n"
+            "  --port N          owner name's port (default: the connection's, or 443)\n"
+            "  --pdns ZONE       also print the pdnsutil add-record command for ZONE\n"
+            "  --chain           also print the issuer's 2 S M record (DANE-TA), which\n"
+            "                    keeps working when the leaf is renewed\n"
+            "  -h, --help        this text\n");
+}
+
+struct tlsa_opts {
+    const char *cert, *key, *connect, *starttls, *sni, *host, *pdns;
+    int usage, selector, mtype, port, chain;
+};
+
+static int parse_num(const char *opt, const char *s, int max, int *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0' || v < 0 || v > max) {
+        fprintf(stderr, "daneguard tlsa: %s '%s' is not a number 0-%d\n", opt, s, max);
+        return -1;
+    }
+    *out = (int)v;
+    return 0;
+}
+
+static int is_ip_literal(const char *s)
+{
+    unsigned char buf[16];
+    return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
+}
+
+/* HOST[:PORT], [V6]:PORT, or a bare IPv6 address. */
+static int split_hostport(const char *in, char *host, size_t hsize, int *port)
+{
+    const char *p = NULL;
+    size_t hlen;
+    if (in[0] == '[') {
+        const char *close = strchr(in, ']');
+        if (close == NULL || (close[1] != '\0' && close[1] != ':'))
+            return -1;
+        hlen = (size_t)(close - in - 1);
+        in++;
+        p = close[1] == ':' ? close + 2 : NULL;
+    } else {
+        const char *colon = strchr(in, ':');
+        if (colon != NULL && strchr(colon + 1, ':') == NULL) {
+            hlen = (size_t)(colon - in);
+            p = colon + 1;
+        } else {
+            hlen = strlen(in);
+        }
+    }
+    if (hlen == 0 || hlen >= hsize)
+        return -1;
+    memcpy(host, in, hlen);
+    host[hlen] = '\0';
+    if (p != NULL && parse_num("--connect port", p, 65535, port) != 0)
+        return -1;
+    return 0;
+}
+
+/* ---- SMTP STARTTLS (RFC 3207) ------------------------------------------ */
+
+/* Reads one SMTP reply (all its lines); returns its code, or -1. When
+ * `has_starttls` is given, sets it if an EHLO line names STARTTLS. */
+static int smtp_reply(mbedtls_net_context *fd, int *has_starttls)
+{
+    char line[1024];
+    for (int lines = 0; lines < 100; lines++) {
+        size_t len = 0;
+        for (;;) {
+            unsigned char c;
+            int ret = mbedtls_net_recv_timeout(fd, &c, 1, TLSA_TIMEOUT_MS);
+            if (ret <= 0)
+                return -1;
+            if (c == '\n')
+                break;
+            if (c != '\r' && len < sizeof(line) - 1)
+                line[len++] = (char)c;
+        }
+        line[len] = '\0';
+        if (len < 3 || !isdigit((unsigned char)line[0]) || !isdigit((unsigned char)line[1]) ||
+            !isdigit((unsigned char)line[2]))
+            return -1;
+        if (has_starttls != NULL && len >= 12 && strncasecmp(line + 4, "STARTTLS", 8) == 0 &&
+            (line[12] == '\0' || line[12] == ' '))
+            *has_starttls = 1;
+        if (len == 3 || line[3] == ' ')
+            return atoi(line);
+        if (line[3] != '-')
+            return -1;
+    }
+    return -1;
+}
+
+static int smtp_send(mbedtls_net_context *fd, const char *s)
+{
+    size_t len = strlen(s), off = 0;
+    while (off < len) {
+        int ret = mbedtls_net_send(fd, (const unsigned char *)s + off, len - off);
+        if (ret <= 0)
+            return -1;
+        off += (size_t)ret;
+    }
+    return 0;
+}
+
+static int smtp_starttls(mbedtls_net_context *fd, const char *where)
+{
+    int code, has = 0;
+    if ((code = smtp_reply(fd, NULL)) != 220) {
+        fprintf(stderr, "daneguard tlsa: %s: no SMTP greeting (reply %d)\n", where, code);
+        return -1;
+    }
+    if (smtp_send(fd, "EHLO daneguard.invalid\r\n") != 0 || (code = smtp_reply(fd, &has)) != 250) {
+        fprintf(stderr, "daneguard tlsa: %s: EHLO refused (reply %d)\n", where, code);
+        return -1;
+    }
+    if (!has) {
+        fprintf(stderr, "daneguard tlsa: %s: the server does not offer STARTTLS\n", where);
+        return -1;
+    }
+    if (smtp_send(fd, "STARTTLS\r\n") != 0 || (code = smtp_reply(fd, NULL)) != 220) {
+        fprintf(stderr, "daneguard tlsa: %s: STARTTLS refused (reply %d)\n", where, code);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- fetching a chain -------------------------------------------------- */
+
+/* Connects, handshakes (no verification: we only read what is presented)
+ * and copies the presented chain into `out`. Returns 0, 1 on failure. */
+static int fetch_chain(const char *host, int port, const char *sni, int smtp,
+                       mbedtls_x509_crt *out)
+{
+    mbedtls_net_context fd;
+    mbedtls_entropy_context entropy;
+    mbedtls_ctr_drbg_context drbg;
+    mbedtls_ssl_config conf;
+    mbedtls_ssl_context ssl;
+    char portstr[8], where[TLSA_NAME_MAX + 16], err[200];
+    int ret, status = 1;
+
+    mbedtls_net_init(&fd);
+    mbedtls_entropy_init(&entropy);
+    mbedtls_ctr_drbg_init(&drbg);
+    mbedtls_ssl_config_init(&conf);
+    mbedtls_ssl_init(&ssl);
+    snprintf(portstr, sizeof(portstr), "%d", port);
+    snprintf(where, sizeof(where), strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
+
+    if ((ret = mbedtls_ctr_drbg_seed(&drbg, mbedtls_entropy_func, &entropy,
+                                     (const unsigned char *)"daneguard tlsa", 14)) != 0 ||
+        (ret = mbedtls_ssl_config_defaults(&conf, MBEDTLS_SSL_IS_CLIENT,
+                                           MBEDTLS_SSL_TRANSPORT_STREAM,
+                                           MBEDTLS_SSL_PRESET_DEFAULT)) != 0)
+        goto tls_error;
+    /* no verification here: the point is to see what the server presents */
+    mbedtls_ssl_conf_authmode(&conf, MBEDTLS_SSL_VERIFY_NONE);
+    mbedtls_ssl_conf_rng(&conf, mbedtls_ctr_drbg_random, &drbg);
+    mbedtls_ssl_conf_read_timeout(&conf, TLSA_TIMEOUT_MS);
+    if ((ret = mbedtls_ssl_setup(&ssl, &conf)) != 0)
+        goto tls_error;
+    if (sni != NULL && (ret = mbedtls_ssl_set_hostname(&ssl, sni)) != 0)
+        goto tls_error;
+
+    if ((ret = mbedtls_net_connect(&fd, host, portstr, MBEDTLS_NET_PROTO_TCP)) != 0) {
+        mbedtls_strerror(ret, err, sizeof(err));
+        fprintf(stderr, "daneguard tlsa: cannot connect to %s: %s\n", where, err);
+        goto out;
+    }
+    if (smtp && smtp_starttls(&fd, where) != 0)
+        goto out;
+    mbedtls_ssl_set_bio(&ssl, &fd, mbedtls_net_send, NULL, mbedtls_net_recv_timeout);
+    while ((ret = mbedtls_ssl_handshake(&ssl)) != 0)
+        if (ret != MBEDTLS_ERR_SSL_WANT_READ && ret != MBEDTLS_ERR_SSL_WANT_WRITE)
+            goto tls_error;
+    const mbedtls_x509_crt *peer = mbedtls_ssl_get_peer_cert(&ssl);
+    if (peer == NULL) {
+        fprintf(stderr, "daneguard tlsa: %s presented no certificate\n", where);
+        goto out;
+    }
+    for (const mbedtls_x509_crt *c = peer; c != NULL && c->raw.p != NULL; c = c->next)
+        if ((ret = mbedtls_x509_crt_parse_der(out, c->raw.p, c->raw.len)) != 0)
+            goto tls_error;
+    (void)mbedtls_ssl_close_notify(&ssl);
+    status = 0;
+    goto out;
+tls_error:
+    mbedtls_strerror(ret, err, sizeof(err));
+    fprintf(stderr, "daneguard tlsa: TLS with %s failed: %s\n", where, err);
+out:
+    mbedtls_ssl_free(&ssl);
+    mbedtls_ssl_config_free(&conf);
+    mbedtls_ctr_drbg_free(&drbg);
+    mbedtls_entropy_free(&entropy);
+    mbedtls_net_free(&fd);
+    return status;
+}
+
+/* SubjectPublicKeyInfo DER of a key file (private or public, PEM or DER),
+ * written to the end of buf; returns its start, or NULL. */
+static unsigned char *key_spki(const char *file, unsigned char *buf, size_t size, size_t *len)
+{
+    mbedtls_pk_context pk;
+    char err[200];
+    unsigned char *spki = NULL;
+    mbedtls_pk_init(&pk);
+    int ret = mbedtls_pk_parse_keyfile(&pk, file, NULL);
+    if (ret != 0) {
+        mbedtls_pk_free(&pk);
+        mbedtls_pk_init(&pk);
+        ret = mbedtls_pk_parse_public_keyfile(&pk, file);
+    }
+    if (ret != 0) {
+        mbedtls_strerror(ret, err, sizeof(err));
+        fprintf(stderr, "daneguard tlsa: --key %s: not a private or public key: %s\n", file, err);
+    } else if ((ret = mbedtls_pk_write_pubkey_der(&pk, buf, size)) <= 0) {
+        fprintf(stderr, "daneguard tlsa: --key %s: cannot encode the public key\n", file);
+    } else {
+        *len = (size_t)ret;
+        spki = buf + size - *len;
+    }
+    mbedtls_pk_free(&pk);
+    return spki;
+}
+
+/* The first dNSName of a certificate, else its CN. */
+static int cert_first_name(const mbedtls_x509_crt *crt, char *out, size_t size)
+{
+    for (const mbedtls_x509_sequence *s = &crt->subject_alt_names; s != NULL; s = s->next)
+        if (s->buf.p != NULL &&
+            s->buf.tag == (MBEDTLS_ASN1_CONTEXT_SPECIFIC | MBEDTLS_X509_SAN_DNS_NAME) &&
+            s->buf.len < size && s->buf.p[0] != '*') {
+            memcpy(out, s->buf.p, s->buf.len);
+            out[s->buf.len] = '\0';
+            return 0;
+        }
+    for (const mbedtls_x509_name *n = &crt->subject; n != NULL; n = n->next)
+        if (n->oid.p != NULL && MBEDTLS_OID_CMP(MBEDTLS_OID_AT_CN, &n->oid) == 0 &&
+            n->val.len < size && memchr(n->val.p, ' ', n->val.len) == NULL) {
+            memcpy(out, n->val.p, n->val.len);
+            out[n->val.len] = '\0';
+            return 0;
+        }
+    return -1;
+}
+
+static void strip_dot(char *s)
+{
+    size_t len = strlen(s);
+    if (len > 0 && s[len - 1] == '.')
+        s[len - 1] = '\0';
+}
+
+/* Prints the record for its owner, and the pdnsutil line for the zone. */
+static int print_record(const struct dane_tlsa *rec, const char *owner, const char *zone)
+{
+    char *text = dane_tlsa_to_text(rec);
+    if (text == NULL) {
+        fprintf(stderr, "daneguard tlsa: out of memory\n");
+        return 1;
+    }
+    printf("%s. IN TLSA %s\n", owner, text);
+    if (zone != NULL) {
+        size_t olen = strlen(owner), zlen = strlen(zone);
+        const char *rel = owner;
+        int rlen = (int)(olen - zlen - 1);
+        /* owner ends in "." + zone, case-insensitively (it always has labels before) */
+        if (zlen > 0 && olen > zlen + 1 && owner[olen - zlen - 1] == '.' &&
+            strcasecmp(owner + olen - zlen, zone) == 0)
+            printf("pdnsutil add-record %s %.*s TLSA 3600 \"%s\"\n", zone, rlen, rel, text);
+        else
+            printf("pdnsutil add-record %s %s. TLSA 3600 \"%s\"\n", zone, owner, text);
+    }
+    free(text);
+    return 0;
+}
+
+int cli_tlsa_main(int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"cert", required_argument, NULL, 'c'},     {"key", required_argument, NULL, 'k'},
+        {"connect", required_argument, NULL, 'C'},  {"starttls", required_argument, NULL, 's'},
+        {"sni", required_argument, NULL, 'S'},      {"usage", required_argument, NULL, 'u'},
+        {"selector", required_argument, NULL, 'e'}, {"mtype", required_argument, NULL, 'm'},
+        {"host", required_argument, NULL, 'H'},     {"port", required_argument, NULL, 'p'},
+        {"pdns", required_argument, NULL, 'z'},     {"chain", no_argument, NULL, 'a'},
+        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
+    struct tlsa_opts o = {.usage = 3, .selector = 1, .mtype = 1, .port = -1};
+    mbedtls_x509_crt crt;
+    struct dane_tlsa rec = {0}, issuer_rec = {0};
+    char host[TLSA_NAME_MAX] = "", conn_host[TLSA_NAME_MAX] = "", owner[TLSA_NAME_MAX + 32],
+         zone[TLSA_NAME_MAX] = "", err[200];
+    unsigned char keybuf[4096];
+    int opt, ret, status = 2, conn_port = -1;
+
+    mbedtls_x509_crt_init(&crt);
+    optind = 0;
+    while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+        switch (opt) {
+        case 'c':
+            o.cert = optarg;
+            break;
+        case 'k':
+            o.key = optarg;
+            break;
+        case 'C':
+            o.connect = optarg;
+            break;
+        case 's':
+            o.starttls = optarg;
+            break;
+        case 'S':
+            o.sni = optarg;
+            break;
+        case 'u':
+            if (parse_num("--usage", optarg, 255, &o.usage) != 0)
+                goto out;
+            break;
+        case 'e':
+            if (parse_num("--selector", optarg, 1, &o.selector) != 0)
+                goto out;
+            break;
+        case 'm':
+            if (parse_num("--mtype", optarg, 2, &o.mtype) != 0)
+                goto out;
+            break;
+        case 'H':
+            o.host = optarg;
+            break;
+        case 'p':
+            if (parse_num("--port", optarg, 65535, &o.port) != 0)
+                goto out;
+            break;
+        case 'z':
+            o.pdns = optarg;
+            break;
+        case 'a':
+            o.chain = 1;
+            break;
+        case 'h':
+            tlsa_usage(stdout);
+            status = 0;
+            goto out;
+        default:
+            tlsa_usage(stderr);
+            goto out;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "daneguard tlsa: unexpected argument '%s' (see --help)\n", argv[optind]);
+        goto out;
+    }
+    if ((o.cert != NULL) + (o.key != NULL) + (o.connect != NULL) != 1) {
+        fprintf(stderr, "daneguard tlsa: give exactly one of --cert, --key, --connect\n");
+        goto out;
+    }
+    if (o.starttls != NULL && (strcmp(o.starttls, "smtp") != 0 || o.connect == NULL)) {
+        fprintf(stderr, "daneguard tlsa: --starttls takes 'smtp' and needs --connect\n");
+        goto out;
+    }
+    if (o.key != NULL && (o.selector != DANE_SELECTOR_SPKI || o.chain)) {
+        fprintf(stderr, "daneguard tlsa: --key gives only a public key: selector 1, no --chain\n");
+        goto out;
+    }
+    if (o.usage > 3)
+        fprintf(stderr, "daneguard tlsa: warning: usage %d is not 0-3; clients ignore it\n",
+                o.usage);
+    if (o.pdns != NULL) {
+        snprintf(zone, sizeof(zone), "%s", o.pdns);
+        strip_dot(zone);
+    }
+
+    const unsigned char *der = NULL;
+    size_t der_len = 0;
+    if (o.connect != NULL) {
+        conn_port = o.starttls ? 25 : 443;
+        if (split_hostport(o.connect, conn_host, sizeof(conn_host), &conn_port) != 0) {
+            fprintf(stderr, "daneguard tlsa: --connect '%s' is not HOST[:PORT]\n", o.connect);
+            goto out;
+        }
+        const char *sni = o.sni ? o.sni : is_ip_literal(conn_host) ? NULL : conn_host;
+        if (fetch_chain(conn_host, conn_port, sni, o.starttls != NULL, &crt) != 0) {
+            status = 1;
+            goto out;
+        }
+    } else if (o.cert != NULL) {
+        ret = mbedtls_x509_crt_parse_file(&crt, o.cert);
+        if (ret != 0 || crt.raw.p == NULL) {
+            if (ret < 0)
+                mbedtls_strerror(ret, err, sizeof(err));
+            fprintf(stderr, "daneguard tlsa: --cert %s: %s\n", o.cert,
+                    ret < 0 ? err : ret > 0 ? "a certificate in it does not parse"
+                                            : "no certificate in it");
+            goto out;
+        }
+    } else {
+        der = key_spki(o.key, keybuf, sizeof(keybuf), &der_len);
+        if (der == NULL)
+            goto out;
+    }
+
+    /* the owner name: _port._tcp.host */
+    if (o.host != NULL)
+        snprintf(host, sizeof(host), "%s", o.host);
+    else if (o.connect != NULL && !is_ip_literal(conn_host))
+        snprintf(host, sizeof(host), "%s", conn_host);
+    else if (o.sni != NULL)
+        snprintf(host, sizeof(host), "%s", o.sni);
+    else if (crt.raw.p != NULL)
+        (void)cert_first_name(&crt, host, sizeof(host));
+    strip_dot(host);
+    if (host[0] == '\0') {
+        fprintf(stderr, "daneguard tlsa: no host name for the owner name: give --host\n");
+        goto out;
+    }
+    int port = o.port >= 0 ? o.port : conn_port >= 0 ? conn_port : 443;
+    snprintf(owner, sizeof(owner), "_%d._tcp.%s", port, host);
+
+    if (der != NULL)
+        ret = dane_tlsa_make(&rec, (uint8_t)o.usage, 1, (uint8_t)o.mtype, der, der_len);
+    else
+        ret = dane_tlsa_make_cert(&rec, (uint8_t)o.usage, (uint8_t)o.selector, (uint8_t)o.mtype,
+                                  &crt);
+    if (ret != 0) {
+        fprintf(stderr, "daneguard tlsa: %s\n", dane_strerror(ret));
+        goto out;
+    }
+    if (o.chain) {
+        if (crt.next == NULL || crt.next->raw.p == NULL) {
+            fprintf(stderr, "daneguard tlsa: --chain: %s has no issuer certificate after the "
+                            "leaf\n", o.cert ? o.cert : "the server's chain");
+            goto out;
+        }
+        if ((ret = dane_tlsa_make_cert(&issuer_rec, DANE_USAGE_DANE_TA, (uint8_t)o.selector,
+                                       (uint8_t)o.mtype, crt.next)) != 0) {
+            fprintf(stderr, "daneguard tlsa: %s\n", dane_strerror(ret));
+            goto out;
+        }
+    }
+    status = print_record(&rec, owner, o.pdns ? zone : NULL);
+    if (status == 0 && o.chain)
+        status = print_record(&issuer_rec, owner, o.pdns ? zone : NULL);
+out:
+    dane_tlsa_clear(&issuer_rec);
+    dane_tlsa_clear(&rec);
+    mbedtls_x509_crt_free(&crt);
+    return status;
+}

@@ -1,0 +1,293 @@
+/* tests/unit/test_pages.c — the pages daneguard serves itself (proxy/pages.c). */
+#include "pages.h"
+#include "unit.h"
+
+#include <stdlib.h>
+#include <strings.h>
+
+static int contains(const char *hay, const char *needle)
+{
+    return hay && strstr(hay, needle) != NULL;
+}
+
+static int contains_nocase(const char *hay, const char *needle)
+{
+    return hay && strcasestr(hay, needle) != NULL;
+}
+
+/* Every tag in a page is one this module writes: nothing from the network
+ * turned into markup. */
+static int only_known_tags(const char *html)
+{
+    static const char *const known[] = {
+        "!DOCTYPE", "html", "head", "meta", "title", "style", "body", "main", "h1", "h2", "p",
+        "div",      "code", "pre",  "table", "tr",   "th",    "td",   "ul",   "li", "a",  "em",
+    };
+    for (const char *p = strchr(html, '<'); p; p = strchr(p + 1, '<')) {
+        const char *name = p + 1 + (p[1] == '/');
+        size_t n = strcspn(name, " >");
+        int ok = 0;
+        for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+            ok |= strlen(known[i]) == n && strncmp(name, known[i], n) == 0;
+        if (!ok) {
+            fprintf(stderr, "  unexpected tag: %.20s\n", p);
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Nothing a page shows may pull from elsewhere. */
+static void check_self_contained(const char *html)
+{
+    CHECK(only_known_tags(html));
+    CHECK(!contains_nocase(html, "<script"));
+    CHECK(!contains_nocase(html, "<link"));
+    CHECK(!contains_nocase(html, "<img"));
+    CHECK(!contains_nocase(html, "src=\""));
+    CHECK(!contains_nocase(html, "@import"));
+    CHECK(!contains_nocase(html, "url("));
+    CHECK(!contains_nocase(html, "href=\"http"));
+    CHECK(!contains_nocase(html, "href=\"//"));
+}
+
+static const uint8_t spki[32] = {0x00, 0x01, 0xab, 0xcd, 0xef, 0x10, 0x20, 0x30, 0x40, 0x50, 0x60,
+                                 0x70, 0x80, 0x90, 0xa0, 0xb0, 0xc0, 0xd0, 0xe0, 0xf0, 0xff, 0xfe,
+                                 0xfd, 0xfc, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08};
+static const char spki_hex[] = "0001abcdef102030405060708090a0b0c0d0e0f0fffefdfc0102030405060708";
+
+static void test_refusal_page(void)
+{
+    const char *tlsa[] = {"3 1 1 8bd1da95272f7fa4ffb24137fc0ed03aae67e5c4d8b3c50734e1050a7920b922",
+                          "2 0 1 aaaa"};
+    struct pages_refusal r = {
+        .host = "www.example.com",
+        .port = 443,
+        .reason = "DANE mismatch: no TLSA record matches the presented chain",
+        .tlsa = tlsa,
+        .n_tlsa = 2,
+        .spki_sha256 = spki,
+    };
+    struct http_buf b = {0};
+    CHECK_INT_EQ(pages_refusal_html(&b, &r), 0);
+    CHECK(contains(b.data, "<title>daneguard refused www.example.com:443</title>"));
+    CHECK(contains(b.data, "DANE mismatch: no TLSA record matches the presented chain"));
+    CHECK(contains(b.data, tlsa[0]));
+    CHECK(contains(b.data, tlsa[1]));
+    CHECK(contains(b.data, spki_hex));
+    CHECK(contains(b.data, "_443._tcp.www.example.com"));
+    CHECK(contains(b.data, "daneguard check www.example.com 443"));
+    CHECK(contains(b.data, "IN TLSA 3 1 1 "));
+    CHECK(contains(b.data, "<style>"));
+    check_self_contained(b.data);
+    http_buf_free(&b);
+
+    /* other reasons, no certificate, no TLSA, an IPv6 literal */
+    struct pages_refusal r2 = {.host = "2001:db8::1", .port = 8443, .reason = "TLSA lookup timed out"};
+    CHECK_INT_EQ(pages_refusal_html(&b, &r2), 0);
+    CHECK(contains(b.data, "<title>daneguard refused [2001:db8::1]:8443</title>"));
+    CHECK(contains(b.data, "TLSA lookup timed out"));
+    CHECK(contains(b.data, "none obtained"));
+    CHECK(contains(b.data, "no certificate was presented"));
+    CHECK(!contains(b.data, "IN TLSA 3 1 1"));
+    http_buf_free(&b);
+
+    struct pages_refusal bad = {.host = NULL, .reason = "x"};
+    CHECK_INT_EQ(pages_refusal_html(&b, &bad), PAGES_EINVAL);
+    CHECK_INT_EQ(b.len, 0);
+}
+
+static void test_refusal_escapes_hostile_strings(void)
+{
+    const char *tlsa[] = {"3 1 1 <img src=x onerror=alert(1)>", "\"'><script>x</script>"};
+    struct pages_refusal r = {
+        .host = "<script>alert('host')</script>",
+        .port = 443,
+        .reason = "DNSSEC bogus for _443._tcp.host: <script>alert(\"reason\")</script> & \x01\x1b",
+        .tlsa = tlsa,
+        .n_tlsa = 2,
+        .spki_sha256 = NULL,
+    };
+    struct http_buf b = {0};
+    CHECK_INT_EQ(pages_refusal_html(&b, &r), 0);
+    check_self_contained(b.data);
+    CHECK(!contains(b.data, "<script>"));
+    CHECK(!contains(b.data, "</script>"));
+    CHECK(!contains(b.data, "\"'>"));
+    CHECK(!contains(b.data, "\x01"));
+    CHECK(!contains(b.data, "\x1b"));
+    CHECK(contains(b.data, "&lt;script&gt;alert(&#39;host&#39;)&lt;/script&gt;"));
+    CHECK(contains(b.data, "&lt;script&gt;alert(&quot;reason&quot;)&lt;/script&gt; &amp; "));
+    CHECK(contains(b.data, "&lt;img src=x onerror=alert(1)&gt;"));
+    http_buf_free(&b);
+
+    /* the full 502 response */
+    CHECK_INT_EQ(pages_refusal_response(&b, &r, 1), 0);
+    CHECK(strncmp(b.data, "HTTP/1.1 502 Bad Gateway\r\n", 26) == 0);
+    CHECK(contains(b.data, "Content-Type: text/html; charset=utf-8\r\n"));
+    CHECK(contains(b.data, "Connection: keep-alive\r\n"));
+    const char *body = strstr(b.data, "\r\n\r\n");
+    CHECK(body != NULL);
+    if (body) {
+        body += 4;
+        char cl[64];
+        snprintf(cl, sizeof cl, "Content-Length: %zu\r\n", strlen(body));
+        CHECK(contains(b.data, cl));
+        CHECK(strncmp(body, "<!DOCTYPE html>", 15) == 0);
+    }
+    CHECK(!contains(b.data, "<script>"));
+    http_buf_free(&b);
+}
+
+static void test_html_escape(void)
+{
+    struct http_buf b = {0};
+    CHECK_INT_EQ(pages_html_escape(&b, "a<b>&\"c'\td\ne\x7f"), 0);
+    CHECK_STR_EQ(b.data, "a&lt;b&gt;&amp;&quot;c&#39;\td\ne\xef\xbf\xbd");
+    http_buf_reset(&b);
+    CHECK_INT_EQ(pages_html_escape(&b, NULL), 0);
+    CHECK_INT_EQ(b.len, 0);
+    CHECK_INT_EQ(pages_html_escape(&b, "caf\xc3\xa9"), 0); /* UTF-8 passes */
+    CHECK_STR_EQ(b.data, "caf\xc3\xa9");
+    http_buf_free(&b);
+}
+
+static void test_pac(void)
+{
+    struct http_buf b = {0};
+    CHECK_INT_EQ(pages_pac(&b, "127.0.0.1:8080"), 0);
+    CHECK(contains(b.data, "function FindProxyForURL(url, host) {"));
+    CHECK(contains(b.data, "return \"PROXY 127.0.0.1:8080\";"));
+    CHECK(contains(b.data, "isPlainHostName(host)"));
+    CHECK(contains(b.data, "host == \"localhost\""));
+    CHECK(contains(b.data, "shExpMatch(host, \"127.*\")"));
+    CHECK(contains(b.data, "host == \"::1\""));
+    CHECK(contains(b.data, "return \"DIRECT\";"));
+    CHECK(!contains(b.data, "; DIRECT")); /* no fallback that would skip DANE */
+    /* braces balance */
+    int depth = 0;
+    for (const char *p = b.data; *p; p++)
+        depth += (*p == '{') - (*p == '}');
+    CHECK_INT_EQ(depth, 0);
+    http_buf_free(&b);
+
+    CHECK_INT_EQ(pages_pac(&b, "[::1]:3128"), 0);
+    CHECK(contains(b.data, "return \"PROXY [::1]:3128\";"));
+    http_buf_free(&b);
+
+    CHECK_INT_EQ(pages_pac(&b, "1.2.3.4:80\"; alert(1); \""), PAGES_EINVAL);
+    CHECK_INT_EQ(pages_pac(&b, ""), PAGES_EINVAL);
+    CHECK_INT_EQ(pages_pac(&b, NULL), PAGES_EINVAL);
+    CHECK_INT_EQ(b.len, 0);
+}
+
+static void test_onboarding(void)
+{
+    struct http_buf b = {0};
+    CHECK_INT_EQ(pages_onboarding_html(&b, "192.168.1.2:8080"), 0);
+    check_self_contained(b.data);
+    CHECK(contains(b.data, "href=\"/ca.crt\""));
+    CHECK(contains(b.data, "href=\"/ca.der\""));
+    CHECK(contains(b.data, "href=\"/proxy.pac\""));
+    CHECK(contains(b.data, "href=\"/status\""));
+    CHECK(contains(b.data, "Privacy &amp; Security"));
+    CHECK(contains(b.data, "chrome://settings/certificates"));
+    CHECK(contains(b.data, "certutil -d sql:$HOME/.pki/nssdb -A -t \"C,,\" -n daneguard -i ca.crt"));
+    CHECK(contains(b.data, "/usr/local/share/ca-certificates/daneguard.crt"));
+    CHECK(contains(b.data, "update-ca-certificates"));
+    CHECK(contains(b.data, "security add-trusted-cert -d -r trustRoot -k "
+                           "/Library/Keychains/System.keychain ca.crt"));
+    CHECK(contains(b.data, "certutil -addstore -f ROOT ca.der"));
+    CHECK(contains(b.data, "--proxy-server=192.168.1.2:8080"));
+    CHECK(contains(b.data, "http://192.168.1.2:8080/proxy.pac"));
+    http_buf_free(&b);
+    CHECK_INT_EQ(pages_onboarding_html(&b, "<x>:1"), PAGES_EINVAL);
+}
+
+static void test_status(void)
+{
+    struct pages_refusal_entry recent[] = {
+        {.when = 1700000000, .host = "bad.example", .port = 443,
+         .reason = "DANE mismatch: no TLSA record matches the presented chain"},
+        {.when = 1699999000, .host = "<script>x</script>", .port = 8443,
+         .reason = "quote \" backslash \\ newline\n<b>"},
+    };
+    struct pages_status s = {
+        .now = 1700000100, .uptime_s = 93784, /* 1d 02:03:04 */
+        .dns_queries = 1000, .cache_hits = 750, .cache_misses = 250, .cache_entries = 321,
+        .cache_bytes = 65536, .conns_open = 3, .conns_total = 99, .intercepted = 40,
+        .tunnelled = 50, .refused = 9, .certs_minted = 12, .cert_cache_hits = 28,
+        .recent = recent, .n_recent = 2,
+    };
+    struct http_buf b = {0};
+    CHECK_INT_EQ(pages_status_html(&b, &s), 0);
+    check_self_contained(b.data);
+    CHECK(contains(b.data, "2023-11-14 22:15:00Z"));
+    CHECK(contains(b.data, "up 1d 02:03:04"));
+    CHECK(contains(b.data, "<th>Cache hits</th><td class=\"n\">750</td>"));
+    CHECK(contains(b.data, "<th>Hit ratio</th><td class=\"n\">75.0%</td>"));
+    CHECK(contains(b.data, "<th>Refused</th><td class=\"n\">9</td>"));
+    CHECK(contains(b.data, "<th>Certificate cache hits</th><td class=\"n\">28</td>"));
+    CHECK(contains(b.data, "2023-11-14 22:13:20Z"));
+    CHECK(contains(b.data, "bad.example:443"));
+    CHECK(contains(b.data, "&lt;script&gt;x&lt;/script&gt;:8443"));
+    CHECK(!contains(b.data, "<script>"));
+    CHECK(!contains(b.data, "<b>"));
+    http_buf_free(&b);
+
+    CHECK_INT_EQ(pages_status_json(&b, &s), 0);
+    CHECK_STR_EQ(b.data,
+                 "{\"now\":1700000100,\"uptime_s\":93784,"
+                 "\"dns\":{\"queries\":1000,\"cache_hits\":750,\"cache_misses\":250,"
+                 "\"cache_entries\":321,\"cache_bytes\":65536},"
+                 "\"proxy\":{\"connections_open\":3,\"connections_total\":99,"
+                 "\"intercepted\":40,\"tunnelled\":50,\"refused\":9},"
+                 "\"certs\":{\"minted\":12,\"cache_hits\":28},"
+                 "\"recent_refusals\":[{\"time\":1700000000,\"host\":\"bad.example\",\"port\":443,"
+                 "\"reason\":\"DANE mismatch: no TLSA record matches the presented chain\"},"
+                 "{\"time\":1699999000,\"host\":\"<script>x</script>\",\"port\":8443,"
+                 "\"reason\":\"quote \\\" backslash \\\\ newline\\u000a<b>\"}]}\n");
+    http_buf_free(&b);
+
+    struct pages_status empty = {.now = 0};
+    CHECK_INT_EQ(pages_status_html(&b, &empty), 0);
+    CHECK(contains(b.data, "<p>None.</p>"));
+    CHECK(contains(b.data, "<th>Hit ratio</th><td class=\"n\">0.0%</td>"));
+    http_buf_free(&b);
+    CHECK_INT_EQ(pages_status_json(&b, &empty), 0);
+    CHECK(contains(b.data, "\"recent_refusals\":[]}"));
+    http_buf_free(&b);
+    CHECK_INT_EQ(pages_status_json(&b, NULL), PAGES_EINVAL);
+}
+
+static void test_route(void)
+{
+    CHECK_INT_EQ(pages_route("/"), PAGES_ONBOARDING);
+    CHECK_INT_EQ(pages_route("/?x=1"), PAGES_ONBOARDING);
+    CHECK_INT_EQ(pages_route("/ca.crt"), PAGES_CA_PEM);
+    CHECK_INT_EQ(pages_route("/ca.der"), PAGES_CA_DER);
+    CHECK_INT_EQ(pages_route("/proxy.pac"), PAGES_PAC);
+    CHECK_INT_EQ(pages_route("/status"), PAGES_STATUS);
+    CHECK_INT_EQ(pages_route("/status?format=json"), PAGES_STATUS_JSON);
+    CHECK_INT_EQ(pages_route("/status?a=b&format=json"), PAGES_STATUS_JSON);
+    CHECK_INT_EQ(pages_route("/status?format=jsonp"), PAGES_STATUS);
+    CHECK_INT_EQ(pages_route("/status.json"), PAGES_STATUS_JSON);
+    CHECK_INT_EQ(pages_route("/ca.crtx"), PAGES_NOT_FOUND);
+    CHECK_INT_EQ(pages_route("/../etc/passwd"), PAGES_NOT_FOUND);
+    CHECK_INT_EQ(pages_route(""), PAGES_NOT_FOUND);
+    CHECK_INT_EQ(pages_route(NULL), PAGES_NOT_FOUND);
+    CHECK_STR_EQ(pages_strerror(PAGES_ENOMEM), "out of memory");
+    CHECK_STR_EQ(pages_strerror(0), "success");
+}
+
+int main(void)
+{
+    UNIT_RUN(test_refusal_page);
+    UNIT_RUN(test_refusal_escapes_hostile_strings);
+    UNIT_RUN(test_html_escape);
+    UNIT_RUN(test_pac);
+    UNIT_RUN(test_onboarding);
+    UNIT_RUN(test_status);
+    UNIT_RUN(test_route);
+    return UNIT_END();
+}

@@ -767,7 +767,7 @@ static int fail_from_mbedtls(struct tls_conn *conn, int r)
         mbedtls_strerror(r, msg, sizeof msg);
         if (conn->alert_sent == MBEDTLS_SSL_ALERT_MSG_NO_APPLICATION_PROTOCOL)
             code = TLS_EALPN;
-        else if (r == MBEDTLS_ERR_SSL_BAD_INPUT_DATA || r == MBEDTLS_ERR_SSL_INTERNAL_ERROR)
+        else if (r == MBEDTLS_ERR_SSL_INTERNAL_ERROR) /* BAD_INPUT_DATA can be the peer's */
             code = TLS_EINTERNAL;
         else
             code = conn->done ? TLS_EPROTOCOL : TLS_EHANDSHAKE;

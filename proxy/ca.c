@@ -8,17 +8,15 @@
  * DER and public keys only, so the signer can move to its own process by
  * turning signer_issue() into a message.
  *
- * Name constraints: not written. mbedTLS 2.28's x509write has no helper for
- * them and, more to the point, its certificate parser refuses a critical
- * extension it does not know, name constraints included, so daneguard could no
- * longer load its own CA. And a forward proxy mints for any host that publishes
- * TLSA, so there is no permitted subtree to constrain it to.
+ * Certificates are written with mbedTLS's asn1write primitives rather than its
+ * x509write module, whose ecdsa-with-SHA256 AlgorithmIdentifier carries a NULL
+ * parameter that Chromium refuses (see signer_sign()).
  *
- * mbedTLS 2.28 note: the issuer name is set by pointing mbedtls_x509write_cert's
- * public `issuer` field at a list built from the CA certificate's subject, so
- * the leaf's issuer is byte-identical to the CA's subject whatever string types
- * it uses. mbedTLS 3.x hides that field (MBEDTLS_PRIVATE); a port would go
- * through mbedtls_x509write_crt_set_issuer_name() with the CA's own subject.
+ * Name constraints: not written. mbedTLS 2.28's certificate parser refuses a
+ * critical extension it does not know, name constraints included, so
+ * daneguard could no longer load its own CA (and RFC 5280 requires them to be
+ * critical). More to the point, a forward proxy mints for any host that
+ * publishes TLSA, so there is no permitted subtree to constrain it to.
  */
 #include "ca.h"
 
@@ -44,6 +42,7 @@
 #include <mbedtls/pem.h>
 #include <mbedtls/platform.h>
 #include <mbedtls/platform_util.h>
+#include <mbedtls/sha1.h>
 #include <mbedtls/sha256.h>
 #include <mbedtls/x509_crt.h>
 
@@ -92,13 +91,6 @@ static const char *tls_errstr(int ret, char *buf, size_t len)
 
 /* ---- time ---------------------------------------------------------------- */
 
-static void time_to_x509(time_t t, char out[16])
-{
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(out, 16, "%Y%m%d%H%M%S", &tm);
-}
-
 static time_t time_from_x509(const mbedtls_x509_time *x)
 {
     struct tm tm = {0};
@@ -119,14 +111,120 @@ static time_t time_add_years(time_t t, int years)
     return timegm(&tm); /* 29 February becomes 1 March */
 }
 
+/* ---- certificate DER, written by hand --------------------------------- */
+
+/* mbedTLS 2.28's x509write encodes ecdsa-with-SHA256 with a NULL parameter,
+ * which RFC 5758 3.2 forbids and Chromium refuses ("Unacceptable signature
+ * algorithm"). So certificates are written here with the asn1write primitives,
+ * backwards from the end of a buffer as those primitives work. Each writer
+ * returns the bytes it added or a negative mbedTLS error. */
+
+#define SEQ (MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE)
+
+/* SEQUENCE/SET/[n] header over the len bytes already written. */
+static int wrap(unsigned char **p, unsigned char *start, size_t len, unsigned char tag)
+{
+    size_t n = 0;
+    int ret;
+    MBEDTLS_ASN1_CHK_ADD(n, mbedtls_asn1_write_len(p, start, len));
+    MBEDTLS_ASN1_CHK_ADD(n, mbedtls_asn1_write_tag(p, start, tag));
+    return (int)n;
+}
+
+/* Bytes with a primitive tag: an OCTET STRING, an [n] IMPLICIT name, ... */
+static int write_tagged(unsigned char **p, unsigned char *start, unsigned char tag,
+                        const unsigned char *data, size_t data_len)
+{
+    size_t n = 0;
+    int ret;
+    MBEDTLS_ASN1_CHK_ADD(n, mbedtls_asn1_write_raw_buffer(p, start, data, data_len));
+    MBEDTLS_ASN1_CHK_ADD(n, wrap(p, start, n, tag));
+    return (int)n;
+}
+
+/* Name with one CN and, when o is not NULL, one O (RFC 5280 4.1.2.4). */
+static int write_name(unsigned char **p, unsigned char *start, const char *cn, size_t cn_len,
+                      const char *o)
+{
+    const char *vals[2] = {o, cn};
+    size_t lens[2] = {o ? strlen(o) : 0, cn_len}, n = 0;
+    const char *oids[2] = {MBEDTLS_OID_AT_ORGANIZATION, MBEDTLS_OID_AT_CN};
+    int i, ret;
+
+    for (i = 0; i < 2; i++) { /* backwards: O, then CN in front of it */
+        size_t rdn = 0;
+        if (!vals[i])
+            continue;
+        MBEDTLS_ASN1_CHK_ADD(rdn, mbedtls_asn1_write_utf8_string(p, start, vals[i], lens[i]));
+        MBEDTLS_ASN1_CHK_ADD(rdn, mbedtls_asn1_write_oid(p, start, oids[i], 3));
+        MBEDTLS_ASN1_CHK_ADD(rdn, wrap(p, start, rdn, SEQ));
+        MBEDTLS_ASN1_CHK_ADD(rdn, wrap(p, start, rdn, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SET));
+        n += rdn;
+    }
+    MBEDTLS_ASN1_CHK_ADD(n, wrap(p, start, n, SEQ));
+    return (int)n;
+}
+
+/* UTCTime through 2049, GeneralizedTime after (RFC 5280 4.1.2.5). */
+static int write_time(unsigned char **p, unsigned char *start, time_t t)
+{
+    char s[20];
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(s, sizeof s, "%Y%m%d%H%M%SZ", &tm);
+    if (tm.tm_year + 1900 < 2050)
+        return write_tagged(p, start, MBEDTLS_ASN1_UTC_TIME, (unsigned char *)s + 2, 13);
+    return write_tagged(p, start, MBEDTLS_ASN1_GENERALIZED_TIME, (unsigned char *)s, 15);
+}
+
+/* One Extension: SEQUENCE { extnID, critical DEFAULT FALSE, extnValue }. */
+static int write_ext(unsigned char **p, unsigned char *start, const char *oid, size_t oid_len,
+                     int critical, const unsigned char *val, size_t val_len)
+{
+    size_t n = 0;
+    int ret;
+    MBEDTLS_ASN1_CHK_ADD(n, write_tagged(p, start, MBEDTLS_ASN1_OCTET_STRING, val, val_len));
+    if (critical)
+        MBEDTLS_ASN1_CHK_ADD(n, mbedtls_asn1_write_bool(p, start, 1));
+    MBEDTLS_ASN1_CHK_ADD(n, mbedtls_asn1_write_oid(p, start, oid, oid_len));
+    MBEDTLS_ASN1_CHK_ADD(n, wrap(p, start, n, SEQ));
+    return (int)n;
+}
+
+#define WRITE_EXT(p, start, oid, crit, val, len)                                                   \
+    write_ext(p, start, oid, MBEDTLS_OID_SIZE(oid), crit, val, len)
+
+/* AlgorithmIdentifier for a SHA-256 signature by key: ECDSA without
+ * parameters (RFC 5758 3.2), RSA with NULL (RFC 4055 5). */
+static int write_sig_alg(unsigned char **p, unsigned char *start, const mbedtls_pk_context *key)
+{
+    size_t n = 0;
+    int ret;
+    if (mbedtls_pk_can_do(key, MBEDTLS_PK_ECDSA)) {
+        MBEDTLS_ASN1_CHK_ADD(n, mbedtls_asn1_write_oid(p, start, MBEDTLS_OID_ECDSA_SHA256,
+                                                       MBEDTLS_OID_SIZE(MBEDTLS_OID_ECDSA_SHA256)));
+        MBEDTLS_ASN1_CHK_ADD(n, wrap(p, start, n, SEQ));
+        return (int)n;
+    }
+    return mbedtls_asn1_write_algorithm_identifier(p, start, MBEDTLS_OID_PKCS1_SHA256,
+                                                   MBEDTLS_OID_SIZE(MBEDTLS_OID_PKCS1_SHA256), 0);
+}
+
+/* What goes into a TBSCertificate; every DER piece prebuilt by the caller. */
+struct tbs {
+    unsigned char serial[16];
+    const unsigned char *issuer, *subject, *spki, *exts; /* Name, Name, SPKI, Extension... */
+    size_t issuer_len, subject_len, spki_len, exts_len;
+    time_t not_before, not_after;
+};
+
 /* ---- the signer: the only holder of the CA key --------------------------- */
 
 struct ca_signer {
     mbedtls_pk_context key;
-    mbedtls_x509_crt cert;            /* the CA certificate, parsed */
-    mbedtls_asn1_named_data *issuer;  /* cert's subject, in x509write's order */
-    unsigned char keyid[64];          /* cert's subjectKeyIdentifier, for AKI */
-    size_t keyid_len;                 /* 0: the CA has none, leaves carry no AKI */
+    mbedtls_x509_crt cert;   /* the CA certificate, parsed */
+    unsigned char keyid[64]; /* cert's subjectKeyIdentifier, for AKI */
+    size_t keyid_len;        /* 0: the CA has none, leaves carry no AKI */
     int (*f_rng)(void *, unsigned char *, size_t);
     void *p_rng;
     uint64_t signatures;
@@ -134,10 +232,11 @@ struct ca_signer {
 
 /* What a leaf says; everything the signer needs and nothing secret. */
 struct leaf_request {
-    const char *host;          /* normalized: lower case, no trailing dot; or an IP literal */
-    const unsigned char *ip;   /* the address for an IP literal, else NULL */
-    size_t ip_len;             /* 4 or 16 */
-    mbedtls_pk_context *pub;   /* the leaf's public key */
+    const char *host;        /* normalized: lower case, no trailing dot; or an IP literal */
+    const unsigned char *ip; /* the address for an IP literal, else NULL */
+    size_t ip_len;           /* 4 or 16 */
+    const unsigned char *spki; /* the leaf's SubjectPublicKeyInfo, DER */
+    size_t spki_len;
     time_t not_before, not_after;
 };
 
@@ -153,20 +252,16 @@ static void signer_init(struct ca_signer *s, int (*f_rng)(void *, unsigned char 
 
 static void signer_free(struct ca_signer *s)
 {
-    mbedtls_asn1_free_named_data_list(&s->issuer);
     mbedtls_x509_crt_free(&s->cert);
     mbedtls_pk_free(&s->key);
 }
 
 /* 16 random bytes, positive and exactly 16 bytes long in DER. */
-static int random_serial(struct ca_signer *s, mbedtls_mpi *serial)
+static int random_serial(struct ca_signer *s, unsigned char serial[16])
 {
-    unsigned char b[16];
-    int ret = s->f_rng(s->p_rng, b, sizeof b);
-    if (ret != 0)
-        return ret;
-    b[0] = (unsigned char)((b[0] & 0x7f) | 0x40);
-    return mbedtls_mpi_read_binary(serial, b, sizeof b);
+    int ret = s->f_rng(s->p_rng, serial, 16);
+    serial[0] = (unsigned char)((serial[0] & 0x7f) | 0x40);
+    return ret;
 }
 
 static int gen_p256(mbedtls_pk_context *pk, int (*f_rng)(void *, unsigned char *, size_t),
@@ -176,6 +271,60 @@ static int gen_p256(mbedtls_pk_context *pk, int (*f_rng)(void *, unsigned char *
     if (ret != 0)
         return ret;
     return mbedtls_ecp_gen_key(MBEDTLS_ECP_DP_SECP256R1, mbedtls_pk_ec(*pk), f_rng, p_rng);
+}
+
+/* Sign t with the CA key into buf: returns 0 with the certificate's DER at
+ * *der (inside buf), or an mbedTLS error. The one place the key signs. */
+static int signer_sign(struct ca_signer *s, const struct tbs *t, unsigned char *buf, size_t cap,
+                       unsigned char **der, size_t *der_len)
+{
+    unsigned char tbs_buf[CA_DER_MAX], hash[32], sig[MBEDTLS_PK_SIGNATURE_MAX_SIZE];
+    unsigned char *p = tbs_buf + sizeof tbs_buf, *start = tbs_buf, *tbs;
+    size_t len = 0, sig_len = 0, sub = 0;
+    int ret;
+
+    /* TBSCertificate (RFC 5280 4.1), back to front. */
+    MBEDTLS_ASN1_CHK_ADD(sub, mbedtls_asn1_write_raw_buffer(&p, start, t->exts, t->exts_len));
+    MBEDTLS_ASN1_CHK_ADD(sub, wrap(&p, start, sub, SEQ));
+    MBEDTLS_ASN1_CHK_ADD(sub, wrap(&p, start, sub, MBEDTLS_ASN1_CONTEXT_SPECIFIC |
+                                                       MBEDTLS_ASN1_CONSTRUCTED | 3));
+    len += sub;
+    MBEDTLS_ASN1_CHK_ADD(len, mbedtls_asn1_write_raw_buffer(&p, start, t->spki, t->spki_len));
+    MBEDTLS_ASN1_CHK_ADD(len, mbedtls_asn1_write_raw_buffer(&p, start, t->subject, t->subject_len));
+    sub = 0;
+    MBEDTLS_ASN1_CHK_ADD(sub, write_time(&p, start, t->not_after));
+    MBEDTLS_ASN1_CHK_ADD(sub, write_time(&p, start, t->not_before));
+    MBEDTLS_ASN1_CHK_ADD(sub, wrap(&p, start, sub, SEQ));
+    len += sub;
+    MBEDTLS_ASN1_CHK_ADD(len, mbedtls_asn1_write_raw_buffer(&p, start, t->issuer, t->issuer_len));
+    MBEDTLS_ASN1_CHK_ADD(len, write_sig_alg(&p, start, &s->key));
+    MBEDTLS_ASN1_CHK_ADD(len, write_tagged(&p, start, MBEDTLS_ASN1_INTEGER, t->serial,
+                                           sizeof t->serial));
+    sub = 0;
+    MBEDTLS_ASN1_CHK_ADD(sub, mbedtls_asn1_write_int(&p, start, 2)); /* v3 */
+    MBEDTLS_ASN1_CHK_ADD(sub, wrap(&p, start, sub, MBEDTLS_ASN1_CONTEXT_SPECIFIC |
+                                                       MBEDTLS_ASN1_CONSTRUCTED | 0));
+    len += sub;
+    MBEDTLS_ASN1_CHK_ADD(len, wrap(&p, start, len, SEQ));
+    tbs = p;
+
+    if ((ret = mbedtls_sha256_ret(tbs, len, hash, 0)) != 0 ||
+        (ret = mbedtls_pk_sign(&s->key, MBEDTLS_MD_SHA256, hash, sizeof hash, sig, &sig_len,
+                               s->f_rng, s->p_rng)) != 0)
+        return ret;
+    s->signatures++;
+
+    /* Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signatureValue } */
+    p = buf + cap;
+    start = buf;
+    sub = 0;
+    MBEDTLS_ASN1_CHK_ADD(sub, mbedtls_asn1_write_bitstring(&p, start, sig, sig_len * 8));
+    MBEDTLS_ASN1_CHK_ADD(sub, write_sig_alg(&p, start, &s->key));
+    MBEDTLS_ASN1_CHK_ADD(sub, mbedtls_asn1_write_raw_buffer(&p, start, tbs, len));
+    MBEDTLS_ASN1_CHK_ADD(sub, wrap(&p, start, sub, SEQ));
+    *der = p;
+    *der_len = sub;
+    return 0;
 }
 
 /* The subjectKeyIdentifier extension's key id, from the parsed extensions. */
@@ -195,11 +344,11 @@ static int find_ski(const mbedtls_x509_crt *crt, unsigned char *out, size_t cap,
             return -1;
         end = p + len;
     }
-    if (mbedtls_asn1_get_tag(&p, end, &len, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE))
+    if (mbedtls_asn1_get_tag(&p, end, &len, SEQ))
         return -1;
     end = p + len;
     while (p < end) {
-        if (mbedtls_asn1_get_tag(&p, end, &len, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE))
+        if (mbedtls_asn1_get_tag(&p, end, &len, SEQ))
             return -1;
         ext_end = p + len;
         if (mbedtls_asn1_get_tag(&p, ext_end, &oid_len, MBEDTLS_ASN1_OID))
@@ -223,32 +372,7 @@ static int find_ski(const mbedtls_x509_crt *crt, unsigned char *out, size_t cap,
     return -1;
 }
 
-/* The CA's subject as the named-data list x509write writes as an issuer: the
- * writer emits the list back to front, so the list is the DER order reversed. */
-static int build_issuer(struct ca_signer *s)
-{
-    const mbedtls_x509_name *n;
-    for (n = &s->cert.subject; n && n->oid.p; n = n->next) {
-        mbedtls_asn1_named_data *d = mbedtls_calloc(1, sizeof *d);
-        if (!d)
-            return CA_ENOMEM;
-        d->next = s->issuer;
-        s->issuer = d;
-        d->oid.tag = n->oid.tag;
-        d->oid.len = n->oid.len;
-        d->oid.p = mbedtls_calloc(1, n->oid.len);
-        d->val.tag = n->val.tag;
-        d->val.len = n->val.len;
-        d->val.p = mbedtls_calloc(1, n->val.len ? n->val.len : 1);
-        if (!d->oid.p || !d->val.p)
-            return CA_ENOMEM;
-        memcpy(d->oid.p, n->oid.p, n->oid.len);
-        memcpy(d->val.p, n->val.p, n->val.len);
-    }
-    return 0;
-}
-
-/* Check that key and certificate make a usable CA at now, then cache what
+/* Check that key and certificate make a usable CA at now, then keep what
  * issuing needs. On failure err says why. */
 static int signer_check(struct ca_signer *s, time_t now, char *err, size_t errlen)
 {
@@ -278,62 +402,64 @@ static int signer_check(struct ca_signer *s, time_t now, char *err, size_t errle
     }
     if (find_ski(&s->cert, s->keyid, sizeof s->keyid, &s->keyid_len) != 0)
         s->keyid_len = 0;
-    mbedtls_asn1_free_named_data_list(&s->issuer);
-    return build_issuer(s);
+    return 0;
 }
 
-/* A new key and self-signed CA certificate for subject, valid from a day before
- * now for CA_CERT_VALIDITY_YEARS. */
-static int signer_generate(struct ca_signer *s, const char *subject, time_t now, char *err,
+/* A new key and self-signed CA certificate named cn, O=daneguard, valid from a
+ * day before now for CA_CERT_VALIDITY_YEARS: CA:TRUE pathlen 0 and keyUsage
+ * keyCertSign+cRLSign, both critical; subjectKeyIdentifier (RFC 5280 4.2.1.2
+ * method 1: SHA-1 of the public key bits). */
+static int signer_generate(struct ca_signer *s, const char *cn, time_t now, char *err,
                            size_t errlen)
 {
-    mbedtls_x509write_cert w;
-    mbedtls_mpi serial;
-    unsigned char *der = NULL;
-    char from[16], to[16], buf[128];
-    int ret, len;
+    static const unsigned char bc[] = {0x30, 0x06, 0x01, 0x01, 0xff, 0x02, 0x01, 0x00};
+    static const unsigned char ku[] = {0x03, 0x02, 0x01, 0x06}; /* keyCertSign, cRLSign */
+    unsigned char spki[256], name[256], exts[256], ski[2 + 20], pub[160], cert[CA_DER_MAX];
+    unsigned char *p, *der;
+    struct tbs t = {0};
+    size_t der_len, pub_len;
+    char msg[128];
+    int ret;
 
-    mbedtls_x509write_crt_init(&w);
-    mbedtls_mpi_init(&serial);
-    if ((ret = gen_p256(&s->key, s->f_rng, s->p_rng)) != 0)
+    if ((ret = gen_p256(&s->key, s->f_rng, s->p_rng)) != 0 || (ret = random_serial(s, t.serial)))
         goto crypto;
-    time_to_x509(now - CA_ROOT_BACKDATE_S, from);
-    time_to_x509(time_add_years(now, CA_CERT_VALIDITY_YEARS), to);
-    mbedtls_x509write_crt_set_version(&w, MBEDTLS_X509_CRT_VERSION_3);
-    mbedtls_x509write_crt_set_md_alg(&w, MBEDTLS_MD_SHA256);
-    mbedtls_x509write_crt_set_subject_key(&w, &s->key);
-    mbedtls_x509write_crt_set_issuer_key(&w, &s->key);
-    if ((ret = random_serial(s, &serial)) != 0 ||
-        (ret = mbedtls_x509write_crt_set_serial(&w, &serial)) != 0 ||
-        (ret = mbedtls_x509write_crt_set_subject_name(&w, subject)) != 0 ||
-        (ret = mbedtls_x509write_crt_set_issuer_name(&w, subject)) != 0 ||
-        (ret = mbedtls_x509write_crt_set_validity(&w, from, to)) != 0 ||
-        (ret = mbedtls_x509write_crt_set_basic_constraints(&w, 1, 0)) != 0 ||
-        (ret = mbedtls_x509write_crt_set_key_usage(
-             &w, MBEDTLS_X509_KU_KEY_CERT_SIGN | MBEDTLS_X509_KU_CRL_SIGN)) != 0 ||
-        (ret = mbedtls_x509write_crt_set_subject_key_identifier(&w)) != 0)
+    p = pub + sizeof pub;
+    if ((ret = mbedtls_pk_write_pubkey(&p, pub, &s->key)) < 0)
         goto crypto;
-    if (!(der = malloc(CA_DER_MAX))) {
-        ret = CA_ENOMEM;
-        goto out;
-    }
-    if ((len = mbedtls_x509write_crt_der(&w, der, CA_DER_MAX, s->f_rng, s->p_rng)) < 0) {
-        ret = len;
+    pub_len = (size_t)ret;
+    ski[0] = MBEDTLS_ASN1_OCTET_STRING;
+    ski[1] = 20;
+    if ((ret = mbedtls_sha1_ret(p, pub_len, ski + 2)) != 0)
         goto crypto;
-    }
-    s->signatures++;
-    if ((ret = mbedtls_x509_crt_parse_der(&s->cert, der + CA_DER_MAX - len, (size_t)len)) != 0)
+    if ((ret = mbedtls_pk_write_pubkey_der(&s->key, spki, sizeof spki)) < 0)
         goto crypto;
-    ret = signer_check(s, now, err, errlen);
-    goto out;
+    t.spki_len = (size_t)ret;
+    t.spki = spki + sizeof spki - t.spki_len;
+    p = name + sizeof name;
+    if ((ret = write_name(&p, name, cn, strlen(cn), "daneguard")) < 0)
+        goto crypto;
+    t.issuer = t.subject = p;
+    t.issuer_len = t.subject_len = (size_t)ret;
+    p = exts + sizeof exts;
+    if ((ret = WRITE_EXT(&p, exts, MBEDTLS_OID_SUBJECT_KEY_IDENTIFIER, 0, ski, sizeof ski)) < 0)
+        goto crypto;
+    t.exts_len += (size_t)ret;
+    if ((ret = WRITE_EXT(&p, exts, MBEDTLS_OID_KEY_USAGE, 1, ku, sizeof ku)) < 0)
+        goto crypto;
+    t.exts_len += (size_t)ret;
+    if ((ret = WRITE_EXT(&p, exts, MBEDTLS_OID_BASIC_CONSTRAINTS, 1, bc, sizeof bc)) < 0)
+        goto crypto;
+    t.exts_len += (size_t)ret;
+    t.exts = p;
+    t.not_before = now - CA_ROOT_BACKDATE_S;
+    t.not_after = time_add_years(now, CA_CERT_VALIDITY_YEARS);
+    if ((ret = signer_sign(s, &t, cert, sizeof cert, &der, &der_len)) != 0 ||
+        (ret = mbedtls_x509_crt_parse_der(&s->cert, der, der_len)) != 0)
+        goto crypto;
+    return signer_check(s, now, err, errlen);
 crypto:
-    errf(err, errlen, "creating the CA failed: %s", tls_errstr(ret, buf, sizeof buf));
-    ret = CA_ECRYPTO;
-out:
-    free(der);
-    mbedtls_mpi_free(&serial);
-    mbedtls_x509write_crt_free(&w);
-    return ret;
+    errf(err, errlen, "creating the CA failed: %s", tls_errstr(ret, msg, sizeof msg));
+    return CA_ECRYPTO;
 }
 
 static int read_fd_all(int fd, unsigned char **out, size_t *out_len);
@@ -403,123 +529,75 @@ static int signer_store_key(struct ca_signer *s, const char *dir, char *err, siz
 }
 
 /* subjectAltName: one dNSName or one iPAddress (RFC 5280 4.2.1.6). */
-static int write_san(const struct leaf_request *req, unsigned char *buf, size_t cap,
-                     unsigned char **start, size_t *out_len)
+static int write_san(unsigned char **p, unsigned char *start, const struct leaf_request *req)
 {
-    unsigned char *p = buf + cap;
-    size_t len = 0;
+    size_t n = 0;
     int ret;
-
-    if (req->ip) {
-        MBEDTLS_ASN1_CHK_ADD(len, mbedtls_asn1_write_raw_buffer(&p, buf, req->ip, req->ip_len));
-        MBEDTLS_ASN1_CHK_ADD(len, mbedtls_asn1_write_len(&p, buf, req->ip_len));
-        MBEDTLS_ASN1_CHK_ADD(len, mbedtls_asn1_write_tag(&p, buf, MBEDTLS_ASN1_CONTEXT_SPECIFIC | 7));
-    } else {
-        size_t n = strlen(req->host);
-        MBEDTLS_ASN1_CHK_ADD(len, mbedtls_asn1_write_raw_buffer(&p, buf,
-                                                                (const unsigned char *)req->host, n));
-        MBEDTLS_ASN1_CHK_ADD(len, mbedtls_asn1_write_len(&p, buf, n));
-        MBEDTLS_ASN1_CHK_ADD(len, mbedtls_asn1_write_tag(&p, buf, MBEDTLS_ASN1_CONTEXT_SPECIFIC | 2));
-    }
-    MBEDTLS_ASN1_CHK_ADD(len, mbedtls_asn1_write_len(&p, buf, len));
-    MBEDTLS_ASN1_CHK_ADD(len, mbedtls_asn1_write_tag(&p, buf,
-                                                     MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE));
-    *start = p;
-    *out_len = len;
-    return 0;
+    if (req->ip)
+        MBEDTLS_ASN1_CHK_ADD(n, write_tagged(p, start, MBEDTLS_ASN1_CONTEXT_SPECIFIC | 7, req->ip,
+                                             req->ip_len));
+    else
+        MBEDTLS_ASN1_CHK_ADD(n, write_tagged(p, start, MBEDTLS_ASN1_CONTEXT_SPECIFIC | 2,
+                                             (const unsigned char *)req->host,
+                                             strlen(req->host)));
+    MBEDTLS_ASN1_CHK_ADD(n, wrap(p, start, n, SEQ));
+    return (int)n;
 }
 
-/* extKeyUsage: serverAuth only. */
-static int write_eku(unsigned char *buf, size_t cap, unsigned char **start, size_t *out_len)
-{
-    unsigned char *p = buf + cap;
-    size_t len = 0;
-    int ret;
-    MBEDTLS_ASN1_CHK_ADD(len, mbedtls_asn1_write_oid(&p, buf, MBEDTLS_OID_SERVER_AUTH,
-                                                     MBEDTLS_OID_SIZE(MBEDTLS_OID_SERVER_AUTH)));
-    MBEDTLS_ASN1_CHK_ADD(len, mbedtls_asn1_write_len(&p, buf, len));
-    MBEDTLS_ASN1_CHK_ADD(len, mbedtls_asn1_write_tag(&p, buf,
-                                                     MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE));
-    *start = p;
-    *out_len = len;
-    return 0;
-}
-
-/* authorityKeyIdentifier: keyIdentifier = the CA's subjectKeyIdentifier. */
-static int write_aki(const struct ca_signer *s, unsigned char *buf, size_t cap,
-                     unsigned char **start, size_t *out_len)
-{
-    unsigned char *p = buf + cap;
-    size_t len = 0;
-    int ret;
-    MBEDTLS_ASN1_CHK_ADD(len, mbedtls_asn1_write_raw_buffer(&p, buf, s->keyid, s->keyid_len));
-    MBEDTLS_ASN1_CHK_ADD(len, mbedtls_asn1_write_len(&p, buf, s->keyid_len));
-    MBEDTLS_ASN1_CHK_ADD(len, mbedtls_asn1_write_tag(&p, buf, MBEDTLS_ASN1_CONTEXT_SPECIFIC | 0));
-    MBEDTLS_ASN1_CHK_ADD(len, mbedtls_asn1_write_len(&p, buf, len));
-    MBEDTLS_ASN1_CHK_ADD(len, mbedtls_asn1_write_tag(&p, buf,
-                                                     MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE));
-    *start = p;
-    *out_len = len;
-    return 0;
-}
-
-/* Sign a leaf for req. Returns 0 with the DER at *der (inside buf, *der_len
- * bytes), or an mbedTLS error code. */
+/* Sign a leaf for req: CN=host (first CA_CN_MAX characters), SAN, CA:FALSE,
+ * keyUsage digitalSignature (critical), extKeyUsage serverAuth, AKI = the CA's
+ * SKI; the issuer is the CA certificate's subject, byte for byte. Returns 0
+ * with the DER at *der (inside buf, *der_len bytes), or an mbedTLS error. */
 static int signer_issue(struct ca_signer *s, const struct leaf_request *req, unsigned char *buf,
                         size_t cap, unsigned char **der, size_t *der_len)
 {
-    mbedtls_x509write_cert w;
-    mbedtls_mpi serial;
-    unsigned char san[CA_HOST_MAX + 16], eku[32], aki[80], *p;
-    char subject[CA_CN_MAX + 4], from[16], to[16];
-    size_t len;
+    static const unsigned char bc[] = {0x30, 0x00};
+    static const unsigned char ku[] = {0x03, 0x02, 0x07, 0x80}; /* digitalSignature */
+    static const unsigned char eku[] = {0x30, 0x0a, 0x06, 0x08, 0x2b, 0x06, 0x01,
+                                        0x05, 0x05, 0x07, 0x03, 0x01}; /* serverAuth */
+    unsigned char name[CA_CN_MAX + 32], exts[CA_HOST_MAX + 256], val[CA_HOST_MAX + 16];
+    unsigned char *p, *v, *start;
+    size_t host_len = strlen(req->host);
+    struct tbs t = {0};
     int ret;
 
-    mbedtls_x509write_crt_init(&w);
-    mbedtls_mpi_init(&serial);
-    snprintf(subject, sizeof subject, "CN=%.*s", CA_CN_MAX, req->host);
-    time_to_x509(req->not_before, from);
-    time_to_x509(req->not_after, to);
-    mbedtls_x509write_crt_set_version(&w, MBEDTLS_X509_CRT_VERSION_3);
-    mbedtls_x509write_crt_set_md_alg(&w, MBEDTLS_MD_SHA256);
-    mbedtls_x509write_crt_set_subject_key(&w, req->pub);
-    mbedtls_x509write_crt_set_issuer_key(&w, &s->key);
-    w.issuer = s->issuer; /* borrowed: detached again before the free below */
-    if ((ret = random_serial(s, &serial)) != 0 ||
-        (ret = mbedtls_x509write_crt_set_serial(&w, &serial)) != 0 ||
-        (ret = mbedtls_x509write_crt_set_subject_name(&w, subject)) != 0 ||
-        (ret = mbedtls_x509write_crt_set_validity(&w, from, to)) != 0 ||
-        (ret = mbedtls_x509write_crt_set_basic_constraints(&w, 0, -1)) != 0 ||
-        (ret = mbedtls_x509write_crt_set_key_usage(&w, MBEDTLS_X509_KU_DIGITAL_SIGNATURE)) != 0)
-        goto out;
-    if ((ret = write_eku(eku, sizeof eku, &p, &len)) != 0 ||
-        (ret = mbedtls_x509write_crt_set_extension(&w, MBEDTLS_OID_EXTENDED_KEY_USAGE,
-                                                   MBEDTLS_OID_SIZE(MBEDTLS_OID_EXTENDED_KEY_USAGE),
-                                                   0, p, len)) != 0)
-        goto out;
-    if ((ret = write_san(req, san, sizeof san, &p, &len)) != 0 ||
-        (ret = mbedtls_x509write_crt_set_extension(&w, MBEDTLS_OID_SUBJECT_ALT_NAME,
-                                                   MBEDTLS_OID_SIZE(MBEDTLS_OID_SUBJECT_ALT_NAME),
-                                                   0, p, len)) != 0)
-        goto out;
-    if (s->keyid_len &&
-        ((ret = write_aki(s, aki, sizeof aki, &p, &len)) != 0 ||
-         (ret = mbedtls_x509write_crt_set_extension(
-              &w, MBEDTLS_OID_AUTHORITY_KEY_IDENTIFIER,
-              MBEDTLS_OID_SIZE(MBEDTLS_OID_AUTHORITY_KEY_IDENTIFIER), 0, p, len)) != 0))
-        goto out;
-    ret = mbedtls_x509write_crt_der(&w, buf, cap, s->f_rng, s->p_rng);
-    if (ret < 0)
-        goto out;
-    s->signatures++;
-    *der = buf + cap - (size_t)ret;
-    *der_len = (size_t)ret;
-    ret = 0;
-out:
-    w.issuer = NULL;
-    mbedtls_mpi_free(&serial);
-    mbedtls_x509write_crt_free(&w);
-    return ret;
+    if ((ret = random_serial(s, t.serial)) != 0)
+        return ret;
+    t.issuer = s->cert.subject_raw.p;
+    t.issuer_len = s->cert.subject_raw.len;
+    t.spki = req->spki;
+    t.spki_len = req->spki_len;
+    t.not_before = req->not_before;
+    t.not_after = req->not_after;
+    p = name + sizeof name;
+    if ((ret = write_name(&p, name, req->host, host_len < CA_CN_MAX ? host_len : CA_CN_MAX,
+                          NULL)) < 0)
+        return ret;
+    t.subject = p;
+    t.subject_len = (size_t)ret;
+
+    p = exts + sizeof exts;
+    start = exts;
+    if (s->keyid_len) {
+        v = val + sizeof val;
+        if ((ret = write_tagged(&v, val, MBEDTLS_ASN1_CONTEXT_SPECIFIC | 0, s->keyid,
+                                s->keyid_len)) < 0 ||
+            (ret = wrap(&v, val, (size_t)ret, SEQ)) < 0)
+            return ret;
+        if ((ret = WRITE_EXT(&p, start, MBEDTLS_OID_AUTHORITY_KEY_IDENTIFIER, 0, v,
+                             (size_t)(val + sizeof val - v))) < 0)
+            return ret;
+    }
+    v = val + sizeof val;
+    if ((ret = write_san(&v, val, req)) < 0 ||
+        (ret = WRITE_EXT(&p, start, MBEDTLS_OID_SUBJECT_ALT_NAME, 0, v, (size_t)ret)) < 0 ||
+        (ret = WRITE_EXT(&p, start, MBEDTLS_OID_EXTENDED_KEY_USAGE, 0, eku, sizeof eku)) < 0 ||
+        (ret = WRITE_EXT(&p, start, MBEDTLS_OID_KEY_USAGE, 1, ku, sizeof ku)) < 0 ||
+        (ret = WRITE_EXT(&p, start, MBEDTLS_OID_BASIC_CONSTRAINTS, 0, bc, sizeof bc)) < 0)
+        return ret;
+    t.exts = p;
+    t.exts_len = (size_t)(exts + sizeof exts - p);
+    return signer_sign(s, &t, buf, cap, der, der_len);
 }
 
 /* ---- files --------------------------------------------------------------- */
@@ -678,6 +756,8 @@ struct ca {
     mbedtls_ctr_drbg_context drbg;
     struct ca_signer signer;
     struct leaf_key *leaf;
+    unsigned char leaf_spki[160]; /* the leaf key's SubjectPublicKeyInfo */
+    size_t leaf_spki_len;
     unsigned char *der;
     size_t der_len;
     char *pem;
@@ -856,7 +936,8 @@ static int mint_new(struct ca *ca, const char *host, const unsigned char *ip, si
     req.host = host;
     req.ip = ip_len ? ip : NULL;
     req.ip_len = ip_len;
-    req.pub = &ca->leaf->pk;
+    req.spki = ca->leaf_spki;
+    req.spki_len = ca->leaf_spki_len;
     req.not_before = now - CA_LEAF_BACKDATE_S;
     req.not_after = now + (time_t)ca->leaf_days * 86400;
     if (req.not_after > ca_end)
@@ -946,7 +1027,7 @@ static void ca_subject(char *out, size_t cap)
             clean[n++] = c;
     }
     clean[n] = '\0';
-    snprintf(out, cap, "CN=daneguard local CA (%s),O=daneguard", n ? clean : "unknown host");
+    snprintf(out, cap, "daneguard local CA (%s)", n ? clean : "unknown host");
 }
 
 /* The exported forms of the CA certificate: DER, PEM, SPKI pin. */
@@ -1074,6 +1155,14 @@ int ca_open(const char *dir, const struct ca_config *cfg, time_t now, struct ca 
         ret = CA_ECRYPTO;
         goto fail;
     }
+    if ((ret = mbedtls_pk_write_pubkey_der(&ca->leaf->pk, ca->leaf_spki,
+                                           sizeof ca->leaf_spki)) < 0) {
+        errf(err, errlen, "writing the leaf key: %s", tls_errstr(ret, msg, sizeof msg));
+        ret = CA_ECRYPTO;
+        goto fail;
+    }
+    ca->leaf_spki_len = (size_t)ret;
+    memmove(ca->leaf_spki, ca->leaf_spki + sizeof ca->leaf_spki - ret, (size_t)ret);
     if (ca->created)
         log_info("ca: created a new CA in %s (SPKI sha256 %s)", dir, ca->spki_b64);
     errf(err, errlen, "no error");

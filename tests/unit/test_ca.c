@@ -121,6 +121,23 @@ static time_t x509_time(const mbedtls_x509_time *x)
     return timegm(&tm);
 }
 
+/* RFC 5758 3.2: ecdsa-with-SHA256 with no parameters, in both places. mbedTLS
+ * 2.28's x509write adds a NULL there, which Chromium refuses. */
+static int ecdsa_alg_ok(const unsigned char *der, size_t len)
+{
+    static const unsigned char good[] = {0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86,
+                                         0x48, 0xce, 0x3d, 0x04, 0x03, 0x02};
+    static const unsigned char bad[] = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d,
+                                        0x04, 0x03, 0x02, 0x05, 0x00};
+    size_t i, n = 0;
+    for (i = 0; i + sizeof good <= len; i++) {
+        n += memcmp(der + i, good, sizeof good) == 0;
+        if (i + sizeof bad <= len && memcmp(der + i, bad, sizeof bad) == 0)
+            return 0;
+    }
+    return n == 2;
+}
+
 /* Does crt's subjectAltName hold exactly one entry with this tag and value? */
 static int san_is(const mbedtls_x509_crt *crt, int tag, const void *val, size_t len)
 {
@@ -172,6 +189,7 @@ static void test_ca_create(void)
     CHECK(mbedtls_pk_get_type(&crt.pk) == MBEDTLS_PK_ECKEY);
     CHECK_INT_EQ(mbedtls_pk_get_bitlen(&crt.pk), 256);
     CHECK(crt.sig_md == MBEDTLS_MD_SHA256);
+    CHECK(ecdsa_alg_ok(crt.raw.p, crt.raw.len));
     CHECK(crt.serial.len == 16);
     mbedtls_x509_dn_gets(subject, sizeof subject, &crt.subject);
     CHECK(strncmp(subject, "CN=daneguard local CA (", 23) == 0);
@@ -302,6 +320,7 @@ static void test_ca_mint_verifies(void)
               memcmp(leaf->issuer_raw.p, trust.subject_raw.p, trust.subject_raw.len) == 0);
         CHECK_INT_EQ(leaf->serial.len, 16);
         CHECK(leaf->sig_md == MBEDTLS_MD_SHA256 && leaf->sig_pk == MBEDTLS_PK_ECDSA);
+        CHECK(ecdsa_alg_ok(leaf->raw.p, leaf->raw.len));
         CHECK_INT_EQ(x509_time(&leaf->valid_from), now - 3600);
         CHECK_INT_EQ(x509_time(&leaf->valid_to), now + CA_LEAF_DAYS_DEFAULT * 86400L);
         CHECK_INT_EQ(ca_cert_not_after(cert), now + CA_LEAF_DAYS_DEFAULT * 86400L);

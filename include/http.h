@@ -17,7 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HTTP_DEFAULT_MAX_HEAD 16384 /* bytes of request line/status line + headers */
+#define HTTP_DEFAULT_MAX_HEAD 16384 /* bytes of a request line + headers */
+#define HTTP_DEFAULT_MAX_RESPONSE_HEAD 65536 /* origins send long CSP and Set-Cookie headers */
 #define HTTP_DEFAULT_MAX_HEADERS 100
 #define HTTP_MAX_HOST 253 /* a DNS name without its trailing dot */
 
@@ -153,7 +154,8 @@ enum http_reader_state {
 };
 
 struct http_limits {
-    size_t max_head;    /* 0: HTTP_DEFAULT_MAX_HEAD */
+    size_t max_head;    /* 0: HTTP_DEFAULT_MAX_HEAD (requests) or
+                           HTTP_DEFAULT_MAX_RESPONSE_HEAD (responses) */
     size_t max_headers; /* 0: HTTP_DEFAULT_MAX_HEADERS */
 };
 

@@ -637,7 +637,9 @@ struct http_reader *http_reader_new(enum http_reader_kind kind, const struct htt
     if (!r)
         return NULL;
     r->kind = kind;
-    r->max_head = limits && limits->max_head ? limits->max_head : HTTP_DEFAULT_MAX_HEAD;
+    r->max_head = limits && limits->max_head ? limits->max_head
+                  : kind == HTTP_READER_RESPONSE ? HTTP_DEFAULT_MAX_RESPONSE_HEAD
+                                                 : HTTP_DEFAULT_MAX_HEAD;
     r->max_headers = limits && limits->max_headers ? limits->max_headers : HTTP_DEFAULT_MAX_HEADERS;
     /* the head, a NUL per string, and room for the path and host built from it */
     r->arena_cap = 2 * r->max_head + 2 * r->max_headers + HTTP_MAX_HOST + 64;

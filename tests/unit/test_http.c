@@ -667,6 +667,24 @@ static void test_response_framings(void)
     CHECK_INT_EQ(t.err, HTTP_ETRUNCATED);
     t_resp("HTTP/1.1 2x0 OK\r\n\r\n", HTTP_GET, &t);
     CHECK(t.err != 0);
+
+    /* response heads may be longer than request heads, up to their own limit */
+    struct http_buf b = {0};
+    http_buf_puts(&b, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n");
+    for (int i = 0; i < 40; i++)
+        http_buf_printf(&b, "Set-Cookie: c%d=%01000d\r\n", i, 0);
+    http_buf_puts(&b, "\r\n");
+    t_resp(b.data, HTTP_GET, &t);
+    CHECK_INT_EQ(t.err, 0);
+    CHECK_INT_EQ(t.n, 1);
+    http_buf_reset(&b);
+    http_buf_puts(&b, "HTTP/1.1 200 OK\r\n");
+    for (int i = 0; i < 70; i++)
+        http_buf_printf(&b, "X-Big-%d: %01000d\r\n", i, 0);
+    http_buf_puts(&b, "\r\n");
+    t_resp(b.data, HTTP_GET, &t);
+    CHECK_INT_EQ(t.err, HTTP_EHEADTOOBIG);
+    http_buf_free(&b);
 }
 
 static void test_response_no_body(void)

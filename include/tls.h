@@ -65,7 +65,7 @@ const char *tls_errname(int code);
 /* Sizes. A record carries at most TLS_RECORD_MAX plaintext bytes, so reading and
  * writing in chunks of that size costs no extra copies or records. */
 #define TLS_RECORD_MAX 16384
-#define TLS_INPUT_MAX (32 * 1024)           /* unprocessed ciphertext held per conn */
+#define TLS_INPUT_MAX (32 * 1024)              /* unprocessed ciphertext held per conn */
 #define TLS_OUTPUT_CAP (TLS_RECORD_MAX + 1024) /* pending ciphertext held per conn */
 
 /* ---- client side (daneguard → origin) ---------------------------------- */
@@ -187,11 +187,13 @@ int tls_conn_save_session(struct tls_conn *conn);
 
 /* Accessors. Strings are owned by conn (or static) and valid until it is freed. */
 int tls_conn_handshake_done(const struct tls_conn *conn);
-const char *tls_conn_alpn(const struct tls_conn *conn);        /* NULL: none agreed */
-const char *tls_conn_ciphersuite(const struct tls_conn *conn); /* "TLS-ECDHE-..."; NULL before the handshake */
-const char *tls_conn_version(const struct tls_conn *conn);     /* "TLSv1.2"; NULL before */
-int tls_conn_resumed(const struct tls_conn *conn);             /* 1 when the handshake resumed a session */
-const char *tls_conn_host(const struct tls_conn *conn);        /* client: host given; server: SNI or NULL */
+const char *tls_conn_alpn(const struct tls_conn *conn); /* NULL: none agreed */
+const char *
+tls_conn_ciphersuite(const struct tls_conn *conn); /* "TLS-ECDHE-..."; NULL before the handshake */
+const char *tls_conn_version(const struct tls_conn *conn); /* "TLSv1.2"; NULL before */
+int tls_conn_resumed(const struct tls_conn *conn); /* 1 when the handshake resumed a session */
+const char *
+tls_conn_host(const struct tls_conn *conn); /* client: host given; server: SNI or NULL */
 
 /* The peer's certificate chain as presented, leaf first (on a resumed session:
  * the chain saved with it). Client side only; NULL on the server side, before the

@@ -158,7 +158,7 @@ struct tls_client_config {
  * protocol accepted ("h2", "http/1.1", none), made on first use. */
 struct server_variant {
     struct server_variant *next;
-    char *alpn;               /* NULL: negotiate none */
+    char *alpn; /* NULL: negotiate none */
     const char *alpn_list[2];
     mbedtls_ssl_config conf;
 };
@@ -176,20 +176,20 @@ struct tls_conn {
     mbedtls_ssl_context ssl;
     struct tls_client_config *ccfg; /* NULL on the server side */
     int is_server;
-    int err;          /* sticky failure, 0 when none */
-    int done;         /* handshake complete */
+    int err;  /* sticky failure, 0 when none */
+    int done; /* handshake complete */
     int resumed;
     int transport_eof;
-    int peer_closed;  /* close_notify received */
-    int alert_sent;   /* description of the last plaintext alert we sent, -1 none */
+    int peer_closed; /* close_notify received */
+    int alert_sent;  /* description of the last plaintext alert we sent, -1 none */
     int session_saved;
     int chain_released;
-    char *key;        /* client: session cache key */
-    char *host;       /* client: host given; server: SNI received */
+    char *key;               /* client: session cache key */
+    char *host;              /* client: host given; server: SNI received */
     struct tls_chain *chain; /* the saved chain of a session offered for resumption */
-    uint8_t *in;      /* ciphertext waiting for mbedTLS: in[in_off, in_len) */
+    uint8_t *in;             /* ciphertext waiting for mbedTLS: in[in_off, in_len) */
     size_t in_off, in_len, in_cap;
-    uint8_t *out;     /* ciphertext waiting for the caller: out[out_off, out_len) */
+    uint8_t *out; /* ciphertext waiting for the caller: out[out_off, out_len) */
     size_t out_off, out_len;
     char errbuf[192];
 };
@@ -367,8 +367,8 @@ struct tls_server_config *tls_server_config_new(const struct tls_server_options 
     mbedtls_ssl_cache_init(&cfg->cache);
     if (seed_drbg(&cfg->entropy, &cfg->drbg, "server config") != 0)
         goto fail;
-    cfg->lifetime_s = opt->session_lifetime_s > 0 ? opt->session_lifetime_s
-                                                  : TLS_DEFAULT_LIFETIME_S;
+    cfg->lifetime_s =
+        opt->session_lifetime_s > 0 ? opt->session_lifetime_s : TLS_DEFAULT_LIFETIME_S;
     if (opt->session_tickets) {
         int r = mbedtls_ssl_ticket_setup(&cfg->ticket, mbedtls_ctr_drbg_random, &cfg->drbg,
                                          MBEDTLS_CIPHER_AES_256_GCM, (uint32_t)cfg->lifetime_s);
@@ -630,8 +630,7 @@ static int is_ip_literal(const char *host)
     return inet_pton(AF_INET, host, addr) == 1 || inet_pton(AF_INET6, host, addr) == 1;
 }
 
-struct tls_conn *tls_conn_new_client(struct tls_client_config *cfg, const char *host,
-                                     uint16_t port)
+struct tls_conn *tls_conn_new_client(struct tls_client_config *cfg, const char *host, uint16_t port)
 {
     if (!cfg || !host)
         return NULL;
@@ -701,27 +700,48 @@ void tls_conn_free(struct tls_conn *conn)
 static const char *alert_name(int d)
 {
     switch (d) {
-    case 0: return "close_notify";
-    case 10: return "unexpected_message";
-    case 20: return "bad_record_mac";
-    case 22: return "record_overflow";
-    case 40: return "handshake_failure";
-    case 42: return "bad_certificate";
-    case 43: return "unsupported_certificate";
-    case 46: return "certificate_unknown";
-    case 47: return "illegal_parameter";
-    case 48: return "unknown_ca";
-    case 50: return "decode_error";
-    case 51: return "decrypt_error";
-    case 70: return "protocol_version";
-    case 71: return "insufficient_security";
-    case 80: return "internal_error";
-    case 86: return "inappropriate_fallback";
-    case 90: return "user_canceled";
-    case 100: return "no_renegotiation";
-    case 110: return "unsupported_extension";
-    case 112: return "unrecognized_name";
-    case 120: return "no_application_protocol";
+    case 0:
+        return "close_notify";
+    case 10:
+        return "unexpected_message";
+    case 20:
+        return "bad_record_mac";
+    case 22:
+        return "record_overflow";
+    case 40:
+        return "handshake_failure";
+    case 42:
+        return "bad_certificate";
+    case 43:
+        return "unsupported_certificate";
+    case 46:
+        return "certificate_unknown";
+    case 47:
+        return "illegal_parameter";
+    case 48:
+        return "unknown_ca";
+    case 50:
+        return "decode_error";
+    case 51:
+        return "decrypt_error";
+    case 70:
+        return "protocol_version";
+    case 71:
+        return "insufficient_security";
+    case 80:
+        return "internal_error";
+    case 86:
+        return "inappropriate_fallback";
+    case 90:
+        return "user_canceled";
+    case 100:
+        return "no_renegotiation";
+    case 110:
+        return "unsupported_extension";
+    case 112:
+        return "unrecognized_name";
+    case 120:
+        return "no_application_protocol";
     }
     return "unknown";
 }
@@ -775,8 +795,8 @@ static int fail_from_mbedtls(struct tls_conn *conn, int r)
             snprintf(conn->errbuf, sizeof conn->errbuf, "%s: %s (-0x%04x; we sent alert %s)",
                      tls_strerror(code), msg, (unsigned)-r, alert_name(conn->alert_sent));
         else
-            snprintf(conn->errbuf, sizeof conn->errbuf, "%s: %s (-0x%04x)", tls_strerror(code),
-                     msg, (unsigned)-r);
+            snprintf(conn->errbuf, sizeof conn->errbuf, "%s: %s (-0x%04x)", tls_strerror(code), msg,
+                     (unsigned)-r);
         break;
     }
     conn->err = code;

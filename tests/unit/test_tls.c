@@ -84,8 +84,7 @@ static int pki_setup(void)
         return -1;
     if (add_cert(&chain, "CN=example.test", "CN=daneguard test CA", &leaf_key, &ca_key, 0, 2) != 0)
         return -1;
-    return add_cert(&chain, "CN=daneguard test CA", "CN=daneguard test CA", &ca_key, &ca_key, 1,
-                    1);
+    return add_cert(&chain, "CN=daneguard test CA", "CN=daneguard test CA", &ca_key, &ca_key, 1, 1);
 }
 
 static void pki_free(void)
@@ -167,8 +166,8 @@ static int pair_open(struct pair *p, struct tls_client_config *cc, struct tls_se
     char which = '?';
     int r = handshake_pair(p->c, p->s, &which);
     if (r != 0)
-        fprintf(stderr, "  handshake %c: %s | client: %s | server: %s\n", which,
-                tls_errname(r), tls_conn_error(p->c), tls_conn_error(p->s));
+        fprintf(stderr, "  handshake %c: %s | client: %s | server: %s\n", which, tls_errname(r),
+                tls_conn_error(p->c), tls_conn_error(p->s));
     return r;
 }
 
@@ -637,6 +636,37 @@ static void test_throughput(void)
            "(%.0f%% of cipher/2)\n",
            cipher, relay, 100 * relay / (cipher / 2));
     pair_close(&p);
+
+    /* handshake CPU, both ends in this process: one full (client ECDHE + ECDSA
+     * verify, server ECDHE + ECDSA sign) and one resumed, per pair */
+    struct tls_client_config *rc = client_cfg(4);
+    enum { H = 50 };
+    struct timespec a, b;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &a);
+    for (int i = 0; i < H; i++) {
+        CHECK_INT_EQ(pair_open(&p, rc, sc, "hs.test", "h2"), 0);
+        pair_close(&p);
+    }
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &b);
+    double full_ms =
+        ((double)(b.tv_sec - a.tv_sec) * 1e3 + (double)(b.tv_nsec - a.tv_nsec) / 1e6) / H;
+    CHECK_INT_EQ(pair_open(&p, rc, sc, "hs.test", "h2"), 0);
+    CHECK_INT_EQ(tls_conn_save_session(p.c), 0);
+    pair_close(&p);
+    int resumed = 0;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &a);
+    for (int i = 0; i < H; i++) {
+        CHECK_INT_EQ(pair_open(&p, rc, sc, "hs.test", "h2"), 0);
+        resumed += tls_conn_resumed(p.c);
+        pair_close(&p);
+    }
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &b);
+    double res_ms =
+        ((double)(b.tv_sec - a.tv_sec) * 1e3 + (double)(b.tv_nsec - a.tv_nsec) / 1e6) / H;
+    CHECK_INT_EQ(resumed, H);
+    printf("# handshake CPU per client+server pair: full %.2f ms, resumed %.3f ms\n", full_ms,
+           res_ms);
+    tls_client_config_free(rc);
     tls_client_config_free(cc);
     tls_server_config_free(sc);
 }
@@ -791,8 +821,8 @@ static int sock_read_all(int fd, struct tls_conn *c, char *out, size_t cap, size
 
 static int connect_retry(uint16_t port)
 {
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct sockaddr_in a = {
+        .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     for (int i = 0; i < 100; i++) { /* up to 5 s for the server to listen */
         int fd = socket(AF_INET, SOCK_STREAM, 0);
         if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0)
@@ -820,8 +850,8 @@ static int s_server_start(struct s_server *srv, const char *key, const char *crt
     snprintf(keyp, sizeof keyp, "%s/%s", tmpdir, key);
     snprintf(crtp, sizeof crtp, "%s/%s", tmpdir, crt);
     snprintf(srv->log, sizeof srv->log, "%s/s_server.%u.log", tmpdir, srv->port);
-    char *argv[32] = {"openssl", "s_server", "-accept", accept, "-key", keyp, "-cert", crtp,
-                      "-alpn", "h2,http/1.1", "-www"};
+    char *argv[32] = {"openssl", "s_server", "-accept", accept,        "-key", keyp,
+                      "-cert",   crtp,       "-alpn",   "h2,http/1.1", "-www"};
     size_t n = 11;
     for (; extra && *extra && n < 31; extra++)
         argv[n++] = (char *)*extra;
@@ -831,8 +861,8 @@ static int s_server_start(struct s_server *srv, const char *key, const char *crt
 }
 
 /* One GET through our client to an s_server -www; returns the handshake result. */
-static int fetch(struct tls_client_config *cc, uint16_t port, struct tls_conn **out,
-                 char *page, size_t cap)
+static int fetch(struct tls_client_config *cc, uint16_t port, struct tls_conn **out, char *page,
+                 size_t cap)
 {
     int fd = connect_retry(port);
     if (fd < 0)
@@ -893,8 +923,8 @@ static void test_interop_openssl_s_server(void)
     reap(srv.pid, 3000);
 
     /* RSA server without tickets, AES-GCM only: resumption by session ID */
-    static const char *const rsa_args[] = {"-naccept", "2", "-no_ticket", "-cipher",
-                                           "ECDHE-RSA-AES128-GCM-SHA256", NULL};
+    static const char *const rsa_args[] = {
+        "-naccept", "2", "-no_ticket", "-cipher", "ECDHE-RSA-AES128-GCM-SHA256", NULL};
     CHECK_INT_EQ(s_server_start(&srv, "rsa.key", "rsa.crt", rsa_args), 0);
     r = fetch(cc, srv.port, &c, page, sizeof page);
     CHECK_INT_EQ(r, 0);
@@ -950,8 +980,10 @@ static int serve_s_client(struct tls_server_config *sc, int resume, struct tls_c
     int in[2];
     if (pipe(in) != 0)
         return -1;
-    char *argv[] = {"openssl", "s_client", "-connect", connect_to, "-servername", "example.test",
-                    "-alpn", "http/1.1,h2", resume ? "-sess_in" : "-sess_out", sess, NULL};
+    char *argv[] = {"openssl",  "s_client",    "-connect",
+                    connect_to, "-servername", "example.test",
+                    "-alpn",    "http/1.1,h2", resume ? "-sess_in" : "-sess_out",
+                    sess,       NULL};
     pid_t pid = spawn(argv, log, in[0]);
     close(in[0]);
     int ok = -1;

@@ -417,6 +417,11 @@ static struct server_variant *server_variant_get(struct tls_server_config *cfg, 
     for (struct server_variant *v = cfg->variants; v; v = v->next)
         if ((!alpn && !v->alpn) || (alpn && v->alpn && strcmp(alpn, v->alpn) == 0))
             return v;
+    size_t count = 0;
+    for (struct server_variant *v = cfg->variants; v; v = v->next)
+        count++;
+    if (count >= TLS_ALPN_MAX + 1) /* each upstream offer, plus none */
+        return NULL;
     struct server_variant *v = calloc(1, sizeof *v);
     if (!v)
         return NULL;

@@ -961,6 +961,14 @@ static void test_interop_tls13_only(void)
     printf("# interop s_server -tls1_3: %s: %s\n", tls_errname(r), tls_conn_error(c));
     tls_conn_free(c);
     reap(srv.pid, 3000);
+    /* no suite in common (RSA key exchange only): handshake_failure, told apart */
+    static const char *const rsa_kx[] = {"-naccept", "1", "-cipher", "AES128-SHA", NULL};
+    CHECK_INT_EQ(s_server_start(&srv, "rsa.key", "rsa.crt", rsa_kx), 0);
+    r = fetch(cc, srv.port, &c, page, sizeof page);
+    CHECK_INT_EQ(r, TLS_EPEER_HANDSHAKE_FAILURE);
+    printf("# interop s_server -cipher AES128-SHA: %s: %s\n", tls_errname(r), tls_conn_error(c));
+    tls_conn_free(c);
+    reap(srv.pid, 3000);
     tls_client_config_free(cc);
 }
 

@@ -185,15 +185,20 @@ int tls_conn_close_notify(struct tls_conn *conn);
  * done, server side, or resumption disabled), TLS_ENOMEM. */
 int tls_conn_save_session(struct tls_conn *conn);
 
-/* Accessors. Strings are owned by conn (or static) and valid until it is freed. */
+/* Accessors. Strings are owned by conn (or static) and valid until it is freed.
+ *   handshake_done  1 once tls_conn_handshake() returned 0
+ *   alpn            the agreed protocol, NULL when none
+ *   ciphersuite     mbedTLS's name ("TLS-ECDHE-ECDSA-WITH-CHACHA20-POLY1305-SHA256"),
+ *                   NULL before the handshake completes
+ *   version         "TLSv1.2", NULL before the handshake completes
+ *   resumed         1 when the handshake resumed a session (ticket or session ID)
+ *   host            client: the host given; server: the SNI received, or NULL */
 int tls_conn_handshake_done(const struct tls_conn *conn);
-const char *tls_conn_alpn(const struct tls_conn *conn); /* NULL: none agreed */
-const char *
-tls_conn_ciphersuite(const struct tls_conn *conn); /* "TLS-ECDHE-..."; NULL before the handshake */
-const char *tls_conn_version(const struct tls_conn *conn); /* "TLSv1.2"; NULL before */
-int tls_conn_resumed(const struct tls_conn *conn); /* 1 when the handshake resumed a session */
-const char *
-tls_conn_host(const struct tls_conn *conn); /* client: host given; server: SNI or NULL */
+const char *tls_conn_alpn(const struct tls_conn *conn);
+const char *tls_conn_ciphersuite(const struct tls_conn *conn);
+const char *tls_conn_version(const struct tls_conn *conn);
+int tls_conn_resumed(const struct tls_conn *conn);
+const char *tls_conn_host(const struct tls_conn *conn);
 
 /* The peer's certificate chain as presented, leaf first (on a resumed session:
  * the chain saved with it). Client side only; NULL on the server side, before the

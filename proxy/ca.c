@@ -72,7 +72,7 @@ const char *ca_strerror(int code)
     return "unknown CA error";
 }
 
-static void errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void errf(char *err, size_t errlen, const char *fmt, ...) LOG_PRINTF(3, 4);
 static void errf(char *err, size_t errlen, const char *fmt, ...)
 {
     va_list ap;
@@ -149,6 +149,8 @@ static int write_name(unsigned char **p, unsigned char *start, const char *cn, s
     const char *vals[2] = {o, cn};
     size_t lens[2] = {o ? strlen(o) : 0, cn_len}, n = 0;
     const char *oids[2] = {MBEDTLS_OID_AT_ORGANIZATION, MBEDTLS_OID_AT_CN};
+    const size_t oid_lens[2] = {MBEDTLS_OID_SIZE(MBEDTLS_OID_AT_ORGANIZATION),
+                                MBEDTLS_OID_SIZE(MBEDTLS_OID_AT_CN)};
     int i, ret;
 
     for (i = 0; i < 2; i++) { /* backwards: O, then CN in front of it */
@@ -156,7 +158,7 @@ static int write_name(unsigned char **p, unsigned char *start, const char *cn, s
         if (!vals[i])
             continue;
         MBEDTLS_ASN1_CHK_ADD(rdn, mbedtls_asn1_write_utf8_string(p, start, vals[i], lens[i]));
-        MBEDTLS_ASN1_CHK_ADD(rdn, mbedtls_asn1_write_oid(p, start, oids[i], 3));
+        MBEDTLS_ASN1_CHK_ADD(rdn, mbedtls_asn1_write_oid(p, start, oids[i], oid_lens[i]));
         MBEDTLS_ASN1_CHK_ADD(rdn, wrap(p, start, rdn, SEQ));
         MBEDTLS_ASN1_CHK_ADD(rdn, wrap(p, start, rdn, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SET));
         n += rdn;

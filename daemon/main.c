@@ -17,6 +17,7 @@
 #include "cli.h"
 #include "config.h"
 #include "log.h"
+#include "proxy.h"
 #include "resolver.h"
 #include "server.h"
 #include "upstream.h"
@@ -29,6 +30,7 @@ struct daemon {
     struct config cfg;
     struct resolver *resolver;
     struct dns_server *dns;
+    struct proxy *proxy;
     uv_signal_t sig_hup, sig_term, sig_int;
 };
 
@@ -79,6 +81,8 @@ static void reload(struct daemon *d)
         memcmp(cfg->resolver.listen, d->cfg.resolver.listen, sizeof cfg->resolver.listen) != 0)
         log_warnx("reload: listen_addresses changed; restart daneguard to rebind");
     dns_server_reconfigure(d->dns, &cfg->resolver, r);
+    if (d->proxy)
+        proxy_reconfigure(d->proxy, cfg, r);
     resolver_free(d->resolver);
     d->resolver = r;
     d->cfg = *cfg;
@@ -93,6 +97,8 @@ static void stop(struct daemon *d)
     uv_signal_stop(&d->sig_int);
     dns_server_close(d->dns);
     d->dns = NULL;
+    proxy_close(d->proxy);
+    d->proxy = NULL;
     uv_stop(d->loop);
 }
 
@@ -136,6 +142,11 @@ static int run_daemon(const char *path, int check_only)
         log_warnx("dns: %s", err);
         goto out;
     }
+    if (d.cfg.proxy.enabled &&
+        proxy_new(d.loop, &d.cfg, d.resolver, &d.proxy, err, sizeof err) < 0) {
+        log_warnx("proxy: %s", err);
+        goto out;
+    }
     uv_signal_init(d.loop, &d.sig_hup);
     uv_signal_init(d.loop, &d.sig_term);
     uv_signal_init(d.loop, &d.sig_int);
@@ -150,6 +161,7 @@ static int run_daemon(const char *path, int check_only)
 out:
     /* Let closing handles finish, then release getdns and the rest. */
     dns_server_close(d.dns);
+    proxy_close(d.proxy);
     uv_run(d.loop, UV_RUN_NOWAIT);
     resolver_free(d.resolver);
     uv_walk(d.loop, close_walk, NULL);

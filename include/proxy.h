@@ -1,0 +1,38 @@
+/* include/proxy.h — the DANE-enforcing HTTP forward proxy: listeners, the
+ * allow list, and the per-connection state machine (request → lookups →
+ * upstream TLS → verdict → intercept, tunnel or refuse → relay).
+ */
+#ifndef DANEGUARD_PROXY_H
+#define DANEGUARD_PROXY_H
+
+#include <stdint.h>
+#include <uv.h>
+
+#include "config.h"
+#include "resolver.h"
+
+struct proxy;
+
+struct proxy_stats {
+    uint64_t conns_total, conns_open, intercepted, tunnelled, refused, forbidden, http_requests;
+    uint64_t pages_served;
+};
+
+/* Open the CA in cfg->ca_dir (created on first start), load the trust store and
+ * bind every listen address. r is used for every lookup (not owned); the DNS
+ * server's stats are shown on the status page through stats_cb. Returns 0 or
+ * -1 with a message in err. */
+int proxy_new(uv_loop_t *loop, const struct config *cfg, struct resolver *r, struct proxy **out,
+              char *err, size_t errlen);
+
+/* A new resolver and the reloadable settings (allow, ports, limits, intercept).
+ * Connections in progress keep what they started with. */
+void proxy_reconfigure(struct proxy *px, const struct config *cfg, struct resolver *r);
+
+/* Close the listeners and every connection; freed once libuv has released the
+ * handles. NULL is a no-op. */
+void proxy_close(struct proxy *px);
+
+void proxy_get_stats(const struct proxy *px, struct proxy_stats *st);
+
+#endif

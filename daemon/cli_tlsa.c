@@ -33,32 +33,31 @@
 
 static void tlsa_usage(FILE *out)
 {
-    fprintf(out,
-            "usage: daneguard tlsa (--cert FILE | --key FILE | --connect HOST[:PORT])\n"
-            "                      [--usage U] [--selector S] [--mtype M]\n"
-            "                      [--host NAME] [--port N] [--pdns ZONE] [--chain]\n"
-            "                      [--starttls smtp] [--sni NAME]\n"
-            "\n"
-            "Prints the TLSA record to publish, as a zone-file line:\n"
-            "  _443._tcp.www.example.com. IN TLSA 3 1 1 <hex>\n"
-            "\n"
-            "  --cert FILE       a certificate, PEM or DER; a PEM file may hold the\n"
-            "                    chain after the leaf\n"
-            "  --key FILE        a private or public key, PEM or DER (selector 1 only)\n"
-            "  --connect H[:P]   fetch the chain from a live server (port 443, or 25\n"
-            "                    with --starttls smtp); [v6]:port for IPv6\n"
-            "  --starttls smtp   speak EHLO and STARTTLS before the TLS handshake\n"
-            "  --sni NAME        server name to send (default: the --connect host)\n"
-            "  --usage U         0-3 (default 3, DANE-EE)\n"
-            "  --selector S      0 certificate, 1 public key (default 1)\n"
-            "  --mtype M         0 exact, 1 SHA-256, 2 SHA-512 (default 1)\n"
-            "  --host NAME       owner name's host (default: the --connect host or\n"
-            "                    --sni, else the certificate's first DNS name)\n"
-            "  --port N          owner name's port (default: the connection's, or 443)\n"
-            "  --pdns ZONE       also print the pdnsutil add-record command for ZONE\n"
-            "  --chain           also print the issuer's 2 S M record (DANE-TA), which\n"
-            "                    keeps working when the leaf is renewed\n"
-            "  -h, --help        this text\n");
+    fprintf(out, "usage: daneguard tlsa (--cert FILE | --key FILE | --connect HOST[:PORT])\n"
+                 "                      [--usage U] [--selector S] [--mtype M]\n"
+                 "                      [--host NAME] [--port N] [--pdns ZONE] [--chain]\n"
+                 "                      [--starttls smtp] [--sni NAME]\n"
+                 "\n"
+                 "Prints the TLSA record to publish, as a zone-file line:\n"
+                 "  _443._tcp.www.example.com. IN TLSA 3 1 1 <hex>\n"
+                 "\n"
+                 "  --cert FILE       a certificate, PEM or DER; a PEM file may hold the\n"
+                 "                    chain after the leaf\n"
+                 "  --key FILE        a private or public key, PEM or DER (selector 1 only)\n"
+                 "  --connect H[:P]   fetch the chain from a live server (port 443, or 25\n"
+                 "                    with --starttls smtp); [v6]:port for IPv6\n"
+                 "  --starttls smtp   speak EHLO and STARTTLS before the TLS handshake\n"
+                 "  --sni NAME        server name to send (default: the --connect host)\n"
+                 "  --usage U         0-3 (default 3, DANE-EE)\n"
+                 "  --selector S      0 certificate, 1 public key (default 1)\n"
+                 "  --mtype M         0 exact, 1 SHA-256, 2 SHA-512 (default 1)\n"
+                 "  --host NAME       owner name's host (default: the --connect host or\n"
+                 "                    --sni, else the certificate's first DNS name)\n"
+                 "  --port N          owner name's port (default: the connection's, or 443)\n"
+                 "  --pdns ZONE       also print the pdnsutil add-record command for ZONE\n"
+                 "  --chain           also print the issuer's 2 S M record (DANE-TA), which\n"
+                 "                    keeps working when the leaf is renewed\n"
+                 "  -h, --help        this text\n");
 }
 
 struct tlsa_opts {
@@ -187,8 +186,7 @@ static int smtp_starttls(mbedtls_net_context *fd, const char *where)
 
 /* Connects, handshakes (no verification: we only read what is presented)
  * and copies the presented chain into `out`. Returns 0, 1 on failure. */
-static int fetch_chain(const char *host, int port, const char *sni, int smtp,
-                       mbedtls_x509_crt *out)
+static int fetch_chain(const char *host, int port, const char *sni, int smtp, mbedtls_x509_crt *out)
 {
     mbedtls_net_context fd;
     mbedtls_entropy_context entropy;
@@ -208,9 +206,9 @@ static int fetch_chain(const char *host, int port, const char *sni, int smtp,
 
     if ((ret = mbedtls_ctr_drbg_seed(&drbg, mbedtls_entropy_func, &entropy,
                                      (const unsigned char *)"daneguard tlsa", 14)) != 0 ||
-        (ret = mbedtls_ssl_config_defaults(&conf, MBEDTLS_SSL_IS_CLIENT,
-                                           MBEDTLS_SSL_TRANSPORT_STREAM,
-                                           MBEDTLS_SSL_PRESET_DEFAULT)) != 0)
+        (ret =
+             mbedtls_ssl_config_defaults(&conf, MBEDTLS_SSL_IS_CLIENT, MBEDTLS_SSL_TRANSPORT_STREAM,
+                                         MBEDTLS_SSL_PRESET_DEFAULT)) != 0)
         goto tls_error;
     /* no verification here: the point is to see what the server presents */
     mbedtls_ssl_conf_authmode(&conf, MBEDTLS_SSL_VERIFY_NONE);
@@ -448,8 +446,9 @@ int cli_tlsa_main(int argc, char **argv)
             if (ret < 0)
                 mbedtls_strerror(ret, err, sizeof(err));
             fprintf(stderr, "daneguard tlsa: --cert %s: %s\n", o.cert,
-                    ret < 0 ? err : ret > 0 ? "a certificate in it does not parse"
-                                            : "no certificate in it");
+                    ret < 0   ? err
+                    : ret > 0 ? "a certificate in it does not parse"
+                              : "no certificate in it");
             goto out;
         }
     } else {
@@ -486,8 +485,10 @@ int cli_tlsa_main(int argc, char **argv)
     }
     if (o.chain) {
         if (crt.next == NULL || crt.next->raw.p == NULL) {
-            fprintf(stderr, "daneguard tlsa: --chain: %s has no issuer certificate after the "
-                            "leaf\n", o.cert ? o.cert : "the server's chain");
+            fprintf(stderr,
+                    "daneguard tlsa: --chain: %s has no issuer certificate after the "
+                    "leaf\n",
+                    o.cert ? o.cert : "the server's chain");
             goto out;
         }
         if ((ret = dane_tlsa_make_cert(&issuer_rec, DANE_USAGE_DANE_TA, (uint8_t)o.selector,

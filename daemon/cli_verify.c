@@ -126,15 +126,17 @@ int cli_verify_main(int argc, char **argv)
     }
     if (host == NULL || nrec == 0 || chain_file == NULL) {
         fprintf(stderr, "daneguard verify: %s is required (see --help)\n",
-                host == NULL ? "--host" : nrec == 0 ? "--tlsa" : "--chain");
+                host == NULL ? "--host"
+                : nrec == 0  ? "--tlsa"
+                             : "--chain");
         goto out;
     }
     ret = mbedtls_x509_crt_parse_file(&chain, chain_file);
     if (ret != 0 || chain.raw.p == NULL) {
         fprintf(stderr, "daneguard verify: --chain %s: %s\n", chain_file,
-                ret > 0     ? "a certificate in it does not parse"
-                : ret < 0   ? mbed_error(ret, err, sizeof(err))
-                            : "no certificate in it");
+                ret > 0   ? "a certificate in it does not parse"
+                : ret < 0 ? mbed_error(ret, err, sizeof(err))
+                          : "no certificate in it");
         goto out;
     }
     if (trust_file != NULL) {

@@ -19,8 +19,9 @@
     X(NOMEM, -1, "out of memory")                                                                  \
     X(INVAL, -2, "invalid argument")                                                               \
     X(SYNTAX, -3, "a TLSA record is \"usage selector matching-type hex-data\"")                    \
-    X(FIELD, -4, "TLSA usage, selector or matching type is not a number 0-255 or an RFC 7218 name") \
-    X(HEX, -5, "TLSA association data must be hex digits, an even number of them")                        \
+    X(FIELD, -4,                                                                                   \
+      "TLSA usage, selector or matching type is not a number 0-255 or an RFC 7218 name")           \
+    X(HEX, -5, "TLSA association data must be hex digits, an even number of them")                 \
     X(RDATA, -6, "TLSA RDATA is shorter than 3 bytes")                                             \
     X(CRYPTO, -7, "a hash or key operation failed in mbedTLS")
 
@@ -114,11 +115,11 @@ const char *dane_result_name(enum dane_result result);
 /* The outcome of dane_verify(): a value, nothing to free. */
 struct dane_verdict {
     enum dane_result result;
-    int record;               /* index in records[] of the matching record; -1 when none */
-    int depth;                /* chain depth of what matched: 0 the leaf, 1 its issuer, ...;
-                                 a trust anchor supplied only by the TLSA record sits one
-                                 above the last certificate it signs; -1 when none */
-    uint8_t usage;            /* the matching record's fields (0 when none) */
+    int record;    /* index in records[] of the matching record; -1 when none */
+    int depth;     /* chain depth of what matched: 0 the leaf, 1 its issuer, ...;
+                      a trust anchor supplied only by the TLSA record sits one
+                      above the last certificate it signs; -1 when none */
+    uint8_t usage; /* the matching record's fields (0 when none) */
     uint8_t selector;
     uint8_t mtype;
     char reason[DANE_REASON_MAX]; /* one line, for operators: why it matched or failed */

@@ -195,8 +195,8 @@ struct mnemonic {
     uint8_t value;
 };
 
-static const struct mnemonic usage_names[] = {
-    {"PKIX-TA", 0}, {"PKIX-EE", 1}, {"DANE-TA", 2}, {"DANE-EE", 3}, {"PrivCert", 255}, {NULL, 0}};
+static const struct mnemonic usage_names[] = {{"PKIX-TA", 0}, {"PKIX-EE", 1},    {"DANE-TA", 2},
+                                              {"DANE-EE", 3}, {"PrivCert", 255}, {NULL, 0}};
 static const struct mnemonic selector_names[] = {
     {"Cert", 0}, {"SPKI", 1}, {"PrivSel", 255}, {NULL, 0}};
 static const struct mnemonic mtype_names[] = {
@@ -624,9 +624,8 @@ static int path_validate(mbedtls_x509_crt *crt, mbedtls_x509_crt *anchor,
     memset(pa, 0, sizeof(*pa));
     pa->now = now;
     pa->undated = undated;
-    int ret = mbedtls_x509_crt_verify_with_profile(crt, anchor, NULL,
-                                                   &mbedtls_x509_crt_profile_default, NULL,
-                                                   &flags, path_cb, pa);
+    int ret = mbedtls_x509_crt_verify_with_profile(
+        crt, anchor, NULL, &mbedtls_x509_crt_profile_default, NULL, &flags, path_cb, pa);
     if (ret == 0)
         return 1;
     if (ret != MBEDTLS_ERR_X509_CERT_VERIFY_FAILED) {
@@ -640,7 +639,8 @@ static int path_validate(mbedtls_x509_crt *crt, mbedtls_x509_crt *anchor,
         const mbedtls_x509_crt *c = pa->bad_time;
         rb_printf(why, "the certificate at depth %d (", pa->bad_time_depth);
         rb_subject(why, c);
-        if (flags & MBEDTLS_X509_BADCERT_EXPIRED && time_flags(c, now) & MBEDTLS_X509_BADCERT_EXPIRED) {
+        if (flags & MBEDTLS_X509_BADCERT_EXPIRED &&
+            time_flags(c, now) & MBEDTLS_X509_BADCERT_EXPIRED) {
             rb_printf(why, ") expired at ");
             rb_date(why, &c->valid_to);
         } else {
@@ -654,8 +654,10 @@ static int path_validate(mbedtls_x509_crt *crt, mbedtls_x509_crt *anchor,
     }
     uint32_t rest = flags & ~(uint32_t)TIME_FLAGS;
     if (rest & MBEDTLS_X509_BADCERT_NOT_TRUSTED) { /* mbedTLS's words for it mislead */
-        rb_printf(why, "%sno path from the leaf to %s (a missing intermediate, another issuer, "
-                       "or a bad signature)", sep, undated ? "it" : "a trusted certificate");
+        rb_printf(why,
+                  "%sno path from the leaf to %s (a missing intermediate, another issuer, "
+                  "or a bad signature)",
+                  sep, undated ? "it" : "a trusted certificate");
         sep = "; ";
         rest &= ~(uint32_t)MBEDTLS_X509_BADCERT_NOT_TRUSTED;
     }
@@ -890,8 +892,10 @@ static int dane_ta_supplied(struct job *j, size_t i)
     set_match(j, i, depth);
     struct rbuf b = verdict_buf(j);
     rb_record(&b, r);
-    rb_printf(&b, " is a trust anchor the server did not send; it signed the certificate at depth "
-                  "%d, the leaf chains to it and is for %s", signer, j->host);
+    rb_printf(&b,
+              " is a trust anchor the server did not send; it signed the certificate at depth "
+              "%d, the leaf chains to it and is for %s",
+              signer, j->host);
     rc = 1;
 out:
     mbedtls_pk_free(&pk);
@@ -998,8 +1002,10 @@ static int try_pkix(struct job *j)
                 continue;
             if (!leaf_usage_ok(pa.cert[0])) {
                 note_start(j, i);
-                rb_printf(&j->notes, " %s, but the leaf's (extended) key usage does not allow a "
-                                     "TLS server", context);
+                rb_printf(&j->notes,
+                          " %s, but the leaf's (extended) key usage does not allow a "
+                          "TLS server",
+                          context);
                 continue;
             }
             set_match(j, i, depth);
@@ -1025,8 +1031,10 @@ static int try_pkix(struct job *j)
         }
         if (depth >= 0) {
             note_start(j, i);
-            rb_printf(&j->notes, " matches the certificate at depth %d, but PKIX validation "
-                                 "failed: %s", depth, why_buf);
+            rb_printf(&j->notes,
+                      " matches the certificate at depth %d, but PKIX validation "
+                      "failed: %s",
+                      depth, why_buf);
         } else if (r->usage == DANE_USAGE_PKIX_TA && r->mtype == DANE_MTYPE_FULL) {
             note_start(j, i);
             rb_printf(&j->notes, " (not presented): PKIX validation failed: %s", why_buf);
@@ -1061,8 +1069,7 @@ static void fail_reason(struct job *j)
 }
 
 int dane_verify(const struct dane_tlsa *records, size_t n, const mbedtls_x509_crt *chain,
-                const char *host, const mbedtls_x509_crt *trust, time_t now,
-                struct dane_verdict *v)
+                const char *host, const mbedtls_x509_crt *trust, time_t now, struct dane_verdict *v)
 {
     struct job *j = NULL;
     struct tm tm;

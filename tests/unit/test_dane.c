@@ -121,7 +121,9 @@ static struct dane_verdict run(struct dane_tlsa *r, size_t n, const char *chain,
 static void test_parse_text(void)
 {
     struct dane_tlsa r;
-    CHECK_INT_EQ(dane_tlsa_parse_text(&r, "3 1 1 0A0b" "ff 00"), 0);
+    CHECK_INT_EQ(dane_tlsa_parse_text(&r, "3 1 1 0A0b"
+                                          "ff 00"),
+                 0);
     CHECK_INT_EQ(r.usage, 3);
     CHECK_INT_EQ(r.selector, 1);
     CHECK_INT_EQ(r.mtype, 1);
@@ -156,7 +158,8 @@ static void test_parse_text(void)
     CHECK_INT_EQ(dane_tlsa_parse_text(&r, "-1 1 1 aa"), DANE_EFIELD);
     CHECK(r.data == NULL);
     CHECK_INT_EQ(dane_tlsa_parse_text(NULL, "3 1 1 aa"), DANE_EINVAL);
-    CHECK_STR_EQ(dane_strerror(DANE_EHEX), "TLSA association data must be hex digits, an even number of them");
+    CHECK_STR_EQ(dane_strerror(DANE_EHEX),
+                 "TLSA association data must be hex digits, an even number of them");
     CHECK_STR_EQ(dane_strerror(0), "success");
     CHECK_STR_EQ(dane_strerror(-999), "unknown error");
 }
@@ -180,14 +183,14 @@ static void test_parse_rdata(void)
 static void test_usable(void)
 {
     struct dane_tlsa r[8];
-    r[0] = rec_text("3 1 1 " A_ZERO);           /* usable */
-    r[1] = rec_text("3 1 2 " A_ZERO A_ZERO);    /* usable */
-    r[2] = rec_text("3 1 2 " A_ZERO);           /* SHA-512 of 32 bytes: malformed */
-    r[3] = rec_text("4 1 1 " A_ZERO);           /* unknown usage */
-    r[4] = rec_text("3 2 1 " A_ZERO);           /* unknown selector */
-    r[5] = rec_text("3 1 3 " A_ZERO);           /* unknown matching type */
-    r[6] = rec_text("3 1 1 " A_ZERO "00");      /* 33 bytes */
-    r[7] = rec_text("2 0 0 00");                /* exact data: any length counts */
+    r[0] = rec_text("3 1 1 " A_ZERO);        /* usable */
+    r[1] = rec_text("3 1 2 " A_ZERO A_ZERO); /* usable */
+    r[2] = rec_text("3 1 2 " A_ZERO);        /* SHA-512 of 32 bytes: malformed */
+    r[3] = rec_text("4 1 1 " A_ZERO);        /* unknown usage */
+    r[4] = rec_text("3 2 1 " A_ZERO);        /* unknown selector */
+    r[5] = rec_text("3 1 3 " A_ZERO);        /* unknown matching type */
+    r[6] = rec_text("3 1 1 " A_ZERO "00");   /* 33 bytes */
+    r[7] = rec_text("2 0 0 00");             /* exact data: any length counts */
     const int want[8] = {1, 1, 0, 0, 0, 0, 0, 1};
     for (int i = 0; i < 8; i++)
         CHECK_INT_EQ(dane_tlsa_usable(&r[i]), want[i]);
@@ -249,8 +252,8 @@ static void test_make_matches_openssl(void)
 
 static void test_dane_ee(void)
 {
-    const char *sels[][2] = {{"3 1 1", "spki-sha256"}, {"3 0 1", "cert-sha256"},
-                             {"3 1 2", "spki-sha512"}};
+    const char *sels[][2] = {
+        {"3 1 1", "spki-sha256"}, {"3 0 1", "cert-sha256"}, {"3 1 2", "spki-sha512"}};
     for (int i = 0; i < 3; i++) {
         struct dane_tlsa r = rec_hash(sels[i][0], "ec-leaf", sels[i][1]);
         struct dane_verdict v = run(&r, 1, "ec-leaf ec-int", "www.example.test", NULL, T_2030);
@@ -263,7 +266,8 @@ static void test_dane_ee(void)
     }
     struct dane_tlsa full[2] = {rec_cert(3, 0, 0, "rsa-leaf"), rec_cert(3, 1, 0, "rsa-leaf")};
     for (int i = 0; i < 2; i++) {
-        struct dane_verdict v = run(&full[i], 1, "rsa-leaf rsa-int", "rsa.example.test", NULL, T_2030);
+        struct dane_verdict v =
+            run(&full[i], 1, "rsa-leaf rsa-int", "rsa.example.test", NULL, T_2030);
         CHECK_INT_EQ(v.result, DANE_RESULT_MATCH);
         CHECK_INT_EQ(v.mtype, 0);
     }

@@ -18,6 +18,7 @@
 #define SERVER_TCP_IDLE_MS 10000       /* RFC 7766 §6.2.3: seconds, not minutes */
 #define SERVER_TCP_BUF (2 + 65535)
 #define SERVER_MAX_LISTENERS (2 * CONFIG_MAX_ADDRS)
+#define SERVER_MAX_UDP_REPLY 4096 /* a client's EDNS size is honoured up to this */
 
 struct tcp_conn;
 
@@ -97,8 +98,9 @@ static void udp_reply(struct dns_server *srv, uv_udp_t *udp, const struct sockad
 {
     size_t max = 512;
     if (q && q->has_edns)
-        max = q->udp_size < 512 ? 512 : q->udp_size > DNS_MAX_UDP_REPLY ? DNS_MAX_UDP_REPLY
-                                                                         : q->udp_size;
+        max = q->udp_size < 512                    ? 512
+              : q->udp_size > SERVER_MAX_UDP_REPLY ? SERVER_MAX_UDP_REPLY
+                                                   : q->udp_size;
     if (len > max)
         dns_reply_truncate(msg, len, max, &len);
     uv_buf_t buf = uv_buf_init((char *)msg, (unsigned)len);

@@ -30,6 +30,7 @@
 #define UPSTREAM_GETDNS_TIMEOUT_MS (24u * 3600 * 1000) /* out of reach, see above */
 #define UPSTREAM_FIRST_ATTEMPT_MS 400                  /* then doubling */
 #define UPSTREAM_BUCKETS 1024
+#define UPSTREAM_MAX_ANCHORS 32
 
 struct upstream_fetch {
     struct upstream *up;
@@ -55,6 +56,9 @@ struct upstream {
     uint32_t timeout_ms;
     struct upstream_fetch *buckets[UPSTREAM_BUCKETS];
     struct upstream_stats stats;
+    uint8_t anchors[UPSTREAM_MAX_ANCHORS][DNS_MAX_NAME]; /* trust anchor owners, wire */
+    size_t anchor_len[UPSTREAM_MAX_ANCHORS];
+    size_t n_anchors;
 };
 
 const char *upstream_strerror(int err)
@@ -79,7 +83,22 @@ static unsigned fetch_hash(const uint8_t *name, size_t len, uint16_t qtype)
 
 /* --- context set-up -------------------------------------------------------- */
 
-static int add_trust_anchors(getdns_list *anchors, const char *path, char *err, size_t errlen)
+static void remember_anchor(struct upstream *up, getdns_dict *rr)
+{
+    getdns_bindata *name;
+    if (up->n_anchors >= UPSTREAM_MAX_ANCHORS ||
+        getdns_dict_get_bindata(rr, "name", &name) != GETDNS_RETURN_GOOD ||
+        name->size > DNS_MAX_NAME)
+        return;
+    for (size_t i = 0; i < up->n_anchors; i++)
+        if (dns_name_equal(up->anchors[i], up->anchor_len[i], name->data, name->size))
+            return;
+    memcpy(up->anchors[up->n_anchors], name->data, name->size);
+    up->anchor_len[up->n_anchors++] = name->size;
+}
+
+static int add_trust_anchors(struct upstream *up, getdns_list *anchors, const char *path,
+                             char *err, size_t errlen)
 {
     FILE *fp = fopen(path, "r");
     getdns_list *rrs = NULL;
@@ -102,8 +121,10 @@ static int add_trust_anchors(getdns_list *anchors, const char *path, char *err, 
         uint32_t type = 0;
         if (getdns_list_get_dict(rrs, i, &rr) == GETDNS_RETURN_GOOD &&
             getdns_dict_get_int(rr, "type", &type) == GETDNS_RETURN_GOOD &&
-            (type == GETDNS_RRTYPE_DS || type == GETDNS_RRTYPE_DNSKEY))
+            (type == GETDNS_RRTYPE_DS || type == GETDNS_RRTYPE_DNSKEY)) {
             getdns_list_set_dict(anchors, have++, rr);
+            remember_anchor(up, rr);
+        }
     }
     getdns_list_destroy(rrs);
     return 0;
@@ -187,7 +208,7 @@ static int configure(struct upstream *up, const struct config_resolver *cfg, cha
         goto out;
     }
     for (size_t i = 0; i < cfg->n_trust_anchors; i++)
-        if (add_trust_anchors(anchors, cfg->trust_anchors[i], err, errlen) < 0)
+        if (add_trust_anchors(up, anchors, cfg->trust_anchors[i], err, errlen) < 0)
             goto out;
     if (getdns_context_set_dnssec_trust_anchors(ctx, anchors)) {
         snprintf(err, errlen, "getdns refused the trust anchors");
@@ -345,6 +366,37 @@ static enum dns_security security_from_getdns(uint32_t status)
     }
 }
 
+/* Whether name is at or below anchor (both wire format). */
+static int name_under(const uint8_t *name, size_t len, const uint8_t *anchor, size_t alen)
+{
+    size_t pos = 0;
+    while (pos < len) {
+        if (len - pos == alen && dns_name_equal(name + pos, len - pos, anchor, alen))
+            return 1;
+        if (name[pos] == 0)
+            break;
+        pos += 1 + (size_t)name[pos];
+    }
+    return 0;
+}
+
+/* RFC 4035 §4.3: data outside every trust anchor's island of security cannot
+ * be validated, so it is insecure, not bogus. The DS RRset at an anchor's apex
+ * lives in the parent zone, above the anchor. getdns 1.6.0 calls both bogus. */
+static int outside_anchors(const struct upstream_fetch *f)
+{
+    const struct upstream *up = f->up;
+    for (size_t i = 0; i < up->n_anchors; i++) {
+        if (!name_under(f->qname, f->qname_len, up->anchors[i], up->anchor_len[i]))
+            continue;
+        if (f->qtype == DNS_TYPE_DS &&
+            dns_name_equal(f->qname, f->qname_len, up->anchors[i], up->anchor_len[i]))
+            continue;
+        return 0;
+    }
+    return 1;
+}
+
 static void getdns_done(getdns_context *ctx, getdns_callback_type_t type, getdns_dict *response,
                         void *userarg, getdns_transaction_t tid)
 {
@@ -373,6 +425,9 @@ static void getdns_done(getdns_context *ctx, getdns_callback_type_t type, getdns
         getdns_list_get_dict(tree, 0, &reply) == GETDNS_RETURN_GOOD)
         getdns_dict_get_int(reply, "dnssec_status", &status);
 
+    if ((status == GETDNS_DNSSEC_BOGUS || status == GETDNS_DNSSEC_INDETERMINATE) &&
+        outside_anchors(f))
+        status = GETDNS_DNSSEC_INSECURE;
     struct upstream_result res = {
         .error = 0,
         .security = security_from_getdns(status),

@@ -54,6 +54,13 @@ expect trust_anchor_zone_ad NOERROR ad - +dnssec www.world.test. AAAA
 expect insecure_no_ad NOERROR noad - +dnssec www.insecure.world.test. A
 verdict insecure_has_data "$([ "$(dig_count "$LAST" ANSWER A)" = 1 ] || echo "no A record")"
 expect insecure_no_ad_with_adflag NOERROR noad - +adflag www.insecure.world.test. A
+# The DS denial of an insecure delegation: NODATA from the signed parent (without
+# AD: a getdns 1.6.0 limit, see README), never SERVFAIL.
+expect insecure_delegation_ds_nodata NOERROR noad - +dnssec insecure.world.test. DS
+verdict insecure_delegation_ds_nsec "$(dig_section "$LAST" AUTHORITY | grep -q NSEC || echo "no NSEC proof")"
+# The trust anchor's own DS sits in the unsigned parent, outside the island of
+# security: insecure data, as Unbound answers it.
+expect anchor_ds_insecure NOERROR noad - +dnssec world.test. DS
 
 # --- bogus and expired: SERVFAIL with an RFC 8914 EDE, data only with CD ---------
 expect bogus_servfail_ede6 SERVFAIL noad 6 +dnssec www.bogus.world.test. A

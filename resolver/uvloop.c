@@ -81,9 +81,13 @@ static void fd_update(struct uvloop_fd *fdp)
             want |= UV_WRITABLE;
     }
     if (!fdp->list) {
-        if (fdp->dispatching)
+        if (fdp->dispatching) {
+            /* Stop now: getdns has usually closed the fd already, and a callback
+             * still running may open a new socket on the same number. */
+            uv_poll_stop(&fdp->poll);
+            fdp->events = 0;
             fdp->dead = 1;
-        else
+        } else
             fd_release(fdp);
         return;
     }

@@ -868,6 +868,8 @@ static void connected(void *arg, int status, uv_tcp_t *tcp, const struct sockadd
 static void start_connect(struct pconn *pc)
 {
     pc->state = PS_CONNECT;
+    log_debug("proxy: %s:%u: %s (%s); connecting to %zu address(es)", pc->host, pc->port,
+              policy_action_name(pc->decision.action), pc->decision.reason, pc->n_addrs);
     int rc = hconnect_start(pc->px->loop, pc->addrs, pc->n_addrs, PROXY_CONNECT_TIMEOUT_MS,
                             connected, pc, &pc->hc);
     if (rc < 0)

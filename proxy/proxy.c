@@ -1370,7 +1370,9 @@ static void handle_request_bytes(struct pconn *pc)
             if (pc->kind == KIND_CONNECT || pc->state != PS_REQUEST)
                 return; /* leftovers wait in pc->in */
         }
-        if (used == 0)
+        /* An END with nothing consumed closes the previous bodiless request
+         * (the reader reports it on the next feed); the next head follows. */
+        if (used == 0 && ev != HTTP_EV_END)
             break;
     }
     if (pc->state == PS_CLOSING)

@@ -392,15 +392,24 @@ static int smtp_send(mbedtls_net_context *fd, const char *s)
     return 0;
 }
 
+static const char *smtp_code(int code, char *buf, size_t cap)
+{
+    if (code < 0)
+        return "no SMTP reply";
+    snprintf(buf, cap, "reply %d", code);
+    return buf;
+}
+
 static int smtp_starttls(mbedtls_net_context *fd, char *err, size_t errlen)
 {
+    char b[24];
     int code, has = 0;
     if ((code = smtp_reply(fd, NULL)) != 220) {
-        snprintf(err, errlen, "SMTP: no greeting (reply %d)", code);
+        snprintf(err, errlen, "SMTP: no greeting (%s)", smtp_code(code, b, sizeof b));
         return -1;
     }
     if (smtp_send(fd, "EHLO daneguard.invalid\r\n") != 0 || (code = smtp_reply(fd, &has)) != 250) {
-        snprintf(err, errlen, "SMTP: EHLO refused (reply %d)", code);
+        snprintf(err, errlen, "SMTP: EHLO refused (%s)", smtp_code(code, b, sizeof b));
         return -1;
     }
     if (!has) {
@@ -408,7 +417,7 @@ static int smtp_starttls(mbedtls_net_context *fd, char *err, size_t errlen)
         return -1;
     }
     if (smtp_send(fd, "STARTTLS\r\n") != 0 || (code = smtp_reply(fd, NULL)) != 220) {
-        snprintf(err, errlen, "SMTP: STARTTLS refused (reply %d)", code);
+        snprintf(err, errlen, "SMTP: STARTTLS refused (%s)", smtp_code(code, b, sizeof b));
         return -1;
     }
     return 0;
@@ -519,8 +528,8 @@ static void print_rrset(const char *label, const char *name, const struct rrset 
                         const char *unit, const char *tail)
 {
     printf("%s %s: %s, %zu %s%s%s%s%s%s\n", label, name, rrset_status(s), s->count, unit,
-           s->count == 1 ? "" : "s", s->why[0] ? " (" : "", s->why, s->why[0] ? ")" : "",
-           tail ? tail : "");
+           s->count == 1 ? "" : unit[strlen(unit) - 1] == 's' ? "es" : "s", s->why[0] ? " (" : "",
+           s->why, s->why[0] ? ")" : "", tail ? tail : "");
 }
 
 static int load_config(const char *path, struct config *cfg)

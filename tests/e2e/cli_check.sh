@@ -380,6 +380,13 @@ run_check -c "$CONF" ok.$S "$P_DEAD"
 expect check_connect_refused 1 "^address 127\.0\.0\.80 port $P_DEAD: FAIL cannot connect: " \
     "^address ::1 port $P_DEAD: FAIL cannot connect: " '!: OK '
 
+# The nameserver gone: no answer is not "no TLSA"; the status says timeout, exit 1.
+world_nsd_stop
+run_check -c "$CONF" roll.$S "$P_ROLL"
+expect check_resolver_timeout 1 \
+    "^tlsa _${P_ROLL}\._tcp\.roll\.secure\.world\.test\.: indeterminate, 0 records \(timeout" \
+    "^result: FAIL .*timeout" '!^address '
+
 # Our own output is on stdout only; nothing from the sanitizers on stderr.
 san=$(grep -lE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$work"/err.* 2>/dev/null)
 if [ -n "$san" ]; then

@@ -98,7 +98,7 @@ static int do_get(SSL *ssl)
 {
     char req[512], buf[16384];
     int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: connbench\r\n\r\n",
-                     path, sni);
+                     path, target); /* host:port, as browsers send for a port other than 443 */
     if (SSL_write(ssl, req, n) != n)
         return -1;
     size_t len = 0;
@@ -113,8 +113,12 @@ static int do_get(SSL *ssl)
         buf[len] = 0;
         end = strstr(buf, "\r\n\r\n");
     }
-    if (strncmp(buf, "HTTP/1.1 200", 12) != 0)
+    if (strncmp(buf, "HTTP/1.1 200", 12) != 0 && strncmp(buf, "HTTP/1.0 200", 12) != 0) {
+        char line[120];
+        snprintf(line, sizeof line, "GET answered: %.*s", (int)strcspn(buf, "\r\n"), buf);
+        first_error(line);
         return -1;
+    }
     long want = 0;
     for (char *p = buf; p < end; p++) {
         if (strncasecmp(p, "\ncontent-length:", 16) == 0) {

@@ -256,6 +256,8 @@ hold() {
     done
     sleep 1
     r1=$(bench_rss_kib "$PX_PID")
+    # how many of them the proxy still keeps open (client side established)
+    R[$name.open]=$(ss -Htn state established "( dport = :$PX_PORT )" 2>/dev/null | wc -l)
     local est
     est=$(sed -n 's/.*established=\([0-9]*\).*/\1/p' <<<"$line")
     R[$name.hold_est]=${est:-0}
@@ -345,12 +347,12 @@ for n in daneguard:"daneguard, intercepting (DANE)" privoxy:"Privoxy +https-insp
     echo "| ${n#*:} | $(v "$k.mibs") | $(v "$k.client_cipher") | $(v "$k.up_cipher") |"
 done
 echo
-echo "| proxy | new conn/s, no resumption | CPU ms/conn | new conn/s, client resumes | CPU ms/conn | resumed | errors | RSS before → with $HOLD_N idle conns (KiB) | KiB per conn | threads |"
+echo "| proxy | new conn/s, no resumption | CPU ms/conn | new conn/s, client resumes | CPU ms/conn | resumed | errors | RSS KiB before → with $HOLD_N idle conns | KiB per conn | threads |"
 echo "|---|---:|---:|---:|---:|---:|---:|---|---:|---:|"
 for k in daneguard privoxy mitmdump; do
     [ -n "${R[$k.status]+x}" ] || continue
     hold_cell="-"
-    [ -n "${R[$k.rss1]:-}" ] && hold_cell="${R[$k.rss0]} → ${R[$k.rss1]} (${R[$k.hold_est]} up)"
+    [ -n "${R[$k.rss1]:-}" ] && hold_cell="${R[$k.rss0]} → ${R[$k.rss1]} (${R[$k.hold_est]} made, ${R[$k.open]:-?} still open)"
     echo "| $k | $(v "$k.rate0") | $(v "$k.cpums0") | $(v "$k.rate1") | $(v "$k.cpums1") | $(v "$k.resumed1")/$(v "$k.conns1") | $(v "$k.err0")+$(v "$k.err1") | $hold_cell | $(v "$k.kib") | $(v "$k.threads") |"
 done
 echo

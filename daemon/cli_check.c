@@ -64,34 +64,33 @@
 
 static void check_usage(FILE *out)
 {
-    fprintf(out,
-            "usage: daneguard check HOST [PORT] [--starttls smtp] [-c FILE] [-v]\n"
-            "\n"
-            "Checks a published TLSA RRset live: looks up _PORT._tcp.HOST through\n"
-            "daneguard's validating resolver (following a secure CNAME to its target,\n"
-            "RFC 7671 7), prints its DNSSEC status and records, connects to every\n"
-            "address of HOST, and says which record matched each presented chain.\n"
-            "Warns about what breaks a key rollover.\n"
-            "\n"
-            "  PORT              default 443, or 25 with --starttls smtp\n"
-            "  --starttls smtp   speak EHLO and STARTTLS before the TLS handshake\n"
-            "  -c, --config FILE the configuration whose resolver: section is used and\n"
-            "                    whose proxy.trust_store holds the PKIX roots for usages\n"
-            "                    0 and 1 (default " CHECK_DEFAULT_CONFIG ")\n"
-            "  -v                resolver logging on stderr; repeat for more\n"
-            "  -h, --help        this text\n"
-            "\n"
-            "Output, one fact per line:\n"
-            "  tlsa _443._tcp.HOST.: secure, 2 records\n"
-            "  record 3 1 1 <hex>\n"
-            "  address 192.0.2.1 port 443: OK 3 1 1 depth 0\n"
-            "  address 2001:db8::1 port 443: FAIL <reason>\n"
-            "  warning: <what breaks a rollover>\n"
-            "  result: OK | FAIL <why>\n"
-            "\n"
-            "Exit status: 0 every address verified against a secure TLSA RRset;\n"
-            "1 any address failed or the DNSSEC status is not secure; 2 bad usage\n"
-            "or configuration.\n");
+    fprintf(out, "usage: daneguard check HOST [PORT] [--starttls smtp] [-c FILE] [-v]\n"
+                 "\n"
+                 "Checks a published TLSA RRset live: looks up _PORT._tcp.HOST through\n"
+                 "daneguard's validating resolver (following a secure CNAME to its target,\n"
+                 "RFC 7671 7), prints its DNSSEC status and records, connects to every\n"
+                 "address of HOST, and says which record matched each presented chain.\n"
+                 "Warns about what breaks a key rollover.\n"
+                 "\n"
+                 "  PORT              default 443, or 25 with --starttls smtp\n"
+                 "  --starttls smtp   speak EHLO and STARTTLS before the TLS handshake\n"
+                 "  -c, --config FILE the configuration whose resolver: section is used and\n"
+                 "                    whose proxy.trust_store holds the PKIX roots for usages\n"
+                 "                    0 and 1 (default " CHECK_DEFAULT_CONFIG ")\n"
+                 "  -v                resolver logging on stderr; repeat for more\n"
+                 "  -h, --help        this text\n"
+                 "\n"
+                 "Output, one fact per line:\n"
+                 "  tlsa _443._tcp.HOST.: secure, 2 records\n"
+                 "  record 3 1 1 <hex>\n"
+                 "  address 192.0.2.1 port 443: OK 3 1 1 depth 0\n"
+                 "  address 2001:db8::1 port 443: FAIL <reason>\n"
+                 "  warning: <what breaks a rollover>\n"
+                 "  result: OK | FAIL <why>\n"
+                 "\n"
+                 "Exit status: 0 every address verified against a secure TLSA RRset;\n"
+                 "1 any address failed or the DNSSEC status is not secure; 2 bad usage\n"
+                 "or configuration.\n");
 }
 
 /* ---- lookups ------------------------------------------------------------ */
@@ -239,8 +238,7 @@ static void on_lookup(void *arg, const struct lookup_result *res)
         for (size_t i = 0; i < n; i++)
             if ((tmp[i].ss_family == AF_INET) == (cl->qtype == DNS_TYPE_A)) {
                 s->count++;
-                if (!res->timed_out && res->security != DNS_BOGUS &&
-                    c->n_addrs < CHECK_MAX_ADDRS)
+                if (!res->timed_out && res->security != DNS_BOGUS && c->n_addrs < CHECK_MAX_ADDRS)
                     c->addrs[c->n_addrs++] = tmp[i];
             }
         if (lookup_cname_target(res, s->cname, sizeof s->cname) != 1)
@@ -256,8 +254,8 @@ static void on_watchdog(uv_timer_t *t)
     c->expired = 1;
 }
 
-static int check_start(struct check *c, struct check_lookup *cl, const char *name,
-                       uint16_t qtype, struct rrset *out)
+static int check_start(struct check *c, struct check_lookup *cl, const char *name, uint16_t qtype,
+                       struct rrset *out)
 {
     cl->c = c;
     cl->out = out;
@@ -309,8 +307,8 @@ static void addr_text(const struct sockaddr_storage *ss, char *out, size_t cap)
 static int connect_bounded(const struct sockaddr_storage *ss, int timeout_ms, char *err,
                            size_t errlen)
 {
-    socklen_t len = ss->ss_family == AF_INET ? sizeof(struct sockaddr_in)
-                                             : sizeof(struct sockaddr_in6);
+    socklen_t len =
+        ss->ss_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
     int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0)
         goto fail;
@@ -519,8 +517,12 @@ static void cert_name(const mbedtls_x509_crt *crt, char *out, size_t cap)
 
 static time_t x509_time_t(const mbedtls_x509_time *t)
 {
-    struct tm tm = {.tm_year = t->year - 1900, .tm_mon = t->mon - 1, .tm_mday = t->day,
-                    .tm_hour = t->hour, .tm_min = t->min, .tm_sec = t->sec};
+    struct tm tm = {.tm_year = t->year - 1900,
+                    .tm_mon = t->mon - 1,
+                    .tm_mday = t->day,
+                    .tm_hour = t->hour,
+                    .tm_min = t->min,
+                    .tm_sec = t->sec};
     return timegm(&tm);
 }
 
@@ -528,8 +530,10 @@ static void print_rrset(const char *label, const char *name, const struct rrset 
                         const char *unit, const char *tail)
 {
     printf("%s %s: %s, %zu %s%s%s%s%s%s\n", label, name, rrset_status(s), s->count, unit,
-           s->count == 1 ? "" : unit[strlen(unit) - 1] == 's' ? "es" : "s", s->why[0] ? " (" : "",
-           s->why, s->why[0] ? ")" : "", tail ? tail : "");
+           s->count == 1                   ? ""
+           : unit[strlen(unit) - 1] == 's' ? "es"
+                                           : "s",
+           s->why[0] ? " (" : "", s->why, s->why[0] ? ")" : "", tail ? tail : "");
 }
 
 static int load_config(const char *path, struct config *cfg)
@@ -628,8 +632,9 @@ int cli_check_main(int argc, char **argv)
     if (hl == 0 || inet_pton(AF_INET, c.host, ipbuf) == 1 ||
         inet_pton(AF_INET6, c.host, ipbuf) == 1 ||
         dns_name_from_text(c.host, wire, &wire_len) != 0 || wire_len + 12 > DNS_MAX_NAME) {
-        fprintf(stderr, "daneguard check: '%s' is not a host name (DANE needs a name, not an "
-                        "address)\n",
+        fprintf(stderr,
+                "daneguard check: '%s' is not a host name (DANE needs a name, not an "
+                "address)\n",
                 argv[optind]);
         return 2;
     }
@@ -680,8 +685,9 @@ int cli_check_main(int argc, char **argv)
     struct dane_tlsa *recs = c.tlsa_recs;
     size_t nrec = c.n_tlsa;
     if (c.tlsa_alias.done) {
-        int use = (rrset_ok(&c.tlsa_alias) && dane_tlsa_count_usable(c.alias_recs, c.n_alias) > 0) ||
-                  c.tlsa_alias.timed_out || c.tlsa_alias.security == DNS_BOGUS;
+        int use =
+            (rrset_ok(&c.tlsa_alias) && dane_tlsa_count_usable(c.alias_recs, c.n_alias) > 0) ||
+            c.tlsa_alias.timed_out || c.tlsa_alias.security == DNS_BOGUS;
         print_rrset("tlsa", alias_name, &c.tlsa_alias, "record",
                     use ? " (the CNAME target's, RFC 7671 7)"
                         : "; falling back to the original name");

@@ -284,6 +284,12 @@ expect check_secure_match 0 \
     "^address ::1 port $P_OK: OK [23] 1 1 depth [01]$" \
     "^result: OK 2 addresses verified$" '!^warning:' '!FAIL'
 
+if [ -s "$work/err.$runs" ]; then
+    fail check_stderr_quiet "stderr of a clean run: $(head -n 3 "$work/err.$runs" | tr '\n' '|')"
+else
+    pass check_stderr_quiet
+fi
+
 run_check -c "$CONF" ok.$S. "$P_OK"
 expect check_trailing_dot 0 "^address 127\.0\.0\.80 port $P_OK: OK"
 

@@ -52,6 +52,7 @@ enum pstate {
     PS_LOOKUP,   /* waiting for A / AAAA / TLSA */
     PS_CONNECT,  /* connecting upstream */
     PS_UP_TLS,   /* our handshake with the site */
+    PS_PEEK,     /* "200" sent: waiting for the browser's ClientHello (its ALPN) */
     PS_DOWN_TLS, /* the browser's handshake with us */
     PS_RELAY,    /* intercepted: plaintext relay */
     PS_TUNNEL,   /* bytes relayed untouched */
@@ -92,6 +93,7 @@ struct proxy {
     struct resolver *resolver;
     struct ca *ca;
     struct tls_client_config *tls_client;
+    struct tls_client_config *tls_client_h1; /* offers http/1.1 only */
     struct tls_server_config *tls_server;
     mbedtls_x509_crt trust;
     uv_tcp_t listeners[PROXY_MAX_LISTENERS];
@@ -150,6 +152,8 @@ struct pconn {
     int have_spki;
     struct ca_cert *cert;
     struct http_reader *resp_reader; /* plain HTTP responses */
+    int sent_200;                    /* the CONNECT has been answered */
+    int h1_only;                     /* upstream again, offering http/1.1 only */
 };
 
 /* --- small helpers ---------------------------------------------------------- */
@@ -328,6 +332,7 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
             cap = 0;
     } else if (s == &pc->down && (pc->state == PS_REQUEST || pc->state == PS_LOOKUP ||
                                   pc->state == PS_CONNECT || pc->state == PS_UP_TLS ||
+                                  pc->state == PS_PEEK ||
                                   pc->state == PS_HTTP)) {
         size_t want = pc->px->cfg.buffer_size;
         if (pc->in_cap - pc->in_len < 1024 && pc->in_cap < 4 * HTTP_DEFAULT_MAX_HEAD) {
@@ -353,6 +358,8 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 static void tunnel_forward(struct side *src, struct side *dst);
 static void handle_request_bytes(struct pconn *pc);
 static void http_upstream_bytes(struct pconn *pc);
+static void peek_hello(struct pconn *pc);
+static void start_connect(struct pconn *pc);
 
 static void read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
@@ -401,6 +408,9 @@ static void read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
     } else if (pc->state == PS_TUNNEL) {
         s->len = (size_t)nread;
         tunnel_forward(s, s == &pc->down ? &pc->up : &pc->down);
+    } else if (s == &pc->down && pc->state == PS_PEEK) {
+        pc->in_len += (size_t)nread;
+        peek_hello(pc);
     } else if (s == &pc->down) {
         pc->in_len += (size_t)nread;
         handle_request_bytes(pc);
@@ -718,7 +728,92 @@ static void upstream_verified(struct pconn *pc)
               pc->reason, tls_conn_version(pc->up.tls), tls_conn_ciphersuite(pc->up.tls),
               tls_conn_alpn(pc->up.tls) ? tls_conn_alpn(pc->up.tls) : "-",
               tls_conn_resumed(pc->up.tls) ? " (resumed)" : "");
-    start_down_tls(pc, tls_conn_alpn(pc->up.tls));
+    const char *alpn = tls_conn_alpn(pc->up.tls);
+    if (!pc->sent_200 && alpn && strcmp(alpn, "http/1.1") != 0) {
+        /* The site chose h2: make sure the browser offers it before we do. */
+        pc->state = PS_PEEK;
+        pc->sent_200 = 1;
+        side_read(&pc->down, 0);
+        send_raw(pc, HTTP_CONNECT_ESTABLISHED, strlen(HTTP_CONNECT_ESTABLISHED), peek_hello);
+        return;
+    }
+    start_down_tls(pc, alpn);
+}
+
+/* Does the ClientHello in data (its first TLS record) offer ALPN "h2"? 1 yes,
+ * 0 no (no ALPN extension, or a list without h2), -1 not parsable (yet). */
+static int hello_offers_h2(const uint8_t *d, size_t n)
+{
+    if (n < 5 || d[0] != 0x16)
+        return -1;
+    size_t rec = ((size_t)d[3] << 8 | d[4]) + 5;
+    if (n < rec)
+        return -1;
+    size_t p = 5 + 4 + 2 + 32; /* handshake header, version, random */
+    if (rec < p + 1 || d[5] != 1)
+        return -1;
+    p += 1 + d[p]; /* session id */
+    if (p + 2 > rec)
+        return -1;
+    p += 2 + ((size_t)d[p] << 8 | d[p + 1]); /* cipher suites */
+    if (p + 1 > rec)
+        return -1;
+    p += 1 + d[p]; /* compression methods */
+    if (p + 2 > rec)
+        return p == rec ? 0 : -1; /* no extensions at all */
+    size_t end = p + 2 + ((size_t)d[p] << 8 | d[p + 1]);
+    if (end > rec)
+        return -1;
+    for (p += 2; p + 4 <= end;) {
+        unsigned type = (unsigned)d[p] << 8 | d[p + 1];
+        size_t len = (size_t)d[p + 2] << 8 | d[p + 3];
+        p += 4;
+        if (p + len > end)
+            return -1;
+        if (type == 16 && len >= 2) { /* application_layer_protocol_negotiation */
+            for (size_t q = p + 2; q < p + len;) {
+                size_t l = d[q];
+                if (q + 1 + l > p + len)
+                    return -1;
+                if (l == 2 && d[q + 1] == 'h' && d[q + 2] == '2')
+                    return 1;
+                q += 1 + l;
+            }
+            return 0;
+        }
+        p += len;
+    }
+    return 0;
+}
+
+/* The browser's ClientHello (in pc->in): h2 offered → go on with the site's
+ * h2 session; otherwise reconnect to the site offering http/1.1 only, so both
+ * legs speak the same protocol (a client without h2 would otherwise fail
+ * ALPN, or speak HTTP/1.1 into an h2 session). */
+static void peek_hello(struct pconn *pc)
+{
+    int offers = hello_offers_h2(pc->in, pc->in_len);
+    if (offers < 0 && pc->in_len < pc->in_cap && pc->in_len < 16389) {
+        side_read(&pc->down, 1);
+        return;
+    }
+    side_read(&pc->down, 0);
+    if (offers != 0 || pc->up.write_busy) {
+        start_down_tls(pc, tls_conn_alpn(pc->up.tls));
+        return;
+    }
+    log_debug("proxy: %s:%u: the browser does not offer h2: reconnecting with http/1.1",
+              pc->host, pc->port);
+    pc->h1_only = 1;
+    side_read(&pc->up, 0);
+    uv_close((uv_handle_t *)pc->up.tcp, handle_closed);
+    pc->up.tcp = NULL;
+    tls_conn_free(pc->up.tls);
+    pc->up.tls = NULL;
+    pc->up.read_eof = pc->up.reading = pc->up.shut = 0;
+    pc->have_spki = 0;
+    pc->px->stats.intercepted--; /* counted again when verified again */
+    start_connect(pc);
 }
 
 static void down_tls_after_200(struct pconn *pc)
@@ -752,6 +847,11 @@ static void start_down_tls(struct pconn *pc, const char *alpn)
         pc->reader = http_reader_new(HTTP_READER_REQUEST, NULL);
     }
     side_read(&pc->down, 0);
+    if (pc->sent_200) { /* after a peek at the ClientHello */
+        down_tls_after_200(pc);
+        return;
+    }
+    pc->sent_200 = 1;
     send_raw(pc, HTTP_CONNECT_ESTABLISHED, strlen(HTTP_CONNECT_ESTABLISHED), down_tls_after_200);
 }
 
@@ -856,7 +956,8 @@ static void connected(void *arg, int status, uv_tcp_t *tcp, const struct sockadd
         send_raw(pc, HTTP_CONNECT_ESTABLISHED, strlen(HTTP_CONNECT_ESTABLISHED), start_tunnel);
         return;
     }
-    pc->up.tls = tls_conn_new_client(pc->px->tls_client, pc->host, pc->port);
+    pc->up.tls = tls_conn_new_client(pc->h1_only ? pc->px->tls_client_h1 : pc->px->tls_client,
+                                     pc->host, pc->port);
     if (!pc->up.tls) {
         pc_close(pc);
         return;
@@ -1515,8 +1616,11 @@ int proxy_new(uv_loop_t *loop, const struct config *cfg, struct resolver *r, str
     struct tls_client_options co = {.alpn = alpn, .session_cache_entries = 1024};
     struct tls_server_options so = {.session_tickets = 1, .session_cache_entries = 1024};
     px->tls_client = tls_client_config_new(&co);
+    static const char *const alpn_h1[] = {"http/1.1", NULL};
+    struct tls_client_options co1 = {.alpn = alpn_h1, .session_cache_entries = 1024};
+    px->tls_client_h1 = tls_client_config_new(&co1);
     px->tls_server = tls_server_config_new(&so);
-    if (!px->tls_client || !px->tls_server) {
+    if (!px->tls_client || !px->tls_client_h1 || !px->tls_server) {
         snprintf(err, errlen, "cannot set up TLS");
         goto fail;
     }
@@ -1566,6 +1670,8 @@ void proxy_close(struct proxy *px)
     ca_close(px->ca);
     px->ca = NULL;
     tls_client_config_free(px->tls_client);
+    tls_client_config_free(px->tls_client_h1);
+    px->tls_client_h1 = NULL;
     tls_server_config_free(px->tls_server);
     px->tls_client = NULL;
     px->tls_server = NULL;

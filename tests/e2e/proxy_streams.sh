@@ -2,7 +2,8 @@
 # tests/e2e/proxy_streams.sh — what flows through an intercepted (DANE-EE)
 # connection: HTTP/2 end to end (nginx with http2; curl --http2 sees HTTP/2 and
 # ALPN h2, nginx logs HTTP/2.0) and HTTP/1.1 when the client asks for it, several
-# h2 streams at once, a slow chunked stream that keeps flowing for 5 s, an
+# h2 streams at once, clients offering only http/1.1 or no ALPN (daneguard
+# reconnects to the site offering http/1.1), a slow chunked stream that keeps flowing for 5 s, an
 # Upgrade: websocket exchange (101, then lines echoed a second apart), and a
 # 256 MiB download whose SHA-256 matches the origin's file.
 # Prints "PASS name" / "FAIL name: why".
@@ -98,6 +99,13 @@ if [ "$ver" = 1.1 ] && grep -q 'hello from nginx' "$out/h1.body" &&
     pass http1_alpn_end_to_end
 else
     fail http1_alpn_end_to_end "curl http_version=$ver nginx: $(tail -n 1 "$n/proto.log" 2>/dev/null)"
+fi
+ver=$(pcurl --no-alpn --cacert "$DGCA" -o "$out/na.body" -w '%{http_version}' "$H2URL/" 2>"$out/na.err")
+if [ "$ver" = 1.1 ] && grep -q 'hello from nginx' "$out/na.body" &&
+    tail -n 1 "$n/proto.log" | grep -q 'HTTP/1.1'; then
+    pass no_alpn_client_gets_http1_upstream
+else
+    fail no_alpn_client_gets_http1_upstream "curl http_version=$ver nginx: $(tail -n 1 "$n/proto.log" 2>/dev/null)"
 fi
 # Four streams multiplexed on one h2 connection.
 pcurl --http2 --cacert "$DGCA" -Z --parallel-max 4 -o "$out/m1" "$H2URL/" -o "$out/m2" "$H2URL/" \

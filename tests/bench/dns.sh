@@ -231,6 +231,7 @@ bench_one() {
         dnsperf_run "$B/$name.cached" -d "$B/cached.txt" -l "$DUR" \
             -c "$DNSPERF_CLIENTS" -q "$DNSPERF_OUTSTANDING"
         t1=$(bench_cpu_ticks "$SRV_PID")
+        kill -0 "$SRV_PID" 2>/dev/null || t1= # gone: its CPU time is lost with it
         sleep 0.7
         c1=$(relay_count "$name")
         R[$name.c_qps]=$(perf_field "$B/$name.cached" "Queries per second" | awk '{ printf "%.0f", $1 }')
@@ -239,8 +240,8 @@ bench_one() {
         R[$name.c_lat]=$(awk -v l="$(perf_field "$B/$name.cached" "Average Latency (s)")" \
             'BEGIN { if (l != "") printf "%.3f", l * 1000 }')
         R[$name.c_rcodes]=$(perf_rcodes "$B/$name.cached")
-        R[$name.c_cpu]=$(bench_ticks_to_s $((t1 - t0)))
-        R[$name.c_qpcpu]=$(awk -v n="${R[$name.c_done]:-0}" -v c="${R[$name.c_cpu]}" \
+        [ -n "$t1" ] && R[$name.c_cpu]=$(bench_ticks_to_s $((t1 - t0)))
+        R[$name.c_qpcpu]=$(awk -v n="${R[$name.c_done]:-0}" -v c="${R[$name.c_cpu]:-0}" \
             'BEGIN { if (c > 0) printf "%.0f", n / c }')
         R[$name.c_up]=$((c1 - c0))
     fi

@@ -30,9 +30,9 @@ cd "$(dirname "$0")/../.." || exit 1
 . tests/bench/lib.sh
 
 if [ "$BENCH_QUICK" = 1 ]; then
-    BIG_MIB=64 RATE_S=5 HOLD_N=300
+    BIG_MIB=64 RATE_S=5 HOLD_N=300 SAMPLES=2
 else
-    BIG_MIB=256 RATE_S=15 HOLD_N=1000
+    BIG_MIB=256 RATE_S=15 HOLD_N=1000 SAMPLES=3
 fi
 CONC=50
 CEILING_MIB=166   # issue 4: mbedTLS ChaCha20-Poly1305 on both legs, one core
@@ -209,16 +209,32 @@ bulk() {
     out=$(curl -skv --max-time 10 -o /dev/null "${px[@]}" "${url%/*}/tiny" 2>&1)
     R[$name.client_cipher]=$(sed -n 's/^\* SSL connection using \(.*\)$/\1/p' <<<"$out" | head -n 1 | tr -d '\r')
     n0=$(wc -l <"$B/nginx-access.log")
-    out=$(taskset -c "$BENCH_CLIENT_CPU" curl -sSk --max-time 300 -o /dev/null "${px[@]}" \
-        -w '%{speed_download} %{size_download} %{http_code}\n' "$url" 2>&1 | tail -n 1)
-    read -r speed size code <<<"$out"
+    # SAMPLES downloads; the best is reported (the machine is shared: noise
+    # only slows a run down), and the proxy's CPU per MiB over all of them
+    local k t0 t1 best= ok=0 pid=${PX_PID:-} bytes=0
+    [ -n "$port" ] || pid=
+    t0=$([ -n "$pid" ] && bench_cpu_ticks "$pid" || echo 0)
+    for ((k = 0; k < SAMPLES; k++)); do
+        out=$(taskset -c "$BENCH_CLIENT_CPU" curl -sSk --max-time 300 -o /dev/null "${px[@]}" \
+            -w '%{speed_download} %{size_download} %{http_code}\n' "$url" 2>&1 | tail -n 1)
+        read -r speed size code <<<"$out"
+        if [ "${code:-}" = 200 ] && [ "${size:-0}" = "$want" ]; then
+            ok=$((ok + 1)) bytes=$((bytes + size))
+            best=$(awk -v s="$speed" -v b="${best:-0}" 'BEGIN { s /= 1048576; printf "%.0f", (s > b ? s : b) }')
+        else
+            R[$name.bulk_err]="curl: $out"
+            bench_note "$name bulk download failed: $out"
+            break
+        fi
+        [[ $url == */mid ]] && break # one sample of the slow buffered case
+    done
+    t1=$([ -n "$pid" ] && bench_cpu_ticks "$pid" || echo 0)
     R[$name.up_cipher]=$(tail -n +$((n0 + 1)) "$B/nginx-access.log" | awk -v p="/${url##*/}" '$4 == p { print $1, $2; exit }')
-    if [ "${code:-}" = 200 ] && [ "${size:-0}" = "$want" ]; then
-        R[$name.mibs]=$(awk -v s="$speed" 'BEGIN { printf "%.0f", s / 1048576 }')
-    else
-        R[$name.mibs]=
-        R[$name.bulk_err]="curl: $out"
-        bench_note "$name bulk download failed: $out"
+    R[$name.mibs]=$best
+    R[$name.samples]=$ok
+    if [ -n "$pid" ] && [ $((t1 - t0)) -gt 0 ]; then
+        R[$name.mib_cpu]=$(awk -v b="$bytes" -v t=$((t1 - t0)) -v h="$BENCH_CLK_TCK" \
+            'BEGIN { printf "%.0f", b / 1048576 / (t / h) }')
     fi
     bench_note "$name: bulk ${R[$name.mibs]:-failed} MiB/s; client ${R[$name.client_cipher]:-?}; upstream ${R[$name.up_cipher]:-?}"
 }
@@ -337,14 +353,14 @@ echo "### Proxy (loopback, nginx origin, each proxy pinned to CPU $BENCH_SERVER_
 echo
 echo "Bulk: one curl download of a $BIG_MIB MiB file. Rate: $CONC concurrent clients for $RATE_S s, each connection CONNECT + TLS + GET /tiny + close, DNS and certificate caches warm. Memory: $HOLD_N idle intercepted keep-alive connections."
 echo
-echo "| leg | bulk MiB/s | client leg cipher | upstream leg cipher (nginx) |"
-echo "|---|---:|---|---|"
+echo "| leg | bulk MiB/s (best of $SAMPLES) | MiB per proxy CPU-second | client leg cipher | upstream leg cipher (nginx) |"
+echo "|---|---:|---:|---|---|"
 for n in daneguard:"daneguard, intercepting (DANE)" privoxy:"Privoxy +https-inspection" \
     mitmdump:"mitmdump (buffers bodies; 32 MiB file)" mitmstream:"mitmdump stream_large_bodies=1" tunnel:"daneguard, tunnel (insecure zone)" \
     direct:"direct (curl → nginx)"; do
     k=${n%%:*}
     [ -n "${R[$k.mibs]+x}" ] || continue
-    echo "| ${n#*:} | $(v "$k.mibs") | $(v "$k.client_cipher") | $(v "$k.up_cipher") |"
+    echo "| ${n#*:} | $(v "$k.mibs") | $(v "$k.mib_cpu") | $(v "$k.client_cipher") | $(v "$k.up_cipher") |"
 done
 echo
 echo "| proxy | new conn/s, no resumption | CPU ms/conn | new conn/s, client resumes | CPU ms/conn | resumed | errors | RSS KiB before → with $HOLD_N idle conns | KiB per conn | threads |"
@@ -353,12 +369,16 @@ for k in daneguard privoxy mitmdump; do
     [ -n "${R[$k.status]+x}" ] || continue
     hold_cell="-"
     [ -n "${R[$k.rss1]:-}" ] && hold_cell="${R[$k.rss0]} → ${R[$k.rss1]} (${R[$k.hold_est]} made, ${R[$k.open]:-?} still open)"
+    # a proxy that closed the idle connections has no per-connection figure
+    [ "${R[$k.open]:-0}" -lt $((${R[$k.hold_est]:-0} / 2)) ] && R[$k.kib]="n/a (closed them)"
     echo "| $k | $(v "$k.rate0") | $(v "$k.cpums0") | $(v "$k.rate1") | $(v "$k.cpums1") | $(v "$k.resumed1")/$(v "$k.conns1") | $(v "$k.err0")+$(v "$k.err1") | $hold_cell | $(v "$k.kib") | $(v "$k.threads") |"
 done
 echo
 echo "| ratio | value | goal (issue 4) |"
 echo "|---|---:|---|"
 echo "| daneguard bulk / mbedTLS ceiling ($CEILING_MIB MiB/s) | $(bench_ratio "${R[daneguard.mibs]:-}" $CEILING_MIB) | ≥ 0.90 |"
+echo "| daneguard MiB per CPU-second / mbedTLS ceiling | $(bench_ratio "${R[daneguard.mib_cpu]:-}" $CEILING_MIB) | (the same, free of the other tenants' load) |"
+echo "| daneguard MiB per CPU-second / Privoxy's | $(bench_ratio "${R[daneguard.mib_cpu]:-}" "${R[privoxy.mib_cpu]:-}") | |"
 echo "| daneguard bulk / Privoxy bulk | $(bench_ratio "${R[daneguard.mibs]:-}" "${R[privoxy.mibs]:-}") | ≥ 1.3 |"
 echo "| daneguard bulk / mitmdump (stream) bulk | $(bench_ratio "${R[daneguard.mibs]:-}" "${R[mitmstream.mibs]:-}") | |"
 echo "| daneguard tunnel / direct | $(bench_ratio "${R[tunnel.mibs]:-}" "${R[direct.mibs]:-}") | |"

@@ -38,11 +38,14 @@ FUZZ_BINS = $(FUZZ_HARNESSES:%=$(FUZZ_DIR)/fuzz_%)
 
 fuzz-build: $(FUZZ_BINS)
 
-# Rebuild when a source or any public header changes (few files; no .d needed).
-.SECONDEXPANSION:
-$(FUZZ_DIR)/fuzz_%: $$(FUZZ_SRCS_$$*) $(wildcard include/*.h) tests/fuzz/fuzz.mk
+# One rule per harness; rebuilt when a source or any public header changes
+# (few files, so no .d files).
+define FUZZ_RULE
+$(FUZZ_DIR)/fuzz_$(1): $(FUZZ_SRCS_$(1)) $(wildcard include/*.h) tests/fuzz/fuzz.mk
 	@mkdir -p $(FUZZ_DIR)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_DEFS) -o $@ $(FUZZ_SRCS_$*) $(FUZZ_LIBS_$*)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_DEFS) -o $$@ $(FUZZ_SRCS_$(1)) $(FUZZ_LIBS_$(1))
+endef
+$(foreach h,$(FUZZ_HARNESSES),$(eval $(call FUZZ_RULE,$(h))))
 
 fuzz: fuzz-build
 	@set -u; status=0; \

@@ -10,6 +10,8 @@
 
 #include "log.h"
 
+#define RESOLVER_MAX_TTL 86400 /* as Unbound's cache-max-ttl */
+
 struct resolver {
     uv_loop_t *loop;
     struct dns_cache *cache;
@@ -109,6 +111,8 @@ static void upstream_done(struct upstream_waiter *w, const struct upstream_resul
             struct dns_cache_key key;
             if (dns_answer_ttl(res->msg, res->len, &ttl) < 0)
                 ttl = 0;
+            if (ttl > RESOLVER_MAX_TTL)
+                ttl = RESOLVER_MAX_TTL;
             if (res->security == DNS_BOGUS) {
                 r->stats.bogus++;
                 if (ttl > r->bogus_ttl_s || ttl == 0)

@@ -9,11 +9,23 @@
  * on the same fd) from inside a callback, so dispatch never holds a pointer
  * across a callback: after each one it rescans the fd's list from the head,
  * firing each event at most once per poll wake-up (a round number marks them).
+ *
+ * getdns may also close an fd while events are still registered on it, and the
+ * kernel may hand the same number to its next socket. A poll left on the old
+ * file would then make libuv modify an epoll registration the kernel already
+ * dropped (libuv aborts on that ENOENT). So each fd's poll remembers which file
+ * it watches (device and inode), and a schedule on a number that now names
+ * another file retires the stale poll first. Worse, getdns may close an fd right
+ * after scheduling on it, before the loop polls: libuv would then abort on the
+ * EBADF of its deferred epoll_ctl. A prepare handle, which runs just before
+ * libuv polls, checks every poll started or changed since (the "dirty" ones)
+ * and retires those whose fd no longer names their file.
  */
 #include "uvloop.h"
 
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include "log.h"
 
@@ -36,6 +48,10 @@ struct uvloop_fd {
     struct uvloop *ul;
     int dispatching;                /* do not free while inside poll_cb */
     int dead;                       /* list emptied during dispatch: close after */
+    int unlinked;                   /* no longer in the adapter's table */
+    int dirty;                      /* poll (re)started since the last prepare */
+    dev_t dev;                      /* the file this poll watches */
+    ino_t ino;
 };
 
 #define UVLOOP_BUCKETS 256
@@ -45,6 +61,8 @@ struct uvloop {
     uv_loop_t *loop;
     struct uvloop_fd *buckets[UVLOOP_BUCKETS];
     unsigned round;
+    unsigned n_dirty;
+    uv_prepare_t prepare;
 };
 
 static struct uvloop_fd **fd_slot(struct uvloop *ul, int fd)
@@ -60,12 +78,38 @@ static void fd_close_cb(uv_handle_t *h)
     free(h->data);
 }
 
-static void fd_release(struct uvloop_fd *fdp)
+static void fd_unlink(struct uvloop_fd *fdp)
 {
+    if (fdp->dirty) {
+        fdp->dirty = 0;
+        fdp->ul->n_dirty--;
+    }
+    if (fdp->unlinked)
+        return;
     struct uvloop_fd **pp = fd_slot(fdp->ul, fdp->fd);
     if (*pp == fdp)
         *pp = fdp->next;
+    fdp->unlinked = 1;
+}
+
+static void fd_release(struct uvloop_fd *fdp)
+{
+    fd_unlink(fdp);
     uv_close((uv_handle_t *)&fdp->poll, fd_close_cb);
+}
+
+/* The fd number was closed and reused behind our back: the events still on the
+ * old poll lose their fd registration (getdns will clear them), and the poll goes. */
+static void fd_retire_stale(struct uvloop_fd *fdp)
+{
+    for (struct uvloop_event *e = fdp->list; e; e = e->next_on_fd)
+        e->fdp = NULL;
+    fdp->list = NULL;
+    fd_unlink(fdp);
+    if (fdp->dispatching)
+        fdp->dead = 1;
+    else
+        fd_release(fdp);
 }
 
 static void poll_cb(uv_poll_t *handle, int status, int revents);
@@ -94,10 +138,47 @@ static void fd_update(struct uvloop_fd *fdp)
     if (want == fdp->events)
         return;
     fdp->events = want;
-    if (want)
+    if (want) {
         uv_poll_start(&fdp->poll, want, poll_cb);
-    else
+        if (!fdp->dirty) {
+            fdp->dirty = 1;
+            fdp->ul->n_dirty++;
+        }
+    } else {
         uv_poll_stop(&fdp->poll);
+    }
+}
+
+/* Whether fd still names the file fdp was set up for. */
+static int fd_same_file(const struct uvloop_fd *fdp)
+{
+    struct stat st;
+    return fstat(fdp->fd, &st) == 0 && st.st_dev == fdp->dev && st.st_ino == fdp->ino;
+}
+
+static void fd_retire_stale(struct uvloop_fd *fdp);
+
+static void prepare_cb(uv_prepare_t *h)
+{
+    struct uvloop *ul = h->data;
+    if (ul->n_dirty == 0)
+        return;
+    for (int i = 0; i < UVLOOP_BUCKETS; i++) {
+        struct uvloop_fd *fdp = ul->buckets[i];
+        while (fdp) {
+            struct uvloop_fd *next = fdp->next;
+            if (fdp->dirty) {
+                fdp->dirty = 0;
+                if (!fd_same_file(fdp)) {
+                    log_debug("uvloop: fd %d was closed under its events; dropping its poll",
+                              fdp->fd);
+                    fd_retire_stale(fdp);
+                }
+            }
+            fdp = next;
+        }
+    }
+    ul->n_dirty = 0;
 }
 
 static void poll_cb(uv_poll_t *handle, int status, int revents)
@@ -160,6 +241,16 @@ static getdns_return_t uvloop_schedule(getdns_eventloop *loop, int fd, uint64_t 
     if (fd >= 0 && (gev->read_cb || gev->write_cb)) {
         struct uvloop_fd **pp = fd_slot(ul, fd);
         struct uvloop_fd *fdp = *pp;
+        struct stat st;
+        if (fstat(fd, &st) != 0) {
+            free(e);
+            return GETDNS_RETURN_GENERIC_ERROR;
+        }
+        if (fdp && (fdp->dev != st.st_dev || fdp->ino != st.st_ino)) {
+            fd_retire_stale(fdp);
+            pp = fd_slot(ul, fd);
+            fdp = NULL;
+        }
         if (!fdp) {
             fdp = calloc(1, sizeof *fdp);
             if (!fdp || uv_poll_init(ul->loop, &fdp->poll, fd) != 0) {
@@ -168,6 +259,8 @@ static getdns_return_t uvloop_schedule(getdns_eventloop *loop, int fd, uint64_t 
                 return GETDNS_RETURN_GENERIC_ERROR;
             }
             fdp->fd = fd;
+            fdp->dev = st.st_dev;
+            fdp->ino = st.st_ino;
             fdp->ul = ul;
             fdp->poll.data = fdp;
             *pp = fdp;
@@ -236,6 +329,11 @@ static getdns_eventloop_vmt uvloop_vmt = {
     uvloop_cleanup, uvloop_schedule, uvloop_clear, uvloop_run, uvloop_run_once,
 };
 
+static void adapter_closed(uv_handle_t *h)
+{
+    free(h->data);
+}
+
 struct uvloop *uvloop_new(uv_loop_t *loop)
 {
     struct uvloop *ul = calloc(1, sizeof *ul);
@@ -243,6 +341,10 @@ struct uvloop *uvloop_new(uv_loop_t *loop)
         return NULL;
     ul->base.vmt = &uvloop_vmt;
     ul->loop = loop;
+    uv_prepare_init(loop, &ul->prepare);
+    ul->prepare.data = ul;
+    uv_prepare_start(&ul->prepare, prepare_cb);
+    uv_unref((uv_handle_t *)&ul->prepare);
     return ul;
 }
 
@@ -272,5 +374,5 @@ void uvloop_free(struct uvloop *ul)
             fd_release(fdp);
         }
     }
-    free(ul);
+    uv_close((uv_handle_t *)&ul->prepare, adapter_closed);
 }

@@ -480,7 +480,8 @@ static void tls_write_done(uv_write_t *req, int status)
     struct side *s = req->data;
     struct pconn *pc = s->pc;
     s->write_busy = 0;
-    if (pc->state == PS_CLOSING)
+    /* !s->tcp: the side was let go (refused) and this write was cancelled */
+    if (pc->state == PS_CLOSING || !s->tcp)
         return;
     if (status < 0) {
         pc_close(pc);
@@ -1152,7 +1153,8 @@ static void http_up_write_done(uv_write_t *req, int status)
     struct pconn *pc = w->pc;
     free(w);
     pc->up.write_busy = 0;
-    if (pc->state == PS_CLOSING)
+    /* !pc->up.tcp: the response ended before the request body was all sent */
+    if (pc->state == PS_CLOSING || !pc->up.tcp)
         return;
     if (status < 0) {
         pc_close(pc);

@@ -12,11 +12,13 @@ mkdir -p build
 out=build/bench-results.md
 cmd="BENCH_QUICK=${BENCH_QUICK:-0} tests/bench/run.sh"
 [ -n "${BENCH_ONLY:-}" ] && cmd="BENCH_ONLY=$BENCH_ONLY $cmd"
+rev=$(git rev-parse --short HEAD 2>/dev/null)
+git diff --quiet HEAD -- resolver proxy daemon include 2>/dev/null || rev="$rev + uncommitted changes"
 rc=0
 {
     echo "## Benchmarks"
     echo
-    echo "Made by \`$cmd\` (\`make bench\`) on $(date -u +%Y-%m-%d), $(nproc) CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)), load average before the run $(cut -d' ' -f1-3 /proc/loadavg); daneguard $(git rev-parse --short HEAD 2>/dev/null)."
+    echo "Made by \`$cmd\` (\`make bench\`) on $(date -u +%Y-%m-%d), $(nproc) CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)), load average before the run $(cut -d' ' -f1-3 /proc/loadavg); daneguard $rev."
     echo
     if [ "${BENCH_ONLY:-dns}" = dns ]; then
         timeout -k 10 600 tests/bench/dns.sh || { rc=1; echo "(dns.sh failed, status $?)"; }

@@ -53,8 +53,10 @@ else
 fi
 servfail=$(sed -n 's/.*servfail=\([0-9]*\).*/\1/p' <<<"$out")
 noerror=$(sed -n 's/.*noerror=\([0-9]*\).*/\1/p' <<<"$out")
-# Drops cost retries, not answers: most queries still succeed.
-if [ "${noerror:-0}" -gt 1500 ]; then
+nx=$(sed -n 's/.*nxdomain=\([0-9]*\).*/\1/p' <<<"$out")
+# Drops cost retries, not answers: at least 90% still get their real answer
+# (half the names exist, half do not).
+if [ $((${noerror:-0} + ${nx:-0})) -ge 2700 ]; then
     pass load_rrl_mostly_answered_noerror
 else
     fail load_rrl_mostly_answered_noerror "$out"
@@ -76,7 +78,9 @@ world_stop
 # --- 2. hundreds of TCP clients, TCP to the upstream ---------------------------------
 world_start || exit 1
 names_file 2000 >"$WORLD_DIR/names"
-world_daneguard_config "$WORLD_DIR/dg.yml" "resolver.dns_transport_list: [TCP]"
+# 1,500 distinct names arrive at once: give the burst time to validate, also
+# under the sanitizers (this checks concurrency and stability, not speed).
+world_daneguard_config "$WORLD_DIR/dg.yml" "resolver.dns_transport_list: [TCP]" "resolver.timeout: 10000"
 world_daneguard_start "$WORLD_DIR/dg.yml" || exit 1
 out=$(python3 tests/e2e/dnsload.py 127.0.0.1 "$DG_DNS_PORT" --queries 3000 --tcp-clients 300 \
     --names "$WORLD_DIR/names" --timeout 20 --deadline 240)

@@ -27,7 +27,7 @@ RUN_PKGS  = build-essential pkg-config libgetdns-dev libuv1-dev libmbedtls-dev l
             libhttp-parser-dev dns-root-data ca-certificates openssl
 TEST_PKGS = $(RUN_PKGS) nsd ldnsutils bind9-dnsutils knot-dnsutils unbound curl nginx-light \
             python3 iproute2 procps chromium libnss3-tools clang libclang-rt-14-dev libfuzzer-14-dev
-BENCH_PKGS = $(TEST_PKGS) dnsperf dnsmasq-base stubby privoxy mitmproxy wrk
+BENCH_PKGS = $(TEST_PKGS) dnsperf dnsmasq-base stubby privoxy mitmproxy libssl-dev
 
 LIB_SRCS  = $(filter-out daemon/main.c,$(wildcard resolver/*.c proxy/*.c daemon/*.c))
 LIB_OBJS  = $(LIB_SRCS:%.c=$(BUILD)/%.o)

@@ -86,6 +86,8 @@ bench-deps:
 
 run: deps
 	$(MAKE) all
+	@id daneguard >/dev/null 2>&1 || useradd --system --no-create-home \
+	    --home-dir /var/lib/daneguard --shell /usr/sbin/nologin daneguard
 	./daneguard -c conf/daneguard.yml
 
 check: test-deps

@@ -7,11 +7,18 @@
  * SIGHUP re-reads the configuration whole; a file that does not parse, or an
  * upstream set-up that fails, leaves the running configuration in place.
  */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "cli.h"
@@ -113,6 +120,63 @@ static void on_signal(uv_signal_t *h, int signum)
     stop(d);
 }
 
+/* Hand the CA directory and its files to uid/gid, so that only the account the
+ * daemon runs as can read the CA key. */
+static int chown_ca_dir(const char *dir, uid_t uid, gid_t gid)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    int rc = 0;
+    if (!d)
+        return errno == ENOENT ? 0 : -1;
+    while ((de = readdir(d)) != NULL) {
+        if (de->d_name[0] == '.')
+            continue;
+        if (fchownat(dirfd(d), de->d_name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
+            rc = -1;
+    }
+    closedir(d);
+    if (chown(dir, uid, gid) < 0 || chmod(dir, 0700) < 0)
+        rc = -1;
+    return rc;
+}
+
+/* Started as root (to bind port 53): become cfg->user and keep nothing
+ * privileged. Returns 0 or -1 (logged). */
+static int drop_privileges(const struct config *cfg)
+{
+    struct passwd *pw;
+    if (geteuid() != 0) {
+        if (cfg->user[0])
+            log_debug("not started as root: user: %s not needed", cfg->user);
+        return 0;
+    }
+    if (!cfg->user[0]) {
+        log_warnx("running as root: set user: in the configuration to drop privileges");
+        return 0;
+    }
+    pw = getpwnam(cfg->user);
+    if (!pw) {
+        log_warnx("user %s does not exist (create it: useradd --system %s; or set user: \"\")",
+                  cfg->user, cfg->user);
+        return -1;
+    }
+    if (cfg->proxy.enabled && chown_ca_dir(cfg->proxy.ca_dir, pw->pw_uid, pw->pw_gid) < 0) {
+        log_warn("cannot hand %s to %s", cfg->proxy.ca_dir, cfg->user);
+        return -1;
+    }
+    if (setgroups(1, &pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0) {
+        log_warn("cannot drop privileges to %s", cfg->user);
+        return -1;
+    }
+    if (setuid(0) == 0 || seteuid(0) == 0) {
+        log_warnx("root privileges could be regained after dropping them: stopping");
+        return -1;
+    }
+    log_info("running as %s (uid %u)", cfg->user, (unsigned)pw->pw_uid);
+    return 0;
+}
+
 static void close_walk(uv_handle_t *h, void *arg)
 {
     if (!uv_is_closing(h))
@@ -132,6 +196,11 @@ static int run_daemon(const char *path, int check_only)
         printf("%s: configuration OK\n", path);
         return 0;
     }
+    if (geteuid() == 0 && d.cfg.user[0] && !getpwnam(d.cfg.user)) {
+        log_warnx("user %s does not exist (create it: useradd --system %s; or set user: \"\")",
+                  d.cfg.user, d.cfg.user);
+        return 1;
+    }
     signal(SIGPIPE, SIG_IGN);
     d.loop = uv_default_loop();
     if (resolver_new(d.loop, &d.cfg.resolver, &d.resolver, err, sizeof err) < 0) {
@@ -147,6 +216,8 @@ static int run_daemon(const char *path, int check_only)
         log_warnx("proxy: %s", err);
         goto out;
     }
+    if (drop_privileges(&d.cfg) < 0)
+        goto out;
     uv_signal_init(d.loop, &d.sig_hup);
     uv_signal_init(d.loop, &d.sig_term);
     uv_signal_init(d.loop, &d.sig_int);

@@ -42,8 +42,8 @@ fuzz-build: $(FUZZ_BINS)
 # (few files, so no .d files).
 define FUZZ_RULE
 $(FUZZ_DIR)/fuzz_$(1): $(FUZZ_SRCS_$(1)) $(wildcard include/*.h) tests/fuzz/fuzz.mk
-	@mkdir -p $(FUZZ_DIR)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_DEFS) -o $$@ $(FUZZ_SRCS_$(1)) $(FUZZ_LIBS_$(1))
+	@mkdir -p $$(@D)
+	$$(FUZZ_CC) $$(FUZZ_CFLAGS) $$(FUZZ_DEFS) -o $$@ $$(FUZZ_SRCS_$(1)) $$(FUZZ_LIBS_$(1))
 endef
 $(foreach h,$(FUZZ_HARNESSES),$(eval $(call FUZZ_RULE,$(h))))
 

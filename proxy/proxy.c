@@ -99,8 +99,13 @@ struct proxy {
     uv_tcp_t listeners[PROXY_MAX_LISTENERS];
     size_t n_listeners;
     unsigned handles_open;
+    size_t pconns_alive; /* allocated, not yet freed (closed ones wait for libuv) */
     int closing;
     struct pconn *conns; /* doubly linked, for shutdown */
+    /* Connections waiting for a request head (new or idle keep-alive), oldest
+     * first: at max_connections the oldest of them makes room for a new one. */
+    struct pconn *waiting_head, *waiting_tail;
+    uint64_t limit_logged; /* uv_now() of the last "limit reached" line */
     struct proxy_stats stats;
     struct refusal recent[PROXY_RECENT_REFUSALS];
     size_t n_recent, recent_next;
@@ -112,6 +117,9 @@ struct proxy {
 struct pconn {
     struct proxy *px;
     struct pconn *next, *prev;
+    struct pconn *wnext, *wprev; /* px->waiting_* list */
+    int waiting;                 /* on that list */
+    int head_timer;              /* the timer bounds the request head (handshake_timeout) */
     enum pstate state;
     enum conn_kind kind;
     unsigned handles;  /* open libuv handles */
@@ -182,7 +190,9 @@ static void handle_closed(uv_handle_t *h)
         free(pc->up.buf);
         free(pc->in);
         free(pc);
-        if (px->closing && px->handles_open == 0 && !px->conns)
+        /* px goes with the last of its listeners and connections, whichever
+         * libuv releases last (px->conns empties before the handles close) */
+        if (--px->pconns_alive == 0 && px->closing && px->handles_open == 0)
             free(px);
     }
 }
@@ -200,18 +210,58 @@ static void refusal_remember(struct proxy *px, const char *host, uint16_t port,
         px->n_recent++;
 }
 
-static void pc_close(struct pconn *pc)
+static void waiting_add(struct pconn *pc)
 {
-    if (pc->state == PS_CLOSING)
+    struct proxy *px = pc->px;
+    if (pc->waiting)
         return;
-    pc->state = PS_CLOSING;
+    pc->waiting = 1;
+    pc->wnext = NULL;
+    pc->wprev = px->waiting_tail;
+    if (px->waiting_tail)
+        px->waiting_tail->wnext = pc;
+    else
+        px->waiting_head = pc;
+    px->waiting_tail = pc;
+}
+
+static void waiting_del(struct pconn *pc)
+{
+    struct proxy *px = pc->px;
+    if (!pc->waiting)
+        return;
+    pc->waiting = 0;
+    if (pc->wprev)
+        pc->wprev->wnext = pc->wnext;
+    else
+        px->waiting_head = pc->wnext;
+    if (pc->wnext)
+        pc->wnext->wprev = pc->wprev;
+    else
+        px->waiting_tail = pc->wprev;
+    pc->wnext = pc->wprev = NULL;
+}
+
+/* Stop whatever is under way towards the site: lookups and connects. */
+static void upstream_abandon(struct pconn *pc)
+{
     lookup_cancel(pc->l_a);
     lookup_cancel(pc->l_aaaa);
     lookup_cancel(pc->l_tlsa);
     lookup_cancel(pc->l_tlsa_alias);
     pc->l_a = pc->l_aaaa = pc->l_tlsa = pc->l_tlsa_alias = NULL;
+    pc->pending_lookups = 0;
     hconnect_cancel(pc->hc);
     pc->hc = NULL;
+}
+
+static void pc_close(struct pconn *pc)
+{
+    if (pc->state == PS_CLOSING)
+        return;
+    pc->state = PS_CLOSING;
+    waiting_del(pc);
+    upstream_abandon(pc);
     if (pc->next)
         pc->next->prev = pc->prev;
     if (pc->prev)
@@ -225,17 +275,46 @@ static void pc_close(struct pconn *pc)
         uv_close((uv_handle_t *)pc->up.tcp, handle_closed);
 }
 
-static void timer_cb(uv_timer_t *t)
-{
-    struct pconn *pc = t->data;
-    log_debug("proxy: %s:%u: timed out in state %d", pc->host[0] ? pc->host : "-", pc->port,
-              (int)pc->state);
-    pc_close(pc);
-}
+static void refuse(struct pconn *pc, const char *reason);
+static void send_error(struct pconn *pc, int status, const char *detail);
+static void timer_cb(uv_timer_t *t);
 
 static void timer_set(struct pconn *pc, uint32_t ms)
 {
     uv_timer_start(&pc->timer, timer_cb, ms, ms);
+}
+
+/* A connection's one timer: handshake_timeout while a request head arrives and
+ * while the site is looked up, connected to and TLS-handshaken with (then the
+ * browser's handshake with us gets a fresh handshake_timeout); idle_timeout
+ * between keep-alive requests and while bytes flow. A site that does not get
+ * through in time is a refusal with the page (fail closed, but say so), not a
+ * dropped connection the browser would retry or report as a proxy failure. */
+static void timer_cb(uv_timer_t *t)
+{
+    struct pconn *pc = t->data;
+    const char *phase = pc->state == PS_LOOKUP    ? "looking up the site in DNS"
+                        : pc->state == PS_CONNECT ? "connecting to the site"
+                        : pc->state == PS_UP_TLS  ? "in the TLS handshake with the site"
+                                                  : NULL;
+    log_debug("proxy: %s:%u: timed out in state %d", pc->host[0] ? pc->host : "-", pc->port,
+              (int)pc->state);
+    if (phase) {
+        char reason[160];
+        snprintf(reason, sizeof reason, "timed out %s (handshake_timeout %u ms)", phase,
+                 pc->px->cfg.handshake_timeout_ms);
+        upstream_abandon(pc);
+        if (pc->kind == KIND_CONNECT) {
+            timer_set(pc, pc->px->cfg.handshake_timeout_ms);
+            refuse(pc, reason);
+        } else {
+            log_info("proxy: %s:%u: %s", pc->host, pc->port, reason);
+            pc->state = PS_REFUSED; /* not an upstream phase any more: the next tick closes */
+            send_error(pc, 504, reason);
+        }
+        return;
+    }
+    pc_close(pc);
 }
 
 /* --- raw writes of our own bytes (responses, tunnel data) ------------------- */
@@ -361,6 +440,16 @@ static void http_upstream_bytes(struct pconn *pc);
 static void peek_hello(struct pconn *pc);
 static void start_connect(struct pconn *pc);
 
+/* The site's connection failed (reset, ...) during our TLS handshake with it:
+ * the browser gets the refusal page saying so, not a dropped CONNECT. */
+static void up_handshake_failed(struct pconn *pc, int status)
+{
+    char reason[200];
+    snprintf(reason, sizeof reason, "the site's connection failed during the TLS handshake: %s",
+             uv_strerror(status));
+    refuse(pc, reason);
+}
+
 static void read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
     struct pconn *pc = stream->data;
@@ -374,11 +463,15 @@ static void read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
         side_read(s, 0);
         return;
     }
-    if (pc->state == PS_RELAY || pc->state == PS_TUNNEL)
+    if (pc->state == PS_RELAY || pc->state == PS_TUNNEL || pc->state == PS_HTTP)
         uv_timer_again(&pc->timer);
     if (nread < 0) {
         s->read_eof = 1;
         s->reading = 0;
+        if (nread != UV_EOF && s == &pc->up && pc->state == PS_UP_TLS) {
+            up_handshake_failed(pc, (int)nread);
+            return;
+        }
         if (nread != UV_EOF) {
             pc_close(pc);
             return;
@@ -413,6 +506,12 @@ static void read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
         peek_hello(pc);
     } else if (s == &pc->down) {
         pc->in_len += (size_t)nread;
+        if (pc->state == PS_REQUEST && !pc->head_timer) {
+            /* a keep-alive connection's next head: handshake_timeout from its
+             * first byte, so a slow head (slowloris) cannot last idle_timeout */
+            pc->head_timer = 1;
+            timer_set(pc, pc->px->cfg.handshake_timeout_ms);
+        }
         handle_request_bytes(pc);
     } else {
         s->len = (size_t)nread;
@@ -483,6 +582,10 @@ static void tls_write_done(uv_write_t *req, int status)
     /* !s->tcp: the side was let go (refused) and this write was cancelled */
     if (pc->state == PS_CLOSING || !s->tcp)
         return;
+    if (status < 0 && s == &pc->up && pc->state == PS_UP_TLS) {
+        up_handshake_failed(pc, status);
+        return;
+    }
     if (status < 0) {
         pc_close(pc);
         return;
@@ -1184,6 +1287,8 @@ static void send_up(struct pconn *pc, const void *data, size_t len)
 static void http_connected(struct pconn *pc)
 {
     pc->state = PS_HTTP;
+    /* the site is reached: from here on an idle limit, not the handshake's */
+    timer_set(pc, pc->px->cfg.idle_timeout_ms);
     pc->resp_reader = http_reader_new(HTTP_READER_RESPONSE, NULL);
     if (!pc->resp_reader) {
         pc_close(pc);
@@ -1395,6 +1500,7 @@ static int port_allowed(struct proxy *px, uint16_t port)
 static void request_head(struct pconn *pc, const struct http_head *h)
 {
     struct proxy *px = pc->px;
+    waiting_del(pc);
     pc->keep_alive = h->keep_alive;
     pc->client_minor = h->version_minor;
     if (h->host) {
@@ -1503,7 +1609,10 @@ static void start_request(struct pconn *pc)
         pc_close(pc);
         return;
     }
-    timer_set(pc, pc->px->cfg.idle_timeout_ms);
+    pc->head_timer = pc->in_len > 0; /* pipelined bytes: a head has begun */
+    timer_set(pc, pc->head_timer ? pc->px->cfg.handshake_timeout_ms
+                                 : pc->px->cfg.idle_timeout_ms);
+    waiting_add(pc);
     handle_request_bytes(pc);
 }
 
@@ -1521,6 +1630,7 @@ static void on_accept(uv_stream_t *server, int status)
     if (!pc)
         return;
     pc->px = px;
+    px->pconns_alive++;
     pc->down.pc = pc->up.pc = pc;
     pc->down.tcp = &pc->client_tcp;
     uv_tcp_init(px->loop, &pc->client_tcp);
@@ -1540,9 +1650,28 @@ static void on_accept(uv_stream_t *server, int status)
     }
     uv_tcp_nodelay(&pc->client_tcp, 1);
     if (px->stats.conns_open > px->cfg.max_connections) {
-        log_info("proxy: connection limit (%u) reached", px->cfg.max_connections);
-        send_error(pc, 503, "daneguard has too many connections open");
-        return;
+        /* At the limit the connection that has waited longest for a request
+         * head (never sent one, or idle between keep-alive requests) makes
+         * room: a flood of silent connections then cannot lock out clients
+         * that speak. Only when every slot is busy is the newcomer turned
+         * away with a 503. */
+        struct pconn *old = px->waiting_head;
+        uint64_t now = uv_now(px->loop);
+        int log_it = now - px->limit_logged >= 1000 || !px->limit_logged;
+        if (log_it)
+            px->limit_logged = now ? now : 1;
+        if (old) {
+            if (log_it)
+                log_info("proxy: connection limit (%u) reached: closing the longest idle ones",
+                         px->cfg.max_connections);
+            pc_close(old);
+        } else {
+            if (log_it)
+                log_info("proxy: connection limit (%u) reached: answering 503",
+                         px->cfg.max_connections);
+            send_error(pc, 503, "daneguard has too many connections open");
+            return;
+        }
     }
     pc->reader = http_reader_new(HTTP_READER_REQUEST, NULL);
     if (!pc->reader) {
@@ -1555,6 +1684,8 @@ static void on_accept(uv_stream_t *server, int status)
     }
     timer_set(pc, px->cfg.handshake_timeout_ms);
     pc->state = PS_REQUEST;
+    pc->head_timer = 1;
+    waiting_add(pc);
     side_read(&pc->down, 1);
 }
 
@@ -1563,7 +1694,7 @@ static void on_accept(uv_stream_t *server, int status)
 static void listener_closed(uv_handle_t *h)
 {
     struct proxy *px = h->data;
-    if (--px->handles_open == 0 && !px->conns)
+    if (--px->handles_open == 0 && px->pconns_alive == 0)
         free(px);
 }
 
@@ -1680,7 +1811,7 @@ void proxy_close(struct proxy *px)
     mbedtls_x509_crt_free(&px->trust);
     for (size_t i = 0; i < px->n_listeners; i++)
         uv_close((uv_handle_t *)&px->listeners[i], listener_closed);
-    if (px->handles_open == 0)
+    if (px->handles_open == 0 && px->pconns_alive == 0)
         free(px);
 }
 

@@ -116,7 +116,10 @@ static int names_are_tokens(const struct http_head *h)
 static void check_reads_back(const struct http_buf *b, enum http_reader_kind kind, int method,
                              const struct http_head *orig)
 {
-    struct http_reader *r = http_reader_new(kind, NULL);
+    /* the writers may add a header (Connection, Host) to a head that was at the
+     * limits, and the next hop has its own limits: read back without ours */
+    struct http_limits roomy = {.max_head = 1 << 20, .max_headers = 1000};
+    struct http_reader *r = http_reader_new(kind, &roomy);
     size_t consumed;
     enum http_event ev;
     if (!r)

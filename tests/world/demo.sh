@@ -9,10 +9,31 @@ cd "$(dirname "$0")/../.." || exit 1
 source tests/world/world.sh
 
 world_trap
+# A TLS origin for the proxy: one certificate for www and bad.secure.world.test.
+# www publishes its TLSA record (DANE-EE), bad publishes one that matches nothing.
+DEMO_PKI=$(mktemp -d /tmp/daneguard-demo-pki.XXXXXX)
+trap 'rm -rf "$DEMO_PKI"; world_stop' EXIT
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
+    -subj /CN=www.secure.world.test -keyout "$DEMO_PKI/key.pem" -out "$DEMO_PKI/cert.pem" \
+    -addext "subjectAltName=DNS:www.secure.world.test,DNS:bad.secure.world.test" 2>/dev/null ||
+    exit 1
+DEMO_HASH=$(openssl x509 -in "$DEMO_PKI/cert.pem" -pubkey -noout |
+    openssl pkey -pubin -outform DER | openssl dgst -sha256 -r | cut -d' ' -f1)
+DEMO_PORT=$(world_free_port 127.0.0.80 ::1) || exit 1
+world_extra_records() {
+    [ "$1" = secure.world.test. ] || return 0
+    echo "_$DEMO_PORT._tcp.www IN TLSA 3 1 1 $DEMO_HASH"
+    echo "bad IN A 127.0.0.80"
+    echo "_$DEMO_PORT._tcp.bad IN TLSA 3 1 1 $(echo stale | sha256sum | cut -d' ' -f1)"
+}
 world_start || exit 1
+world_spawn origin openssl s_server -accept "127.0.0.80:$DEMO_PORT" -cert "$DEMO_PKI/cert.pem" \
+    -key "$DEMO_PKI/key.pem" -www -quiet
+world_spawn origin6 openssl s_server -accept "[::1]:$DEMO_PORT" -cert "$DEMO_PKI/cert.pem" \
+    -key "$DEMO_PKI/key.pem" -www -quiet
 world_unbound_start || world_log "no Unbound to compare with"
 CFG=$WORLD_DIR/daneguard.yml
-world_daneguard_config "$CFG"
+world_daneguard_config "$CFG" "proxy.allowed_ports: [443, 8443, $DEMO_PORT]"
 world_daneguard_start "$CFG" -v || { world_log "daneguard did not start (make all?)"; exit 1; }
 
 D="dig @127.0.0.1 -p $DG_DNS_PORT"
@@ -45,9 +66,21 @@ if [ -n "${WORLD_UNBOUND_PORT:-}" ]; then
 fi
 cat <<TXT
 
-The HTTPS proxy listens on 127.0.0.1 port $DG_PROXY_PORT; its local CA is in
-$WORLD_DIR/ca. Once the world has TLS origins with TLSA records:
-  curl -x http://127.0.0.1:$DG_PROXY_PORT https://www.secure.world.test/
+The HTTPS proxy listens on 127.0.0.1 port $DG_PROXY_PORT; its local CA is
+$WORLD_DIR/ca/ca.crt. An openssl s_server origin on 127.0.0.80:$DEMO_PORT:
+  P="curl -x http://127.0.0.1:$DG_PROXY_PORT --cacert $WORLD_DIR/ca/ca.crt"
+A site whose TLSA record matches (intercepted, DANE checked: the origin's page):
+  \$P https://www.secure.world.test:$DEMO_PORT/ | head
+A site whose TLSA record matches nothing (502 and daneguard's page saying why):
+  \$P https://bad.secure.world.test:$DEMO_PORT/
+An unsigned zone (tunnelled untouched: curl sees the origin's own certificate):
+  \$P -k -v https://www.insecure.world.test:$DEMO_PORT/ 2>&1 | grep subject:
+daneguard's own pages (onboarding, CA, PAC, status):
+  curl http://127.0.0.1:$DG_PROXY_PORT/proxy.pac
+  curl http://127.0.0.1:$DG_PROXY_PORT/status.json
+The operator's check of the same names:
+  build/daneguard check www.secure.world.test $DEMO_PORT -c $CFG
+  build/daneguard check bad.secure.world.test $DEMO_PORT -c $CFG
 
 Ctrl-C stops everything and removes $WORLD_DIR (KEEP_WORLD=1 keeps it).
 TXT

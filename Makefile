@@ -26,7 +26,8 @@ endif
 RUN_PKGS  = build-essential pkg-config libgetdns-dev libuv1-dev libmbedtls-dev libyaml-dev \
             libhttp-parser-dev dns-root-data ca-certificates openssl
 TEST_PKGS = $(RUN_PKGS) nsd ldnsutils bind9-dnsutils knot-dnsutils unbound curl nginx-light \
-            python3 iproute2 procps chromium libnss3-tools clang libclang-rt-14-dev libfuzzer-14-dev
+            python3 iproute2 procps chromium libnss3-tools clang libclang-rt-14-dev libfuzzer-14-dev \
+            systemd man-db strace util-linux
 BENCH_PKGS = $(TEST_PKGS) dnsperf dnsmasq-base stubby privoxy mitmproxy libssl-dev
 
 LIB_SRCS  = $(filter-out daemon/main.c,$(wildcard resolver/*.c proxy/*.c daemon/*.c))
@@ -36,7 +37,7 @@ UNIT_SRCS = $(wildcard tests/unit/test_*.c)
 UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 BIN       = $(BUILD)/daneguard
 
-.PHONY: all run check unit e2e demo bench deps test-deps bench-deps install clean format
+.PHONY: all run check unit e2e demo bench deps test-deps bench-deps install uninstall clean format
 
 all: $(BIN) daneguard
 
@@ -103,9 +104,59 @@ bench: bench-deps
 	$(MAKE) all
 	tests/bench/run.sh
 
+# make install [DESTDIR=/staging] [PREFIX=/usr]
+# The configuration stays in /etc/daneguard (the binary's built-in default);
+# SYSTEMDDIR is Debian 12's (pkg-config --variable=systemdsystemunitdir systemd).
+SBINDIR     ?= $(PREFIX)/sbin
+MANDIR      ?= $(PREFIX)/share/man
+DOCDIR      ?= $(PREFIX)/share/doc/daneguard
+SYSCONFDIR  ?= /etc
+SYSTEMDDIR  ?= /lib/systemd/system
+SYSUSERSDIR ?= /usr/lib/sysusers.d
+
 install: all
-	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/sbin/daneguard
-	install -D -m 0644 conf/daneguard.yml $(DESTDIR)/etc/daneguard/daneguard.yml
+	install -D -m 0755 $(BIN) $(DESTDIR)$(SBINDIR)/daneguard
+	install -d -m 0755 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 \
+	    $(DESTDIR)$(SYSTEMDDIR) $(DESTDIR)$(SYSCONFDIR)/daneguard $(DESTDIR)$(DOCDIR)
+	gzip -9n < conf/daneguard.8 > $(DESTDIR)$(MANDIR)/man8/daneguard.8.gz
+	gzip -9n < conf/daneguard.yml.5 > $(DESTDIR)$(MANDIR)/man5/daneguard.yml.5.gz
+	chmod 0644 $(DESTDIR)$(MANDIR)/man8/daneguard.8.gz $(DESTDIR)$(MANDIR)/man5/daneguard.yml.5.gz
+	sed 's|/usr/sbin/daneguard|$(SBINDIR)/daneguard|g; s|/etc/daneguard/|$(SYSCONFDIR)/daneguard/|g' \
+	    conf/daneguard.service > $(DESTDIR)$(SYSTEMDDIR)/daneguard.service
+	chmod 0644 $(DESTDIR)$(SYSTEMDDIR)/daneguard.service
+	install -D -m 0644 conf/sysusers-daneguard.conf $(DESTDIR)$(SYSUSERSDIR)/daneguard.conf
+	install -m 0644 conf/daneguard.yml conf/proxy.pac $(DESTDIR)$(DOCDIR)/
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/daneguard/daneguard.yml ]; then \
+	    echo "kept $(DESTDIR)$(SYSCONFDIR)/daneguard/daneguard.yml; the new sample is $(DESTDIR)$(DOCDIR)/daneguard.yml"; \
+	else \
+	    echo "install -m 0644 conf/daneguard.yml $(DESTDIR)$(SYSCONFDIR)/daneguard/daneguard.yml"; \
+	    install -m 0644 conf/daneguard.yml $(DESTDIR)$(SYSCONFDIR)/daneguard/daneguard.yml; \
+	fi
+	@if [ -z "$(DESTDIR)" ]; then \
+	    if command -v systemd-sysusers >/dev/null 2>&1; then \
+	        echo "systemd-sysusers $(SYSUSERSDIR)/daneguard.conf"; \
+	        systemd-sysusers $(SYSUSERSDIR)/daneguard.conf || exit 1; \
+	    elif ! getent passwd daneguard >/dev/null; then \
+	        echo "adduser --system --group daneguard"; \
+	        adduser --system --group --home /var/lib/daneguard --no-create-home \
+	            --shell /usr/sbin/nologin daneguard || exit 1; \
+	    fi; \
+	    if [ -d /run/systemd/system ]; then systemctl daemon-reload; fi; \
+	    echo "next: systemctl enable --now daneguard"; \
+	fi
+
+# Leaves the configuration, the CA in /var/lib/daneguard and the account.
+uninstall:
+	@if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then \
+	    systemctl disable --now daneguard.service 2>/dev/null || true; \
+	fi
+	rm -f $(DESTDIR)$(SBINDIR)/daneguard \
+	    $(DESTDIR)$(MANDIR)/man8/daneguard.8.gz $(DESTDIR)$(MANDIR)/man5/daneguard.yml.5.gz \
+	    $(DESTDIR)$(SYSTEMDDIR)/daneguard.service $(DESTDIR)$(SYSUSERSDIR)/daneguard.conf \
+	    $(DESTDIR)$(DOCDIR)/daneguard.yml $(DESTDIR)$(DOCDIR)/proxy.pac
+	rmdir $(DESTDIR)$(DOCDIR) 2>/dev/null || true
+	@if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
+	@echo "kept $(SYSCONFDIR)/daneguard, /var/lib/daneguard (the CA) and the daneguard account"
 
 clean:
 	rm -rf build build-san daneguard

@@ -46,6 +46,7 @@
 #include <mbedtls/x509_crt.h>
 
 #include "cli.h"
+#include "smtp.h"
 #include "config.h"
 #include "dane.h"
 #include "log.h"
@@ -347,80 +348,6 @@ fail:
     return -1;
 }
 
-/* SMTP STARTTLS (RFC 3207), as in cli_tlsa.c. One reply, all its lines: its
- * code or -1; sets *has_starttls when an EHLO line names STARTTLS. */
-static int smtp_reply(mbedtls_net_context *fd, int *has_starttls)
-{
-    char line[1024];
-    for (int lines = 0; lines < 100; lines++) {
-        size_t len = 0;
-        for (;;) {
-            unsigned char ch;
-            if (mbedtls_net_recv_timeout(fd, &ch, 1, CHECK_IO_TIMEOUT_MS) <= 0)
-                return -1;
-            if (ch == '\n')
-                break;
-            if (ch != '\r' && len < sizeof line - 1)
-                line[len++] = (char)ch;
-        }
-        line[len] = '\0';
-        if (len < 3 || !isdigit((unsigned char)line[0]) || !isdigit((unsigned char)line[1]) ||
-            !isdigit((unsigned char)line[2]))
-            return -1;
-        if (has_starttls != NULL && len >= 12 && strncasecmp(line + 4, "STARTTLS", 8) == 0 &&
-            (line[12] == '\0' || line[12] == ' '))
-            *has_starttls = 1;
-        if (len == 3 || line[3] == ' ')
-            return atoi(line);
-        if (line[3] != '-')
-            return -1;
-    }
-    return -1;
-}
-
-static int smtp_send(mbedtls_net_context *fd, const char *s)
-{
-    size_t len = strlen(s), off = 0;
-    while (off < len) {
-        int ret = mbedtls_net_send(fd, (const unsigned char *)s + off, len - off);
-        if (ret <= 0)
-            return -1;
-        off += (size_t)ret;
-    }
-    return 0;
-}
-
-static const char *smtp_code(int code, char *buf, size_t cap)
-{
-    if (code < 0)
-        return "no SMTP reply";
-    snprintf(buf, cap, "reply %d", code);
-    return buf;
-}
-
-static int smtp_starttls(mbedtls_net_context *fd, char *err, size_t errlen)
-{
-    char b[24];
-    int code, has = 0;
-    if ((code = smtp_reply(fd, NULL)) != 220) {
-        snprintf(err, errlen, "SMTP: no greeting (%s)", smtp_code(code, b, sizeof b));
-        return -1;
-    }
-    if (smtp_send(fd, "EHLO daneguard.invalid\r\n") != 0 || (code = smtp_reply(fd, &has)) != 250) {
-        snprintf(err, errlen, "SMTP: EHLO refused (%s)", smtp_code(code, b, sizeof b));
-        return -1;
-    }
-    if (!has) {
-        snprintf(err, errlen, "SMTP: the server does not offer STARTTLS");
-        return -1;
-    }
-    if (smtp_send(fd, "STARTTLS\r\n") != 0 || (code = smtp_reply(fd, NULL)) != 220) {
-        snprintf(err, errlen, "SMTP: STARTTLS refused (%s)", smtp_code(code, b, sizeof b));
-        return -1;
-    }
-    return 0;
-}
-
 struct tls_client {
     mbedtls_entropy_context entropy;
     mbedtls_ctr_drbg_context drbg;
@@ -442,7 +369,7 @@ static int fetch_chain(struct tls_client *tc, const struct sockaddr_storage *ss,
     mbedtls_ssl_init(&ssl);
     if ((net.fd = connect_bounded(ss, CHECK_IO_TIMEOUT_MS, err, errlen)) < 0)
         goto out;
-    if (smtp && smtp_starttls(&net, err, errlen) != 0)
+    if (smtp && smtp_starttls(&net, CHECK_IO_TIMEOUT_MS, err, errlen) != 0)
         goto out;
     if ((ret = mbedtls_ssl_setup(&ssl, &tc->conf)) != 0 ||
         (ret = mbedtls_ssl_set_hostname(&ssl, host)) != 0)

@@ -26,6 +26,7 @@
 #include <mbedtls/x509_crt.h>
 
 #include "cli.h"
+#include "smtp.h"
 #include "dane.h"
 
 #define TLSA_TIMEOUT_MS 10000
@@ -114,74 +115,6 @@ static int split_hostport(const char *in, char *host, size_t hsize, int *port)
     return 0;
 }
 
-/* ---- SMTP STARTTLS (RFC 3207) ------------------------------------------ */
-
-/* Reads one SMTP reply (all its lines); returns its code, or -1. When
- * `has_starttls` is given, sets it if an EHLO line names STARTTLS. */
-static int smtp_reply(mbedtls_net_context *fd, int *has_starttls)
-{
-    char line[1024];
-    for (int lines = 0; lines < 100; lines++) {
-        size_t len = 0;
-        for (;;) {
-            unsigned char c;
-            int ret = mbedtls_net_recv_timeout(fd, &c, 1, TLSA_TIMEOUT_MS);
-            if (ret <= 0)
-                return -1;
-            if (c == '\n')
-                break;
-            if (c != '\r' && len < sizeof(line) - 1)
-                line[len++] = (char)c;
-        }
-        line[len] = '\0';
-        if (len < 3 || !isdigit((unsigned char)line[0]) || !isdigit((unsigned char)line[1]) ||
-            !isdigit((unsigned char)line[2]))
-            return -1;
-        if (has_starttls != NULL && len >= 12 && strncasecmp(line + 4, "STARTTLS", 8) == 0 &&
-            (line[12] == '\0' || line[12] == ' '))
-            *has_starttls = 1;
-        if (len == 3 || line[3] == ' ')
-            return atoi(line);
-        if (line[3] != '-')
-            return -1;
-    }
-    return -1;
-}
-
-static int smtp_send(mbedtls_net_context *fd, const char *s)
-{
-    size_t len = strlen(s), off = 0;
-    while (off < len) {
-        int ret = mbedtls_net_send(fd, (const unsigned char *)s + off, len - off);
-        if (ret <= 0)
-            return -1;
-        off += (size_t)ret;
-    }
-    return 0;
-}
-
-static int smtp_starttls(mbedtls_net_context *fd, const char *where)
-{
-    int code, has = 0;
-    if ((code = smtp_reply(fd, NULL)) != 220) {
-        fprintf(stderr, "daneguard tlsa: %s: no SMTP greeting (reply %d)\n", where, code);
-        return -1;
-    }
-    if (smtp_send(fd, "EHLO daneguard.invalid\r\n") != 0 || (code = smtp_reply(fd, &has)) != 250) {
-        fprintf(stderr, "daneguard tlsa: %s: EHLO refused (reply %d)\n", where, code);
-        return -1;
-    }
-    if (!has) {
-        fprintf(stderr, "daneguard tlsa: %s: the server does not offer STARTTLS\n", where);
-        return -1;
-    }
-    if (smtp_send(fd, "STARTTLS\r\n") != 0 || (code = smtp_reply(fd, NULL)) != 220) {
-        fprintf(stderr, "daneguard tlsa: %s: STARTTLS refused (reply %d)\n", where, code);
-        return -1;
-    }
-    return 0;
-}
-
 /* ---- fetching a chain -------------------------------------------------- */
 
 /* Connects, handshakes (no verification: we only read what is presented)
@@ -224,8 +157,10 @@ static int fetch_chain(const char *host, int port, const char *sni, int smtp, mb
         fprintf(stderr, "daneguard tlsa: cannot connect to %s: %s\n", where, err);
         goto out;
     }
-    if (smtp && smtp_starttls(&fd, where) != 0)
+    if (smtp && smtp_starttls(&fd, TLSA_TIMEOUT_MS, err, sizeof(err)) != 0) {
+        fprintf(stderr, "daneguard tlsa: %s: %s\n", where, err);
         goto out;
+    }
     mbedtls_ssl_set_bio(&ssl, &fd, mbedtls_net_send, NULL, mbedtls_net_recv_timeout);
     while ((ret = mbedtls_ssl_handshake(&ssl)) != 0)
         if (ret != MBEDTLS_ERR_SSL_WANT_READ && ret != MBEDTLS_ERR_SSL_WANT_WRITE)

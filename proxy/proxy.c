@@ -46,6 +46,9 @@
 #define PROXY_MAX_ADDRS 16
 #define PROXY_RECENT_REFUSALS 20
 #define PROXY_CONNECT_TIMEOUT_MS 10000
+/* A burst of browsers (or a flood) waits in the kernel rather than in SYN-ACK
+ * retransmits; the kernel caps it at net.core.somaxconn. */
+#define PROXY_LISTEN_BACKLOG 4096
 
 enum pstate {
     PS_REQUEST,  /* reading a request head from the client */
@@ -949,6 +952,10 @@ static void start_down_tls(struct pconn *pc, const char *alpn)
     else {
         http_reader_free(pc->reader);
         pc->reader = http_reader_new(HTTP_READER_REQUEST, NULL);
+        if (!pc->reader) {
+            pc_close(pc);
+            return;
+        }
     }
     side_read(&pc->down, 0);
     if (pc->sent_200) { /* after a peek at the ClientHello */
@@ -1544,6 +1551,15 @@ static void request_head(struct pconn *pc, const struct http_head *h)
 static void handle_request_bytes(struct pconn *pc)
 {
     size_t off = 0;
+    /* The reader (tens of KiB with its arena) only once a client says something:
+     * a silent connection costs just its struct pconn. */
+    if (!pc->reader && pc->in_len) {
+        pc->reader = http_reader_new(HTTP_READER_REQUEST, NULL);
+        if (!pc->reader) {
+            pc_close(pc);
+            return;
+        }
+    }
     while (off < pc->in_len && pc->state != PS_CLOSING) {
         size_t used = 0;
         enum http_event ev;
@@ -1605,7 +1621,7 @@ static void start_request(struct pconn *pc)
     memset(&pc->r_a, 0, sizeof pc->r_a);
     memset(&pc->r_aaaa, 0, sizeof pc->r_aaaa);
     memset(&pc->r_tlsa, 0, sizeof pc->r_tlsa);
-    if (http_reader_state(pc->reader) != HTTP_READER_READY) {
+    if (pc->reader && http_reader_state(pc->reader) != HTTP_READER_READY) {
         pc_close(pc);
         return;
     }
@@ -1672,11 +1688,6 @@ static void on_accept(uv_stream_t *server, int status)
             send_error(pc, 503, "daneguard has too many connections open");
             return;
         }
-    }
-    pc->reader = http_reader_new(HTTP_READER_REQUEST, NULL);
-    if (!pc->reader) {
-        pc_close(pc);
-        return;
     }
     if (!config_cidr_match(px->cfg.allow, px->cfg.n_allow, (struct sockaddr *)&pc->peer)) {
         send_error(pc, 403, "this client is not allowed to use daneguard");
@@ -1764,7 +1775,7 @@ int proxy_new(uv_loop_t *loop, const struct config *cfg, struct resolver *r, str
         l->data = px;
         px->handles_open++;
         if ((rc = uv_tcp_bind(l, sa, sa->sa_family == AF_INET6 ? UV_TCP_IPV6ONLY : 0)) < 0 ||
-            (rc = uv_listen((uv_stream_t *)l, 511, on_accept)) < 0) {
+            (rc = uv_listen((uv_stream_t *)l, PROXY_LISTEN_BACKLOG, on_accept)) < 0) {
             snprintf(err, errlen, "cannot listen on %s: %s", cfg->proxy.listen[i].text,
                      uv_strerror(rc));
             proxy_close(px);

@@ -666,10 +666,15 @@ static int relay_direction(struct pconn *pc, struct side *src, struct side *dst)
         while (off < (size_t)n) {
             int w = tls_conn_write(dst->tls, scratch + off, (size_t)n - off);
             if (w == TLS_WANT_IO) {
+                /* Not reached in practice: dst's output is empty when this loop
+                 * starts (flushed above, or we returned), and one read of at most
+                 * TLS_RECORD_MAX bytes fits TLS_OUTPUT_CAP as long as dst's
+                 * records carry >= ~470 bytes each (32 records of 512 with
+                 * AES-GCM's 29 bytes of expansion: 17312 <= 17408); tested with
+                 * 1024-byte records (max_fragment_length) in proxy_load.sh. The
+                 * remainder cannot wait in scratch (shared by all connections),
+                 * so a second miss closes rather than buffer without bound. */
                 side_flush(dst);
-                /* Output is full and in flight; the remainder cannot wait in
-                 * scratch (shared), so keep writing after flushing synchronously
-                 * is impossible: grow the pending output instead. */
                 w = tls_conn_write(dst->tls, scratch + off, (size_t)n - off);
                 if (w == TLS_WANT_IO) {
                     log_warnx("proxy: %s: relay output full", pc->host);

@@ -163,6 +163,8 @@ def relay_conn(tc, raw, root):
                     if not d:
                         break
                     tc.sendall(d)
+            if hdrs.get("connection", "").lower() == "close":
+                return
     except (OSError, ssl.SSLError, ValueError, IndexError):
         pass
     finally:

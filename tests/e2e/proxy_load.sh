@@ -243,6 +243,21 @@ grep -q "^$((4 << 20)) $SLOW_SHA" "$out/slowpost.got" 2>/dev/null && pass plain_
     fail plain_http_upload_longer_than_handshake_timeout "$(head -c 100 "$out/slowpost.got" 2>/dev/null) $(head -c 150 "$out/slowpost.err")"
 echo "relay: $((10 * MIB + 2 * MIB + 4)) MiB in $((t1 - t0)) s"
 
+# The browser asks for 1024-byte records (max_fragment_length): each 16 KiB read
+# from the site becomes 16 records towards the browser at once in the relay's
+# output buffer. (512 fails the handshake: daneguard's server sends a handshake
+# record over 512 bytes, which openssl rejects: "data length too long".)
+printf 'GET /d0.bin HTTP/1.1\r\nHost: relay.%s:%s\r\nConnection: close\r\n\r\n' "$S" "$P_REL" |
+    timeout 60 openssl s_client -quiet -ign_eof -proxy "127.0.0.1:$DG_PROXY_PORT" \
+        -connect "relay.$S:$P_REL" -servername "relay.$S" -CAfile "$DGCA" -verify_return_error \
+        -maxfraglen "${MFL:-1024}" >"$out/mfl.raw" 2>"$out/mfl.err"
+python3 -c 'import sys; d=open(sys.argv[1],"rb").read(); open(sys.argv[2],"wb").write(d.split(b"\r\n\r\n",1)[-1])' \
+    "$out/mfl.raw" "$out/mfl.got"
+a=$(sha256sum <"$WORLD_DIR/files/d0.bin" | cut -d' ' -f1)
+b=$(sha256sum <"$out/mfl.got" | cut -d' ' -f1)
+[ "$a" = "$b" ] && pass relay_1024_byte_records_sha256 ||
+    fail relay_1024_byte_records_sha256 "$(stat -c %s "$out/mfl.got") bytes; $(grep -v '^depth\|^verify' "$out/mfl.err" | head -c 200) log: $(grep -i 'relay' "$WORLD_DIR/daneguard.log" | grep -v debug | tail -1)"
+
 dg_alive daneguard_survived
 dg_stop_checked no_sanitizer_reports
 proxy_finish

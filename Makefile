@@ -37,12 +37,14 @@ UNIT_SRCS = $(wildcard tests/unit/test_*.c)
 UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 BIN       = $(BUILD)/daneguard
 
-.PHONY: all run check unit e2e demo bench deps test-deps bench-deps install uninstall clean format
+# daneguard (the link) is phony so it always follows the last build.
+.PHONY: daneguard all run check unit e2e demo bench deps test-deps bench-deps install uninstall clean format
 
 all: $(BIN) daneguard
 
+# ./daneguard points at the build just made (plain or SANITIZE=1).
 daneguard: $(BIN)
-	ln -sf $(BIN) daneguard
+	@ln -sfn $(BIN) daneguard
 
 LIB_A = $(BUILD)/libdaneguard.a
 
@@ -89,7 +91,7 @@ run: deps
 	$(MAKE) all
 	@id daneguard >/dev/null 2>&1 || useradd --system --no-create-home \
 	    --home-dir /var/lib/daneguard --shell /usr/sbin/nologin daneguard
-	./daneguard -c conf/daneguard.yml
+	$(BIN) -c conf/daneguard.yml
 
 check: test-deps
 	$(MAKE) all

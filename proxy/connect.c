@@ -66,6 +66,18 @@ static void hc_finish(struct hconnect *hc)
 
 static void start_next(struct hconnect *hc);
 
+/* After start_next(): when nothing is running and nothing is left (the rest
+ * failed at once, e.g. ENETUNREACH), report the failure now rather than at the
+ * deadline. Returns 1 when it did (hc may be freed by then). */
+static int fail_if_exhausted(struct hconnect *hc)
+{
+    if (hc->finished || hc->running > 0 || hc->next < hc->n)
+        return 0;
+    hc_finish(hc);
+    hc->cb(hc->arg, hc->last_error, NULL, NULL);
+    return 1;
+}
+
 static void connected(uv_connect_t *req, int status)
 {
     struct attempt *a = req->data;
@@ -88,12 +100,9 @@ static void connected(uv_connect_t *req, int status)
     hc->last_error = status;
     uv_close((uv_handle_t *)a->tcp, tcp_freed);
     a->tcp = NULL;
-    if (hc->next < hc->n) {
+    if (hc->next < hc->n)
         start_next(hc); /* a failure starts the next one at once */
-    } else if (hc->running == 0) {
-        hc_finish(hc);
-        hc->cb(hc->arg, hc->last_error, NULL, NULL);
-    }
+    fail_if_exhausted(hc);
 }
 
 static void start_next(struct hconnect *hc)
@@ -125,6 +134,7 @@ static void stagger_cb(uv_timer_t *t)
 {
     struct hconnect *hc = t->data;
     start_next(hc);
+    fail_if_exhausted(hc);
 }
 
 static void deadline_cb(uv_timer_t *t)

@@ -48,6 +48,7 @@ P_SIL=$(pick_port); ports+=("$P_SIL")
 P_RT=$(pick_port); ports+=("$P_RT")
 P_TR=$(pick_port); ports+=("$P_TR")
 P_T13=$(pick_port); ports+=("$P_T13")
+P_CLOSED=$(pick_port); ports+=("$P_CLOSED") # nothing listens there
 
 WORLD_DIR=$(mktemp -d /tmp/daneguard-pki.XXXXXX)
 pki_dir=$WORLD_DIR
@@ -75,6 +76,11 @@ world_extra_records() {
     echo "_$P_RT._tcp.rt IN TLSA 3 1 1 $H_RT"
     echo "_$P_TR._tcp.trunc IN TLSA 2 1 1 $H_INTER"
     echo "_$P_T13._tcp.tls13 IN TLSA 3 1 1 $H_T13"
+    # refused at once, and an address connect() rejects at once (ENETUNREACH,
+    # nothing is sent): whichever comes last, the CONNECT fails without a wait
+    echo "unreach IN A 127.0.0.80"
+    echo "unreach IN A 255.255.255.255"
+    echo "_$P_CLOSED._tcp.unreach IN TLSA 3 1 1 $H_ANY"
 }
 world_start || { echo "FAIL world_start: see stderr"; exit 1; }
 mv "$pki_dir/pki" "$WORLD_DIR/pki" && rm -rf "$pki_dir"
@@ -151,6 +157,10 @@ expect_page origin_silent_refused_at_timeout "https://silent.$S:$P_SIL/" $((HS_M
     "silent.$S:$P_SIL" "timed out"
 expect_page origin_truncated_chain_refused "https://trunc.$S:$P_TR/" 5 "trunc.$S:$P_TR" "DANE"
 expect_page origin_tls13_only_refused "https://tls13.$S:$P_T13/" 5 "upstream requires TLS 1.3"
+for ((k = 0; k < 3; k++)); do # NSD may rotate the two addresses
+    expect_page "origin_unreachable_refused_at_once_$k" "https://unreach.$S:$P_CLOSED/" 1 \
+        "unreach.$S:$P_CLOSED" "cannot connect"
+done
 
 fetch rt "https://rt.$S:$P_RT/big"
 got=$(stat -c %s "$out/rt.body" 2>/dev/null || echo 0)

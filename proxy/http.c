@@ -212,7 +212,7 @@ int http_authority_parse(const char *s, size_t len, int default_port, char *host
             ps = colon + 1;
             pl = len - hl - 1;
         }
-        if (hl == 0 || hl > HTTP_MAX_HOST + 1)
+        if (hl == 0 || hl > HTTP_MAX_HOST)
             return HTTP_EBADHOST;
         memcpy(host, hs, hl);
         host[hl] = '\0';
@@ -537,9 +537,32 @@ static int on_headers_complete(http_parser *p)
     h->headers = r->headers;
     h->n_headers = r->n_headers;
     h->version_major = p->http_major;
-    h->version_minor = p->http_minor;
+    /* RFC 9110 §2.5: a higher minor version is handled as the highest we speak. */
+    h->version_minor = p->http_minor > 1 ? 1 : p->http_minor;
     if (p->http_major != 1) {
         r->cb_err = HTTP_EVERSION;
+        return -1;
+    }
+    for (size_t i = 0; i < r->n_headers; i++) {
+        const struct http_header *hd = &r->headers[i];
+        /* A field line that starts with whitespace is obsolete line folding
+         * (RFC 9112 §5.2) or garbage: forwarded, the next hop would read it as
+         * part of the previous field (a Host of its own choosing). */
+        if (hd->name[0] == ' ' || hd->name[0] == '\t' || hd->name[0] == '\0') {
+            r->cb_err = HTTP_EBADMSG;
+            return -1;
+        }
+        /* Transfer-Encoding that http_parser did not read as chunked while its
+         * trimmed value says chunked: we and the next hop would disagree on
+         * where the body ends. */
+        if (strcasecmp(hd->name, "transfer-encoding") == 0 && list_has_token(hd->value, "chunked") &&
+            !(p->flags & F_CHUNKED)) {
+            r->cb_err = HTTP_EBADFRAMING;
+            return -1;
+        }
+    }
+    if (r->kind == HTTP_READER_RESPONSE && (p->status_code < 100 || p->status_code > 999)) {
+        r->cb_err = HTTP_EBADMSG;
         return -1;
     }
     const char *conn = find_header(r, "connection");

@@ -17,7 +17,7 @@ FUZZ_HARNESSES ?= wire http dane config
 FUZZ_CFLAGS   ?= -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
                  -fno-omit-frame-pointer -g -O1 -std=c11 -D_GNU_SOURCE -Iinclude \
                  -Wall -Wextra -Wno-unused-parameter
-# extra flags: FUZZ_DEFS=-DFUZZ_STRICT turns off the harnesses' tolerance of
+# extra flags: FUZZ_DEFS=... passes extra -D flags to every harness; formerly
 # findings still open (see the top of each harness)
 FUZZ_DEFS     ?=
 # options for every run of `make fuzz` (libFuzzer flags)

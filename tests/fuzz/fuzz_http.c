@@ -19,15 +19,6 @@
 
 #include "http.h"
 
-/* Findings in proxy/http.c still open are tolerated (each is described where
- * it is tolerated) so that `make check` stays green; build with
- * FUZZ_DEFS=-DFUZZ_STRICT to check them again, and drop this when they are
- * fixed. */
-#ifdef FUZZ_STRICT
-#define KNOWN_BUGS 0
-#else
-#define KNOWN_BUGS 1
-#endif
 
 #define CHECK(cond)                                                                                \
     do {                                                                                           \
@@ -65,7 +56,7 @@ static void check_head_shape(const struct http_head *h, int response)
 {
     /* HTTP/1.2..1.9 are read as 1.1 (RFC 9110 §2.5 allows it; http.h says "1.0 or
      * 1.1": /tmp/fuzz-findings/http/version-1.2-accepted); writers emit 1.0/1.1. */
-    CHECK(h->version_major == 1 && h->version_minor >= 0 && h->version_minor <= (KNOWN_BUGS ? 9 : 1));
+    CHECK(h->version_major == 1 && h->version_minor >= 0 && h->version_minor <= 1);
     CHECK(h->n_headers == 0 || h->headers != NULL);
     for (size_t i = 0; i < h->n_headers; i++) {
         CHECK(h->headers[i].name != NULL && h->headers[i].value != NULL);
@@ -77,7 +68,7 @@ static void check_head_shape(const struct http_head *h, int response)
          * digits ("HTTP/1.1 00 OK" gives status 0; /tmp/fuzz-findings/http/
          * status-00-accepted). The downstream writer refuses it (HTTP_EINVAL),
          * which on_head() checks, so only the range of an int is held here. */
-        CHECK(h->status >= (KNOWN_BUGS ? 0 : 100) && h->status <= 999);
+        CHECK(h->status >= 100 && h->status <= 999);
         return;
     }
     CHECK(h->method_name != NULL && h->target != NULL);
@@ -134,11 +125,9 @@ static void check_reads_back(const struct http_buf *b, enum http_reader_kind kin
     }
     const struct http_head *h = http_reader_head(r);
     CHECK(h != NULL);
-    /* Known: "Transfer-Encoding: chunked<TAB>" is read as close-delimited while
-     * the value is forwarded trimmed, as chunked: the next hop frames the body
-     * differently (/tmp/fuzz-findings/http/te-chunked-tab-framing-desync). */
-    if (!(KNOWN_BUGS && orig->framing == HTTP_FRAMING_CLOSE && h->framing == HTTP_FRAMING_CHUNKED))
-        CHECK(h->framing == orig->framing);
+    /* What we forward must frame the body as we did (regression:
+     * tests/fuzz/regressions/http/te-chunked-tab-framing-desync). */
+    CHECK(h->framing == orig->framing);
     if (h->framing == HTTP_FRAMING_LENGTH)
         CHECK(h->content_length == orig->content_length);
     if (kind == HTTP_READER_RESPONSE) {
@@ -183,13 +172,10 @@ static void on_head(struct trace *t, const struct http_head *h, enum http_reader
     if (!write)
         return;
 
-    /* Known: a header line starting with white space right after the start
-     * line (RFC 9112 §2.2) is read as a field named " Name" and forwarded, where
-     * the next hop reads it as an obs-fold continuing the header before it
-     * (/tmp/fuzz-findings/http/leading-space-header-becomes-fold). Heads with
-     * such names are not written until the reader rejects them. */
-    if (KNOWN_BUGS && !names_are_tokens(h))
-        return;
+    /* A field name starting with white space would be read by the next hop
+     * as a fold of the field before it: the reader rejects such heads
+     * (regression: tests/fuzz/regressions/http/leading-space-header-becomes-fold). */
+    CHECK(names_are_tokens(h));
 
     struct http_buf b = {0};
     if (response) {
@@ -334,7 +320,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t size)
      * past that (/tmp/fuzz-findings/http/authority-host-offbyone); the reader
      * itself passes HTTP_MAX_HOST + 2, and so does this harness until the
      * header or the code changes. */
-    char host[HTTP_MAX_HOST + (KNOWN_BUGS ? 2 : 1)];
+    char host[HTTP_MAX_HOST + 1];
     enum http_host_kind hk;
     uint16_t port;
     if (http_authority_parse(data, len, in[0] & 0x10 ? 443 : 0, host, &hk, &port) == 0)

@@ -279,6 +279,45 @@ static void test_authority_parse(void)
     CHECK_INT_EQ(http_authority_parse("a\0b:1", 5, 0, host, &k, &port), HTTP_EBADHOST);
 }
 
+/* Regressions for what fuzzing found (inputs in tests/fuzz/regressions/http/). */
+static void test_fuzz_regressions(void)
+{
+    struct t_run t;
+    char host[HTTP_MAX_HOST + 1], name[300];
+    enum http_host_kind k;
+    uint16_t port = 0;
+
+    /* a 254-byte host wrote one byte past a HTTP_MAX_HOST + 1 buffer */
+    memset(name, 'a', 254);
+    for (int i = 63; i < 254; i += 64)
+        name[i] = '.'; /* labels of 63 */
+    memcpy(name + 254, ":443", 5);
+    CHECK_INT_EQ(http_authority_parse(name, 258, 0, host, &k, &port), HTTP_EBADHOST);
+    memcpy(name + 253, ":443", 5);
+    CHECK_INT_EQ(http_authority_parse(name, 257, 0, host, &k, &port), 0);
+    CHECK_INT_EQ(strlen(host), 253);
+
+    /* a field line starting with white space would become a fold of Host */
+    t_req("GET http://a.example/ HTTP/1.1\r\n Host: b.example\r\nHost: a.example\r\n\r\n", &t);
+    CHECK_INT_EQ(t.err, HTTP_EBADMSG);
+
+    /* "chunked<TAB>" read as close-delimited but forwarded as chunked */
+    const char *te = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\t\t\r\n\r\n0\r\n\r\n";
+    t_read(HTTP_READER_RESPONSE, te, strlen(te), strlen(te), 0, HTTP_GET, &t);
+    CHECK_INT_EQ(t.err, HTTP_EBADFRAMING);
+
+    /* status codes below 100 */
+    const char *st = "HTTP/1.1 00 OK\r\nContent-Length: 0\r\n\r\n";
+    t_read(HTTP_READER_RESPONSE, st, strlen(st), strlen(st), 0, HTTP_GET, &t);
+    CHECK_INT_EQ(t.err, HTTP_EBADMSG);
+
+    /* HTTP/1.2 is handled as 1.1 (RFC 9110 §2.5) */
+    t_req("GET http://a.example/ HTTP/1.2\r\nHost: a.example\r\n\r\n", &t);
+    CHECK_INT_EQ(t.err, 0);
+    CHECK_INT_EQ(t.n, 1);
+    CHECK_INT_EQ(t.msgs[0].minor, 1);
+}
+
 /* ---- absolute-form and origin-form ------------------------------------------- */
 
 static void test_absolute_uri(void)
@@ -858,5 +897,6 @@ int main(void)
     UNIT_RUN(test_response_downstream);
     UNIT_RUN(test_writers);
     UNIT_RUN(test_strerror);
+    UNIT_RUN(test_fuzz_regressions);
     return UNIT_END();
 }

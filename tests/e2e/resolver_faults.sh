@@ -42,7 +42,7 @@ if alive && [ "$(dig_rcode "$OUT")" = SERVFAIL ] && [ "$ms" -le $((TIMEOUT_MS + 
 else
     fail garbage_upstream_servfail_in_time "$(dig_rcode "$OUT") after $ms ms, alive: $(alive && echo yes || echo no)"
 fi
-out=$(world_dig @127.0.0.1 -p "$DG_DNS_PORT" +tcp www.world.test A)
+out=$(world_dig @127.0.0.1 -p "$DG_DNS_PORT" +time=5 +tcp www.world.test A)
 if alive && [ "$(dig_rcode "$out")" = SERVFAIL ]; then
     pass garbage_upstream_tcp_client_servfail
 else

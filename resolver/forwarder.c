@@ -6,7 +6,9 @@
  * comes back to getdns and into the cache. An upstream attempt that is not
  * answered in FWD_ATTEMPT_MS moves to the next upstream; after FWD_ATTEMPTS
  * nothing is answered and getdns's request is retried by upstream.c's timers.
- * Upstream IDs are random and a response must come from the upstream asked.
+ * Each UDP attempt has its own socket (a fresh source port, as getdns and
+ * every resolver does against spoofing), a random ID, and a response must come
+ * from the upstream asked.
  */
 #include "forwarder.h"
 
@@ -41,6 +43,7 @@ struct fwd_req {
     size_t upstream;             /* index of the upstream being tried */
     int use_tcp;
     uv_timer_t timer;
+    uv_udp_t *up_udp;            /* this attempt's own socket (a fresh source port) */
     uv_tcp_t *up_tcp;            /* TCP to the upstream, when use_tcp */
     uv_connect_t creq;
     uv_write_t wreq;
@@ -63,7 +66,6 @@ struct forwarder {
     uv_loop_t *loop;
     uv_udp_t udp;                /* getdns's side */
     uv_tcp_t tcp;
-    uv_udp_t up_udp4, up_udp6;   /* towards the upstreams */
     unsigned handles;
     int closing;
     struct config_upstream upstreams[CONFIG_MAX_ADDRS];
@@ -159,6 +161,10 @@ static void req_drop_tcp(struct fwd_req *r)
     if (r->up_tcp) {
         uv_close((uv_handle_t *)r->up_tcp, up_tcp_closed);
         r->up_tcp = NULL;
+    }
+    if (r->up_udp) {
+        uv_close((uv_handle_t *)r->up_udp, up_tcp_closed);
+        r->up_udp = NULL;
     }
 }
 
@@ -259,6 +265,10 @@ static void up_tcp_connected(uv_connect_t *c, int status)
     uv_write(&r->wreq, (uv_stream_t *)r->up_tcp, &b, 1, up_tcp_written);
 }
 
+static void up_udp_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+static void upstream_udp_recv(uv_udp_t *u, ssize_t n, const uv_buf_t *buf,
+                              const struct sockaddr *peer, unsigned flags);
+
 static void req_attempt(struct fwd_req *r)
 {
     struct forwarder *fw = r->fw;
@@ -274,9 +284,20 @@ static void req_attempt(struct fwd_req *r)
     r->query[0] = (uint8_t)(r->up_id >> 8);
     r->query[1] = (uint8_t)r->up_id;
     if (!r->use_tcp) {
+        struct sockaddr_in any4 = {.sin_family = AF_INET};
+        struct sockaddr_in6 any6 = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_ANY_INIT};
         uv_buf_t b = uv_buf_init((char *)r->query, (unsigned)r->qlen);
-        uv_udp_t *udp = sa->sa_family == AF_INET6 ? &fw->up_udp6 : &fw->up_udp4;
-        uv_udp_try_send(udp, &b, 1, sa);
+        r->up_udp = malloc(sizeof *r->up_udp);
+        if (r->up_udp) {
+            uv_udp_init(fw->loop, r->up_udp);
+            r->up_udp->data = r;
+            if (uv_udp_bind(r->up_udp,
+                            sa->sa_family == AF_INET6 ? (struct sockaddr *)&any6
+                                                      : (struct sockaddr *)&any4,
+                            0) == 0 &&
+                uv_udp_recv_start(r->up_udp, up_udp_alloc, upstream_udp_recv) == 0)
+                uv_udp_try_send(r->up_udp, &b, 1, sa);
+        }
         uv_timer_start(&r->timer, req_timeout, FWD_ATTEMPT_MS, 0);
         return;
     }
@@ -365,6 +386,13 @@ static void udp_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     buf->len = sizeof fw->rbuf;
 }
 
+static void up_udp_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    struct fwd_req *r = h->data;
+    buf->base = (char *)r->fw->rbuf;
+    buf->len = sizeof r->fw->rbuf;
+}
+
 static void getdns_udp_recv(uv_udp_t *u, ssize_t n, const uv_buf_t *buf,
                             const struct sockaddr *peer, unsigned flags)
 {
@@ -389,18 +417,19 @@ static int same_addr(const struct sockaddr *a, const struct sockaddr *b)
 static void upstream_udp_recv(uv_udp_t *u, ssize_t n, const uv_buf_t *buf,
                               const struct sockaddr *peer, unsigned flags)
 {
-    struct forwarder *fw = u->data;
+    struct fwd_req *r = u->data;
+    struct forwarder *fw = r->fw;
     uint8_t *msg = (uint8_t *)buf->base;
-    if (n < DNS_HEADER_LEN || !peer || fw->closing || !(msg[2] & 0x80))
+    if (n < DNS_HEADER_LEN || !peer || fw->closing || r->done || !(msg[2] & 0x80))
         return;
-    struct fwd_req *r = fw->by_id[(uint16_t)(msg[0] << 8 | msg[1])];
-    if (!r || r->use_tcp ||
+    if ((uint16_t)(msg[0] << 8 | msg[1]) != r->up_id || r->use_tcp ||
         !same_addr(peer, (const struct sockaddr *)&fw->upstreams[r->upstream].addr.ss))
         return; /* late, spoofed, or not ours */
     if (msg[2] & 0x02) { /* truncated: the same upstream over TCP */
         r->use_tcp = 1;
         r->attempts--;
         uv_timer_stop(&r->timer);
+        req_drop_tcp(r);
         req_attempt(r);
         return;
     }
@@ -487,8 +516,6 @@ int forwarder_new(uv_loop_t *loop, const struct config_resolver *cfg, struct for
                   struct sockaddr_storage *addr, char *err, size_t errlen)
 {
     struct forwarder *fw = calloc(1, sizeof *fw);
-    struct sockaddr_in any4 = {.sin_family = AF_INET};
-    struct sockaddr_in6 any6 = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_ANY_INIT};
     int len = sizeof *addr, rc;
 
     if (!fw || !(fw->cache = dns_cache_new(FWD_CACHE_BYTES))) {
@@ -502,10 +529,8 @@ int forwarder_new(uv_loop_t *loop, const struct config_resolver *cfg, struct for
     fw->n_upstreams = cfg->n_upstreams;
     uv_udp_init(loop, &fw->udp);
     uv_tcp_init(loop, &fw->tcp);
-    uv_udp_init(loop, &fw->up_udp4);
-    uv_udp_init(loop, &fw->up_udp6);
-    fw->udp.data = fw->tcp.data = fw->up_udp4.data = fw->up_udp6.data = fw;
-    fw->handles = 4;
+    fw->udp.data = fw->tcp.data = fw;
+    fw->handles = 2;
 
     /* One port for UDP and TCP: the kernel picks it for UDP; a few tries if TCP
      * finds it taken. */
@@ -531,10 +556,6 @@ int forwarder_new(uv_loop_t *loop, const struct config_resolver *cfg, struct for
     }
     if (rc == 0)
         rc = uv_udp_recv_start(&fw->udp, udp_alloc, getdns_udp_recv);
-    if (rc == 0 && (rc = uv_udp_bind(&fw->up_udp4, (struct sockaddr *)&any4, 0)) == 0)
-        rc = uv_udp_recv_start(&fw->up_udp4, udp_alloc, upstream_udp_recv);
-    if (rc == 0 && uv_udp_bind(&fw->up_udp6, (struct sockaddr *)&any6, UV_UDP_IPV6ONLY) == 0)
-        uv_udp_recv_start(&fw->up_udp6, udp_alloc, upstream_udp_recv); /* IPv6 is optional */
     if (rc < 0) {
         snprintf(err, errlen, "forwarder: cannot listen on 127.0.0.1: %s", uv_strerror(rc));
         forwarder_free(fw);
@@ -562,8 +583,6 @@ void forwarder_free(struct forwarder *fw)
     }
     uv_close((uv_handle_t *)&fw->udp, fw_handle_closed);
     uv_close((uv_handle_t *)&fw->tcp, fw_handle_closed);
-    uv_close((uv_handle_t *)&fw->up_udp4, fw_handle_closed);
-    uv_close((uv_handle_t *)&fw->up_udp6, fw_handle_closed);
 }
 
 void forwarder_get_stats(const struct forwarder *fw, struct forwarder_stats *st)

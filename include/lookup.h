@@ -26,10 +26,13 @@ struct lookup_result {
 
 typedef void (*lookup_cb)(void *arg, const struct lookup_result *res);
 
+#define LOOKUP_EBADNAME -1 /* not a domain name */
+#define LOOKUP_EBUSY -2    /* the resolver refused: out of memory or too many lookups */
+
 /* Look up name/qtype with DO and CD set: the data comes back even when bogus,
  * with its status. cb runs exactly once, from the loop (never inside this call),
  * unless lookup_cancel() comes first. *out may be NULL when the caller never
- * cancels. Returns 0, or -1 for a name that is not a domain name (cb never runs). */
+ * cancels. Returns 0, LOOKUP_EBADNAME or LOOKUP_EBUSY (cb never runs then). */
 int lookup_start(struct resolver *r, const char *name, uint16_t qtype, lookup_cb cb, void *arg,
                  struct lookup **out);
 

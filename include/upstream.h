@@ -23,7 +23,8 @@ struct upstream;
     X(UPSTREAM_ETIMEDOUT, -1, "no answer from any upstream before the deadline")                   \
     X(UPSTREAM_ENOMEM, -2, "out of memory")                                                        \
     X(UPSTREAM_EGETDNS, -3, "getdns refused the lookup")                                           \
-    X(UPSTREAM_ECONFIG, -4, "bad upstream configuration")
+    X(UPSTREAM_ECONFIG, -4, "bad upstream configuration")                                         \
+    X(UPSTREAM_EBUSY, -5, "too many lookups in flight")
 
 enum upstream_error {
 #define UPSTREAM_ENUM(name, value, text) name = value,
@@ -66,7 +67,10 @@ int upstream_new(uv_loop_t *loop, const struct config_resolver *cfg, struct upst
 void upstream_free(struct upstream *up);
 
 /* Ask for (qname, qtype, IN); w->done runs once, later, from the loop — never
- * from inside this call. Returns 0, or a negative upstream_error (done never runs). */
+ * from inside this call. Returns 0, or a negative upstream_error (done never runs):
+ * UPSTREAM_EBUSY when UPSTREAM_MAX_IN_FLIGHT distinct lookups are already
+ * running (each holds sockets: a flood of new names must not exhaust fds). */
+#define UPSTREAM_MAX_IN_FLIGHT 1500
 int upstream_fetch(struct upstream *up, const uint8_t *qname, size_t qname_len, uint16_t qtype,
                    struct upstream_waiter *w);
 

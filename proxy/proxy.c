@@ -843,6 +843,7 @@ static void upstream_verified(struct pconn *pc)
     const char *alpn = tls_conn_alpn(pc->up.tls);
     if (!pc->sent_200 && alpn && strcmp(alpn, "http/1.1") != 0) {
         /* The site chose h2: make sure the browser offers it before we do. */
+        timer_set(pc, pc->px->cfg.handshake_timeout_ms);
         pc->state = PS_PEEK;
         pc->sent_200 = 1;
         side_read(&pc->down, 0);
@@ -940,6 +941,7 @@ static void down_tls_after_200(struct pconn *pc)
 static void start_down_tls(struct pconn *pc, const char *alpn)
 {
     struct proxy *px = pc->px;
+    timer_set(pc, px->cfg.handshake_timeout_ms); /* the browser's handshake: a fresh one */
     int rc = ca_mint(px->ca, pc->host, time(NULL), &pc->cert);
     if (rc < 0) {
         log_warnx("proxy: %s: cannot mint a certificate: %s", pc->host, ca_strerror(rc));
@@ -1106,9 +1108,7 @@ static void add_tlsa(void *arg, const uint8_t *rdata, size_t len)
 static void fill_policy_lookup(struct policy_lookup *pl, const struct lookup_result *res,
                                uint16_t type)
 {
-    static const struct sockaddr_storage none;
     struct sockaddr_storage tmp[PROXY_MAX_ADDRS];
-    (void)none;
     pl->timed_out = res->timed_out;
     pl->rcode = res->rcode;
     pl->security = res->security;
@@ -1247,16 +1247,22 @@ static void start_lookups(struct pconn *pc)
         return;
     }
     pc->pending_lookups = 2;
-    if (lookup_start(px->resolver, pc->host, DNS_TYPE_A, on_a, pc, &pc->l_a) < 0 ||
-        lookup_start(px->resolver, pc->host, DNS_TYPE_AAAA, on_aaaa, pc, &pc->l_aaaa) < 0) {
-        send_error(pc, 400, "not a valid host name");
-        return;
-    }
-    if (pc->kind == KIND_CONNECT) {
+    int rc = lookup_start(px->resolver, pc->host, DNS_TYPE_A, on_a, pc, &pc->l_a);
+    if (rc == 0)
+        rc = lookup_start(px->resolver, pc->host, DNS_TYPE_AAAA, on_aaaa, pc, &pc->l_aaaa);
+    if (rc == 0 && pc->kind == KIND_CONNECT) {
         snprintf(name, sizeof name, "_%u._tcp.%s", pc->port, pc->host);
         pc->pending_lookups++;
-        if (lookup_start(px->resolver, name, DNS_TYPE_TLSA, on_tlsa, pc, &pc->l_tlsa) < 0)
-            pc->pending_lookups--;
+        rc = lookup_start(px->resolver, name, DNS_TYPE_TLSA, on_tlsa, pc, &pc->l_tlsa);
+    }
+    if (rc == LOOKUP_EBADNAME) {
+        send_error(pc, 400, "not a valid host name");
+    } else if (rc < 0) { /* fail closed: a lookup that cannot run is not "no TLSA" */
+        upstream_abandon(pc);
+        if (pc->kind == KIND_CONNECT)
+            refuse(pc, "the resolver is overloaded: cannot look the site up");
+        else
+            send_error(pc, 503, "the resolver is overloaded");
     }
 }
 
@@ -1354,10 +1360,7 @@ static void http_upstream_bytes(struct pconn *pc)
             }
         } else {
             http_buf_append(&out, pc->up.buf + off, used);
-            if (ev == HTTP_EV_END &&
-                http_reader_state(pc->resp_reader) != HTTP_READER_READY)
-                ended = 1;
-            else if (ev == HTTP_EV_END)
+            if (ev == HTTP_EV_END)
                 ended = 1;
         }
         off += used;
@@ -1391,6 +1394,26 @@ static void http_upstream_bytes(struct pconn *pc)
 
 /* --- requests ------------------------------------------------------------------------ */
 
+/* Whether host is an address literal of one of this machine's interfaces. */
+static int is_local_literal(const char *host)
+{
+    uv_interface_address_t *ifs;
+    int n, found = 0;
+    struct in6_addr a6;
+    struct in_addr a4;
+    int v4 = inet_pton(AF_INET, host, &a4) == 1, v6 = !v4 && inet_pton(AF_INET6, host, &a6) == 1;
+    if ((!v4 && !v6) || uv_interface_addresses(&ifs, &n) != 0)
+        return 0;
+    for (int i = 0; i < n && !found; i++) {
+        if (v4 && ifs[i].address.address4.sin_family == AF_INET)
+            found = ifs[i].address.address4.sin_addr.s_addr == a4.s_addr;
+        else if (v6 && ifs[i].address.address6.sin6_family == AF_INET6)
+            found = memcmp(&ifs[i].address.address6.sin6_addr, &a6, sizeof a6) == 0;
+    }
+    uv_free_interface_addresses(ifs, n);
+    return found;
+}
+
 static int is_own_address(struct pconn *pc)
 {
     struct proxy *px = pc->px;
@@ -1407,9 +1430,10 @@ static int is_own_address(struct pconn *pc)
             inet_ntop(AF_INET6, &s6->sin6_addr, text, sizeof text);
             port = ntohs(s6->sin6_port);
         }
-        if (port == pc->port && (strcmp(text, pc->host) == 0 ||
-                                 strcmp(pc->host, "localhost") == 0 ||
-                                 ((strcmp(text, "0.0.0.0") == 0 || strcmp(text, "::") == 0))))
+        int wildcard = strcmp(text, "0.0.0.0") == 0 || strcmp(text, "::") == 0;
+        if (port == pc->port &&
+            (strcmp(text, pc->host) == 0 || strcmp(pc->host, "localhost") == 0 ||
+             (wildcard && is_local_literal(pc->host))))
             return 1;
     }
     return 0;
@@ -1670,6 +1694,15 @@ static void on_accept(uv_stream_t *server, int status)
         return;
     }
     uv_tcp_nodelay(&pc->client_tcp, 1);
+    /* Before the limit's eviction: a client outside allow must not make room
+     * for itself by closing an allowed client's connection. */
+    if (!config_cidr_match(px->cfg.allow, px->cfg.n_allow, (struct sockaddr *)&pc->peer)) {
+        if (px->stats.conns_open > px->cfg.max_connections)
+            pc_close(pc); /* not even a 403 when full */
+        else
+            send_error(pc, 403, "this client is not allowed to use daneguard");
+        return;
+    }
     if (px->stats.conns_open > px->cfg.max_connections) {
         /* At the limit the connection that has waited longest for a request
          * head (never sent one, or idle between keep-alive requests) makes
@@ -1693,10 +1726,6 @@ static void on_accept(uv_stream_t *server, int status)
             send_error(pc, 503, "daneguard has too many connections open");
             return;
         }
-    }
-    if (!config_cidr_match(px->cfg.allow, px->cfg.n_allow, (struct sockaddr *)&pc->peer)) {
-        send_error(pc, 403, "this client is not allowed to use daneguard");
-        return;
     }
     timer_set(pc, px->cfg.handshake_timeout_ms);
     pc->state = PS_REQUEST;
@@ -1801,12 +1830,26 @@ void proxy_reconfigure(struct proxy *px, const struct config *cfg, struct resolv
     struct config_sockaddr listen[CONFIG_MAX_ADDRS];
     size_t n_listen = px->cfg.n_listen;
     memcpy(listen, px->cfg.listen, sizeof listen);
-    /* Lookups still waiting on the old resolver never finish: those few
-     * connections end at their handshake timeout. */
     px->cfg = cfg->proxy;
     memcpy(px->cfg.listen, listen, sizeof listen); /* listeners stay as bound */
     px->cfg.n_listen = n_listen;
     px->resolver = r;
+    /* Lookups waiting on the old resolver would never finish (it is freed
+     * next): start them again on the new one, from scratch. */
+    for (struct pconn *pc = px->conns; pc; pc = pc->next) {
+        if (pc->state != PS_LOOKUP)
+            continue;
+        upstream_abandon(pc);
+        for (size_t i = 0; i < pc->n_tlsa; i++)
+            dane_tlsa_clear(&pc->tlsa[i]);
+        pc->n_tlsa = 0;
+        pc->n_addrs = 0;
+        pc->alias[0] = '\0';
+        memset(&pc->r_a, 0, sizeof pc->r_a);
+        memset(&pc->r_aaaa, 0, sizeof pc->r_aaaa);
+        memset(&pc->r_tlsa, 0, sizeof pc->r_tlsa);
+        start_lookups(pc);
+    }
 }
 
 void proxy_close(struct proxy *px)

@@ -4,8 +4,9 @@
  * validation) here; a cached upstream response answers at once, with its TTLs
  * aged, else the query goes upstream under an ID of our own and the response
  * comes back to getdns and into the cache. An upstream attempt that is not
- * answered in FWD_ATTEMPT_MS moves to the next upstream; after FWD_ATTEMPTS
- * nothing is answered and getdns's request is retried by upstream.c's timers.
+ * answered in FWD_ATTEMPT_MS moves to the next upstream; after FWD_ATTEMPTS per
+ * upstream (8 at most) nothing is answered and getdns's request is retried by
+ * upstream.c's timers.
  * Each UDP attempt has its own socket (a fresh source port, as getdns and
  * every resolver does against spoofing), a random ID, and a response must come
  * from the upstream asked.
@@ -26,7 +27,7 @@
 #define FWD_ATTEMPTS 3
 #define FWD_CACHE_BYTES (8u << 20)
 #define FWD_MAX_TTL 86400
-#define FWD_MAX_PENDING 4096
+#define FWD_MAX_PENDING 2048 /* each holds a socket: stay well inside the fd limit */
 #define FWD_TCP_BUF (2 + 65535)
 
 struct fwd_conn;
@@ -44,12 +45,20 @@ struct fwd_req {
     int use_tcp;
     uv_timer_t timer;
     uv_udp_t *up_udp;            /* this attempt's own socket (a fresh source port) */
-    uv_tcp_t *up_tcp;            /* TCP to the upstream, when use_tcp */
+    struct fwd_tcp *up_tcp;      /* this attempt's TCP to the upstream, when use_tcp */
+    int done;
+};
+
+/* One TCP attempt towards an upstream. It owns its requests and buffer, and
+ * lives until its own close callback: libuv may still call its connect and
+ * write callbacks (ECANCELED) after the request gave up on it (r == NULL). */
+struct fwd_tcp {
+    uv_tcp_t tcp;
     uv_connect_t creq;
     uv_write_t wreq;
-    uint8_t *tbuf;               /* TCP: the query out, then the response in */
-    size_t tlen;
-    int done;
+    struct fwd_req *r;
+    size_t len;
+    uint8_t buf[FWD_TCP_BUF];    /* the query out, then the response in */
 };
 
 struct fwd_conn {
@@ -147,7 +156,6 @@ static void req_closed(uv_handle_t *h)
     if (r->conn)
         conn_release(r->conn);
     free(r->query);
-    free(r->tbuf);
     free(r);
 }
 
@@ -159,7 +167,8 @@ static void up_tcp_closed(uv_handle_t *h)
 static void req_drop_tcp(struct fwd_req *r)
 {
     if (r->up_tcp) {
-        uv_close((uv_handle_t *)r->up_tcp, up_tcp_closed);
+        r->up_tcp->r = NULL;
+        uv_close((uv_handle_t *)&r->up_tcp->tcp, up_tcp_closed);
         r->up_tcp = NULL;
     }
     if (r->up_udp) {
@@ -223,46 +232,50 @@ static void req_timeout(uv_timer_t *t)
 /* TCP to the upstream: connect, write the query, read one response. */
 static void up_tcp_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
-    struct fwd_req *r = h->data;
-    buf->base = (char *)r->tbuf + r->tlen;
-    buf->len = FWD_TCP_BUF - r->tlen;
+    struct fwd_tcp *t = h->data;
+    buf->base = (char *)t->buf + t->len;
+    buf->len = FWD_TCP_BUF - t->len;
 }
 
 static void up_tcp_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 {
-    struct fwd_req *r = s->data;
+    struct fwd_tcp *t = s->data;
+    struct fwd_req *r = t->r;
+    if (!r)
+        return;
     if (n < 0) {
         req_drop_tcp(r); /* the attempt timer moves on */
         return;
     }
-    r->tlen += (size_t)n;
-    if (r->tlen >= 2) {
-        size_t mlen = (size_t)r->tbuf[0] << 8 | r->tbuf[1];
-        if (r->tlen >= 2 + mlen && mlen >= DNS_HEADER_LEN &&
-            ((size_t)r->tbuf[2] << 8 | r->tbuf[3]) == r->up_id)
-            req_deliver(r, r->tbuf + 2, mlen);
-        else if (r->tlen >= 2 + mlen || r->tlen == FWD_TCP_BUF)
+    t->len += (size_t)n;
+    if (t->len >= 2) {
+        size_t mlen = (size_t)t->buf[0] << 8 | t->buf[1];
+        if (t->len >= 2 + mlen && mlen >= DNS_HEADER_LEN &&
+            ((size_t)t->buf[2] << 8 | t->buf[3]) == r->up_id)
+            req_deliver(r, t->buf + 2, mlen);
+        else if (t->len >= 2 + mlen || t->len == FWD_TCP_BUF)
             req_drop_tcp(r);
     }
 }
 
 static void up_tcp_written(uv_write_t *w, int status)
 {
-    struct fwd_req *r = w->data;
-    if (status < 0 || !r->up_tcp)
+    struct fwd_tcp *t = w->data;
+    if (status < 0 || !t->r)
         return;
-    r->tlen = 0;
-    uv_read_start((uv_stream_t *)r->up_tcp, up_tcp_alloc, up_tcp_read);
+    t->len = 0;
+    uv_read_start((uv_stream_t *)&t->tcp, up_tcp_alloc, up_tcp_read);
 }
 
 static void up_tcp_connected(uv_connect_t *c, int status)
 {
-    struct fwd_req *r = c->data;
-    if (status < 0 || !r->up_tcp || r->done)
+    struct fwd_tcp *t = c->data;
+    if (status < 0 || !t->r)
         return;
-    uv_buf_t b = uv_buf_init((char *)r->tbuf, (unsigned)(r->qlen + 2));
-    r->wreq.data = r;
-    uv_write(&r->wreq, (uv_stream_t *)r->up_tcp, &b, 1, up_tcp_written);
+    uv_buf_t b = uv_buf_init((char *)t->buf, (unsigned)t->len);
+    t->wreq.data = t;
+    if (uv_write(&t->wreq, (uv_stream_t *)&t->tcp, &b, 1, up_tcp_written) < 0)
+        req_drop_tcp(t->r);
 }
 
 static void up_udp_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
@@ -301,22 +314,21 @@ static void req_attempt(struct fwd_req *r)
         uv_timer_start(&r->timer, req_timeout, FWD_ATTEMPT_MS, 0);
         return;
     }
-    free(r->tbuf);
-    r->tbuf = malloc(FWD_TCP_BUF);
-    r->up_tcp = malloc(sizeof *r->up_tcp);
-    if (!r->tbuf || !r->up_tcp) {
-        free(r->up_tcp);
-        r->up_tcp = NULL;
+    struct fwd_tcp *t = malloc(sizeof *t);
+    if (!t) {
         req_finish(r);
         return;
     }
-    r->tbuf[0] = (uint8_t)(r->qlen >> 8);
-    r->tbuf[1] = (uint8_t)r->qlen;
-    memcpy(r->tbuf + 2, r->query, r->qlen);
-    uv_tcp_init(fw->loop, r->up_tcp);
-    r->up_tcp->data = r;
-    r->creq.data = r;
-    if (uv_tcp_connect(&r->creq, r->up_tcp, sa, up_tcp_connected) < 0)
+    t->r = r;
+    t->len = r->qlen + 2;
+    t->buf[0] = (uint8_t)(r->qlen >> 8);
+    t->buf[1] = (uint8_t)r->qlen;
+    memcpy(t->buf + 2, r->query, r->qlen);
+    uv_tcp_init(fw->loop, &t->tcp);
+    t->tcp.data = t;
+    t->creq.data = t;
+    r->up_tcp = t;
+    if (uv_tcp_connect(&t->creq, &t->tcp, sa, up_tcp_connected) < 0)
         req_drop_tcp(r);
     uv_timer_start(&r->timer, req_timeout, FWD_TCP_ATTEMPT_MS, 0);
 }

@@ -64,10 +64,10 @@ int lookup_start(struct resolver *r, const char *name, uint16_t qtype, lookup_cb
     struct resolver_answer ans;
     struct lookup *l = calloc(1, sizeof *l);
     if (!l)
-        return -1;
+        return LOOKUP_EBUSY;
     if (dns_query_init(&l->req.q, name, qtype) < 0) {
         free(l);
-        return -1;
+        return LOOKUP_EBADNAME;
     }
     l->cb = cb;
     l->arg = arg;
@@ -92,7 +92,7 @@ int lookup_start(struct resolver *r, const char *name, uint16_t qtype, lookup_cb
     uv_close((uv_handle_t *)&l->timer, lookup_closed);
     if (out)
         *out = NULL;
-    return -1;
+    return LOOKUP_EBUSY;
 }
 
 void lookup_cancel(struct lookup *l)

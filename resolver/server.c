@@ -15,6 +15,7 @@
 
 #define SERVER_TCP_MAX_CONNS 1024
 #define SERVER_TCP_MAX_PENDING 64      /* per connection; reading pauses beyond */
+#define SERVER_TCP_MAX_WRITES 64       /* replies queued to a client that does not read */
 #define SERVER_TCP_IDLE_MS 10000       /* RFC 7766 §6.2.3: seconds, not minutes */
 #define SERVER_TCP_BUF (2 + 65535)
 #define SERVER_MAX_LISTENERS (2 * CONFIG_MAX_ADDRS)
@@ -43,7 +44,8 @@ struct tcp_conn {
     unsigned pending;
     unsigned writes;   /* uv_write requests in flight */
     int reading;
-    int closing;
+    int closing;       /* closed or closing: nothing more is read or written */
+    int refused;       /* outside allow: closed once its REFUSED has left */
 };
 
 struct listener {
@@ -125,7 +127,7 @@ struct tcp_write {
 };
 
 static void tcp_conn_close(struct tcp_conn *c);
-static void tcp_read_start(struct tcp_conn *c);
+static void tcp_process(struct tcp_conn *c);
 
 static void tcp_write_done(uv_write_t *req, int status)
 {
@@ -133,10 +135,10 @@ static void tcp_write_done(uv_write_t *req, int status)
     struct tcp_conn *c = w->conn;
     free(w);
     c->writes--;
-    if (status < 0)
+    if (status < 0 || (c->refused && c->writes == 0))
         tcp_conn_close(c);
-    else if (c->closing && c->writes == 0)
-        tcp_conn_close(c);
+    else if (!c->closing)
+        tcp_process(c); /* a slow reader caught up: go on with its queries */
 }
 
 static void tcp_reply(struct tcp_conn *c, const uint8_t *msg, size_t len)
@@ -164,11 +166,9 @@ static void tcp_reply(struct tcp_conn *c, const uint8_t *msg, size_t len)
 
 /* --- the query path -------------------------------------------------------- */
 
-static void reply(struct dns_server *srv, struct pending *where, uv_udp_t *udp,
-                  const struct sockaddr *peer, struct tcp_conn *conn, const struct dns_query *q,
-                  uint8_t *msg, size_t len)
+static void reply(struct dns_server *srv, uv_udp_t *udp, const struct sockaddr *peer,
+                  struct tcp_conn *conn, const struct dns_query *q, uint8_t *msg, size_t len)
 {
-    (void)where;
     if (conn)
         tcp_reply(conn, msg, len);
     else
@@ -182,14 +182,14 @@ static void pending_done(struct resolver_request *req, const struct resolver_ans
     pending_unlink(p);
     if (ans->len) {
         memcpy(srv->out, ans->msg, ans->len);
-        reply(srv, p, p->udp, (struct sockaddr *)&p->peer, p->conn, &req->q, srv->out,
+        reply(srv, p->udp, (struct sockaddr *)&p->peer, p->conn, &req->q, srv->out,
               ans->len);
     }
     if (p->conn) {
         struct tcp_conn *c = p->conn;
         c->pending--;
-        if (!c->reading && !c->closing && c->pending < SERVER_TCP_MAX_PENDING)
-            tcp_read_start(c);
+        if (!c->closing)
+            tcp_process(c);
     }
     free(p);
 }
@@ -212,6 +212,8 @@ static void serve_query(struct dns_server *srv, const uint8_t *msg, size_t len, 
     }
     if (!config_cidr_match(srv->allow, srv->n_allow, peer)) {
         srv->stats.refused++;
+        if (conn)
+            conn->refused = 1; /* one answer, then the connection goes */
         if (rc < 0)
             q.qname_len = 0;
         rc = dns_reply_error(&q, DNS_RCODE_REFUSED, DNS_EDE_PROHIBITED, NULL, srv->out,
@@ -261,14 +263,14 @@ static void serve_query(struct dns_server *srv, const uint8_t *msg, size_t len, 
             conn->pending--;
         free(p);
         if (rc == 1) {
-            reply(srv, NULL, udp, peer, conn, &q, srv->out, ans.len);
+            reply(srv, udp, peer, conn, &q, srv->out, ans.len);
             return;
         }
         rc = dns_reply_error(&q, DNS_RCODE_SERVFAIL, DNS_EDE_OTHER, upstream_strerror(rc),
                              srv->out, sizeof srv->out, &out_len);
     }
     if (rc == 0)
-        reply(srv, NULL, udp, peer, conn, &q, srv->out, out_len);
+        reply(srv, udp, peer, conn, &q, srv->out, out_len);
 }
 
 /* --- UDP ------------------------------------------------------------------- */
@@ -334,31 +336,46 @@ static void tcp_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     buf->len = SERVER_TCP_BUF - c->rlen;
 }
 
+static void tcp_read_start(struct tcp_conn *c);
+
+/* Serve the complete queries buffered so far, as long as the client takes its
+ * replies and the upstream keeps up; read more only then, so one client can
+ * queue neither unbounded replies nor unbounded lookups. */
+static void tcp_process(struct tcp_conn *c)
+{
+    size_t off = 0;
+    while (c->rlen - off >= 2 && !c->closing && !c->refused &&
+           c->writes < SERVER_TCP_MAX_WRITES && c->pending < SERVER_TCP_MAX_PENDING) {
+        size_t mlen = (size_t)c->rbuf[off] << 8 | c->rbuf[off + 1];
+        if (c->rlen - off - 2 < mlen)
+            break;
+        serve_query(c->srv, c->rbuf + off + 2, mlen, NULL, (struct sockaddr *)&c->peer, c);
+        off += 2 + mlen;
+    }
+    if (c->closing)
+        return;
+    memmove(c->rbuf, c->rbuf + off, c->rlen - off);
+    c->rlen -= off;
+    int want = !c->refused && c->writes < SERVER_TCP_MAX_WRITES &&
+               c->pending < SERVER_TCP_MAX_PENDING && c->rlen < SERVER_TCP_BUF;
+    if (want && !c->reading) {
+        tcp_read_start(c);
+    } else if (!want && c->reading) {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->reading = 0;
+    }
+}
+
 static void tcp_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     struct tcp_conn *c = s->data;
-    size_t off = 0;
     if (nread < 0) {
         tcp_conn_close(c);
         return;
     }
     c->rlen += (size_t)nread;
     uv_timer_again(&c->idle);
-    while (c->rlen - off >= 2 && !c->closing) {
-        size_t mlen = (size_t)c->rbuf[off] << 8 | c->rbuf[off + 1];
-        if (c->rlen - off - 2 < mlen)
-            break;
-        serve_query(c->srv, c->rbuf + off + 2, mlen, NULL, (struct sockaddr *)&c->peer, c);
-        off += 2 + mlen;
-        if (c->closing)
-            return;
-    }
-    memmove(c->rbuf, c->rbuf + off, c->rlen - off);
-    c->rlen -= off;
-    if (c->pending >= SERVER_TCP_MAX_PENDING && c->reading) {
-        uv_read_stop(s);
-        c->reading = 0;
-    }
+    tcp_process(c);
 }
 
 static void tcp_read_start(struct tcp_conn *c)
@@ -482,7 +499,7 @@ static void fail_pending(struct dns_server *srv, int send_reply)
         if (send_reply && dns_reply_error(&p->req.q, DNS_RCODE_SERVFAIL, DNS_EDE_OTHER,
                                           "resolver reconfigured", srv->out, sizeof srv->out,
                                           &len) == 0)
-            reply(srv, p, p->udp, (struct sockaddr *)&p->peer, p->conn, &p->req.q, srv->out,
+            reply(srv, p->udp, (struct sockaddr *)&p->peer, p->conn, &p->req.q, srv->out,
                   len);
         if (p->conn)
             p->conn->pending--;
@@ -498,6 +515,10 @@ void dns_server_reconfigure(struct dns_server *srv, const struct config_resolver
     srv->resolver = r;
     memcpy(srv->allow, cfg->allow, sizeof srv->allow);
     srv->n_allow = cfg->n_allow;
+    /* Connections paused on their lookups go on, with the new resolver. */
+    for (struct tcp_conn *c = srv->conns.next; c != &srv->conns; c = c->next)
+        if (!c->closing)
+            tcp_process(c);
 }
 
 void dns_server_close(struct dns_server *srv)

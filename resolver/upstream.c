@@ -490,6 +490,8 @@ int upstream_fetch(struct upstream *up, const uint8_t *qname, size_t qname_len, 
         joined = 1;
         up->stats.joined++;
     } else {
+        if (up->stats.in_flight >= UPSTREAM_MAX_IN_FLIGHT)
+            return UPSTREAM_EBUSY;
         f = calloc(1, sizeof *f);
         if (!f)
             return UPSTREAM_ENOMEM;
@@ -519,7 +521,7 @@ int upstream_fetch(struct upstream *up, const uint8_t *qname, size_t qname_len, 
     f->waiters.prev->next = w;
     f->waiters.prev = w;
     if (!joined)
-        fetch_attempt(f); /* after linking w: getdns may answer synchronously */
+        fetch_attempt(f); /* after linking w; a synchronous getdns failure is only retried */
     return 0;
 }
 

@@ -32,6 +32,9 @@ struct dns_cache_stats {
     size_t entries, bytes, max_bytes;
 };
 
+/* The key a query's answer is cached under (points into q). */
+void dns_cache_key_of_query(const struct dns_query *q, struct dns_cache_key *key);
+
 /* A cache holding at most max_bytes (entries, keys and overhead counted).
  * Returns NULL when out of memory. Free with dns_cache_free(); NULL is a no-op. */
 struct dns_cache *dns_cache_new(size_t max_bytes);

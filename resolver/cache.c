@@ -358,3 +358,13 @@ void dns_cache_get_stats(const struct dns_cache *cache, struct dns_cache_stats *
     stats->bytes = cache->bytes;
     stats->max_bytes = cache->max_bytes;
 }
+
+void dns_cache_key_of_query(const struct dns_query *q, struct dns_cache_key *key)
+{
+    key->qname = q->qname;
+    key->qname_len = q->qname_len;
+    key->qtype = q->qtype;
+    key->qclass = q->qclass;
+    key->do_bit = q->do_bit;
+    key->cd = q->cd;
+}

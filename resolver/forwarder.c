@@ -190,16 +190,6 @@ static void req_finish(struct fwd_req *r)
     uv_close((uv_handle_t *)&r->timer, req_closed);
 }
 
-static void cache_key_of(const struct dns_query *q, struct dns_cache_key *k)
-{
-    k->qname = q->qname;
-    k->qname_len = q->qname_len;
-    k->qtype = q->qtype;
-    k->qclass = q->qclass;
-    k->do_bit = q->do_bit;
-    k->cd = q->cd;
-}
-
 /* The upstream's response to r: into the cache when it may be, then to getdns. */
 static void req_deliver(struct fwd_req *r, uint8_t *msg, size_t len)
 {
@@ -209,7 +199,7 @@ static void req_deliver(struct fwd_req *r, uint8_t *msg, size_t len)
     if ((rcode == DNS_RCODE_NOERROR || rcode == DNS_RCODE_NXDOMAIN) && !(msg[2] & 0x02) &&
         dns_answer_ttl(msg, len, &ttl) == 0 && ttl > 0) {
         struct dns_cache_key k;
-        cache_key_of(&r->q, &k);
+        dns_cache_key_of_query(&r->q, &k);
         dns_cache_put(fw->cache, &k, msg, len, DNS_INDETERMINATE,
                       ttl > FWD_MAX_TTL ? FWD_MAX_TTL : ttl, uv_now(fw->loop));
     }
@@ -344,7 +334,7 @@ static void handle_query(struct forwarder *fw, const uint8_t *msg, size_t len,
     fw->stats.queries++;
     if (dns_query_parse(msg, len, &q) < 0 || fw->n_upstreams == 0)
         return;
-    cache_key_of(&q, &k);
+    dns_cache_key_of_query(&q, &k);
     if (dns_cache_get(fw->cache, &k, uv_now(fw->loop), &hit) == 1 && hit.len <= sizeof fw->out) {
         size_t n = hit.len;
         fw->stats.hits++;

@@ -64,16 +64,6 @@ uint64_t resolver_now_ms(const struct resolver *r)
     return uv_now(r->loop);
 }
 
-static void cache_key_of(const struct dns_query *q, struct dns_cache_key *key)
-{
-    key->qname = q->qname;
-    key->qname_len = q->qname_len;
-    key->qtype = q->qtype;
-    key->qclass = q->qclass;
-    key->do_bit = q->do_bit;
-    key->cd = q->cd;
-}
-
 static void upstream_done(struct upstream_waiter *w, const struct upstream_result *res)
 {
     struct resolver_request *req = (struct resolver_request *)((char *)w -
@@ -124,7 +114,7 @@ static void upstream_done(struct upstream_waiter *w, const struct upstream_resul
             }
             if (dns_msg_rcode(res->msg, res->len) == DNS_RCODE_SERVFAIL)
                 ttl = 0;
-            cache_key_of(&req->q, &key);
+            dns_cache_key_of_query(&req->q, &key);
             dns_cache_put(r->cache, &key, r->render_buf, len, res->security, ttl,
                           uv_now(r->loop));
             dns_reply_patch(r->render_buf, &len, &req->q, res->security, 0);
@@ -142,7 +132,7 @@ int resolver_answer(struct resolver *r, struct resolver_request *req, uint8_t *o
     struct dns_cache_hit hit;
 
     r->stats.queries++;
-    cache_key_of(&req->q, &key);
+    dns_cache_key_of_query(&req->q, &key);
     if (dns_cache_get(r->cache, &key, uv_now(r->loop), &hit) == 1 && hit.len <= cap) {
         r->stats.cache_hits++;
         size_t len = hit.len;

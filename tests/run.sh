@@ -49,6 +49,7 @@ for kind in $kinds; do
     e2e)
         for t in tests/e2e/*.sh; do
             [ -f "$t" ] || continue
+            case $t in */lib_*.sh) continue ;; esac # sourced helpers, not tests
             [[ $t =~ $only ]] || continue
             run_one "$t" bash "$t"
         done ;;

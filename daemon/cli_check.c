@@ -46,12 +46,12 @@
 #include <mbedtls/x509_crt.h>
 
 #include "cli.h"
-#include "smtp.h"
 #include "config.h"
 #include "dane.h"
 #include "log.h"
 #include "lookup.h"
 #include "resolver.h"
+#include "smtp.h"
 #include "upstream.h"
 #include "wire.h"
 

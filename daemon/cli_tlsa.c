@@ -26,8 +26,8 @@
 #include <mbedtls/x509_crt.h>
 
 #include "cli.h"
-#include "smtp.h"
 #include "dane.h"
+#include "smtp.h"
 
 #define TLSA_TIMEOUT_MS 10000
 #define TLSA_NAME_MAX 256

@@ -54,7 +54,7 @@ enum ca_error {
 /* A static string for a code from this module ("unknown CA error" otherwise). */
 const char *ca_strerror(int code);
 
-#define CA_LEAF_DAYS_MAX 397    /* Chromium refuses leaves valid longer than 398 days */
+#define CA_LEAF_DAYS_MAX 397 /* Chromium refuses leaves valid longer than 398 days */
 #define CA_LEAF_DAYS_DEFAULT 90
 #define CA_CACHE_ENTRIES_DEFAULT 1000
 #define CA_CERT_VALIDITY_YEARS 10
@@ -68,11 +68,11 @@ struct ca;      /* the CA, its leaf key and the certificate cache */
 struct ca_cert; /* one minted certificate chain, reference-counted */
 
 struct ca_stats {
-    uint64_t hits;      /* ca_mint() answered from the cache */
-    uint64_t misses;    /* ca_mint() had to sign (includes renewals) */
-    uint64_t renewals;  /* misses because the cached certificate was near expiry */
-    uint64_t evictions; /* entries dropped to stay within the bound */
-    uint64_t signatures;/* certificates the CA key signed, the CA's own included */
+    uint64_t hits;       /* ca_mint() answered from the cache */
+    uint64_t misses;     /* ca_mint() had to sign (includes renewals) */
+    uint64_t renewals;   /* misses because the cached certificate was near expiry */
+    uint64_t evictions;  /* entries dropped to stay within the bound */
+    uint64_t signatures; /* certificates the CA key signed, the CA's own included */
     size_t entries, capacity;
 };
 

@@ -16,14 +16,14 @@ struct dns_cache_key {
     const uint8_t *qname; /* wire format; compared case-insensitively */
     size_t qname_len;
     uint16_t qtype, qclass;
-    uint8_t do_bit, cd;   /* variants never share an entry */
+    uint8_t do_bit, cd; /* variants never share an entry */
 };
 
 struct dns_cache_hit {
-    const uint8_t *msg;   /* the stored reply; valid until the next put, flush or free */
+    const uint8_t *msg; /* the stored reply; valid until the next put, flush or free */
     size_t len;
     enum dns_security security;
-    uint32_t age_s;       /* seconds since it was stored */
+    uint32_t age_s; /* seconds since it was stored */
     uint32_t ttl_left_s;
 };
 

@@ -19,7 +19,7 @@
 struct config_sockaddr {
     struct sockaddr_storage ss; /* family, address and port, network order */
     socklen_t len;
-    char text[64];              /* as written, for logs */
+    char text[64]; /* as written, for logs */
 };
 
 /* A client network for allow: "127.0.0.0/8", "::1/128", or a bare address. */
@@ -47,30 +47,30 @@ struct config_resolver {
     struct config_sockaddr listen[CONFIG_MAX_ADDRS]; /* listen_addresses */
     size_t n_listen;
     struct config_upstream upstreams[CONFIG_MAX_ADDRS]; /* upstream_recursive_servers */
-    size_t n_upstreams;       /* 0: take them from resolv_conf at start */
-    enum config_transport transports[3]; /* dns_transport_list, default [UDP, TCP] */
+    size_t n_upstreams;                                 /* 0: take them from resolv_conf at start */
+    enum config_transport transports[3];                /* dns_transport_list, default [UDP, TCP] */
     size_t n_transports;
-    int tls_authentication_required; /* GETDNS_AUTHENTICATION_REQUIRED (default: none) */
-    char trust_anchors[CONFIG_MAX_ADDRS][256]; /* dnssec_trust_anchors: files */
-    size_t n_trust_anchors;   /* default 1: /usr/share/dns/root.key */
-    uint32_t timeout_ms;      /* timeout: one client query, default 5000 */
-    uint32_t idle_timeout_ms; /* idle_timeout: upstream TCP/TLS, default 10000 */
+    int tls_authentication_required;            /* GETDNS_AUTHENTICATION_REQUIRED (default: none) */
+    char trust_anchors[CONFIG_MAX_ADDRS][256];  /* dnssec_trust_anchors: files */
+    size_t n_trust_anchors;                     /* default 1: /usr/share/dns/root.key */
+    uint32_t timeout_ms;                        /* timeout: one client query, default 5000 */
+    uint32_t idle_timeout_ms;                   /* idle_timeout: upstream TCP/TLS, default 10000 */
     struct config_cidr allow[CONFIG_MAX_ADDRS]; /* allow, default loopback */
     size_t n_allow;
-    size_t cache_size;        /* cache_size in bytes, default 32 MiB ("32m") */
-    uint32_t bogus_ttl_s;     /* bogus_ttl: how long a bogus answer is cached, default 60 */
-    char resolv_conf[256];    /* resolv_conf: where upstreams come from when none given */
+    size_t cache_size;     /* cache_size in bytes, default 32 MiB ("32m") */
+    uint32_t bogus_ttl_s;  /* bogus_ttl: how long a bogus answer is cached, default 60 */
+    char resolv_conf[256]; /* resolv_conf: where upstreams come from when none given */
 };
 
 struct config_proxy {
-    int enabled;              /* proxy: present and enabled (default yes) */
+    int enabled;                                     /* proxy: present and enabled (default yes) */
     struct config_sockaddr listen[CONFIG_MAX_ADDRS]; /* listen_addresses, default 127.0.0.1@8080 */
     size_t n_listen;
     struct config_cidr allow[CONFIG_MAX_ADDRS]; /* default loopback */
     size_t n_allow;
     enum config_intercept intercept; /* dane (default) or all */
-    char ca_dir[256];         /* default /var/lib/daneguard */
-    char trust_store[256];    /* PKIX roots, default /etc/ssl/certs/ca-certificates.crt */
+    char ca_dir[256];                /* default /var/lib/daneguard */
+    char trust_store[256];           /* PKIX roots, default /etc/ssl/certs/ca-certificates.crt */
     uint16_t allowed_ports[CONFIG_MAX_PORTS]; /* CONNECT ports, default 443, 8443 */
     size_t n_allowed_ports;
     uint32_t max_connections;      /* default 1024 */

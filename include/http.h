@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HTTP_DEFAULT_MAX_HEAD 16384 /* bytes of a request line + headers */
+#define HTTP_DEFAULT_MAX_HEAD 16384          /* bytes of a request line + headers */
 #define HTTP_DEFAULT_MAX_RESPONSE_HEAD 65536 /* origins send long CSP and Set-Cookie headers */
 #define HTTP_DEFAULT_MAX_HEADERS 100
 #define HTTP_MAX_HOST 253 /* a DNS name without its trailing dot */
@@ -120,17 +120,17 @@ struct http_head {
     const char *method_name; /* "GET"; static */
     const char *target;      /* the request-target as sent */
     enum http_target_kind kind;
-    const char *host;        /* lower-cased, without brackets; NULL for origin-form
-                                without a usable Host header */
+    const char *host; /* lower-cased, without brackets; NULL for origin-form
+                         without a usable Host header */
     enum http_host_kind host_kind;
-    uint16_t port;           /* CONNECT: given; absolute: given or 80; origin: Host's or 80 */
-    const char *path;        /* absolute/origin: origin-form to send upstream ("/p?q");
-                                the fragment is dropped. NULL for CONNECT */
-    int expect_continue;     /* Expect: 100-continue */
+    uint16_t port;       /* CONNECT: given; absolute: given or 80; origin: Host's or 80 */
+    const char *path;    /* absolute/origin: origin-form to send upstream ("/p?q");
+                            the fragment is dropped. NULL for CONNECT */
+    int expect_continue; /* Expect: 100-continue */
 
     /* responses */
-    int status;              /* 200 */
-    const char *reason;      /* "OK", as sent */
+    int status;         /* 200 */
+    const char *reason; /* "OK", as sent */
 };
 
 /* What one http_reader_feed() call found. */
@@ -229,8 +229,8 @@ int http_response_write_downstream(const struct http_head *resp, int client_mino
  * line: Content-Type (unless NULL), Content-Length: body_len, Cache-Control:
  * no-store, Connection: keep-alive or close, and extra_headers (NULL, or
  * complete "Name: value\r\n" lines, copied as they are). 0 or HTTP_ENOMEM. */
-int http_write_response(struct http_buf *out, int status, const char *content_type,
-                        size_t body_len, const char *extra_headers, int keep_alive);
+int http_write_response(struct http_buf *out, int status, const char *content_type, size_t body_len,
+                        const char *extra_headers, int keep_alive);
 
 /* A complete small error response (400, 403, 405, 431, 502, 504, ...) with a
  * text/plain body: the status line's text and detail (NULL for none; control

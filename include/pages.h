@@ -57,14 +57,14 @@ int pages_html_escape(struct http_buf *out, const char *s);
 
 /* Why a connection was refused; every pointer is borrowed for the call only. */
 struct pages_refusal {
-    const char *host;            /* as the client asked (required) */
+    const char *host; /* as the client asked (required) */
     uint16_t port;
-    const char *reason;          /* "DANE mismatch: no TLSA record matches the presented
-                                    chain" (required) */
-    const char *const *tlsa;     /* n_tlsa presentation strings "3 1 1 ab12…", may be NULL */
+    const char *reason;      /* "DANE mismatch: no TLSA record matches the presented
+                                chain" (required) */
+    const char *const *tlsa; /* n_tlsa presentation strings "3 1 1 ab12…", may be NULL */
     size_t n_tlsa;
-    const uint8_t *spki_sha256;  /* 32 bytes: the presented leaf's SPKI SHA-256; NULL when
-                                    no certificate was seen */
+    const uint8_t *spki_sha256; /* 32 bytes: the presented leaf's SPKI SHA-256; NULL when
+                                   no certificate was seen */
 };
 
 /* The refusal page's HTML body. 0, PAGES_EINVAL (host or reason NULL) or
@@ -94,14 +94,14 @@ int pages_pac(struct http_buf *out, const char *proxy_addr);
 
 struct pages_refusal_entry {
     time_t when;
-    const char *host;   /* borrowed for the call */
+    const char *host; /* borrowed for the call */
     uint16_t port;
     const char *reason; /* borrowed for the call */
 };
 
 /* Counters the caller fills in; the page shows them as given. */
 struct pages_status {
-    time_t now;             /* shown as UTC; injected so tests pin the clock */
+    time_t now; /* shown as UTC; injected so tests pin the clock */
     uint64_t uptime_s;
     uint64_t dns_queries, cache_hits, cache_misses, cache_entries, cache_bytes;
     uint64_t conns_open, conns_total;

@@ -22,7 +22,7 @@ struct resolver_answer {
     const uint8_t *msg; /* valid only during the callback (or until the next call) */
     size_t len;
     enum dns_security security;
-    int timed_out;      /* no upstream answered: msg is a SERVFAIL with EDE 22 */
+    int timed_out; /* no upstream answered: msg is a SERVFAIL with EDE 22 */
 };
 
 /* One client query in progress. Embed it, fill q and done; the rest is private. */

@@ -23,7 +23,7 @@ struct upstream;
     X(UPSTREAM_ETIMEDOUT, -1, "no answer from any upstream before the deadline")                   \
     X(UPSTREAM_ENOMEM, -2, "out of memory")                                                        \
     X(UPSTREAM_EGETDNS, -3, "getdns refused the lookup")                                           \
-    X(UPSTREAM_ECONFIG, -4, "bad upstream configuration")                                         \
+    X(UPSTREAM_ECONFIG, -4, "bad upstream configuration")                                          \
     X(UPSTREAM_EBUSY, -5, "too many lookups in flight")
 
 enum upstream_error {
@@ -50,10 +50,10 @@ struct upstream_waiter {
 };
 
 struct upstream_stats {
-    uint64_t fetches;   /* distinct upstream lookups started */
-    uint64_t joined;    /* client queries that joined a fetch already in flight */
-    uint64_t attempts;  /* getdns_general calls, retries included */
-    uint64_t timeouts;  /* fetches that reached their deadline */
+    uint64_t fetches;  /* distinct upstream lookups started */
+    uint64_t joined;   /* client queries that joined a fetch already in flight */
+    uint64_t attempts; /* getdns_general calls, retries included */
+    uint64_t timeouts; /* fetches that reached their deadline */
     uint64_t in_flight;
 };
 

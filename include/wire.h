@@ -17,26 +17,50 @@
 #define DNS_MAX_UDP_REPLY 1232 /* what we advertise and the largest UDP reply we send */
 
 enum dns_type {
-    DNS_TYPE_A = 1, DNS_TYPE_NS = 2, DNS_TYPE_CNAME = 5, DNS_TYPE_SOA = 6, DNS_TYPE_PTR = 12,
-    DNS_TYPE_MX = 15, DNS_TYPE_TXT = 16, DNS_TYPE_AAAA = 28, DNS_TYPE_SRV = 33,
-    DNS_TYPE_DNAME = 39, DNS_TYPE_OPT = 41, DNS_TYPE_DS = 43, DNS_TYPE_RRSIG = 46,
-    DNS_TYPE_NSEC = 47, DNS_TYPE_DNSKEY = 48, DNS_TYPE_NSEC3 = 50, DNS_TYPE_TLSA = 52,
+    DNS_TYPE_A = 1,
+    DNS_TYPE_NS = 2,
+    DNS_TYPE_CNAME = 5,
+    DNS_TYPE_SOA = 6,
+    DNS_TYPE_PTR = 12,
+    DNS_TYPE_MX = 15,
+    DNS_TYPE_TXT = 16,
+    DNS_TYPE_AAAA = 28,
+    DNS_TYPE_SRV = 33,
+    DNS_TYPE_DNAME = 39,
+    DNS_TYPE_OPT = 41,
+    DNS_TYPE_DS = 43,
+    DNS_TYPE_RRSIG = 46,
+    DNS_TYPE_NSEC = 47,
+    DNS_TYPE_DNSKEY = 48,
+    DNS_TYPE_NSEC3 = 50,
+    DNS_TYPE_TLSA = 52,
     DNS_TYPE_ANY = 255,
 };
 #define DNS_CLASS_IN 1
 
 enum dns_rcode {
-    DNS_RCODE_NOERROR = 0, DNS_RCODE_FORMERR = 1, DNS_RCODE_SERVFAIL = 2,
-    DNS_RCODE_NXDOMAIN = 3, DNS_RCODE_NOTIMP = 4, DNS_RCODE_REFUSED = 5,
+    DNS_RCODE_NOERROR = 0,
+    DNS_RCODE_FORMERR = 1,
+    DNS_RCODE_SERVFAIL = 2,
+    DNS_RCODE_NXDOMAIN = 3,
+    DNS_RCODE_NOTIMP = 4,
+    DNS_RCODE_REFUSED = 5,
     DNS_RCODE_BADVERS = 16, /* extended: upper 8 bits go in the OPT TTL */
 };
 
 /* RFC 8914 Extended DNS Error codes we emit. */
 enum dns_ede {
-    DNS_EDE_NONE = -1, DNS_EDE_OTHER = 0, DNS_EDE_DNSSEC_BOGUS = 6,
-    DNS_EDE_SIGNATURE_EXPIRED = 7, DNS_EDE_SIGNATURE_NOT_YET_VALID = 8,
-    DNS_EDE_DNSKEY_MISSING = 9, DNS_EDE_RRSIGS_MISSING = 10, DNS_EDE_NSEC_MISSING = 12,
-    DNS_EDE_PROHIBITED = 18, DNS_EDE_NO_REACHABLE_AUTHORITY = 22, DNS_EDE_NETWORK_ERROR = 23,
+    DNS_EDE_NONE = -1,
+    DNS_EDE_OTHER = 0,
+    DNS_EDE_DNSSEC_BOGUS = 6,
+    DNS_EDE_SIGNATURE_EXPIRED = 7,
+    DNS_EDE_SIGNATURE_NOT_YET_VALID = 8,
+    DNS_EDE_DNSKEY_MISSING = 9,
+    DNS_EDE_RRSIGS_MISSING = 10,
+    DNS_EDE_NSEC_MISSING = 12,
+    DNS_EDE_PROHIBITED = 18,
+    DNS_EDE_NO_REACHABLE_AUTHORITY = 22,
+    DNS_EDE_NETWORK_ERROR = 23,
 };
 
 /* The DNSSEC status of an answer, as the validator found it. */
@@ -62,12 +86,12 @@ const char *wire_strerror(int err);
 struct dns_query {
     uint16_t id;
     uint8_t opcode;
-    uint8_t rd, cd, ad;              /* header bits as sent */
-    uint8_t qname[DNS_MAX_NAME];     /* wire format, the client's case kept */
-    size_t qname_len;                /* 0 when no question could be read */
+    uint8_t rd, cd, ad;          /* header bits as sent */
+    uint8_t qname[DNS_MAX_NAME]; /* wire format, the client's case kept */
+    size_t qname_len;            /* 0 when no question could be read */
     uint16_t qtype, qclass;
     uint8_t has_edns, do_bit, edns_version;
-    uint16_t udp_size;               /* EDNS payload size, at least 512; 512 without EDNS */
+    uint16_t udp_size; /* EDNS payload size, at least 512; 512 without EDNS */
 };
 
 /* Read a query. Returns 0; WIRE_EFORMERR (q->id is set when the header was there;
@@ -135,7 +159,7 @@ struct dns_rr {
     uint32_t ttl;
     const uint8_t *rdata; /* points into the message; names inside may be compressed */
     uint16_t rdlen;
-    size_t rdata_offset;  /* offset of rdata in the message, for dns_name_read() */
+    size_t rdata_offset; /* offset of rdata in the message, for dns_name_read() */
 };
 
 struct dns_rr_iter {

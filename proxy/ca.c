@@ -51,12 +51,12 @@
 #define CA_KEY_FILE "ca.key"
 #define CA_CERT_FILE "ca.crt"
 #define CA_FILE_MAX (64 * 1024)
-#define CA_DER_MAX 2048           /* a leaf is ~450 bytes, our CA ~500 */
-#define CA_LEAF_BACKDATE_S 3600   /* notBefore = now - 1h: clients with a slow clock */
-#define CA_ROOT_BACKDATE_S 86400  /* the CA itself is backdated a day */
+#define CA_DER_MAX 2048          /* a leaf is ~450 bytes, our CA ~500 */
+#define CA_LEAF_BACKDATE_S 3600  /* notBefore = now - 1h: clients with a slow clock */
+#define CA_ROOT_BACKDATE_S 86400 /* the CA itself is backdated a day */
 #define CA_RENEW_MARGIN_S (2 * 86400)
 #define CA_HOST_MAX 253
-#define CA_CN_MAX 64              /* RFC 5280 ub-common-name */
+#define CA_CN_MAX 64 /* RFC 5280 ub-common-name */
 
 const char *ca_strerror(int code)
 {
@@ -234,9 +234,9 @@ struct ca_signer {
 
 /* What a leaf says; everything the signer needs and nothing secret. */
 struct leaf_request {
-    const char *host;        /* normalized: lower case, no trailing dot; or an IP literal */
-    const unsigned char *ip; /* the address for an IP literal, else NULL */
-    size_t ip_len;           /* 4 or 16 */
+    const char *host;          /* normalized: lower case, no trailing dot; or an IP literal */
+    const unsigned char *ip;   /* the address for an IP literal, else NULL */
+    size_t ip_len;             /* 4 or 16 */
     const unsigned char *spki; /* the leaf's SubjectPublicKeyInfo, DER */
     size_t spki_len;
     time_t not_before, not_after;
@@ -288,8 +288,8 @@ static int signer_sign(struct ca_signer *s, const struct tbs *t, unsigned char *
     /* TBSCertificate (RFC 5280 4.1), back to front. */
     MBEDTLS_ASN1_CHK_ADD(sub, mbedtls_asn1_write_raw_buffer(&p, start, t->exts, t->exts_len));
     MBEDTLS_ASN1_CHK_ADD(sub, wrap(&p, start, sub, SEQ));
-    MBEDTLS_ASN1_CHK_ADD(sub, wrap(&p, start, sub, MBEDTLS_ASN1_CONTEXT_SPECIFIC |
-                                                       MBEDTLS_ASN1_CONSTRUCTED | 3));
+    MBEDTLS_ASN1_CHK_ADD(
+        sub, wrap(&p, start, sub, MBEDTLS_ASN1_CONTEXT_SPECIFIC | MBEDTLS_ASN1_CONSTRUCTED | 3));
     len += sub;
     MBEDTLS_ASN1_CHK_ADD(len, mbedtls_asn1_write_raw_buffer(&p, start, t->spki, t->spki_len));
     MBEDTLS_ASN1_CHK_ADD(len, mbedtls_asn1_write_raw_buffer(&p, start, t->subject, t->subject_len));
@@ -300,12 +300,12 @@ static int signer_sign(struct ca_signer *s, const struct tbs *t, unsigned char *
     len += sub;
     MBEDTLS_ASN1_CHK_ADD(len, mbedtls_asn1_write_raw_buffer(&p, start, t->issuer, t->issuer_len));
     MBEDTLS_ASN1_CHK_ADD(len, write_sig_alg(&p, start, &s->key));
-    MBEDTLS_ASN1_CHK_ADD(len, write_tagged(&p, start, MBEDTLS_ASN1_INTEGER, t->serial,
-                                           sizeof t->serial));
+    MBEDTLS_ASN1_CHK_ADD(
+        len, write_tagged(&p, start, MBEDTLS_ASN1_INTEGER, t->serial, sizeof t->serial));
     sub = 0;
     MBEDTLS_ASN1_CHK_ADD(sub, mbedtls_asn1_write_int(&p, start, 2)); /* v3 */
-    MBEDTLS_ASN1_CHK_ADD(sub, wrap(&p, start, sub, MBEDTLS_ASN1_CONTEXT_SPECIFIC |
-                                                       MBEDTLS_ASN1_CONSTRUCTED | 0));
+    MBEDTLS_ASN1_CHK_ADD(
+        sub, wrap(&p, start, sub, MBEDTLS_ASN1_CONTEXT_SPECIFIC | MBEDTLS_ASN1_CONSTRUCTED | 0));
     len += sub;
     MBEDTLS_ASN1_CHK_ADD(len, wrap(&p, start, len, SEQ));
     tbs = p;
@@ -362,8 +362,8 @@ static int find_ski(const mbedtls_x509_crt *crt, unsigned char *out, size_t cap,
             return -1;
         if (oid_len == MBEDTLS_OID_SIZE(MBEDTLS_OID_SUBJECT_KEY_IDENTIFIER) &&
             memcmp(oid, MBEDTLS_OID_SUBJECT_KEY_IDENTIFIER, oid_len) == 0) {
-            if (mbedtls_asn1_get_tag(&p, ext_end, &len, MBEDTLS_ASN1_OCTET_STRING) ||
-                len == 0 || len > cap)
+            if (mbedtls_asn1_get_tag(&p, ext_end, &len, MBEDTLS_ASN1_OCTET_STRING) || len == 0 ||
+                len > cap)
                 return -1;
             memcpy(out, p, len);
             *out_len = len;
@@ -536,12 +536,11 @@ static int write_san(unsigned char **p, unsigned char *start, const struct leaf_
     size_t n = 0;
     int ret;
     if (req->ip)
-        MBEDTLS_ASN1_CHK_ADD(n, write_tagged(p, start, MBEDTLS_ASN1_CONTEXT_SPECIFIC | 7, req->ip,
-                                             req->ip_len));
+        MBEDTLS_ASN1_CHK_ADD(
+            n, write_tagged(p, start, MBEDTLS_ASN1_CONTEXT_SPECIFIC | 7, req->ip, req->ip_len));
     else
         MBEDTLS_ASN1_CHK_ADD(n, write_tagged(p, start, MBEDTLS_ASN1_CONTEXT_SPECIFIC | 2,
-                                             (const unsigned char *)req->host,
-                                             strlen(req->host)));
+                                             (const unsigned char *)req->host, strlen(req->host)));
     MBEDTLS_ASN1_CHK_ADD(n, wrap(p, start, n, SEQ));
     return (int)n;
 }
@@ -555,8 +554,8 @@ static int signer_issue(struct ca_signer *s, const struct leaf_request *req, uns
 {
     static const unsigned char bc[] = {0x30, 0x00};
     static const unsigned char ku[] = {0x03, 0x02, 0x07, 0x80}; /* digitalSignature */
-    static const unsigned char eku[] = {0x30, 0x0a, 0x06, 0x08, 0x2b, 0x06, 0x01,
-                                        0x05, 0x05, 0x07, 0x03, 0x01}; /* serverAuth */
+    static const unsigned char eku[] = {0x30, 0x0a, 0x06, 0x08, 0x2b, 0x06,
+                                        0x01, 0x05, 0x05, 0x07, 0x03, 0x01}; /* serverAuth */
     unsigned char name[CA_CN_MAX + 32], exts[CA_HOST_MAX + 256], val[CA_HOST_MAX + 16];
     unsigned char *p, *v, *start;
     size_t host_len = strlen(req->host);
@@ -572,8 +571,8 @@ static int signer_issue(struct ca_signer *s, const struct leaf_request *req, uns
     t.not_before = req->not_before;
     t.not_after = req->not_after;
     p = name + sizeof name;
-    if ((ret = write_name(&p, name, req->host, host_len < CA_CN_MAX ? host_len : CA_CN_MAX,
-                          NULL)) < 0)
+    if ((ret = write_name(&p, name, req->host, host_len < CA_CN_MAX ? host_len : CA_CN_MAX, NULL)) <
+        0)
         return ret;
     t.subject = p;
     t.subject_len = (size_t)ret;
@@ -748,7 +747,7 @@ struct ca_cert {
     struct leaf_key *key;
     mbedtls_x509_crt chain; /* leaf, then a copy of the CA certificate */
     time_t not_before, not_after;
-    struct ca_cert *hnext;              /* hash bucket chain */
+    struct ca_cert *hnext;               /* hash bucket chain */
     struct ca_cert *lru_prev, *lru_next; /* prev = more recently used */
     char host[];
 };
@@ -1157,8 +1156,8 @@ int ca_open(const char *dir, const struct ca_config *cfg, time_t now, struct ca 
         ret = CA_ECRYPTO;
         goto fail;
     }
-    if ((ret = mbedtls_pk_write_pubkey_der(&ca->leaf->pk, ca->leaf_spki,
-                                           sizeof ca->leaf_spki)) < 0) {
+    if ((ret = mbedtls_pk_write_pubkey_der(&ca->leaf->pk, ca->leaf_spki, sizeof ca->leaf_spki)) <
+        0) {
         errf(err, errlen, "writing the leaf key: %s", tls_errstr(ret, msg, sizeof msg));
         ret = CA_ECRYPTO;
         goto fail;

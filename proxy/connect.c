@@ -16,12 +16,12 @@ struct hconnect {
     struct sockaddr_storage addrs[HCONNECT_MAX_ADDRS];
     size_t n, next;
     struct attempt attempts[HCONNECT_MAX_ADDRS];
-    unsigned running;     /* attempts whose connect callback has not run */
+    unsigned running; /* attempts whose connect callback has not run */
     uv_timer_t stagger, deadline;
     unsigned timers_open;
     hconnect_cb cb;
     void *arg;
-    int finished;         /* cb ran or was cancelled */
+    int finished; /* cb ran or was cancelled */
     int last_error;
 };
 
@@ -145,8 +145,7 @@ static void deadline_cb(uv_timer_t *t)
 }
 
 /* Order: IPv6 first, then alternate families (RFC 8305 §4). */
-static size_t interleave(const struct sockaddr_storage *in, size_t n,
-                         struct sockaddr_storage *out)
+static size_t interleave(const struct sockaddr_storage *in, size_t n, struct sockaddr_storage *out)
 {
     size_t i6 = 0, i4 = 0, k = 0;
     int want6 = 1;

@@ -434,8 +434,9 @@ static char *trim(char *s)
 
 static int is_always_hop(const char *name, enum http_reader_kind kind)
 {
-    static const char *const hop[] = {"connection", "proxy-connection", "keep-alive",
-                                      "proxy-authorization", "te", "trailer", "upgrade"};
+    static const char *const hop[] = {
+        "connection", "proxy-connection", "keep-alive", "proxy-authorization",
+        "te",         "trailer",          "upgrade"};
     for (size_t i = 0; i < sizeof hop / sizeof hop[0]; i++)
         if (strcasecmp(name, hop[i]) == 0)
             return 1;
@@ -558,8 +559,8 @@ static int on_headers_complete(http_parser *p)
         /* Transfer-Encoding that http_parser did not read as chunked while its
          * trimmed value says chunked: we and the next hop would disagree on
          * where the body ends. */
-        if (strcasecmp(hd->name, "transfer-encoding") == 0 && list_has_token(hd->value, "chunked") &&
-            !(p->flags & F_CHUNKED)) {
+        if (strcasecmp(hd->name, "transfer-encoding") == 0 &&
+            list_has_token(hd->value, "chunked") && !(p->flags & F_CHUNKED)) {
             r->cb_err = HTTP_EBADFRAMING;
             return -1;
         }
@@ -594,8 +595,8 @@ static int on_headers_complete(http_parser *p)
         }
         const char *exp = find_header(r, "expect");
         h->expect_continue = exp && strcasecmp(exp, "100-continue") == 0;
-        h->websocket = h->method == HTTP_GET && conn_upgrade && upg &&
-                       list_has_token(upg, "websocket");
+        h->websocket =
+            h->method == HTTP_GET && conn_upgrade && upg && list_has_token(upg, "websocket");
         if (h->method == HTTP_CONNECT) {
             h->framing = HTTP_FRAMING_TUNNEL;
             skip = 2;
@@ -612,8 +613,8 @@ static int on_headers_complete(http_parser *p)
         h->reason = r->reason_off == SIZE_MAX ? "" : r->arena + r->reason_off;
         if (h->status == 101 || (r->request_method == HTTP_CONNECT && h->status / 100 == 2)) {
             h->framing = HTTP_FRAMING_TUNNEL;
-            h->websocket = h->status == 101 && conn_upgrade && upg &&
-                           list_has_token(upg, "websocket");
+            h->websocket =
+                h->status == 101 && conn_upgrade && upg && list_has_token(upg, "websocket");
             skip = 2;
         } else if (response_has_no_body(r, h->status)) {
             h->framing = HTTP_FRAMING_NONE;
@@ -663,7 +664,7 @@ struct http_reader *http_reader_new(enum http_reader_kind kind, const struct htt
     if (!r)
         return NULL;
     r->kind = kind;
-    r->max_head = limits && limits->max_head ? limits->max_head
+    r->max_head = limits && limits->max_head     ? limits->max_head
                   : kind == HTTP_READER_RESPONSE ? HTTP_DEFAULT_MAX_RESPONSE_HEAD
                                                  : HTTP_DEFAULT_MAX_HEAD;
     r->max_headers = limits && limits->max_headers ? limits->max_headers : HTTP_DEFAULT_MAX_HEADERS;
@@ -880,7 +881,7 @@ int http_reader_finish(struct http_reader *r, enum http_event *ev)
 static int write_authority(struct http_buf *out, const struct http_head *h, uint16_t default_port)
 {
     int rc = h->host_kind == HTTP_HOST_IPV6 ? http_buf_printf(out, "[%s]", h->host)
-                                             : http_buf_puts(out, h->host);
+                                            : http_buf_puts(out, h->host);
     if (rc == 0 && h->port != default_port)
         rc = http_buf_printf(out, ":%u", (unsigned)h->port);
     return rc;
@@ -950,8 +951,8 @@ int http_response_write_downstream(const struct http_head *resp, int client_mino
     return rc;
 }
 
-int http_write_response(struct http_buf *out, int status, const char *content_type,
-                        size_t body_len, const char *extra_headers, int keep_alive)
+int http_write_response(struct http_buf *out, int status, const char *content_type, size_t body_len,
+                        const char *extra_headers, int keep_alive)
 {
     int rc = http_buf_printf(out, "HTTP/1.1 %d %s\r\n", status, http_status_reason(status));
     if (rc == 0 && content_type)

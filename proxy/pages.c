@@ -88,11 +88,21 @@ int pages_html_escape(struct http_buf *out, const char *s)
         unsigned char c = (unsigned char)*p;
         const char *rep = NULL;
         switch (c) {
-        case '&': rep = "&amp;"; break;
-        case '<': rep = "&lt;"; break;
-        case '>': rep = "&gt;"; break;
-        case '"': rep = "&quot;"; break;
-        case '\'': rep = "&#39;"; break;
+        case '&':
+            rep = "&amp;";
+            break;
+        case '<':
+            rep = "&lt;";
+            break;
+        case '>':
+            rep = "&gt;";
+            break;
+        case '"':
+            rep = "&quot;";
+            break;
+        case '\'':
+            rep = "&#39;";
+            break;
         default:
             if ((c < 0x20 && c != '\t' && c != '\n' && c != '\0') || c == 0x7f)
                 rep = "\xef\xbf\xbd";
@@ -134,11 +144,11 @@ enum pages_route pages_route(const char *path)
         const char *path;
         enum pages_route route;
     } table[] = {
-        {"/", PAGES_ONBOARDING},          {"/index.html", PAGES_ONBOARDING},
-        {"/ca.crt", PAGES_CA_PEM},        {"/ca.pem", PAGES_CA_PEM},
-        {"/ca.der", PAGES_CA_DER},        {"/ca.cer", PAGES_CA_DER},
-        {"/proxy.pac", PAGES_PAC},        {"/wpad.dat", PAGES_PAC},
-        {"/status", PAGES_STATUS},        {"/status.json", PAGES_STATUS_JSON},
+        {"/", PAGES_ONBOARDING},   {"/index.html", PAGES_ONBOARDING},
+        {"/ca.crt", PAGES_CA_PEM}, {"/ca.pem", PAGES_CA_PEM},
+        {"/ca.der", PAGES_CA_DER}, {"/ca.cer", PAGES_CA_DER},
+        {"/proxy.pac", PAGES_PAC}, {"/wpad.dat", PAGES_PAC},
+        {"/status", PAGES_STATUS}, {"/status.json", PAGES_STATUS_JSON},
     };
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
         if (strlen(table[i].path) != n || strncmp(path, table[i].path, n) != 0)
@@ -283,9 +293,8 @@ int pages_refusal_response(struct http_buf *out, const struct pages_refusal *r, 
 {
     struct http_buf body = {0};
     int rc = pages_refusal_html(&body, r);
-    if (rc == 0 &&
-        http_write_response(out, 502, PAGES_HTML_TYPE, body.len,
-                            "X-Content-Type-Options: nosniff\r\n", keep_alive) != 0)
+    if (rc == 0 && http_write_response(out, 502, PAGES_HTML_TYPE, body.len,
+                                       "X-Content-Type-Options: nosniff\r\n", keep_alive) != 0)
         rc = PAGES_ENOMEM;
     if (rc == 0 && http_buf_append(out, body.data, body.len) != 0)
         rc = PAGES_ENOMEM;

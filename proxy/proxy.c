@@ -74,12 +74,12 @@ struct side {
     struct tls_conn *tls;
     uv_write_t wreq;
     uv_shutdown_t sreq;
-    size_t write_len;  /* TLS output bytes in flight */
+    size_t write_len; /* TLS output bytes in flight */
     int write_busy;
     int reading;
     int read_eof;
     int shut;
-    uint8_t *buf;      /* raw bytes read, waiting for the other side (tunnel, HTTP) */
+    uint8_t *buf; /* raw bytes read, waiting for the other side (tunnel, HTTP) */
     size_t len;
 };
 
@@ -112,7 +112,7 @@ struct proxy {
     struct proxy_stats stats;
     struct refusal recent[PROXY_RECENT_REFUSALS];
     size_t n_recent, recent_next;
-    char self[64];       /* "127.0.0.1:8080": for the PAC file and onboarding page */
+    char self[64]; /* "127.0.0.1:8080": for the PAC file and onboarding page */
     time_t started;
     uint8_t scratch[TLS_RECORD_MAX];
 };
@@ -125,16 +125,16 @@ struct pconn {
     int head_timer;              /* the timer bounds the request head (handshake_timeout) */
     enum pstate state;
     enum conn_kind kind;
-    unsigned handles;  /* open libuv handles */
+    unsigned handles; /* open libuv handles */
     uv_tcp_t client_tcp;
     uv_timer_t timer;
-    struct side down;  /* the browser */
-    struct side up;    /* the site */
+    struct side down; /* the browser */
+    struct side up;   /* the site */
     struct sockaddr_storage peer;
 
     /* the request */
     struct http_reader *reader;
-    uint8_t *in;       /* client bytes not yet consumed by the reader */
+    uint8_t *in; /* client bytes not yet consumed by the reader */
     size_t in_len, in_cap;
     int keep_alive;
     int client_minor;
@@ -152,7 +152,7 @@ struct pconn {
     size_t n_addrs;
     struct dane_tlsa tlsa[PROXY_MAX_TLSA];
     size_t n_tlsa;
-    char alias[HTTP_MAX_HOST + 2];  /* CNAME target of the host, for RFC 7671 §7 */
+    char alias[HTTP_MAX_HOST + 2]; /* CNAME target of the host, for RFC 7671 §7 */
     int alias_secure;
     struct hconnect *hc;
 
@@ -200,8 +200,7 @@ static void handle_closed(uv_handle_t *h)
     }
 }
 
-static void refusal_remember(struct proxy *px, const char *host, uint16_t port,
-                             const char *reason)
+static void refusal_remember(struct proxy *px, const char *host, uint16_t port, const char *reason)
 {
     struct refusal *r = &px->recent[px->recent_next];
     r->when = time(NULL);
@@ -344,8 +343,7 @@ static void owned_write_done(uv_write_t *req, int status)
 }
 
 /* Write a copy of data to the client's TCP stream; then runs after it left. */
-static void send_raw(struct pconn *pc, const void *data, size_t len,
-                     void (*then)(struct pconn *pc))
+static void send_raw(struct pconn *pc, const void *data, size_t len, void (*then)(struct pconn *pc))
 {
     struct owned_write *w = malloc(sizeof *w + len);
     if (!w) {
@@ -412,10 +410,9 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     if (s->tls && pc->state != PS_TUNNEL) {
         if (tls_conn_input_buffer(s->tls, &p, &cap) < 0)
             cap = 0;
-    } else if (s == &pc->down && (pc->state == PS_REQUEST || pc->state == PS_LOOKUP ||
-                                  pc->state == PS_CONNECT || pc->state == PS_UP_TLS ||
-                                  pc->state == PS_PEEK ||
-                                  pc->state == PS_HTTP)) {
+    } else if (s == &pc->down &&
+               (pc->state == PS_REQUEST || pc->state == PS_LOOKUP || pc->state == PS_CONNECT ||
+                pc->state == PS_UP_TLS || pc->state == PS_PEEK || pc->state == PS_HTTP)) {
         size_t want = pc->px->cfg.buffer_size;
         if (pc->in_cap - pc->in_len < 1024 && pc->in_cap < 4 * HTTP_DEFAULT_MAX_HEAD) {
             size_t ncap = pc->in_cap ? pc->in_cap * 2 : want;
@@ -559,8 +556,8 @@ static void start_tunnel(struct pconn *pc)
     timer_set(pc, pc->px->cfg.idle_timeout_ms);
     /* Bytes the client sent after its CONNECT head go first. */
     if (pc->in_len) {
-        pc->down.buf = malloc(pc->px->cfg.buffer_size > pc->in_len ? pc->px->cfg.buffer_size
-                                                                   : pc->in_len);
+        pc->down.buf =
+            malloc(pc->px->cfg.buffer_size > pc->in_len ? pc->px->cfg.buffer_size : pc->in_len);
         if (!pc->down.buf) {
             pc_close(pc);
             return;
@@ -745,8 +742,8 @@ static void refused_serve(struct pconn *pc)
         while (off < (size_t)n) {
             size_t used = 0;
             enum http_event ev;
-            if (http_reader_feed(pc->reader, (char *)scratch + off, (size_t)n - off, &used,
-                                 &ev) < 0) {
+            if (http_reader_feed(pc->reader, (char *)scratch + off, (size_t)n - off, &used, &ev) <
+                0) {
                 pc_close(pc);
                 return;
             }
@@ -915,8 +912,8 @@ static void peek_hello(struct pconn *pc)
         start_down_tls(pc, tls_conn_alpn(pc->up.tls));
         return;
     }
-    log_debug("proxy: %s:%u: the browser does not offer h2: reconnecting with http/1.1",
-              pc->host, pc->port);
+    log_debug("proxy: %s:%u: the browser does not offer h2: reconnecting with http/1.1", pc->host,
+              pc->port);
     pc->h1_only = 1;
     side_read(&pc->up, 0);
     uv_close((uv_handle_t *)pc->up.tcp, handle_closed);
@@ -948,8 +945,8 @@ static void start_down_tls(struct pconn *pc, const char *alpn)
         send_error(pc, 502, "daneguard could not mint a certificate for this host");
         return;
     }
-    pc->down.tls = tls_conn_new_server(px->tls_server, ca_cert_chain(pc->cert),
-                                       ca_cert_key(pc->cert), alpn);
+    pc->down.tls =
+        tls_conn_new_server(px->tls_server, ca_cert_chain(pc->cert), ca_cert_key(pc->cert), alpn);
     if (!pc->down.tls) {
         pc_close(pc);
         return;
@@ -1124,8 +1121,8 @@ static void on_address(struct pconn *pc, const struct lookup_result *res, int is
 {
     fill_policy_lookup(is_a ? &pc->r_a : &pc->r_aaaa, res, is_a ? DNS_TYPE_A : DNS_TYPE_AAAA);
     if (res->security != DNS_BOGUS && !res->timed_out)
-        pc->n_addrs += lookup_addresses(res, pc->port, pc->addrs + pc->n_addrs,
-                                        PROXY_MAX_ADDRS - pc->n_addrs);
+        pc->n_addrs +=
+            lookup_addresses(res, pc->port, pc->addrs + pc->n_addrs, PROXY_MAX_ADDRS - pc->n_addrs);
     if (!pc->alias[0] && lookup_cname_target(res, pc->alias, sizeof pc->alias) == 1)
         pc->alias_secure = res->security == DNS_SECURE;
 }
@@ -1208,8 +1205,7 @@ static void lookups_done(struct pconn *pc)
     }
     if (pc->kind == KIND_HTTP) {
         /* Plain HTTP has no TLSA: only refuse what DNSSEC proves wrong. */
-        in.tlsa = (struct policy_lookup){.rcode = DNS_RCODE_NOERROR,
-                                         .security = DNS_INSECURE};
+        in.tlsa = (struct policy_lookup){.rcode = DNS_RCODE_NOERROR, .security = DNS_INSECURE};
         in.tlsa_usable = 0;
         in.mode = CONFIG_INTERCEPT_DANE;
     }
@@ -1477,8 +1473,7 @@ static void serve_page(struct pconn *pc, const struct http_head *h)
         for (size_t i = 0; i < px->n_recent; i++) {
             size_t k = (px->recent_next + PROXY_RECENT_REFUSALS - 1 - i) % PROXY_RECENT_REFUSALS;
             recent[n++] = (struct pages_refusal_entry){px->recent[k].when, px->recent[k].host,
-                                                       px->recent[k].port,
-                                                       px->recent[k].reason};
+                                                       px->recent[k].port, px->recent[k].reason};
         }
         struct pages_status st = {
             .now = time(NULL),
@@ -1655,8 +1650,7 @@ static void start_request(struct pconn *pc)
         return;
     }
     pc->head_timer = pc->in_len > 0; /* pipelined bytes: a head has begun */
-    timer_set(pc, pc->head_timer ? pc->px->cfg.handshake_timeout_ms
-                                 : pc->px->cfg.idle_timeout_ms);
+    timer_set(pc, pc->head_timer ? pc->px->cfg.handshake_timeout_ms : pc->px->cfg.idle_timeout_ms);
     waiting_add(pc);
     handle_request_bytes(pc);
 }
@@ -1783,8 +1777,8 @@ int proxy_new(uv_loop_t *loop, const struct config *cfg, struct resolver *r, str
     if (ca_open(cfg->proxy.ca_dir, &cc, time(NULL), &px->ca, err, errlen) < 0)
         goto fail;
     if (ca_created(px->ca))
-        log_info("proxy: created a new local CA in %s (install %s in browsers)",
-                 cfg->proxy.ca_dir, ca_cert_path(px->ca));
+        log_info("proxy: created a new local CA in %s (install %s in browsers)", cfg->proxy.ca_dir,
+                 ca_cert_path(px->ca));
     int rc = mbedtls_x509_crt_parse_file(&px->trust, cfg->proxy.trust_store);
     if (rc < 0) {
         snprintf(err, errlen, "trust_store %s: cannot read any certificate (mbedTLS -0x%04x)",

@@ -15,8 +15,8 @@
 #define CACHE_MIN_BUCKETS 64
 
 struct cache_entry {
-    struct cache_entry *hnext;            /* bucket chain */
-    struct cache_entry *newer, *older;    /* LRU list: head is the newest */
+    struct cache_entry *hnext;         /* bucket chain */
+    struct cache_entry *newer, *older; /* LRU list: head is the newest */
     uint64_t hash;
     uint64_t stored_ms, expire_ms;
     size_t msg_len;
@@ -24,15 +24,15 @@ struct cache_entry {
     enum dns_security security;
     uint16_t qtype, qclass;
     uint8_t do_bit, cd, qname_len;
-    uint8_t data[];                       /* qname (lowercased), then the message */
+    uint8_t data[]; /* qname (lowercased), then the message */
 };
 
 struct dns_cache {
     struct cache_entry **buckets;
-    size_t nbuckets;                      /* a power of two */
+    size_t nbuckets; /* a power of two */
     struct cache_entry *newest, *oldest;
     uint64_t sipkey[2];
-    size_t bytes;                         /* entries + keys + messages + bucket array */
+    size_t bytes; /* entries + keys + messages + bucket array */
     size_t max_bytes;
     struct dns_cache_stats stats;
 };

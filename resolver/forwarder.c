@@ -34,18 +34,18 @@ struct fwd_conn;
 
 struct fwd_req {
     struct forwarder *fw;
-    struct dns_query q;          /* as getdns asked */
-    uint8_t *query;              /* getdns's query bytes */
+    struct dns_query q; /* as getdns asked */
+    uint8_t *query;     /* getdns's query bytes */
     size_t qlen;
-    struct fwd_conn *conn;       /* getdns came over TCP; else UDP from peer */
+    struct fwd_conn *conn; /* getdns came over TCP; else UDP from peer */
     struct sockaddr_storage peer;
     uint16_t up_id;
     int attempts;
-    size_t upstream;             /* index of the upstream being tried */
+    size_t upstream; /* index of the upstream being tried */
     int use_tcp;
     uv_timer_t timer;
-    uv_udp_t *up_udp;            /* this attempt's own socket (a fresh source port) */
-    struct fwd_tcp *up_tcp;      /* this attempt's TCP to the upstream, when use_tcp */
+    uv_udp_t *up_udp;       /* this attempt's own socket (a fresh source port) */
+    struct fwd_tcp *up_tcp; /* this attempt's TCP to the upstream, when use_tcp */
     int done;
 };
 
@@ -58,7 +58,7 @@ struct fwd_tcp {
     uv_write_t wreq;
     struct fwd_req *r;
     size_t len;
-    uint8_t buf[FWD_TCP_BUF];    /* the query out, then the response in */
+    uint8_t buf[FWD_TCP_BUF]; /* the query out, then the response in */
 };
 
 struct fwd_conn {
@@ -67,20 +67,20 @@ struct fwd_conn {
     struct fwd_conn *next, *prev; /* on fw->conns */
     uint8_t *rbuf;
     size_t rlen;
-    unsigned refs;               /* requests still answering to it */
+    unsigned refs; /* requests still answering to it */
     int closed;
 };
 
 struct forwarder {
     uv_loop_t *loop;
-    uv_udp_t udp;                /* getdns's side */
+    uv_udp_t udp; /* getdns's side */
     uv_tcp_t tcp;
     unsigned handles;
     int closing;
     struct config_upstream upstreams[CONFIG_MAX_ADDRS];
     size_t n_upstreams;
     struct dns_cache *cache;
-    struct fwd_conn conns;       /* list head */
+    struct fwd_conn conns; /* list head */
     struct fwd_req *by_id[65536];
     size_t pending;
     struct forwarder_stats stats;
@@ -426,7 +426,7 @@ static void upstream_udp_recv(uv_udp_t *u, ssize_t n, const uv_buf_t *buf,
         return;
     if ((uint16_t)(msg[0] << 8 | msg[1]) != r->up_id || r->use_tcp ||
         !same_addr(peer, (const struct sockaddr *)&fw->upstreams[r->upstream].addr.ss))
-        return; /* late, spoofed, or not ours */
+        return;          /* late, spoofed, or not ours */
     if (msg[2] & 0x02) { /* truncated: the same upstream over TCP */
         r->use_tcp = 1;
         r->attempts--;

@@ -17,7 +17,7 @@ struct lookup {
     uv_timer_t timer;            /* delivers cache hits */
     lookup_cb cb;
     void *arg;
-    uint8_t *hit;                /* a cache hit's copy, until delivered */
+    uint8_t *hit; /* a cache hit's copy, until delivered */
     size_t hit_len;
     enum dns_security hit_security;
     int cancelled;
@@ -52,7 +52,9 @@ static void lookup_hit_timer(uv_timer_t *t)
 {
     struct lookup *l = t->data;
     struct resolver_answer ans = {
-        .msg = l->hit, .len = l->hit_len, .security = l->hit_security,
+        .msg = l->hit,
+        .len = l->hit_len,
+        .security = l->hit_security,
     };
     lookup_deliver(l, &ans);
 }

@@ -66,9 +66,8 @@ uint64_t resolver_now_ms(const struct resolver *r)
 
 static void upstream_done(struct upstream_waiter *w, const struct upstream_result *res)
 {
-    struct resolver_request *req = (struct resolver_request *)((char *)w -
-                                                               offsetof(struct resolver_request,
-                                                                        waiter));
+    struct resolver_request *req =
+        (struct resolver_request *)((char *)w - offsetof(struct resolver_request, waiter));
     struct resolver *r = req->resolver;
     struct resolver_answer ans = {.security = DNS_INDETERMINATE};
     size_t len = 0;
@@ -78,24 +77,23 @@ static void upstream_done(struct upstream_waiter *w, const struct upstream_resul
         r->stats.servfail_timeouts++;
         ans.timed_out = 1;
         if (dns_reply_error(&req->q, DNS_RCODE_SERVFAIL, DNS_EDE_NO_REACHABLE_AUTHORITY,
-                            "no upstream answered in time", r->render_buf,
-                            sizeof r->render_buf, &len) < 0)
+                            "no upstream answered in time", r->render_buf, sizeof r->render_buf,
+                            &len) < 0)
             len = 0;
     } else {
         /* Rendered with an OPT for the cache; dns_reply_patch() drops it for a
          * client that sent none. */
         struct dns_query q = req->q;
         q.has_edns = 1;
-        int rc = dns_reply_render(&q, res->security, res->msg, res->len, time(NULL),
-                                  r->render_buf, sizeof r->render_buf, &len);
+        int rc = dns_reply_render(&q, res->security, res->msg, res->len, time(NULL), r->render_buf,
+                                  sizeof r->render_buf, &len);
         ans.security = res->security;
         if (rc < 0) {
             dns_name_to_text(req->q.qname, req->q.qname_len, name, sizeof name);
             log_info("resolver: %s/%u: unusable upstream answer: %s", name, req->q.qtype,
                      wire_strerror(rc));
-            dns_reply_error(&req->q, DNS_RCODE_SERVFAIL, DNS_EDE_OTHER,
-                            "unusable upstream answer", r->render_buf, sizeof r->render_buf,
-                            &len);
+            dns_reply_error(&req->q, DNS_RCODE_SERVFAIL, DNS_EDE_OTHER, "unusable upstream answer",
+                            r->render_buf, sizeof r->render_buf, &len);
         } else {
             uint32_t ttl = 0;
             struct dns_cache_key key;
@@ -115,8 +113,7 @@ static void upstream_done(struct upstream_waiter *w, const struct upstream_resul
             if (dns_msg_rcode(res->msg, res->len) == DNS_RCODE_SERVFAIL)
                 ttl = 0;
             dns_cache_key_of_query(&req->q, &key);
-            dns_cache_put(r->cache, &key, r->render_buf, len, res->security, ttl,
-                          uv_now(r->loop));
+            dns_cache_put(r->cache, &key, r->render_buf, len, res->security, ttl, uv_now(r->loop));
             dns_reply_patch(r->render_buf, &len, &req->q, res->security, 0);
         }
     }
@@ -147,8 +144,7 @@ int resolver_answer(struct resolver *r, struct resolver_request *req, uint8_t *o
     r->stats.cache_misses++;
     req->resolver = r;
     req->waiter.done = upstream_done;
-    return upstream_fetch(r->upstream, req->q.qname, req->q.qname_len, req->q.qtype,
-                          &req->waiter);
+    return upstream_fetch(r->upstream, req->q.qname, req->q.qname_len, req->q.qtype, &req->waiter);
 }
 
 void resolver_request_cancel(struct resolver_request *req)

@@ -14,9 +14,9 @@
 #include "wire.h"
 
 #define SERVER_TCP_MAX_CONNS 1024
-#define SERVER_TCP_MAX_PENDING 64      /* per connection; reading pauses beyond */
-#define SERVER_TCP_MAX_WRITES 64       /* replies queued to a client that does not read */
-#define SERVER_TCP_IDLE_MS 10000       /* RFC 7766 §6.2.3: seconds, not minutes */
+#define SERVER_TCP_MAX_PENDING 64 /* per connection; reading pauses beyond */
+#define SERVER_TCP_MAX_WRITES 64  /* replies queued to a client that does not read */
+#define SERVER_TCP_IDLE_MS 10000  /* RFC 7766 §6.2.3: seconds, not minutes */
 #define SERVER_TCP_BUF (2 + 65535)
 #define SERVER_MAX_LISTENERS (2 * CONFIG_MAX_ADDRS)
 #define SERVER_MAX_UDP_REPLY 4096 /* a client's EDNS size is honoured up to this */
@@ -30,7 +30,7 @@ struct pending {
     struct pending *next, *prev; /* on srv->pending */
     uv_udp_t *udp;               /* UDP: listener and peer */
     struct sockaddr_storage peer;
-    struct tcp_conn *conn;       /* TCP: the connection */
+    struct tcp_conn *conn; /* TCP: the connection */
 };
 
 struct tcp_conn {
@@ -42,10 +42,10 @@ struct tcp_conn {
     uint8_t *rbuf;
     size_t rlen;
     unsigned pending;
-    unsigned writes;   /* uv_write requests in flight */
+    unsigned writes; /* uv_write requests in flight */
     int reading;
-    int closing;       /* closed or closing: nothing more is read or written */
-    int refused;       /* outside allow: closed once its REFUSED has left */
+    int closing; /* closed or closing: nothing more is read or written */
+    int refused; /* outside allow: closed once its REFUSED has left */
 };
 
 struct listener {
@@ -64,11 +64,11 @@ struct dns_server {
     size_t n_listeners;
     unsigned handles_open; /* listeners' handles not yet closed */
     int closing;
-    struct pending pending;   /* list head */
-    struct tcp_conn conns;    /* list head */
+    struct pending pending; /* list head */
+    struct tcp_conn conns;  /* list head */
     struct dns_server_stats stats;
     uint8_t udp_rbuf[65536];
-    uint8_t out[65535 + 2];   /* replies are built here, after a 2-byte TCP prefix */
+    uint8_t out[65535 + 2]; /* replies are built here, after a 2-byte TCP prefix */
 };
 
 static void server_maybe_free(struct dns_server *srv)
@@ -182,8 +182,7 @@ static void pending_done(struct resolver_request *req, const struct resolver_ans
     pending_unlink(p);
     if (ans->len) {
         memcpy(srv->out, ans->msg, ans->len);
-        reply(srv, p->udp, (struct sockaddr *)&p->peer, p->conn, &req->q, srv->out,
-              ans->len);
+        reply(srv, p->udp, (struct sockaddr *)&p->peer, p->conn, &req->q, srv->out, ans->len);
     }
     if (p->conn) {
         struct tcp_conn *c = p->conn;
@@ -220,20 +219,20 @@ static void serve_query(struct dns_server *srv, const uint8_t *msg, size_t len, 
                              sizeof srv->out, &out_len);
     } else if (rc == WIRE_ENOTIMP) {
         srv->stats.notimp++;
-        rc = dns_reply_error(&q, DNS_RCODE_NOTIMP, DNS_EDE_NONE, NULL, srv->out,
-                             sizeof srv->out, &out_len);
+        rc = dns_reply_error(&q, DNS_RCODE_NOTIMP, DNS_EDE_NONE, NULL, srv->out, sizeof srv->out,
+                             &out_len);
     } else if (rc == WIRE_EBADVERS) {
-        rc = dns_reply_error(&q, DNS_RCODE_BADVERS, DNS_EDE_NONE, NULL, srv->out,
-                             sizeof srv->out, &out_len);
+        rc = dns_reply_error(&q, DNS_RCODE_BADVERS, DNS_EDE_NONE, NULL, srv->out, sizeof srv->out,
+                             &out_len);
     } else if (rc < 0) {
         srv->stats.formerr++;
-        rc = dns_reply_error(&q, DNS_RCODE_FORMERR, DNS_EDE_NONE, NULL, srv->out,
-                             sizeof srv->out, &out_len);
+        rc = dns_reply_error(&q, DNS_RCODE_FORMERR, DNS_EDE_NONE, NULL, srv->out, sizeof srv->out,
+                             &out_len);
     } else if (q.qclass != DNS_CLASS_IN || q.qtype == 251 || q.qtype == 252) {
         /* Other classes, IXFR and AXFR are not a stub resolver's business. */
         srv->stats.refused++;
-        rc = dns_reply_error(&q, DNS_RCODE_REFUSED, DNS_EDE_NONE, NULL, srv->out,
-                             sizeof srv->out, &out_len);
+        rc = dns_reply_error(&q, DNS_RCODE_REFUSED, DNS_EDE_NONE, NULL, srv->out, sizeof srv->out,
+                             &out_len);
     } else {
         struct pending *p = malloc(sizeof *p);
         struct resolver_answer ans;
@@ -266,8 +265,8 @@ static void serve_query(struct dns_server *srv, const uint8_t *msg, size_t len, 
             reply(srv, udp, peer, conn, &q, srv->out, ans.len);
             return;
         }
-        rc = dns_reply_error(&q, DNS_RCODE_SERVFAIL, DNS_EDE_OTHER, upstream_strerror(rc),
-                             srv->out, sizeof srv->out, &out_len);
+        rc = dns_reply_error(&q, DNS_RCODE_SERVFAIL, DNS_EDE_OTHER, upstream_strerror(rc), srv->out,
+                             sizeof srv->out, &out_len);
     }
     if (rc == 0)
         reply(srv, udp, peer, conn, &q, srv->out, out_len);
@@ -282,8 +281,8 @@ static void udp_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     buf->len = sizeof l->srv->udp_rbuf;
 }
 
-static void udp_recv(uv_udp_t *udp, ssize_t nread, const uv_buf_t *buf,
-                     const struct sockaddr *peer, unsigned flags)
+static void udp_recv(uv_udp_t *udp, ssize_t nread, const uv_buf_t *buf, const struct sockaddr *peer,
+                     unsigned flags)
 {
     struct listener *l = udp->data;
     if (nread <= 0 || !peer || (flags & UV_UDP_PARTIAL) || l->srv->closing)
@@ -344,8 +343,8 @@ static void tcp_read_start(struct tcp_conn *c);
 static void tcp_process(struct tcp_conn *c)
 {
     size_t off = 0;
-    while (c->rlen - off >= 2 && !c->closing && !c->refused &&
-           c->writes < SERVER_TCP_MAX_WRITES && c->pending < SERVER_TCP_MAX_PENDING) {
+    while (c->rlen - off >= 2 && !c->closing && !c->refused && c->writes < SERVER_TCP_MAX_WRITES &&
+           c->pending < SERVER_TCP_MAX_PENDING) {
         size_t mlen = (size_t)c->rbuf[off] << 8 | c->rbuf[off + 1];
         if (c->rlen - off - 2 < mlen)
             break;
@@ -496,11 +495,10 @@ static void fail_pending(struct dns_server *srv, int send_reply)
         size_t len;
         resolver_request_cancel(&p->req);
         pending_unlink(p);
-        if (send_reply && dns_reply_error(&p->req.q, DNS_RCODE_SERVFAIL, DNS_EDE_OTHER,
-                                          "resolver reconfigured", srv->out, sizeof srv->out,
-                                          &len) == 0)
-            reply(srv, p->udp, (struct sockaddr *)&p->peer, p->conn, &p->req.q, srv->out,
-                  len);
+        if (send_reply &&
+            dns_reply_error(&p->req.q, DNS_RCODE_SERVFAIL, DNS_EDE_OTHER, "resolver reconfigured",
+                            srv->out, sizeof srv->out, &len) == 0)
+            reply(srv, p->udp, (struct sockaddr *)&p->peer, p->conn, &p->req.q, srv->out, len);
         if (p->conn)
             p->conn->pending--;
         free(p);

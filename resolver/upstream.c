@@ -44,8 +44,8 @@ struct upstream_fetch {
     uv_timer_t attempt_timer;
     uv_timer_t deadline_timer;
     getdns_transaction_t tid;
-    int getdns_pending;  /* a getdns request is outstanding */
-    int closing;         /* counts timer handles still to close */
+    int getdns_pending; /* a getdns request is outstanding */
+    int closing;        /* counts timer handles still to close */
     uint32_t attempt_ms;
 };
 
@@ -99,8 +99,8 @@ static void remember_anchor(struct upstream *up, getdns_dict *rr)
     up->anchor_len[up->n_anchors++] = name->size;
 }
 
-static int add_trust_anchors(struct upstream *up, getdns_list *anchors, const char *path,
-                             char *err, size_t errlen)
+static int add_trust_anchors(struct upstream *up, getdns_list *anchors, const char *path, char *err,
+                             size_t errlen)
 {
     FILE *fp = fopen(path, "r");
     getdns_list *rrs = NULL;
@@ -245,8 +245,7 @@ int upstream_new(uv_loop_t *loop, const struct config_resolver *cfg, struct upst
     if (!up->uvloop || !up->extensions ||
         getdns_context_set_eventloop(up->ctx, uvloop_getdns(up->uvloop)) ||
         getdns_dict_set_int(up->extensions, "dnssec_return_status", GETDNS_EXTENSION_TRUE) ||
-        getdns_dict_set_int(up->extensions, "dnssec_return_all_statuses",
-                            GETDNS_EXTENSION_TRUE)) {
+        getdns_dict_set_int(up->extensions, "dnssec_return_all_statuses", GETDNS_EXTENSION_TRUE)) {
         snprintf(err, errlen, "cannot set up getdns on the event loop");
         goto fail;
     }
@@ -298,8 +297,7 @@ static void fetch_timer_closed(uv_handle_t *h)
 
 static void fetch_unlink(struct upstream_fetch *f)
 {
-    struct upstream_fetch **pp =
-        &f->up->buckets[fetch_hash(f->qname, f->qname_len, f->qtype)];
+    struct upstream_fetch **pp = &f->up->buckets[fetch_hash(f->qname, f->qname_len, f->qtype)];
     while (*pp && *pp != f)
         pp = &(*pp)->next_in_bucket;
     if (*pp)
@@ -377,8 +375,7 @@ static void deadline_timer_cb(uv_timer_t *t)
     struct upstream_fetch *f = t->data;
     struct upstream_result res = {.error = UPSTREAM_ETIMEDOUT};
     f->up->stats.timeouts++;
-    log_info("upstream: %s/%u: no answer within %u ms", f->qname_text, f->qtype,
-             f->up->timeout_ms);
+    log_info("upstream: %s/%u: no answer within %u ms", f->qname_text, f->qtype, f->up->timeout_ms);
     fetch_finish(f, &res);
 }
 

@@ -33,31 +33,31 @@ struct uvloop_fd;
 
 struct uvloop_event {
     getdns_eventloop_event *gev;
-    struct uvloop_fd *fdp;          /* NULL for a pure timer */
+    struct uvloop_fd *fdp; /* NULL for a pure timer */
     struct uvloop_event *next_on_fd;
-    uv_timer_t *timer;              /* NULL when no timeout */
-    unsigned round;                 /* last dispatch round it fired in */
+    uv_timer_t *timer; /* NULL when no timeout */
+    unsigned round;    /* last dispatch round it fired in */
 };
 
 struct uvloop_fd {
     uv_poll_t poll;
     int fd;
-    int events;                     /* UV_READABLE | UV_WRITABLE now requested */
+    int events; /* UV_READABLE | UV_WRITABLE now requested */
     struct uvloop_event *list;
-    struct uvloop_fd *next;         /* in the adapter's hash bucket */
+    struct uvloop_fd *next; /* in the adapter's hash bucket */
     struct uvloop *ul;
-    int dispatching;                /* do not free while inside poll_cb */
-    int dead;                       /* list emptied during dispatch: close after */
-    int unlinked;                   /* no longer in the adapter's table */
-    int dirty;                      /* poll (re)started since the last prepare */
-    dev_t dev;                      /* the file this poll watches */
+    int dispatching; /* do not free while inside poll_cb */
+    int dead;        /* list emptied during dispatch: close after */
+    int unlinked;    /* no longer in the adapter's table */
+    int dirty;       /* poll (re)started since the last prepare */
+    dev_t dev;       /* the file this poll watches */
     ino_t ino;
 };
 
 #define UVLOOP_BUCKETS 256
 
 struct uvloop {
-    getdns_eventloop base;          /* first: getdns passes &base back to us */
+    getdns_eventloop base; /* first: getdns passes &base back to us */
     uv_loop_t *loop;
     struct uvloop_fd *buckets[UVLOOP_BUCKETS];
     unsigned round;

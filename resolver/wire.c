@@ -508,9 +508,8 @@ static int name_write(const uint8_t *name, size_t name_len, int compress, struct
 }
 
 /* Copy a name out of the upstream's rdata (decompressing it) into ours. */
-static int rdata_name_copy(const uint8_t *msg, size_t len, size_t *pos, size_t rd_end,
-                           int compress, struct comp_table *ct, uint8_t *out, size_t cap,
-                           size_t *n)
+static int rdata_name_copy(const uint8_t *msg, size_t len, size_t *pos, size_t rd_end, int compress,
+                           struct comp_table *ct, uint8_t *out, size_t cap, size_t *n)
 {
     uint8_t name[DNS_MAX_NAME];
     size_t name_len;
@@ -735,7 +734,8 @@ int dns_reply_patch(uint8_t *msg, size_t *len, const struct dns_query *q, enum d
         if (l - pos - 10 < rdlen)
             return WIRE_EFORMERR;
         if (get16(rr) == DNS_TYPE_OPT) {
-            put16(rr + 6, (uint16_t)((get16(rr + 6) & ~DNS_EDNS_DO) | (q->do_bit ? DNS_EDNS_DO : 0)));
+            put16(rr + 6,
+                  (uint16_t)((get16(rr + 6) & ~DNS_EDNS_DO) | (q->do_bit ? DNS_EDNS_DO : 0)));
             opt_start = start;
             opt_end = pos + 10 + rdlen;
         } else {
@@ -904,8 +904,7 @@ int dns_rr_iter_next(struct dns_rr_iter *it, struct dns_rr *rr)
         return 0;
 
     size_t pos = it->pos;
-    if (dns_name_read(it->msg, it->len, &pos, rr->owner, &rr->owner_len) < 0 ||
-        it->len - pos < 10)
+    if (dns_name_read(it->msg, it->len, &pos, rr->owner, &rr->owner_len) < 0 || it->len - pos < 10)
         return WIRE_EFORMERR;
     const uint8_t *p = it->msg + pos;
     rr->section = (enum dns_section)it->section;

@@ -127,8 +127,8 @@ static int ecdsa_alg_ok(const unsigned char *der, size_t len)
 {
     static const unsigned char good[] = {0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86,
                                          0x48, 0xce, 0x3d, 0x04, 0x03, 0x02};
-    static const unsigned char bad[] = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d,
-                                        0x04, 0x03, 0x02, 0x05, 0x00};
+    static const unsigned char bad[] = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce,
+                                        0x3d, 0x04, 0x03, 0x02, 0x05, 0x00};
     size_t i, n = 0;
     for (i = 0; i + sizeof good <= len; i++) {
         n += memcmp(der + i, good, sizeof good) == 0;
@@ -299,9 +299,8 @@ static void test_ca_mint_verifies(void)
     if (cert) {
         leaf = ca_cert_chain(cert);
         CHECK(leaf->next != NULL && leaf->next->next == NULL);
-        CHECK_INT_EQ(mbedtls_x509_crt_verify(leaf, &trust, NULL, "www.example.test", &flags, NULL,
-                                             NULL),
-                     0);
+        CHECK_INT_EQ(
+            mbedtls_x509_crt_verify(leaf, &trust, NULL, "www.example.test", &flags, NULL, NULL), 0);
         CHECK_INT_EQ(flags, 0);
         CHECK(mbedtls_x509_crt_verify(leaf, &trust, NULL, "other.example.test", &flags, NULL,
                                       NULL) != 0);
@@ -359,12 +358,10 @@ static void test_ca_mint_ip_literals(void)
         mbedtls_x509_dn_gets(cn, sizeof cn, &ca_cert_chain(b)->subject);
         CHECK_STR_EQ(cn, "CN=2001:db8::1");
         /* mbedTLS 2.28 matches only dNSName, so check the chain without a name. */
-        CHECK_INT_EQ(mbedtls_x509_crt_verify(ca_cert_chain(a), &trust, NULL, NULL, &flags, NULL,
-                                             NULL),
-                     0);
-        CHECK_INT_EQ(mbedtls_x509_crt_verify(ca_cert_chain(b), &trust, NULL, NULL, &flags, NULL,
-                                             NULL),
-                     0);
+        CHECK_INT_EQ(
+            mbedtls_x509_crt_verify(ca_cert_chain(a), &trust, NULL, NULL, &flags, NULL, NULL), 0);
+        CHECK_INT_EQ(
+            mbedtls_x509_crt_verify(ca_cert_chain(b), &trust, NULL, NULL, &flags, NULL, NULL), 0);
     }
     ca_stats_get(ca, &st);
     CHECK_INT_EQ(st.hits, 1);
@@ -378,9 +375,10 @@ static void test_ca_mint_ip_literals(void)
 
 static void test_ca_host_names(void)
 {
-    static const char *bad[] = {"", ".", "a..b", "bad host", "*.example.test", "a,CN=evil",
-                                "x=y", "[192.0.2.1]", "[::1", "fe80::1%eth0", "caf\xc3\xa9.test",
-                                "a/b", ".leading"};
+    static const char *bad[] = {
+        "",        ".",           "a..b", "bad host",     "*.example.test",   "a,CN=evil",
+        "x=y",     "[192.0.2.1]", "[::1", "fe80::1%eth0", "caf\xc3\xa9.test", "a/b",
+        ".leading"};
     char dir[128], cn[128], longname[300], label64[70];
     time_t now = time(NULL);
     struct ca *ca = open_ok(new_dir(dir, sizeof dir), NULL, now);
@@ -491,9 +489,9 @@ static void test_ca_cache_eviction(void)
     CHECK_INT_EQ(st.signatures, 5);
 
     /* The evicted chain is still whole for whoever holds it. */
-    CHECK_INT_EQ(mbedtls_x509_crt_verify(ca_cert_chain(held), &trust, NULL, "b.test", &flags, NULL,
-                                         NULL),
-                 0);
+    CHECK_INT_EQ(
+        mbedtls_x509_crt_verify(ca_cert_chain(held), &trust, NULL, "b.test", &flags, NULL, NULL),
+        0);
     CHECK_INT_EQ(ca_mint(ca, "b.test", now, &b), 0); /* gone: signed again */
     CHECK(b != held);
     ca_stats_get(ca, &st);
@@ -615,8 +613,8 @@ static void test_ca_openssl(void)
              "openssl verify -x509_strict -CAfile %s -verify_ip 2001:db8::1 %s",
              ca_cert_path(ca), leaf_ip, ca_cert_path(ca), leaf_ip6);
     CHECK_INT_EQ(run(cmd, out, sizeof out), 0);
-    snprintf(cmd, sizeof cmd, "openssl verify -CAfile %s -verify_ip 192.0.2.8 %s",
-             ca_cert_path(ca), leaf_ip);
+    snprintf(cmd, sizeof cmd, "openssl verify -CAfile %s -verify_ip 192.0.2.8 %s", ca_cert_path(ca),
+             leaf_ip);
     CHECK(run(cmd, out, sizeof out) != 0);
 
     snprintf(cmd, sizeof cmd, "openssl x509 -noout -text -in %s", leaf);
@@ -631,7 +629,8 @@ static void test_ca_openssl(void)
     CHECK(strstr(out, "Public-Key: (256 bit)") != NULL);
     if (!strstr(out, "DNS:www.example.test"))
         fprintf(stderr, "%s", out);
-    snprintf(cmd, sizeof cmd, "openssl x509 -noout -text -in %s -in %s; openssl x509 -noout -ext "
+    snprintf(cmd, sizeof cmd,
+             "openssl x509 -noout -text -in %s -in %s; openssl x509 -noout -ext "
              "subjectAltName -in %s",
              leaf_ip, leaf_ip, leaf_ip6);
     CHECK_INT_EQ(run(cmd, out, sizeof out), 0);

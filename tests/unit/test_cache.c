@@ -1,8 +1,8 @@
 /* tests/unit/test_cache.c — the answer cache with a pinned clock: keys, variants,
  * expiry, LRU eviction under a small bound, replacement, statistics.
  */
-#include "unit.h"
 #include "cache.h"
+#include "unit.h"
 
 #include <stdlib.h>
 
@@ -84,9 +84,9 @@ static void test_case_insensitive(void)
     CHECK_INT_EQ(dns_cache_get(c, mkkey(&kb, "www.example.com", 1, 1, 0), T0, &hit), 1);
     CHECK_INT_EQ(dns_cache_get(c, mkkey(&kb, "WWW.EXAMPLE.COM", 1, 1, 0), T0, &hit), 1);
     /* only ASCII letters fold: '[' (0x5b) is not '{' (0x7b) */
-    CHECK_INT_EQ(dns_cache_put(c, mkkey(&kb, "a[b", 1, 0, 0), (const uint8_t *)"y", 1,
-                               DNS_INSECURE, 60, T0),
-                 0);
+    CHECK_INT_EQ(
+        dns_cache_put(c, mkkey(&kb, "a[b", 1, 0, 0), (const uint8_t *)"y", 1, DNS_INSECURE, 60, T0),
+        0);
     CHECK_INT_EQ(dns_cache_get(c, mkkey(&kb, "a{b", 1, 0, 0), T0, &hit), 0);
     CHECK_INT_EQ(dns_cache_get(c, mkkey(&kb, "A[B", 1, 0, 0), T0, &hit), 1);
     dns_cache_free(c);
@@ -190,9 +190,9 @@ static void test_lru(void)
     dns_cache_get_stats(c, &st);
     size_t base = st.bytes;
     CHECK(base < 4096);
-    CHECK_INT_EQ(dns_cache_put(c, mkkey(&kb, "n0.example", 1, 0, 0), msg, sizeof msg, DNS_SECURE,
-                               60, T0),
-                 0);
+    CHECK_INT_EQ(
+        dns_cache_put(c, mkkey(&kb, "n0.example", 1, 0, 0), msg, sizeof msg, DNS_SECURE, 60, T0),
+        0);
     dns_cache_get_stats(c, &st);
     size_t per = st.bytes - base; /* struct + key + message */
     CHECK(per > sizeof msg + 11);
@@ -200,9 +200,9 @@ static void test_lru(void)
     CHECK(fit >= 3);
     for (size_t i = 1; i < fit; i++) {
         snprintf(name, sizeof name, "n%zu.example", i);
-        CHECK_INT_EQ(dns_cache_put(c, mkkey(&kb, name, 1, 0, 0), msg, sizeof msg, DNS_SECURE, 60,
-                                   T0 + i),
-                     0);
+        CHECK_INT_EQ(
+            dns_cache_put(c, mkkey(&kb, name, 1, 0, 0), msg, sizeof msg, DNS_SECURE, 60, T0 + i),
+            0);
     }
     dns_cache_get_stats(c, &st);
     CHECK_INT_EQ(st.entries, fit);
@@ -211,13 +211,13 @@ static void test_lru(void)
 
     /* touch n0: n1 is now the least recently used */
     CHECK_INT_EQ(dns_cache_get(c, mkkey(&kb, "n0.example", 1, 0, 0), T0 + 100, &hit), 1);
-    CHECK_INT_EQ(dns_cache_put(c, mkkey(&kb, "new1.example", 1, 0, 0), msg, sizeof msg,
-                               DNS_SECURE, 60, T0 + 200),
+    CHECK_INT_EQ(dns_cache_put(c, mkkey(&kb, "new1.example", 1, 0, 0), msg, sizeof msg, DNS_SECURE,
+                               60, T0 + 200),
                  0);
     CHECK_INT_EQ(dns_cache_get(c, mkkey(&kb, "n1.example", 1, 0, 0), T0 + 300, &hit), 0);
     CHECK_INT_EQ(dns_cache_get(c, mkkey(&kb, "n0.example", 1, 0, 0), T0 + 300, &hit), 1);
-    CHECK_INT_EQ(dns_cache_put(c, mkkey(&kb, "new2.example", 1, 0, 0), msg, sizeof msg,
-                               DNS_SECURE, 60, T0 + 400),
+    CHECK_INT_EQ(dns_cache_put(c, mkkey(&kb, "new2.example", 1, 0, 0), msg, sizeof msg, DNS_SECURE,
+                               60, T0 + 400),
                  0);
     CHECK_INT_EQ(dns_cache_get(c, mkkey(&kb, "n2.example", 1, 0, 0), T0 + 500, &hit), 0);
     CHECK_INT_EQ(dns_cache_get(c, mkkey(&kb, "new1.example", 1, 0, 0), T0 + 500, &hit), 1);
@@ -231,9 +231,9 @@ static void test_lru(void)
     /* an entry above an eighth of the bound is refused, and nothing is evicted */
     uint8_t big[600];
     memset(big, 1, sizeof big);
-    CHECK_INT_EQ(dns_cache_put(c, mkkey(&kb, "big.example", 1, 0, 0), big, sizeof big,
-                               DNS_SECURE, 60, T0),
-                 -1);
+    CHECK_INT_EQ(
+        dns_cache_put(c, mkkey(&kb, "big.example", 1, 0, 0), big, sizeof big, DNS_SECURE, 60, T0),
+        -1);
     dns_cache_get_stats(c, &st);
     CHECK_INT_EQ(st.evictions, 2);
     CHECK_INT_EQ(dns_cache_get(c, &kb.key, T0, &hit), 0);
@@ -253,8 +253,8 @@ static void test_many(void)
     for (int i = 0; i < 20000; i++) {
         snprintf(name, sizeof name, "host%d.example.net", i);
         memcpy(msg, &i, sizeof i);
-        CHECK_INT_EQ(dns_cache_put(c, mkkey(&kb, name, 1, i & 1, 0), msg, sizeof msg,
-                                   DNS_INSECURE, 3600, T0),
+        CHECK_INT_EQ(dns_cache_put(c, mkkey(&kb, name, 1, i & 1, 0), msg, sizeof msg, DNS_INSECURE,
+                                   3600, T0),
                      0);
     }
     dns_cache_get_stats(c, &st);

@@ -211,28 +211,28 @@ static void test_connect_ip_literals(void)
 static void test_connect_bad(void)
 {
     static const char *const bad[] = {
-        "CONNECT example.com HTTP/1.1\r\n\r\n",           /* no port */
-        "CONNECT example.com: HTTP/1.1\r\n\r\n",          /* empty port */
-        "CONNECT example.com:0 HTTP/1.1\r\n\r\n",         /* port 0 */
-        "CONNECT example.com:65536 HTTP/1.1\r\n\r\n",     /* port too big */
-        "CONNECT example.com:443x HTTP/1.1\r\n\r\n",      /* junk after port */
-        "CONNECT example.com:-1 HTTP/1.1\r\n\r\n",        /* negative */
-        "CONNECT example.com:0443000 HTTP/1.1\r\n\r\n",   /* too many digits */
-        "CONNECT 1.2.3.999:443 HTTP/1.1\r\n\r\n",         /* bad IPv4 */
-        "CONNECT 1.2.3:443 HTTP/1.1\r\n\r\n",             /* short IPv4 */
-        "CONNECT [::1:443 HTTP/1.1\r\n\r\n",              /* unclosed bracket */
-        "CONNECT [zz::1]:443 HTTP/1.1\r\n\r\n",           /* not IPv6 */
-        "CONNECT [::1]443 HTTP/1.1\r\n\r\n",              /* no colon after ] */
-        "CONNECT ::1:443 HTTP/1.1\r\n\r\n",               /* IPv6 without brackets */
-        "CONNECT -bad.example:443 HTTP/1.1\r\n\r\n",      /* label starts with - */
-        "CONNECT bad-.example:443 HTTP/1.1\r\n\r\n",      /* label ends with - */
-        "CONNECT a..example:443 HTTP/1.1\r\n\r\n",        /* empty label */
-        "CONNECT user@example.com:443 HTTP/1.1\r\n\r\n",  /* userinfo */
-        "CONNECT exa%20mple.com:443 HTTP/1.1\r\n\r\n",    /* escapes */
-        "CONNECT http://example.com/ HTTP/1.1\r\n\r\n",   /* absolute-form */
-        "CONNECT :443 HTTP/1.1\r\n\r\n",                  /* no host */
-        "CONNECT example.com:443 HTTP/1.1 junk\r\n\r\n",  /* garbage request line */
-        "CONNECT \x01\x02:443 HTTP/1.1\r\n\r\n",          /* control bytes */
+        "CONNECT example.com HTTP/1.1\r\n\r\n",          /* no port */
+        "CONNECT example.com: HTTP/1.1\r\n\r\n",         /* empty port */
+        "CONNECT example.com:0 HTTP/1.1\r\n\r\n",        /* port 0 */
+        "CONNECT example.com:65536 HTTP/1.1\r\n\r\n",    /* port too big */
+        "CONNECT example.com:443x HTTP/1.1\r\n\r\n",     /* junk after port */
+        "CONNECT example.com:-1 HTTP/1.1\r\n\r\n",       /* negative */
+        "CONNECT example.com:0443000 HTTP/1.1\r\n\r\n",  /* too many digits */
+        "CONNECT 1.2.3.999:443 HTTP/1.1\r\n\r\n",        /* bad IPv4 */
+        "CONNECT 1.2.3:443 HTTP/1.1\r\n\r\n",            /* short IPv4 */
+        "CONNECT [::1:443 HTTP/1.1\r\n\r\n",             /* unclosed bracket */
+        "CONNECT [zz::1]:443 HTTP/1.1\r\n\r\n",          /* not IPv6 */
+        "CONNECT [::1]443 HTTP/1.1\r\n\r\n",             /* no colon after ] */
+        "CONNECT ::1:443 HTTP/1.1\r\n\r\n",              /* IPv6 without brackets */
+        "CONNECT -bad.example:443 HTTP/1.1\r\n\r\n",     /* label starts with - */
+        "CONNECT bad-.example:443 HTTP/1.1\r\n\r\n",     /* label ends with - */
+        "CONNECT a..example:443 HTTP/1.1\r\n\r\n",       /* empty label */
+        "CONNECT user@example.com:443 HTTP/1.1\r\n\r\n", /* userinfo */
+        "CONNECT exa%20mple.com:443 HTTP/1.1\r\n\r\n",   /* escapes */
+        "CONNECT http://example.com/ HTTP/1.1\r\n\r\n",  /* absolute-form */
+        "CONNECT :443 HTTP/1.1\r\n\r\n",                 /* no host */
+        "CONNECT example.com:443 HTTP/1.1 junk\r\n\r\n", /* garbage request line */
+        "CONNECT \x01\x02:443 HTTP/1.1\r\n\r\n",         /* control bytes */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         struct t_run t;
@@ -273,8 +273,7 @@ static void test_authority_parse(void)
     CHECK_INT_EQ(http_authority_parse("example.org", 11, 0, host, &k, &port), HTTP_EBADPORT);
     CHECK_INT_EQ(http_authority_parse("_dmarc.example.org:1", 20, 0, host, &k, &port), 0);
     CHECK_INT_EQ(port, 1);
-    CHECK_INT_EQ(http_authority_parse("[fe80::1%eth0]:443", 18, 0, host, &k, &port),
-                 HTTP_EBADHOST);
+    CHECK_INT_EQ(http_authority_parse("[fe80::1%eth0]:443", 18, 0, host, &k, &port), HTTP_EBADHOST);
     CHECK_INT_EQ(http_authority_parse("", 0, 80, host, &k, &port), HTTP_EBADHOST);
     CHECK_INT_EQ(http_authority_parse("a\0b:1", 5, 0, host, &k, &port), HTTP_EBADHOST);
 }

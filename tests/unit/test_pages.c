@@ -20,8 +20,8 @@ static int contains_nocase(const char *hay, const char *needle)
 static int only_known_tags(const char *html)
 {
     static const char *const known[] = {
-        "!DOCTYPE", "html", "head", "meta", "title", "style", "body", "main", "h1", "h2", "p",
-        "div",      "code", "pre",  "table", "tr",   "th",    "td",   "ul",   "li", "a",  "em",
+        "!DOCTYPE", "html", "head", "meta",  "title", "style", "body", "main", "h1", "h2", "p",
+        "div",      "code", "pre",  "table", "tr",    "th",    "td",   "ul",   "li", "a",  "em",
     };
     for (const char *p = strchr(html, '<'); p; p = strchr(p + 1, '<')) {
         const char *name = p + 1 + (p[1] == '/');
@@ -83,7 +83,8 @@ static void test_refusal_page(void)
     http_buf_free(&b);
 
     /* other reasons, no certificate, no TLSA, an IPv6 literal */
-    struct pages_refusal r2 = {.host = "2001:db8::1", .port = 8443, .reason = "TLSA lookup timed out"};
+    struct pages_refusal r2 = {
+        .host = "2001:db8::1", .port = 8443, .reason = "TLSA lookup timed out"};
     CHECK_INT_EQ(pages_refusal_html(&b, &r2), 0);
     CHECK(contains(b.data, "<title>daneguard refused [2001:db8::1]:8443</title>"));
     CHECK(contains(b.data, "TLSA lookup timed out"));
@@ -192,7 +193,8 @@ static void test_onboarding(void)
     CHECK(contains(b.data, "href=\"/status\""));
     CHECK(contains(b.data, "Privacy &amp; Security"));
     CHECK(contains(b.data, "chrome://settings/certificates"));
-    CHECK(contains(b.data, "certutil -d sql:$HOME/.pki/nssdb -A -t \"C,,\" -n daneguard -i ca.crt"));
+    CHECK(
+        contains(b.data, "certutil -d sql:$HOME/.pki/nssdb -A -t \"C,,\" -n daneguard -i ca.crt"));
     CHECK(contains(b.data, "/usr/local/share/ca-certificates/daneguard.crt"));
     CHECK(contains(b.data, "update-ca-certificates"));
     CHECK(contains(b.data, "security add-trusted-cert -d -r trustRoot -k "
@@ -207,17 +209,32 @@ static void test_onboarding(void)
 static void test_status(void)
 {
     struct pages_refusal_entry recent[] = {
-        {.when = 1700000000, .host = "bad.example", .port = 443,
+        {.when = 1700000000,
+         .host = "bad.example",
+         .port = 443,
          .reason = "DANE mismatch: no TLSA record matches the presented chain"},
-        {.when = 1699999000, .host = "<script>x</script>", .port = 8443,
+        {.when = 1699999000,
+         .host = "<script>x</script>",
+         .port = 8443,
          .reason = "quote \" backslash \\ newline\n<b>"},
     };
     struct pages_status s = {
-        .now = 1700000100, .uptime_s = 93784, /* 1d 02:03:04 */
-        .dns_queries = 1000, .cache_hits = 750, .cache_misses = 250, .cache_entries = 321,
-        .cache_bytes = 65536, .conns_open = 3, .conns_total = 99, .intercepted = 40,
-        .tunnelled = 50, .refused = 9, .certs_minted = 12, .cert_cache_hits = 28,
-        .recent = recent, .n_recent = 2,
+        .now = 1700000100,
+        .uptime_s = 93784, /* 1d 02:03:04 */
+        .dns_queries = 1000,
+        .cache_hits = 750,
+        .cache_misses = 250,
+        .cache_entries = 321,
+        .cache_bytes = 65536,
+        .conns_open = 3,
+        .conns_total = 99,
+        .intercepted = 40,
+        .tunnelled = 50,
+        .refused = 9,
+        .certs_minted = 12,
+        .cert_cache_hits = 28,
+        .recent = recent,
+        .n_recent = 2,
     };
     struct http_buf b = {0};
     CHECK_INT_EQ(pages_status_html(&b, &s), 0);

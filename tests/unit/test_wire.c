@@ -149,7 +149,7 @@ static void query_make(struct mb *m, unsigned id, unsigned flags, const char *na
 static void upstream_answer_at(struct mb *m, uint32_t sig_expiration, uint32_t sig_inception)
 {
     mb_header(m, 0x4242, 0x81a0, 1, 4, 3, 2); /* QR RD RA AD */
-    mb_name(m, "www.example.com");           /* 12; example.com at 16 */
+    mb_name(m, "www.example.com");            /* 12; example.com at 16 */
     mb_u16(m, DNS_TYPE_A);
     mb_u16(m, DNS_CLASS_IN);
 
@@ -574,12 +574,11 @@ static void test_reply_error(void)
     query_make(&m, 0xabcd, 0x0100, "example.com", DNS_TYPE_A, 0, 0);
     m.b[3] = 0x10; /* CD */
     CHECK_INT_EQ(dns_query_parse(m.b, m.n, &q), 0);
-    CHECK_INT_EQ(dns_reply_error(&q, DNS_RCODE_REFUSED, DNS_EDE_PROHIBITED, "no", out, sizeof out,
-                                 &len),
-                 0);
-    static const uint8_t refused[] = {0xab, 0xcd, 0x81, 0x95, 0, 1, 0, 0, 0, 0, 0, 0,
-                                      7,    'e',  'x',  'a',  'm', 'p', 'l', 'e', 3,  'c',
-                                      'o',  'm',  0,    0,    1,   0,   1};
+    CHECK_INT_EQ(
+        dns_reply_error(&q, DNS_RCODE_REFUSED, DNS_EDE_PROHIBITED, "no", out, sizeof out, &len), 0);
+    static const uint8_t refused[] = {0xab, 0xcd, 0x81, 0x95, 0,   1,   0,   0,   0,   0,
+                                      0,    0,    7,    'e',  'x', 'a', 'm', 'p', 'l', 'e',
+                                      3,    'c',  'o',  'm',  0,   0,   1,   0,   1};
     CHECK_INT_EQ(len, sizeof refused);
     CHECK_MEM_EQ(out, refused, sizeof refused);
 
@@ -589,23 +588,22 @@ static void test_reply_error(void)
     CHECK_INT_EQ(dns_reply_error(&q, DNS_RCODE_SERVFAIL, DNS_EDE_SIGNATURE_EXPIRED, "sig expired",
                                  out, sizeof out, &len),
                  0);
-    static const uint8_t opt[] = {0,    0, 41, 0x04, 0xd0, 0, 0,   0x80, 0,   0,   17,
-                                  0,    15, 0, 13,   0,    7, 's', 'i',  'g', ' ', 'e',
-                                  'x',  'p', 'i', 'r', 'e', 'd'};
+    static const uint8_t opt[] = {0,   0,   41,  0x04, 0xd0, 0,   0,   0x80, 0,   0,
+                                  17,  0,   15,  0,    13,   0,   7,   's',  'i', 'g',
+                                  ' ', 'e', 'x', 'p',  'i',  'r', 'e', 'd'};
     CHECK_INT_EQ(len, 12 + 17 + sizeof opt);
     CHECK_INT_EQ(out[3], 0x82);
     CHECK_INT_EQ(rd16(out + 10), 1);
     CHECK_MEM_EQ(out + 29, opt, sizeof opt);
 
     /* EDNS, no EDE: an empty OPT; EDE with a NULL text: just the INFO-CODE */
-    CHECK_INT_EQ(dns_reply_error(&q, DNS_RCODE_SERVFAIL, DNS_EDE_NONE, NULL, out, sizeof out,
-                                 &len),
+    CHECK_INT_EQ(dns_reply_error(&q, DNS_RCODE_SERVFAIL, DNS_EDE_NONE, NULL, out, sizeof out, &len),
                  0);
     CHECK_INT_EQ(len, 12 + 17 + 11);
     CHECK_INT_EQ(rd16(out + 29 + 9), 0);
-    CHECK_INT_EQ(dns_reply_error(&q, DNS_RCODE_SERVFAIL, DNS_EDE_DNSSEC_BOGUS, NULL, out,
-                                 sizeof out, &len),
-                 0);
+    CHECK_INT_EQ(
+        dns_reply_error(&q, DNS_RCODE_SERVFAIL, DNS_EDE_DNSSEC_BOGUS, NULL, out, sizeof out, &len),
+        0);
     static const uint8_t opt6[] = {0, 0, 41, 4, 0xd0, 0, 0, 0x80, 0, 0, 6, 0, 15, 0, 2, 0, 6};
     CHECK_INT_EQ(len, 12 + 17 + sizeof opt6);
     CHECK_MEM_EQ(out + 29, opt6, sizeof opt6);
@@ -615,8 +613,7 @@ static void test_reply_error(void)
     m.b[11] = 1;
     mb_opt(&m, 1232, 1, 0);
     CHECK_INT_EQ(dns_query_parse(m.b, m.n, &q), WIRE_EBADVERS);
-    CHECK_INT_EQ(dns_reply_error(&q, DNS_RCODE_BADVERS, DNS_EDE_NONE, NULL, out, sizeof out,
-                                 &len),
+    CHECK_INT_EQ(dns_reply_error(&q, DNS_RCODE_BADVERS, DNS_EDE_NONE, NULL, out, sizeof out, &len),
                  0);
     CHECK_INT_EQ(out[3] & 0x0f, 0);
     CHECK_INT_EQ(out[29 + 5], 1); /* extended rcode */
@@ -624,16 +621,14 @@ static void test_reply_error(void)
 
     /* FORMERR without a question; NOTIMP echoes the opcode */
     CHECK_INT_EQ(dns_query_parse(m.b, 12, &q), WIRE_EFORMERR);
-    CHECK_INT_EQ(dns_reply_error(&q, DNS_RCODE_FORMERR, DNS_EDE_NONE, NULL, out, sizeof out,
-                                 &len),
+    CHECK_INT_EQ(dns_reply_error(&q, DNS_RCODE_FORMERR, DNS_EDE_NONE, NULL, out, sizeof out, &len),
                  0);
     CHECK_INT_EQ(len, 12);
     CHECK_INT_EQ(out[3] & 0x0f, 1);
     CHECK_INT_EQ(rd16(out + 4), 0);
     query_make(&m, 3, 4 << 11, "example.com", DNS_TYPE_SOA, 0, 0);
     CHECK_INT_EQ(dns_query_parse(m.b, m.n, &q), WIRE_ENOTIMP);
-    CHECK_INT_EQ(dns_reply_error(&q, DNS_RCODE_NOTIMP, DNS_EDE_NONE, NULL, out, sizeof out,
-                                 &len),
+    CHECK_INT_EQ(dns_reply_error(&q, DNS_RCODE_NOTIMP, DNS_EDE_NONE, NULL, out, sizeof out, &len),
                  0);
     CHECK_INT_EQ(out[2], 0x80 | 4 << 3);
     CHECK_INT_EQ(out[3], 0x84);
@@ -883,8 +878,7 @@ static void test_render_bogus(void)
     const char *t;
     upstream_answer(&up, (uint32_t)NOW + 86400);
     CHECK_INT_EQ(dns_bogus_ede(up.b, up.n, NOW, &t), DNS_EDE_DNSSEC_BOGUS);
-    CHECK_INT_EQ(dns_bogus_ede(up.b, up.n, NOW - 2 * 86400, &t),
-                 DNS_EDE_SIGNATURE_NOT_YET_VALID);
+    CHECK_INT_EQ(dns_bogus_ede(up.b, up.n, NOW - 2 * 86400, &t), DNS_EDE_SIGNATURE_NOT_YET_VALID);
     upstream_answer_at(&up, 100, 0xfffff000u); /* valid across the 2106 wrap */
     CHECK_INT_EQ(dns_bogus_ede(up.b, up.n, (time_t)0xffffff00u, &t), DNS_EDE_DNSSEC_BOGUS);
     CHECK_INT_EQ(dns_bogus_ede(up.b, up.n, (time_t)0x100000200, &t), DNS_EDE_SIGNATURE_EXPIRED);
@@ -1165,7 +1159,6 @@ static void test_answer_ttl(void)
     m.b[m.n - 10] = 0x7f;
     CHECK_INT_EQ(dns_answer_ttl(m.b, m.n, &ttl), 0);
     CHECK_INT_EQ(ttl, 0x7f000000);
-
 }
 
 /* Random mutations of a real answer must never crash or read out of bounds

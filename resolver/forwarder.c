@@ -16,7 +16,10 @@
 #include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
 #include <sys/random.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "cache.h"
 #include "log.h"
@@ -518,7 +521,7 @@ int forwarder_new(uv_loop_t *loop, const struct config_resolver *cfg, struct for
                   struct sockaddr_storage *addr, char *err, size_t errlen)
 {
     struct forwarder *fw = calloc(1, sizeof *fw);
-    int len = sizeof *addr, rc;
+    int rc;
 
     if (!fw || !(fw->cache = dns_cache_new(FWD_CACHE_BYTES))) {
         free(fw);
@@ -535,27 +538,37 @@ int forwarder_new(uv_loop_t *loop, const struct config_resolver *cfg, struct for
     fw->handles = 2;
 
     /* One port for UDP and TCP: the kernel picks it for UDP; a few tries if TCP
-     * finds it taken. */
-    for (int tries = 0;; tries++) {
+     * finds it taken. Plain sockets first, handed to libuv only once both are
+     * bound: no libuv handle is ever closed and reused here (this may run from
+     * inside a loop callback, on reload). */
+    int ufd = -1, tfd = -1;
+    rc = UV_EADDRINUSE;
+    for (int tries = 0; tries < 16 && rc != 0; tries++) {
         struct sockaddr_in lo = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-        rc = uv_udp_bind(&fw->udp, (struct sockaddr *)&lo, 0);
-        if (rc == 0)
-            rc = uv_udp_getsockname(&fw->udp, (struct sockaddr *)addr, &len);
-        if (rc == 0)
-            rc = uv_tcp_bind(&fw->tcp, (struct sockaddr *)addr, 0);
-        if (rc == 0)
-            rc = uv_listen((uv_stream_t *)&fw->tcp, 128, on_accept);
-        if (rc == 0 || tries == 8)
+        socklen_t alen = sizeof *addr;
+        ufd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        tfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (ufd >= 0 && tfd >= 0 && bind(ufd, (struct sockaddr *)&lo, sizeof lo) == 0 &&
+            getsockname(ufd, (struct sockaddr *)addr, &alen) == 0 &&
+            bind(tfd, (struct sockaddr *)addr, alen) == 0) {
+            rc = 0;
             break;
-        /* start over with fresh handles */
-        uv_close((uv_handle_t *)&fw->udp, NULL);
-        uv_close((uv_handle_t *)&fw->tcp, NULL);
-        uv_run(loop, UV_RUN_NOWAIT);
-        uv_udp_init(loop, &fw->udp);
-        uv_tcp_init(loop, &fw->tcp);
-        fw->udp.data = fw->tcp.data = fw;
-        len = sizeof *addr;
+        }
+        rc = uv_translate_sys_error(errno);
+        if (ufd >= 0)
+            close(ufd);
+        if (tfd >= 0)
+            close(tfd);
+        ufd = tfd = -1;
     }
+    if (rc == 0 && (rc = uv_udp_open(&fw->udp, ufd)) < 0) {
+        close(ufd);
+        close(tfd);
+    } else if (rc == 0 && (rc = uv_tcp_open(&fw->tcp, tfd)) < 0) {
+        close(tfd); /* ufd is the UDP handle's now */
+    }
+    if (rc == 0)
+        rc = uv_listen((uv_stream_t *)&fw->tcp, 128, on_accept);
     if (rc == 0)
         rc = uv_udp_recv_start(&fw->udp, udp_alloc, getdns_udp_recv);
     if (rc < 0) {

@@ -20,12 +20,22 @@
  * EBADF of its deferred epoll_ctl. A prepare handle, which runs just before
  * libuv polls, checks every poll started or changed since (the "dirty" ones)
  * and retires those whose fd no longer names their file.
+ *
+ * The checks above come too late in one case: a poll left on a closed fd keeps
+ * its slot in libuv's watcher table, so the next handle that gets the same fd
+ * number (a proxy connection, a new getdns socket) is never watched, and closing
+ * the stale poll later removes the new socket from epoll. So this module also
+ * defines close(): getdns's calls to it (and everyone else's) stop our poll on
+ * that fd first, while the fd still names its file, and then close it.
  */
 #include "uvloop.h"
 
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "log.h"
 
@@ -329,6 +339,29 @@ static getdns_eventloop_vmt uvloop_vmt = {
     uvloop_cleanup, uvloop_schedule, uvloop_clear, uvloop_run, uvloop_run_once,
 };
 
+/* Every live adapter, for close() (two exist for a moment during a reload). */
+#define UVLOOP_MAX_ADAPTERS 4
+static struct uvloop *uvloop_adapters[UVLOOP_MAX_ADAPTERS];
+static pthread_t uvloop_thread; /* the loop's thread: the only one that touches them */
+
+int close(int fd)
+{
+    if (fd >= 0 && pthread_equal(pthread_self(), uvloop_thread)) {
+        for (int i = 0; i < UVLOOP_MAX_ADAPTERS; i++) {
+            struct uvloop *ul = uvloop_adapters[i];
+            struct uvloop_fd *fdp = ul ? *fd_slot(ul, fd) : NULL;
+            if (fdp) {
+                /* Stopped and closed now, while fd is still the file it watches
+                 * (inside a dispatch the close follows right after it). */
+                uv_poll_stop(&fdp->poll);
+                fdp->events = 0;
+                fd_retire_stale(fdp);
+            }
+        }
+    }
+    return (int)syscall(SYS_close, fd);
+}
+
 static void adapter_closed(uv_handle_t *h)
 {
     free(h->data);
@@ -345,6 +378,13 @@ struct uvloop *uvloop_new(uv_loop_t *loop)
     ul->prepare.data = ul;
     uv_prepare_start(&ul->prepare, prepare_cb);
     uv_unref((uv_handle_t *)&ul->prepare);
+    uvloop_thread = pthread_self();
+    for (int i = 0; i < UVLOOP_MAX_ADAPTERS; i++) {
+        if (!uvloop_adapters[i]) {
+            uvloop_adapters[i] = ul;
+            break;
+        }
+    }
     return ul;
 }
 
@@ -357,6 +397,9 @@ void uvloop_free(struct uvloop *ul)
 {
     if (!ul)
         return;
+    for (int i = 0; i < UVLOOP_MAX_ADAPTERS; i++)
+        if (uvloop_adapters[i] == ul)
+            uvloop_adapters[i] = NULL;
     for (int i = 0; i < UVLOOP_BUCKETS; i++) {
         while (ul->buckets[i]) {
             struct uvloop_fd *fdp = ul->buckets[i];

@@ -27,10 +27,19 @@
  * the stale poll later removes the new socket from epoll. So this module also
  * defines close(): getdns's calls to it (and everyone else's) stop our poll on
  * that fd first, while the fd still names its file, and then close it.
+ *
+ * And getdns 1.6.0 closes some fds twice (seen when a context with failed
+ * upstreams is destroyed on reload): the second close lands on whatever got
+ * the number in between (the new forwarder's socket, a client's connection),
+ * and libuv aborts on the EBADF of its next epoll_ctl. So socket() and close()
+ * called from inside libgetdns are tracked: a close from getdns of a number it
+ * already closed, and has not had from socket() since, is dropped (and logged).
  */
 #include "uvloop.h"
 
+#include <dlfcn.h>
 #include <pthread.h>
+#include <sys/socket.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -344,8 +353,39 @@ static getdns_eventloop_vmt uvloop_vmt = {
 static struct uvloop *uvloop_adapters[UVLOOP_MAX_ADAPTERS];
 static pthread_t uvloop_thread; /* the loop's thread: the only one that touches them */
 
+#define UVLOOP_MAX_FD 65536
+static uint8_t getdns_closed[UVLOOP_MAX_FD / 8]; /* fds getdns closed, not reopened by it */
+
+/* Whether the code at addr (a return address) is libgetdns's. */
+static int called_from_getdns(const void *addr)
+{
+    static const void *getdns_base;
+    Dl_info here, lib;
+    if (!getdns_base) {
+        if (!dladdr((const void *)getdns_context_create, &lib))
+            return 0;
+        getdns_base = lib.dli_fbase;
+    }
+    return dladdr(addr, &here) && here.dli_fbase == getdns_base;
+}
+
+int socket(int domain, int type, int protocol)
+{
+    int fd = (int)syscall(SYS_socket, domain, type, protocol);
+    if (fd >= 0 && fd < UVLOOP_MAX_FD && called_from_getdns(__builtin_return_address(0)))
+        getdns_closed[fd / 8] &= (uint8_t) ~(1u << (fd % 8));
+    return fd;
+}
+
 int close(int fd)
 {
+    if (fd >= 0 && fd < UVLOOP_MAX_FD && called_from_getdns(__builtin_return_address(0))) {
+        if (getdns_closed[fd / 8] & (1u << (fd % 8))) {
+            log_debug("uvloop: getdns closed fd %d a second time: ignored", fd);
+            return 0;
+        }
+        getdns_closed[fd / 8] |= (uint8_t)(1u << (fd % 8));
+    }
     if (fd >= 0 && pthread_equal(pthread_self(), uvloop_thread)) {
         for (int i = 0; i < UVLOOP_MAX_ADAPTERS; i++) {
             struct uvloop *ul = uvloop_adapters[i];

@@ -10,6 +10,8 @@
 #   spki_sha256 PEM / cert_sha256 PEM   hex digests for TLSA 1 1 and 0 1
 #   origin_sserver NAME ADDR PORT LEAFNAME   openssl s_server -www with the leaf
 #                                 and its chain (bounded lifetime)
+#   pick_port                     a free port on every address of $PICK_ADDRS
+#                                 (default 127.0.0.80) not yet in the array ports
 #   wait_listen PORT [ADDR]       up to 10 s for a TCP listener
 #   pcurl ARGS...                 curl through daneguard with a bounded time
 #   dg_log_clean NAME             FAIL NAME when daneguard's log has a sanitizer
@@ -18,6 +20,17 @@
 # Loopback only; every process goes through world_spawn (killed by world_trap).
 
 PKI=${PKI:-}
+ports=()
+
+pick_port() {
+    local p i
+    for ((i = 0; i < 20; i++)); do
+        # shellcheck disable=SC2086 # one argument per address
+        p=$(world_free_port ${PICK_ADDRS:-127.0.0.80}) || return 1
+        [[ " ${ports[*]} " == *" $p "* ]] || { echo "$p"; return 0; }
+    done
+    return 1
+}
 S_SERVER_PAGE="Ciphers supported in s_server"
 
 pki_init() {

@@ -12,15 +12,6 @@ source tests/world/world.sh
 source tests/e2e/lib_proxy.sh
 world_trap
 
-ports=()
-pick_port() {
-    local p i
-    for ((i = 0; i < 20; i++)); do
-        p=$(world_free_port 127.0.0.80) || return 1
-        [[ " ${ports[*]} " == *" $p "* ]] || { echo "$p"; return 0; }
-    done
-    return 1
-}
 P_INS=$(pick_port); ports+=("$P_INS")
 P_NOT=$(pick_port); ports+=("$P_NOT")
 P_UNUS=$(pick_port); ports+=("$P_UNUS")

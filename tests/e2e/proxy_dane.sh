@@ -15,15 +15,7 @@ source tests/world/world.sh
 source tests/e2e/lib_proxy.sh
 world_trap
 
-ports=()
-pick_port() {
-    local p i
-    for ((i = 0; i < 20; i++)); do
-        p=$(world_free_port 127.0.0.80 ::1) || return 1
-        [[ " ${ports[*]} " == *" $p "* ]] || { ports+=("$p"); echo "$p"; return 0; }
-    done
-    return 1
-}
+PICK_ADDRS="127.0.0.80 ::1"
 P_EE=$(pick_port); ports+=("$P_EE")
 P_MISM=$(pick_port); ports+=("$P_MISM")
 P_TA=$(pick_port); ports+=("$P_TA")

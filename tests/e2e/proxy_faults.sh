@@ -33,15 +33,6 @@ if [[ ${DANEGUARD_BIN:-} == *san* ]]; then
     SAN=1
     export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=8
 fi
-ports=()
-pick_port() {
-    local p i
-    for ((i = 0; i < 20; i++)); do
-        p=$(world_free_port 127.0.0.80) || return 1
-        [[ " ${ports[*]} " == *" $p "* ]] || { echo "$p"; return 0; }
-    done
-    return 1
-}
 P_GOOD=$(pick_port); ports+=("$P_GOOD")
 P_RH=$(pick_port); ports+=("$P_RH")
 P_SIL=$(pick_port); ports+=("$P_SIL")

@@ -12,6 +12,8 @@
 #                                 and its chain (bounded lifetime)
 #   pick_port                     a free port on every address of $PICK_ADDRS
 #                                 (default 127.0.0.80) not yet in the array ports
+#   reload_to NAME LINE...        rewrite $CFG from ${base_cfg[@]} plus LINEs, SIGHUP
+#                                 daneguard ($DG_PID), wait for its "reloaded" line
 #   wait_listen PORT [ADDR]       up to 10 s for a TCP listener
 #   pcurl ARGS...                 curl through daneguard with a bounded time
 #   dg_log_clean NAME             FAIL NAME when daneguard's log has a sanitizer
@@ -86,6 +88,20 @@ spki_sha256() {
 
 cert_sha256() {
     openssl x509 -in "$1" -outform DER | sha256sum | cut -d' ' -f1
+}
+
+reload_to() {
+    local name=$1 n i
+    shift
+    n=$(grep -c 'reloaded ' "$WORLD_DIR/daneguard.log")
+    world_daneguard_config "$CFG" "${base_cfg[@]}" "$@"
+    kill -HUP "$DG_PID"
+    for ((i = 0; i < 50; i++)); do
+        [ "$(grep -c 'reloaded ' "$WORLD_DIR/daneguard.log")" -gt "$n" ] && return 0
+        sleep 0.1
+    done
+    fail "$name" "no reload: $(tail -n 2 "$WORLD_DIR/daneguard.log" | tr '\n' ' ')"
+    return 1
 }
 
 wait_listen() {

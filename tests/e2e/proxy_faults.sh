@@ -225,20 +225,6 @@ world_spawn dns_slow timeout 900 python3 "$D" slow "$BAD_ADDR" "$SLOW_PORT" 2500
     "$WORLD_NS_ADDR" "$WORLD_NS_PORT"
 wait_listen "$BAD_PORT" && wait_listen "$SLOW_PORT" || { fail dns_servers "did not listen"; }
 
-# reload_to NAME LINE...: rewrite the config with LINEs, SIGHUP, wait for "reloaded".
-reload_to() {
-    local name=$1 n i
-    shift
-    n=$(grep -c 'reloaded ' "$WORLD_DIR/daneguard.log")
-    world_daneguard_config "$CFG" "${base_cfg[@]}" "$@"
-    kill -HUP "$DG_PID"
-    for ((i = 0; i < 50; i++)); do
-        [ "$(grep -c 'reloaded ' "$WORLD_DIR/daneguard.log")" -gt "$n" ] && return 0
-        sleep 0.1
-    done
-    fail "$name" "no reload: $(tail -n 2 "$WORLD_DIR/daneguard.log" | tr '\n' ' ')"
-    return 1
-}
 upstream_line() {
     printf 'resolver.upstream_recursive_servers: [{address_data: %s, port: %s}]' "$1" "$2"
 }

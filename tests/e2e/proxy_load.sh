@@ -96,21 +96,6 @@ good_page() { # NAME: the good origin's page through an intercepted CONNECT
     [ "$code" = 200 ] && grep -q "$S_SERVER_PAGE" "$out/$1.body"
 }
 
-# reload_to NAME LINE...: rewrite the config with LINEs, SIGHUP, wait for "reloaded".
-reload_to() {
-    local name=$1 n i
-    shift
-    n=$(grep -c 'reloaded ' "$WORLD_DIR/daneguard.log")
-    world_daneguard_config "$CFG" "${base_cfg[@]}" "$@"
-    kill -HUP "$DG_PID"
-    for ((i = 0; i < 50; i++)); do
-        [ "$(grep -c 'reloaded ' "$WORLD_DIR/daneguard.log")" -gt "$n" ] && return 0
-        sleep 0.1
-    done
-    fail "$name" "no reload: $(tail -n 2 "$WORLD_DIR/daneguard.log" | tr '\n' ' ')"
-    return 1
-}
-
 good_page warm && pass good_origin_intercepted || fail good_origin_intercepted "$(head -c 200 "$out/warm.err")"
 FD0=$(dg_fds)
 RSS0=$(dg_rss)

@@ -37,6 +37,12 @@
 #                                PID registered for world_stop; sets WORLD_LAST_PID
 #   world_free_port ADDR...      a port free for TCP and UDP on every ADDR
 #   world_wait_dns ADDR PORT [SECONDS]  wait until ADDR#PORT answers world.test SOA
+#   world_relay_start            a tampering relay (tests/world/dnsrelay.py) in front of
+#                                NSD: WORLD_RELAY_ADDR/PORT, and WORLD_UPSTREAM_ADDR/PORT
+#                                point at it, so world_daneguard_config uses it
+#   world_relay_rules JSON       replace the relay's rules (see dnsrelay.py); live
+#   world_relay_count REGEX      how many logged relay queries match REGEX
+#                                ("proto qname qtype action" lines)
 #
 # Extending the tree (define before world_start or world_rebuild):
 #   world_extra_records ZONE     a function; whatever it prints is appended to the
@@ -437,7 +443,7 @@ world_daneguard_config() {
     local -a r_keys=(listen_addresses upstream_recursive_servers dnssec_trust_anchors timeout allow)
     local -A r_val=(
         [listen_addresses]=$'\n    - "127.0.0.1@'"$DG_DNS_PORT"$'"\n    - "::1@'"$DG_DNS_PORT"'"'
-        [upstream_recursive_servers]=$'\n    - address_data: '"$WORLD_NS_ADDR"$'\n      port: '"$WORLD_NS_PORT"
+        [upstream_recursive_servers]=$'\n    - address_data: '"${WORLD_UPSTREAM_ADDR:-$WORLD_NS_ADDR}"$'\n      port: '"${WORLD_UPSTREAM_PORT:-$WORLD_NS_PORT}"
         [dnssec_trust_anchors]=$'\n    - "'"$WORLD_TA_FILE"'"'
         [timeout]=2000
         [allow]=$'\n    - 127.0.0.0/8\n    - ::1/128'
@@ -515,6 +521,35 @@ world_daneguard_stop() {
     _world_forget_pid "$DG_PID"
     DG_PID=
 }
+
+# --- the tampering relay ----------------------------------------------------
+
+world_relay_start() {
+    WORLD_RELAY_ADDR=$(_world_pick_addr)
+    WORLD_RELAY_PORT=$(world_free_port "$WORLD_RELAY_ADDR") || return 1
+    WORLD_RELAY_RULES=$WORLD_DIR/relay-rules.json
+    WORLD_RELAY_LOG=$WORLD_DIR/relay-queries.log
+    echo '[]' >"$WORLD_RELAY_RULES"
+    : >"$WORLD_RELAY_LOG"
+    world_spawn relay /usr/bin/python3 "$(dirname "${BASH_SOURCE[0]}")/dnsrelay.py" \
+        "$WORLD_RELAY_ADDR" "$WORLD_RELAY_PORT" "$WORLD_NS_ADDR" "$WORLD_NS_PORT" \
+        "$WORLD_RELAY_RULES" "$WORLD_RELAY_LOG"
+    WORLD_RELAY_PID=$WORLD_LAST_PID
+    world_wait_dns "$WORLD_RELAY_ADDR" "$WORLD_RELAY_PORT" 10 || {
+        world_log "the relay does not answer"; return 1; }
+    WORLD_UPSTREAM_ADDR=$WORLD_RELAY_ADDR
+    WORLD_UPSTREAM_PORT=$WORLD_RELAY_PORT
+    export WORLD_RELAY_ADDR WORLD_RELAY_PORT WORLD_RELAY_RULES WORLD_RELAY_LOG \
+        WORLD_UPSTREAM_ADDR WORLD_UPSTREAM_PORT
+}
+
+# world_relay_rules JSON: written whole to a temporary file and renamed, so the
+# relay never reads half of it.
+world_relay_rules() {
+    printf '%s\n' "$1" >"$WORLD_RELAY_RULES.tmp" && mv "$WORLD_RELAY_RULES.tmp" "$WORLD_RELAY_RULES"
+}
+
+world_relay_count() { grep -Ec "$1" "$WORLD_RELAY_LOG"; }
 
 # --- test helpers -------------------------------------------------------------
 

@@ -38,7 +38,7 @@ UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 BIN       = $(BUILD)/daneguard
 
 # daneguard (the link) is phony so it always follows the last build.
-.PHONY: daneguard all run check unit e2e demo bench deps test-deps bench-deps install uninstall clean format
+.PHONY: daneguard all run check unit e2e demo bench deps install uninstall clean format
 
 all: $(BIN) daneguard
 
@@ -67,42 +67,55 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB_A) tests/unit/unit.h
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
-# Install only what is missing; apt-get runs only when something is.
-define install_pkgs
-	@missing=""; for p in $(1); do \
+# `make deps` is the one step that changes this machine: it installs the
+# Debian packages that DEPS_FOR needs (run, demo, test or bench; apt-get runs
+# only when something is missing) and, for run and test, creates the
+# `daneguard` system account the daemon drops to. run, demo, check and bench
+# call it first; nothing else here installs or creates anything.
+DEMO_PKGS = $(RUN_PKGS) nsd ldnsutils bind9-dnsutils unbound curl python3
+DEPS_FOR ?= run
+DEPS_PKGS_run   = $(RUN_PKGS)
+DEPS_PKGS_demo  = $(DEMO_PKGS)
+DEPS_PKGS_test  = $(TEST_PKGS)
+DEPS_PKGS_bench = $(BENCH_PKGS)
+
+deps:
+	@pkgs="$(DEPS_PKGS_$(DEPS_FOR))"; [ -n "$$pkgs" ] || { echo "DEPS_FOR=run|demo|test|bench" >&2; exit 2; }; \
+	missing=""; for p in $$pkgs; do \
 	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  if [ "$$(id -u)" != 0 ]; then echo "run as root to install:$$missing" >&2; exit 1; fi; \
 	  export DEBIAN_FRONTEND=noninteractive; \
-	  apt-get update -q && apt-get install -y -q --no-install-recommends $$missing; \
+	  apt-get update -q && apt-get install -y -q --no-install-recommends $$missing || exit 1; \
 	fi
-endef
+	@case "$(DEPS_FOR)" in run|test) \
+	  if ! id daneguard >/dev/null 2>&1; then \
+	    if [ "$$(id -u)" != 0 ]; then echo "run as root to create the daneguard account" >&2; exit 1; fi; \
+	    echo "useradd --system daneguard"; \
+	    useradd --system --no-create-home --home-dir /var/lib/daneguard \
+	        --shell /usr/sbin/nologin daneguard; \
+	  fi ;; esac
 
-deps:
-	$(call install_pkgs,$(RUN_PKGS))
-test-deps:
-	$(call install_pkgs,$(TEST_PKGS))
-bench-deps:
-	$(call install_pkgs,$(BENCH_PKGS))
-
-run: deps
+run:
+	$(MAKE) deps DEPS_FOR=run
 	$(MAKE) all
-	@id daneguard >/dev/null 2>&1 || useradd --system --no-create-home \
-	    --home-dir /var/lib/daneguard --shell /usr/sbin/nologin daneguard
 	$(BIN) -c conf/daneguard.yml
 
-check: test-deps
+check:
+	$(MAKE) deps DEPS_FOR=test
 	$(MAKE) all
 	$(MAKE) $(UNIT_BINS)
 	BUILD=$(BUILD) tests/run.sh
 
-demo: test-deps
+demo:
+	$(MAKE) deps DEPS_FOR=demo
 	$(MAKE) all
 	tests/world/demo.sh
 
-bench: bench-deps
+bench:
+	$(MAKE) deps DEPS_FOR=bench
 	$(MAKE) all
 	tests/bench/run.sh
 

@@ -35,7 +35,7 @@ DNSPERF_CLIENTS=20 DNSPERF_OUTSTANDING=200
 RESOLVERS=${BENCH_RESOLVERS:-"daneguard unbound dnsmasq stubby"}
 
 for t in dnsperf unbound dnsmasq taskset python3; do
-    command -v "$t" >/dev/null || { bench_note "missing tool: $t (make bench-deps)"; exit 1; }
+    command -v "$t" >/dev/null || { bench_note "missing tool: $t (make deps DEPS_FOR=bench)"; exit 1; }
 done
 
 world_extra_records() {

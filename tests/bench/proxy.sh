@@ -40,7 +40,7 @@ FLOOR_MS=4.3      # issue 4: full handshake on both legs with P-256, CPU
 PROXIES=${BENCH_PROXIES:-"daneguard privoxy mitmdump"}
 
 for t in nginx curl openssl taskset gcc; do
-    command -v "$t" >/dev/null || { bench_note "missing tool: $t (make bench-deps)"; exit 1; }
+    command -v "$t" >/dev/null || { bench_note "missing tool: $t (make deps DEPS_FOR=bench)"; exit 1; }
 done
 ulimit -n 16384 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 

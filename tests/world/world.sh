@@ -369,7 +369,7 @@ world_start() {
     WORLD_RRL=0
     [ "${1:-}" = --rrl ] && WORLD_RRL=1
     for t in $WORLD_TOOLS; do
-        command -v "$t" >/dev/null || { world_log "missing tool: $t (make test-deps)"; return 1; }
+        command -v "$t" >/dev/null || { world_log "missing tool: $t (make deps DEPS_FOR=test)"; return 1; }
     done
     WORLD_DIR=$(mktemp -d /tmp/daneguard-world.XXXXXX) || return 1
     export WORLD_DIR

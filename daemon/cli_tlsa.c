@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/entropy.h>
@@ -196,6 +197,10 @@ static unsigned char *key_spki(const char *file, unsigned char *buf, size_t size
     char err[200];
     unsigned char *spki = NULL;
     mbedtls_pk_init(&pk);
+    if (access(file, R_OK) != 0) {
+        fprintf(stderr, "daneguard tlsa: --key %s: %s\n", file, strerror(errno));
+        return NULL;
+    }
     int ret = mbedtls_pk_parse_keyfile(&pk, file, NULL);
     if (ret != 0) {
         mbedtls_pk_free(&pk);
@@ -305,7 +310,7 @@ int cli_tlsa_main(int argc, char **argv)
             o.sni = optarg;
             break;
         case 'u':
-            if (parse_num("--usage", optarg, 255, &o.usage) != 0)
+            if (parse_num("--usage", optarg, 3, &o.usage) != 0)
                 goto out;
             break;
         case 'e':
@@ -354,9 +359,6 @@ int cli_tlsa_main(int argc, char **argv)
         fprintf(stderr, "daneguard tlsa: --key gives only a public key: selector 1, no --chain\n");
         goto out;
     }
-    if (o.usage > 3)
-        fprintf(stderr, "daneguard tlsa: warning: usage %d is not 0-3; clients ignore it\n",
-                o.usage);
     if (o.pdns != NULL) {
         snprintf(zone, sizeof(zone), "%s", o.pdns);
         strip_dot(zone);
@@ -376,6 +378,10 @@ int cli_tlsa_main(int argc, char **argv)
             goto out;
         }
     } else if (o.cert != NULL) {
+        if (access(o.cert, R_OK) != 0) {
+            fprintf(stderr, "daneguard tlsa: --cert %s: %s\n", o.cert, strerror(errno));
+            goto out;
+        }
         ret = mbedtls_x509_crt_parse_file(&crt, o.cert);
         if (ret != 0 || crt.raw.p == NULL) {
             if (ret < 0)

@@ -28,6 +28,7 @@
 #include "resolver.h"
 #include "server.h"
 #include "upstream.h"
+#include "version.h"
 
 #define DEFAULT_CONFIG "/etc/daneguard/daneguard.yml"
 
@@ -45,10 +46,53 @@ static void usage(FILE *fp)
 {
     fprintf(fp, "usage: daneguard [-c FILE] [-n] [-v]...\n"
                 "       daneguard verify --help | tlsa --help | check --help\n"
+                "       daneguard --version\n"
                 "\n"
                 "  -c FILE   configuration (default " DEFAULT_CONFIG ")\n"
                 "  -n        check the configuration and exit\n"
                 "  -v        more logging; repeat for more\n");
+}
+
+/* Levenshtein distance of two short words, capped at 9. */
+static unsigned edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    unsigned row[16];
+    if (la > 15 || lb > 15)
+        return 9;
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = (unsigned)j;
+    for (size_t i = 1; i <= la; i++) {
+        unsigned diag = row[0];
+        row[0] = (unsigned)i;
+        for (size_t j = 1; j <= lb; j++) {
+            unsigned up = row[j];
+            unsigned best = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < best)
+                best = up + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[lb] > 9 ? 9 : row[lb];
+}
+
+/* The subcommand a typo most likely meant, or NULL when none is close. */
+static const char *nearest_subcommand(const char *word)
+{
+    static const char *const names[] = {"verify", "tlsa", "check"};
+    const char *best = NULL;
+    unsigned best_d = 3; /* at most two edits away */
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        unsigned d = edit_distance(word, names[i]);
+        if (d < best_d) {
+            best_d = d;
+            best = names[i];
+        }
+    }
+    return best;
 }
 
 /* Load and check a whole configuration, upstreams resolved. 0 or -1 (logged). */
@@ -261,6 +305,18 @@ int main(int argc, char **argv)
         return cli_tlsa_main(argc - 1, argv + 1);
     if (argc > 1 && strcmp(argv[1], "check") == 0)
         return cli_check_main(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "--version") == 0) {
+        printf("daneguard " DANEGUARD_VERSION "\n");
+        return 0;
+    }
+    if (argc > 1 && argv[1][0] != '-') {
+        const char *near = nearest_subcommand(argv[1]);
+        fprintf(stderr, "daneguard: '%s' is not a subcommand", argv[1]);
+        if (near != NULL)
+            fprintf(stderr, "; did you mean '%s'?", near);
+        fprintf(stderr, " (see --help)\n");
+        return 2;
+    }
 
     while ((ch = getopt_long(argc, argv, "c:nvh", opts, NULL)) != -1) {
         switch (ch) {

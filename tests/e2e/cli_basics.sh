@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# tests/e2e/cli_basics.sh — what a person meets first at the command line:
+# --version, a mistyped subcommand, out-of-range options, missing files.
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+# shellcheck source=tests/world/world.sh
+source tests/world/world.sh
+BIN=${DANEGUARD_BIN:-$PWD/build/daneguard}
+work=$(mktemp -d /tmp/daneguard-cli.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+
+out=$("$BIN" --version 2>&1); rc=$?
+if [ "$rc" = 0 ] && [[ $out =~ ^daneguard\ [0-9]+\.[0-9]+\.[0-9]+$ ]]; then pass version
+else fail version "rc=$rc: $out"; fi
+
+out=$("$BIN" verfy 2>&1); rc=$?
+if [ "$rc" = 2 ] && [[ $out == *"did you mean 'verify'?"* ]]; then pass typo_suggests
+else fail typo_suggests "rc=$rc: $out"; fi
+
+out=$("$BIN" frobnicate 2>&1); rc=$?
+if [ "$rc" = 2 ] && [[ $out == *"'frobnicate' is not a subcommand"* ]] && [[ $out != *"did you mean"* ]]; then
+    pass unknown_subcommand
+else fail unknown_subcommand "rc=$rc: $out"; fi
+
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=t \
+    -keyout "$work/k.pem" -out "$work/c.pem" 2>/dev/null
+out=$("$BIN" tlsa --usage 4 --cert "$work/c.pem" 2>&1); rc=$?
+if [ "$rc" = 2 ] && [[ $out == *"--usage '4'"* ]]; then pass tlsa_usage_out_of_range
+else fail tlsa_usage_out_of_range "rc=$rc: $out"; fi
+
+out=$("$BIN" tlsa --usage 3 --cert "$work/c.pem" 2>&1); rc=$?
+if [ "$rc" = 0 ] && [[ $out == *"IN TLSA 3 1 1 "* ]]; then pass tlsa_usage_3_ok
+else fail tlsa_usage_3_ok "rc=$rc: $out"; fi
+
+out=$("$BIN" tlsa --cert "$work/nonexistent.pem" 2>&1); rc=$?
+if [ "$rc" = 2 ] && [[ $out == *"$work/nonexistent.pem: No such file or directory"* ]]; then
+    pass tlsa_missing_cert_file
+else fail tlsa_missing_cert_file "rc=$rc: $out"; fi
+
+out=$("$BIN" tlsa --key "$work/nonexistent.pem" 2>&1); rc=$?
+if [ "$rc" != 0 ] && [[ $out == *"$work/nonexistent.pem: No such file or directory"* ]]; then
+    pass tlsa_missing_key_file
+else fail tlsa_missing_key_file "rc=$rc: $out"; fi

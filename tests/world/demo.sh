@@ -19,7 +19,40 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
     exit 1
 DEMO_HASH=$(openssl x509 -in "$DEMO_PKI/cert.pem" -pubkey -noout |
     openssl pkey -pubin -outform DER | openssl dgst -sha256 -r | cut -d' ' -f1)
-DEMO_PORT=$(world_free_port 127.0.0.80 ::1) || exit 1
+# Stable between runs, so that a browser set up once keeps working: the CA
+# (DEMO_STATE/ca) and the ports (DNS 5300, proxy 8480, origin 8443), unless a
+# port is taken, in which case a free one is used and said.
+DEMO_STATE=${DEMO_STATE:-/var/tmp/daneguard-demo}
+mkdir -p "$DEMO_STATE/ca" && chmod 0700 "$DEMO_STATE" || exit 1
+port_free() { # PORT ADDR...: is PORT free for TCP and UDP on every ADDR?
+    /usr/bin/python3 - "$@" <<'PY'
+import socket, sys
+port = int(sys.argv[1])
+for a in sys.argv[2:]:
+    for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+        s = socket.socket(socket.AF_INET6 if ":" in a else socket.AF_INET, kind)
+        try:
+            s.bind((a, port))
+        except OSError:
+            sys.exit(1)
+        finally:
+            s.close()
+PY
+}
+stable_port() { # WANTED ADDR...
+    local want=$1
+    shift
+    if port_free "$want" "$@"; then
+        echo "$want"
+    else
+        world_log "port $want is taken on $*; using another one this time"
+        world_free_port "$@"
+    fi
+}
+DEMO_PORT=$(stable_port "${DEMO_ORIGIN_PORT:-8443}" 127.0.0.80 ::1) || exit 1
+DG_DNS_PORT=$(stable_port "${DEMO_DNS_PORT:-5300}" 127.0.0.1 ::1) || exit 1
+DG_PROXY_PORT=$(stable_port "${DEMO_PROXY_PORT:-8480}" 127.0.0.1) || exit 1
+export DG_DNS_PORT DG_PROXY_PORT
 world_extra_records() {
     [ "$1" = secure.world.test. ] || return 0
     echo "_$DEMO_PORT._tcp.www IN TLSA 3 1 1 $DEMO_HASH"
@@ -33,7 +66,8 @@ world_spawn origin6 openssl s_server -accept "[::1]:$DEMO_PORT" -cert "$DEMO_PKI
     -key "$DEMO_PKI/key.pem" -www -quiet
 world_unbound_start || world_log "no Unbound to compare with"
 CFG=$WORLD_DIR/daneguard.yml
-world_daneguard_config "$CFG" "proxy.allowed_ports: [443, 8443, $DEMO_PORT]"
+world_daneguard_config "$CFG" "proxy.allowed_ports: [443, 8443, $DEMO_PORT]" \
+    "proxy.ca_dir: \"$DEMO_STATE/ca\""
 world_daneguard_start "$CFG" -v || { world_log "daneguard did not start (make all?)"; exit 1; }
 
 D="dig @127.0.0.1 -p $DG_DNS_PORT"
@@ -67,14 +101,17 @@ fi
 cat <<TXT
 
 The HTTPS proxy listens on 127.0.0.1 port $DG_PROXY_PORT; its local CA is
-$WORLD_DIR/ca/ca.crt. An openssl s_server origin on 127.0.0.80:$DEMO_PORT:
-  P="curl -x http://127.0.0.1:$DG_PROXY_PORT --cacert $WORLD_DIR/ca/ca.crt"
-A site whose TLSA record matches (intercepted, DANE checked: the origin's page):
-  \$P https://www.secure.world.test:$DEMO_PORT/ | head
+$DEMO_STATE/ca/ca.crt (kept between runs, as are the ports, so a browser set
+up once keeps working). An openssl s_server origin on 127.0.0.80:$DEMO_PORT.
+Each command shows the status line, the certificate's issuer and subject:
+  P() { curl -sv -o /dev/null -x http://127.0.0.1:$DG_PROXY_PORT --cacert $DEMO_STATE/ca/ca.crt "\$@" 2>&1 | grep -E '^< HTTP|issuer:|subject:'; }
+A site whose TLSA record matches (intercepted, DANE checked: issuer is daneguard's CA, 200):
+  P https://www.secure.world.test:$DEMO_PORT/
 A site whose TLSA record matches nothing (502 and daneguard's page saying why):
-  \$P https://bad.secure.world.test:$DEMO_PORT/
+  P https://bad.secure.world.test:$DEMO_PORT/
+  curl -s -x http://127.0.0.1:$DG_PROXY_PORT --cacert $DEMO_STATE/ca/ca.crt https://bad.secure.world.test:$DEMO_PORT/ | grep -o '<p class="reason">[^<]*' | sed 's/.*>//'
 An unsigned zone (tunnelled untouched: curl sees the origin's own certificate):
-  \$P -k -v https://www.insecure.world.test:$DEMO_PORT/ 2>&1 | grep subject:
+  P -k https://www.insecure.world.test:$DEMO_PORT/
 daneguard's own pages (onboarding, CA, PAC, status):
   curl http://127.0.0.1:$DG_PROXY_PORT/proxy.pac
   curl http://127.0.0.1:$DG_PROXY_PORT/status.json
@@ -82,8 +119,10 @@ The operator's check of the same names:
   build/daneguard check www.secure.world.test $DEMO_PORT -c $CFG
   build/daneguard check bad.secure.world.test $DEMO_PORT -c $CFG
 
-Ctrl-C stops everything and removes $WORLD_DIR (KEEP_WORLD=1 keeps it).
+Ctrl-C stops everything and removes $WORLD_DIR (KEEP_WORLD=1 keeps it);
+the CA in $DEMO_STATE stays (remove it to start afresh).
 TXT
+trap 'exit 0' INT TERM # a stop asked for is a clean end; the EXIT trap cleans up
 
 end=$((SECONDS + ${DEMO_SECONDS:-86400}))
 while [ "$SECONDS" -lt "$end" ]; do

@@ -37,12 +37,9 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include <mbedtls/ctr_drbg.h>
-#include <mbedtls/entropy.h>
 #include <mbedtls/error.h>
 #include <mbedtls/net_sockets.h>
 #include <mbedtls/oid.h>
-#include <mbedtls/ssl.h>
 #include <mbedtls/x509_crt.h>
 
 #include "cli.h"
@@ -52,6 +49,7 @@
 #include "lookup.h"
 #include "resolver.h"
 #include "smtp.h"
+#include "tls_fetch.h"
 #include "upstream.h"
 #include "wire.h"
 
@@ -348,59 +346,28 @@ fail:
     return -1;
 }
 
-struct tls_client {
-    mbedtls_entropy_context entropy;
-    mbedtls_ctr_drbg_context drbg;
-    mbedtls_ssl_config conf;
-};
-
-/* Connects to ss, handshakes with SNI host (no verification: the DANE engine
- * judges what is presented) and copies the presented chain into out.
- * Returns 0, or -1 with the reason in err. */
-static int fetch_chain(struct tls_client *tc, const struct sockaddr_storage *ss, const char *host,
+/* Connects to ss, handshakes as the proxy does (tls_fetch.c; SNI host, no
+ * verification: the DANE engine judges what is presented) and copies the
+ * presented chain into out. Returns 0, or -1 with the reason in err. */
+static int fetch_chain(const struct sockaddr_storage *ss, uint16_t port, const char *host,
                        int smtp, mbedtls_x509_crt *out, char *err, size_t errlen)
 {
     mbedtls_net_context net;
-    mbedtls_ssl_context ssl;
-    char msg[200];
-    int ret, status = -1;
+    int status = -1;
 
     mbedtls_net_init(&net);
-    mbedtls_ssl_init(&ssl);
     if ((net.fd = connect_bounded(ss, CHECK_IO_TIMEOUT_MS, err, errlen)) < 0)
         goto out;
     if (smtp && smtp_starttls(&net, CHECK_IO_TIMEOUT_MS, err, errlen) != 0)
         goto out;
-    if ((ret = mbedtls_ssl_setup(&ssl, &tc->conf)) != 0 ||
-        (ret = mbedtls_ssl_set_hostname(&ssl, host)) != 0)
-        goto tls_error;
-    mbedtls_ssl_set_bio(&ssl, &net, mbedtls_net_send, NULL, mbedtls_net_recv_timeout);
-    while ((ret = mbedtls_ssl_handshake(&ssl)) != 0)
-        if (ret != MBEDTLS_ERR_SSL_WANT_READ && ret != MBEDTLS_ERR_SSL_WANT_WRITE)
-            goto tls_error;
-    const mbedtls_x509_crt *peer = mbedtls_ssl_get_peer_cert(&ssl);
-    if (peer == NULL || peer->raw.p == NULL) {
-        snprintf(err, errlen, "the server presented no certificate");
+    if (tls_fetch_chain(net.fd, host, port, CHECK_IO_TIMEOUT_MS, out, err, errlen) != 0)
         goto out;
-    }
-    for (const mbedtls_x509_crt *p = peer; p != NULL && p->raw.p != NULL; p = p->next)
-        if ((ret = mbedtls_x509_crt_parse_der(out, p->raw.p, p->raw.len)) != 0)
-            goto tls_error;
-    (void)mbedtls_ssl_close_notify(&ssl);
     status = 0;
-    goto out;
-tls_error:
-    mbedtls_strerror(ret, msg, sizeof msg);
-    snprintf(err, errlen, "TLS handshake failed: %s", msg);
 out:
-    mbedtls_ssl_free(&ssl);
     mbedtls_net_free(&net);
     return status;
 }
 
-/* ---- reporting ---------------------------------------------------------- */
-
-/* "3 1 1 0123456789abcdef..." for warnings; the record lines carry the full hex. */
 static void record_short(const struct dane_tlsa *rec, char *out, size_t cap)
 {
     char *text = dane_tlsa_to_text(rec);
@@ -505,10 +472,9 @@ int cli_check_main(int argc, char **argv)
                                             {"help", no_argument, NULL, 'h'},
                                             {NULL, 0, NULL, 0}};
     const char *config_path = CHECK_DEFAULT_CONFIG, *starttls = NULL;
-    int opt, verbosity = 0, status = 2, loop_ready = 0, tls_ready = 0;
+    int opt, verbosity = 0, status = 2, loop_ready = 0;
     static struct config cfg; /* large */
     static struct check c;    /* large; one per process */
-    struct tls_client tc;
     mbedtls_x509_crt trust, chains[CHECK_MAX_ADDRS];
     size_t n_chains = 0;
     int chain_ok[CHECK_MAX_ADDRS] = {0};
@@ -687,24 +653,6 @@ int cli_check_main(int argc, char **argv)
     }
 
     /* Every address: handshake, then the DANE engine on what was presented. */
-    mbedtls_entropy_init(&tc.entropy);
-    mbedtls_ctr_drbg_init(&tc.drbg);
-    mbedtls_ssl_config_init(&tc.conf);
-    tls_ready = 1;
-    int ret;
-    if ((ret = mbedtls_ctr_drbg_seed(&tc.drbg, mbedtls_entropy_func, &tc.entropy,
-                                     (const unsigned char *)"daneguard check", 15)) != 0 ||
-        (ret = mbedtls_ssl_config_defaults(&tc.conf, MBEDTLS_SSL_IS_CLIENT,
-                                           MBEDTLS_SSL_TRANSPORT_STREAM,
-                                           MBEDTLS_SSL_PRESET_DEFAULT)) != 0) {
-        mbedtls_strerror(ret, err, sizeof err);
-        fprintf(stderr, "daneguard check: TLS set-up: %s\n", err);
-        status = 2;
-        goto out;
-    }
-    mbedtls_ssl_conf_authmode(&tc.conf, MBEDTLS_SSL_VERIFY_NONE);
-    mbedtls_ssl_conf_rng(&tc.conf, mbedtls_ctr_drbg_random, &tc.drbg);
-    mbedtls_ssl_conf_read_timeout(&tc.conf, CHECK_IO_TIMEOUT_MS);
 
     time_t now = time(NULL);
     size_t n_ok = 0;
@@ -715,7 +663,7 @@ int cli_check_main(int argc, char **argv)
         addr_text(&c.addrs[i], ip, sizeof ip);
         mbedtls_x509_crt_init(chain);
         n_chains++;
-        if (fetch_chain(&tc, &c.addrs[i], c.host, starttls != NULL, chain, why, sizeof why) != 0) {
+        if (fetch_chain(&c.addrs[i], c.port, c.host, starttls != NULL, chain, why, sizeof why) != 0) {
             printf("address %s port %u: FAIL %s\n", ip, c.port, why);
             if (!failed)
                 snprintf(first_fail, sizeof first_fail, "address %s: %s", ip, why);
@@ -839,11 +787,6 @@ out:
     fflush(stdout);
     for (size_t i = 0; i < n_chains; i++)
         mbedtls_x509_crt_free(&chains[i]);
-    if (tls_ready) {
-        mbedtls_ssl_config_free(&tc.conf);
-        mbedtls_ctr_drbg_free(&tc.drbg);
-        mbedtls_entropy_free(&tc.entropy);
-    }
     mbedtls_x509_crt_free(&trust);
     for (size_t i = 0; i < c.n_tlsa; i++)
         dane_tlsa_clear(&c.tlsa_recs[i]);

@@ -17,17 +17,15 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include <mbedtls/ctr_drbg.h>
-#include <mbedtls/entropy.h>
 #include <mbedtls/error.h>
 #include <mbedtls/net_sockets.h>
 #include <mbedtls/oid.h>
 #include <mbedtls/pk.h>
-#include <mbedtls/ssl.h>
 #include <mbedtls/x509_crt.h>
 
 #include "cli.h"
 #include "dane.h"
+#include "tls_fetch.h"
 #include "smtp.h"
 
 #define TLSA_TIMEOUT_MS 10000
@@ -118,41 +116,18 @@ static int split_hostport(const char *in, char *host, size_t hsize, int *port)
 
 /* ---- fetching a chain -------------------------------------------------- */
 
-/* Connects, handshakes (no verification: we only read what is presented)
- * and copies the presented chain into `out`. Returns 0, 1 on failure. */
+/* Connects, handshakes as the proxy does (tls_fetch.c; no verification: we
+ * only read what is presented) and copies the presented chain into `out`.
+ * Returns 0, 1 on failure. */
 static int fetch_chain(const char *host, int port, const char *sni, int smtp, mbedtls_x509_crt *out)
 {
     mbedtls_net_context fd;
-    mbedtls_entropy_context entropy;
-    mbedtls_ctr_drbg_context drbg;
-    mbedtls_ssl_config conf;
-    mbedtls_ssl_context ssl;
-    char portstr[8], where[TLSA_NAME_MAX + 16], err[200];
+    char portstr[8], where[TLSA_NAME_MAX + 16], err[256];
     int ret, status = 1;
 
     mbedtls_net_init(&fd);
-    mbedtls_entropy_init(&entropy);
-    mbedtls_ctr_drbg_init(&drbg);
-    mbedtls_ssl_config_init(&conf);
-    mbedtls_ssl_init(&ssl);
     snprintf(portstr, sizeof(portstr), "%d", port);
     snprintf(where, sizeof(where), strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
-
-    if ((ret = mbedtls_ctr_drbg_seed(&drbg, mbedtls_entropy_func, &entropy,
-                                     (const unsigned char *)"daneguard tlsa", 14)) != 0 ||
-        (ret =
-             mbedtls_ssl_config_defaults(&conf, MBEDTLS_SSL_IS_CLIENT, MBEDTLS_SSL_TRANSPORT_STREAM,
-                                         MBEDTLS_SSL_PRESET_DEFAULT)) != 0)
-        goto tls_error;
-    /* no verification here: the point is to see what the server presents */
-    mbedtls_ssl_conf_authmode(&conf, MBEDTLS_SSL_VERIFY_NONE);
-    mbedtls_ssl_conf_rng(&conf, mbedtls_ctr_drbg_random, &drbg);
-    mbedtls_ssl_conf_read_timeout(&conf, TLSA_TIMEOUT_MS);
-    if ((ret = mbedtls_ssl_setup(&ssl, &conf)) != 0)
-        goto tls_error;
-    if (sni != NULL && (ret = mbedtls_ssl_set_hostname(&ssl, sni)) != 0)
-        goto tls_error;
-
     if ((ret = mbedtls_net_connect(&fd, host, portstr, MBEDTLS_NET_PROTO_TCP)) != 0) {
         mbedtls_strerror(ret, err, sizeof(err));
         fprintf(stderr, "daneguard tlsa: cannot connect to %s: %s\n", where, err);
@@ -162,29 +137,14 @@ static int fetch_chain(const char *host, int port, const char *sni, int smtp, mb
         fprintf(stderr, "daneguard tlsa: %s: %s\n", where, err);
         goto out;
     }
-    mbedtls_ssl_set_bio(&ssl, &fd, mbedtls_net_send, NULL, mbedtls_net_recv_timeout);
-    while ((ret = mbedtls_ssl_handshake(&ssl)) != 0)
-        if (ret != MBEDTLS_ERR_SSL_WANT_READ && ret != MBEDTLS_ERR_SSL_WANT_WRITE)
-            goto tls_error;
-    const mbedtls_x509_crt *peer = mbedtls_ssl_get_peer_cert(&ssl);
-    if (peer == NULL) {
-        fprintf(stderr, "daneguard tlsa: %s presented no certificate\n", where);
+    /* no SNI for an IP literal, as the proxy: tls_conn_new_client() decides */
+    if (tls_fetch_chain(fd.fd, sni != NULL ? sni : host, (uint16_t)port, TLSA_TIMEOUT_MS, out,
+                        err, sizeof(err)) != 0) {
+        fprintf(stderr, "daneguard tlsa: TLS with %s failed: %s\n", where, err);
         goto out;
     }
-    for (const mbedtls_x509_crt *c = peer; c != NULL && c->raw.p != NULL; c = c->next)
-        if ((ret = mbedtls_x509_crt_parse_der(out, c->raw.p, c->raw.len)) != 0)
-            goto tls_error;
-    (void)mbedtls_ssl_close_notify(&ssl);
     status = 0;
-    goto out;
-tls_error:
-    mbedtls_strerror(ret, err, sizeof(err));
-    fprintf(stderr, "daneguard tlsa: TLS with %s failed: %s\n", where, err);
 out:
-    mbedtls_ssl_free(&ssl);
-    mbedtls_ssl_config_free(&conf);
-    mbedtls_ctr_drbg_free(&drbg);
-    mbedtls_entropy_free(&entropy);
     mbedtls_net_free(&fd);
     return status;
 }

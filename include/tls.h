@@ -1,6 +1,7 @@
 /* include/tls.h — every mbedTLS TLS-session call in daneguard, behind a sans-I/O
  * engine: the caller feeds ciphertext read from a socket in and takes ciphertext
- * to write out. No sockets, no libuv, no threads in here; one tls_conn belongs to
+ * to write out. The proxy drives it from libuv; the CLI drives the same engine
+ * over a blocking socket through tls_fetch.h. No sockets, no libuv, no threads in here; one tls_conn belongs to
  * one event loop. Keeping all of mbedTLS's ssl API in proxy/tls.c makes a move to
  * mbedTLS 3.6 (TLS 1.3) one file's work.
  *

@@ -41,3 +41,29 @@ out=$("$BIN" tlsa --key "$work/nonexistent.pem" 2>&1); rc=$?
 if [ "$rc" != 0 ] && [[ $out == *"$work/nonexistent.pem: No such file or directory"* ]]; then
     pass tlsa_missing_key_file
 else fail tlsa_missing_key_file "rc=$rc: $out"; fi
+
+# The CLI negotiates as the proxy does (one TLS engine): an origin that offers
+# only static-RSA key exchange, which the proxy does not speak, fails for
+# `tlsa --connect` too, and an ECDHE origin works.
+port=$(world_free_port 127.0.0.1) || exit 1
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=rsa.test \
+    -keyout "$work/rk.pem" -out "$work/rc.pem" 2>/dev/null
+openssl s_server -accept "127.0.0.1:$port" -cert "$work/rc.pem" -key "$work/rk.pem" \
+    -tls1_2 -cipher AES128-GCM-SHA256 -www -quiet >"$work/s1.log" 2>&1 &
+s1=$!
+for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+out=$(timeout 20 "$BIN" tlsa --connect "127.0.0.1:$port" --sni rsa.test 2>&1); rc=$?
+kill "$s1" 2>/dev/null; wait "$s1" 2>/dev/null
+if [ "$rc" != 0 ] && [[ $out == *"TLS with 127.0.0.1:$port failed"* ]]; then pass tlsa_connect_negotiates_as_proxy
+else fail tlsa_connect_negotiates_as_proxy "rc=$rc: $out"; fi
+
+port=$(world_free_port 127.0.0.1) || exit 1
+openssl s_server -accept "127.0.0.1:$port" -cert "$work/c.pem" -key "$work/k.pem" \
+    -www -quiet >"$work/s2.log" 2>&1 &
+s2=$!
+for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+out=$(timeout 20 "$BIN" tlsa --connect "127.0.0.1:$port" --sni t 2>&1); rc=$?
+want=$("$BIN" tlsa --cert "$work/c.pem" 2>&1 | awk '{print $NF}')
+kill "$s2" 2>/dev/null; wait "$s2" 2>/dev/null
+if [ "$rc" = 0 ] && [[ $out == *"$want"* ]]; then pass tlsa_connect_ecdhe
+else fail tlsa_connect_ecdhe "rc=$rc: $out"; fi

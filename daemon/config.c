@@ -19,6 +19,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -1501,6 +1502,13 @@ int config_load(const char *path, struct config *cfg, char err[CONFIG_ERR_LEN])
     f = fopen(path, "rb");
     if (!f) {
         snprintf(err, CONFIG_ERR_LEN, "%s: cannot open: %s", path, strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && !S_ISREG(st.st_mode)) {
+        snprintf(err, CONFIG_ERR_LEN, "%s: not a configuration file but a %s (give -c FILE)",
+                 path, S_ISDIR(st.st_mode) ? "directory" : "special file");
+        fclose(f);
         return -1;
     }
     if (!yaml_parser_initialize(&parser)) {

@@ -21,6 +21,8 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include <mbedtls/x509_crt.h>
+
 #include "cli.h"
 #include "config.h"
 #include "log.h"
@@ -227,6 +229,47 @@ static void close_walk(uv_handle_t *h, void *arg)
         uv_close(h, NULL);
 }
 
+/* -n goes as far as start-up would without binding anything: every file the
+ * configuration names is opened and parsed (trust anchors by building a
+ * resolver on a private loop, the proxy's trust store) and the user looked
+ * up, so that a unit gated on -n does not start a daemon that then refuses.
+ * 0, or -1 with each problem logged. */
+static int check_named_files(const char *path, const struct config *cfg)
+{
+    int rc = 0;
+    char err[512];
+    uv_loop_t loop;
+    if (uv_loop_init(&loop) == 0) {
+        struct resolver *r = NULL;
+        if (resolver_new(&loop, &cfg->resolver, &r, err, sizeof err) < 0) {
+            log_warnx("%s: resolver: %s", path, err);
+            rc = -1;
+        }
+        resolver_free(r);
+        uv_walk(&loop, close_walk, NULL);
+        uv_run(&loop, UV_RUN_DEFAULT);
+        (void)uv_loop_close(&loop);
+    }
+    if (cfg->proxy.enabled && cfg->proxy.trust_store[0]) {
+        mbedtls_x509_crt trust;
+        mbedtls_x509_crt_init(&trust);
+        int ret = mbedtls_x509_crt_parse_file(&trust, cfg->proxy.trust_store);
+        if (ret < 0 || trust.raw.p == NULL) {
+            log_warnx("%s: proxy: trust_store %s: %s", path, cfg->proxy.trust_store,
+                      access(cfg->proxy.trust_store, R_OK) != 0 ? strerror(errno)
+                                                                : "no certificate can be read");
+            rc = -1;
+        }
+        mbedtls_x509_crt_free(&trust);
+    }
+    if (cfg->user[0] && !getpwnam(cfg->user)) {
+        log_warnx("%s: user %s does not exist (create it: useradd --system %s; or set user: \"\")",
+                  path, cfg->user, cfg->user);
+        rc = -1;
+    }
+    return rc;
+}
+
 static int run_daemon(const char *path, int check_only)
 {
     static struct daemon d; /* large; one per process */
@@ -237,6 +280,8 @@ static int run_daemon(const char *path, int check_only)
     if (load_config(path, &d.cfg) < 0)
         return 1;
     if (check_only) {
+        if (check_named_files(path, &d.cfg) < 0)
+            return 1;
         printf("%s: configuration OK\n", path);
         return 0;
     }

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# tests/e2e/config_check.sh — `daneguard -n` says "configuration OK" only for a
+# configuration the daemon would start with: every file it names is opened and
+# parsed, the user looked up; a directory given as -c is named as such.
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+# shellcheck source=tests/world/world.sh
+source tests/world/world.sh
+BIN=${DANEGUARD_BIN:-$PWD/build/daneguard}
+work=$(mktemp -d /tmp/daneguard-ncheck.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+
+# a DS anchor in the form dns-root-data ships
+echo '. 172800 IN DS 20326 8 2 E06D44B80B8F1D39A95C0B0D7C65D08458E880409BBC683457104237C7F8EC8D' >"$work/anchor"
+echo 'this is not a zone file {' >"$work/garbage"
+conf() { # FILE, extra top-level/proxy lines
+    local f=$1
+    shift
+    cat >"$f" <<YML
+resolver:
+  listen_addresses: ["127.0.0.1@53535"]
+  upstream_recursive_servers:
+    - address_data: 127.0.0.9
+  dnssec_trust_anchors: ["${ANCHOR:-$work/anchor}"]
+proxy:
+  listen_addresses: ["127.0.0.1@18080"]
+  ca_dir: "$work/ca"
+  trust_store: "${TRUST:-/etc/ssl/certs/ca-certificates.crt}"
+user: "${DGUSER:-}"
+YML
+}
+n_check() { # NAME, expect (ok|fail), pattern in output
+    local name=$1 want=$2 pat=$3 out rc
+    out=$("$BIN" -n -c "$work/$name.yml" 2>&1)
+    rc=$?
+    if [ "$want" = ok ] && [ "$rc" = 0 ] && [[ $out == *"configuration OK"* ]]; then
+        pass "n_$name"
+    elif [ "$want" = fail ] && [ "$rc" != 0 ] && [[ $out != *"configuration OK"* ]] && [[ $out == *"$pat"* ]]; then
+        pass "n_$name"
+    else
+        fail "n_$name" "rc=$rc: $out"
+    fi
+}
+
+conf "$work/good.yml"
+n_check good ok ""
+ANCHOR=$work/nonexistent conf "$work/missing_anchor.yml"
+n_check missing_anchor fail "$work/nonexistent"
+ANCHOR=$work/garbage conf "$work/garbage_anchor.yml"
+n_check garbage_anchor fail "$work/garbage"
+TRUST=$work/nonexistent.crt conf "$work/missing_trust.yml"
+n_check missing_trust fail "trust_store $work/nonexistent.crt"
+DGUSER=nosuchuser conf "$work/nouser.yml"
+n_check nouser fail "user nosuchuser does not exist"
+
+out=$("$BIN" -n -c "$work" 2>&1); rc=$?
+if [ "$rc" != 0 ] && [[ $out == *"$work: not a configuration file but a directory"* ]]; then pass n_directory
+else fail n_directory "rc=$rc: $out"; fi

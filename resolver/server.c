@@ -434,6 +434,18 @@ static void listener_closed(uv_handle_t *h)
     server_maybe_free(srv);
 }
 
+/* What to do about a listen error a person meets on first start. */
+static const char *listen_hint(int rc)
+{
+    if (rc == UV_EACCES)
+        return " (port 53 needs root or CAP_NET_BIND_SERVICE: run as root, or set "
+               "resolver.listen_addresses to a port above 1023)";
+    if (rc == UV_EADDRINUSE)
+        return " (another DNS server listens there, e.g. systemd-resolved or dnsmasq: "
+               "stop it, or set resolver.listen_addresses)";
+    return "";
+}
+
 static int listen_on(struct dns_server *srv, const struct config_sockaddr *a, char *err,
                      size_t errlen)
 {
@@ -453,12 +465,14 @@ static int listen_on(struct dns_server *srv, const struct config_sockaddr *a, ch
     srv->handles_open++;
     if ((rc = uv_udp_bind(&l->udp, sa, flags)) < 0 ||
         (rc = uv_udp_recv_start(&l->udp, udp_alloc, udp_recv)) < 0) {
-        snprintf(err, errlen, "cannot listen on %s (UDP): %s", a->text, uv_strerror(rc));
+        snprintf(err, errlen, "cannot listen on %s (UDP): %s%s", a->text, uv_strerror(rc),
+                 listen_hint(rc));
         return -1;
     }
     if ((rc = uv_tcp_bind(&l->tcp, sa, sa->sa_family == AF_INET6 ? UV_TCP_IPV6ONLY : 0)) < 0 ||
         (rc = uv_listen((uv_stream_t *)&l->tcp, 256, tcp_accept)) < 0) {
-        snprintf(err, errlen, "cannot listen on %s (TCP): %s", a->text, uv_strerror(rc));
+        snprintf(err, errlen, "cannot listen on %s (TCP): %s%s", a->text, uv_strerror(rc),
+                 listen_hint(rc));
         return -1;
     }
     log_info("dns: listening on %s (UDP and TCP)", a->text);

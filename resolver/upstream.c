@@ -612,7 +612,12 @@ int upstream_from_resolv_conf(struct config_resolver *cfg, char *err, size_t err
     }
     fclose(fp);
     if (added == 0) {
-        snprintf(err, errlen, "%s: no usable nameserver (daneguard does not forward to itself)",
+        snprintf(err, errlen,
+                 "%s: no usable nameserver (daneguard does not forward to itself); "
+                 "name the upstreams in the configuration, e.g.\n"
+                 "  resolver:\n"
+                 "    upstream_recursive_servers:\n"
+                 "      - address_data: 192.168.1.1   # your router, or your ISP's resolver",
                  cfg->resolv_conf);
         return -1;
     }

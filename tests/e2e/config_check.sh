@@ -56,3 +56,23 @@ n_check nouser fail "user nosuchuser does not exist"
 out=$("$BIN" -n -c "$work" 2>&1); rc=$?
 if [ "$rc" != 0 ] && [[ $out == *"$work: not a configuration file but a directory"* ]]; then pass n_directory
 else fail n_directory "rc=$rc: $out"; fi
+
+# resolv.conf pointing at daneguard itself: the error says which key to set.
+echo 'nameserver 127.0.0.1' >"$work/resolv.conf"
+printf 'resolver:\n  resolv_conf: %s\n  listen_addresses: ["127.0.0.1@53"]\n' "$work/resolv.conf" >"$work/self.yml"
+out=$("$BIN" -n -c "$work/self.yml" 2>&1); rc=$?
+if [ "$rc" != 0 ] && [[ $out == *"does not forward to itself"* ]] && [[ $out == *"upstream_recursive_servers:"* ]]; then
+    pass resolv_conf_self_says_which_key
+else fail resolv_conf_self_says_which_key "rc=$rc: $out"; fi
+
+# Port 53 without root: the error says what to do.
+if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
+    printf 'resolver:\n  listen_addresses: ["127.0.0.1@53"]\n  upstream_recursive_servers:\n    - address_data: 127.0.0.9\nproxy:\n  enabled: false\n' >"$work/p53.yml"
+    chmod 0755 "$work"
+    chmod 0644 "$work/p53.yml"
+    out=$(timeout 10 setpriv --reuid=nobody --regid=nogroup --clear-groups "$BIN" -c "$work/p53.yml" 2>&1); rc=$?
+    if [ "$rc" != 0 ] && [[ $out == *"permission denied (port 53 needs root"* ]]; then pass port53_hint
+    else fail port53_hint "rc=$rc: $out"; fi
+else
+    skip port53_hint "needs root to run a command as nobody"
+fi

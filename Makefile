@@ -128,6 +128,7 @@ DOCDIR      ?= $(PREFIX)/share/doc/daneguard
 SYSCONFDIR  ?= /etc
 SYSTEMDDIR  ?= /lib/systemd/system
 SYSUSERSDIR ?= /usr/lib/sysusers.d
+COMPLETIONDIR ?= /usr/share/bash-completion/completions
 
 install: all
 	install -D -m 0755 $(BIN) $(DESTDIR)$(SBINDIR)/daneguard
@@ -140,6 +141,7 @@ install: all
 	    conf/daneguard.service > $(DESTDIR)$(SYSTEMDDIR)/daneguard.service
 	chmod 0644 $(DESTDIR)$(SYSTEMDDIR)/daneguard.service
 	install -D -m 0644 conf/sysusers-daneguard.conf $(DESTDIR)$(SYSUSERSDIR)/daneguard.conf
+	install -D -m 0644 conf/daneguard.bash-completion $(DESTDIR)$(COMPLETIONDIR)/daneguard
 	install -m 0644 conf/daneguard.yml conf/proxy.pac $(DESTDIR)$(DOCDIR)/
 	@if [ -e $(DESTDIR)$(SYSCONFDIR)/daneguard/daneguard.yml ]; then \
 	    echo "kept $(DESTDIR)$(SYSCONFDIR)/daneguard/daneguard.yml; the new sample is $(DESTDIR)$(DOCDIR)/daneguard.yml"; \
@@ -168,6 +170,7 @@ uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/daneguard \
 	    $(DESTDIR)$(MANDIR)/man8/daneguard.8.gz $(DESTDIR)$(MANDIR)/man5/daneguard.yml.5.gz \
 	    $(DESTDIR)$(SYSTEMDDIR)/daneguard.service $(DESTDIR)$(SYSUSERSDIR)/daneguard.conf \
+	    $(DESTDIR)$(COMPLETIONDIR)/daneguard \
 	    $(DESTDIR)$(DOCDIR)/daneguard.yml $(DESTDIR)$(DOCDIR)/proxy.pac
 	rmdir $(DESTDIR)$(DOCDIR) 2>/dev/null || true
 	@if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then systemctl daemon-reload; fi

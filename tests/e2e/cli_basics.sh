@@ -67,3 +67,11 @@ want=$("$BIN" tlsa --cert "$work/c.pem" 2>&1 | awk '{print $NF}')
 kill "$s2" 2>/dev/null; wait "$s2" 2>/dev/null
 if [ "$rc" = 0 ] && [[ $out == *"$want"* ]]; then pass tlsa_connect_ecdhe
 else fail tlsa_connect_ecdhe "rc=$rc: $out"; fi
+
+# bash completion: subcommands, then each subcommand's options.
+comp() { # WORDS...: what completing the last word offers
+    bash -c 'source conf/daneguard.bash-completion; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _daneguard; echo "${COMPREPLY[*]}"' _ "$@"
+}
+c1=$(comp daneguard ve) c2=$(comp daneguard tlsa --se) c3=$(comp daneguard tlsa --usage "")
+if [ "$c1" = verify ] && [ "$c2" = --selector ] && [ "$c3" = "0 1 2 3" ]; then pass bash_completion
+else fail bash_completion "'$c1' '$c2' '$c3'"; fi

@@ -285,6 +285,7 @@ static int run_daemon(const char *path, int check_only)
         printf("%s: configuration OK\n", path);
         return 0;
     }
+    log_set_timestamps(getenv("JOURNAL_STREAM") == NULL);
     if (geteuid() == 0 && d.cfg.user[0] && !getpwnam(d.cfg.user)) {
         log_warnx("user %s does not exist (create it: useradd --system %s; or set user: \"\")",
                   d.cfg.user, d.cfg.user);

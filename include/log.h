@@ -11,6 +11,10 @@
 extern int log_verbosity;
 
 void log_init(const char *progname, int verbosity);
+/* Prefix each line with the local time (RFC 3339, milliseconds): the daemon
+ * turns this on when stderr is not journald's (no JOURNAL_STREAM), which adds
+ * its own. */
+void log_set_timestamps(int on);
 void log_warn(const char *fmt, ...) LOG_PRINTF(1, 2);
 void log_warnx(const char *fmt, ...) LOG_PRINTF(1, 2);
 void log_info(const char *fmt, ...) LOG_PRINTF(1, 2);

@@ -76,3 +76,13 @@ if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
 else
     skip port53_hint "needs root to run a command as nobody"
 fi
+
+# Log lines carry a timestamp unless stderr is journald's (JOURNAL_STREAM set).
+port=$(world_free_port 127.0.0.1) || exit 1
+printf 'resolver:\n  listen_addresses: ["127.0.0.1@%s"]\n  upstream_recursive_servers:\n    - address_data: 127.0.0.9\nproxy:\n  enabled: false\n' "$port" >"$work/ts.yml"
+plain=$(env -u JOURNAL_STREAM timeout 2 "$BIN" -c "$work/ts.yml" 2>&1 | head -n 1)
+journal=$(JOURNAL_STREAM=8:123 timeout 2 "$BIN" -c "$work/ts.yml" 2>&1 | head -n 1)
+if [[ $plain =~ ^20[0-9]{2}-[0-9]{2}-[0-9]{2}T[0-9:.]+[+-][0-9]{4}\ daneguard:\  ]] &&
+    [[ $journal == "daneguard: "* ]]; then
+    pass log_timestamps_unless_journald
+else fail log_timestamps_unless_journald "plain='$plain' journal='$journal'"; fi

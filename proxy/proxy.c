@@ -42,7 +42,11 @@
 #include "tls.h"
 
 #define PROXY_MAX_LISTENERS CONFIG_MAX_ADDRS
-#define PROXY_MAX_TLSA 32
+/* TLSA records are kept as many as come (no count cap that could drop a usable
+ * one), up to this much memory per set; beyond it the CONNECT is refused. One
+ * DNS message holds less, so only a bug or a hostile resolver reaches it. */
+#define PROXY_TLSA_MAX_BYTES (256 * 1024)
+#define PROXY_NAME_TEXT_MAX 1024 /* a wire name as text, escapes included */
 #define PROXY_MAX_ADDRS 16
 #define PROXY_RECENT_REFUSALS 20
 #define PROXY_CONNECT_TIMEOUT_MS 10000
@@ -81,6 +85,14 @@ struct side {
     int shut;
     uint8_t *buf; /* raw bytes read, waiting for the other side (tunnel, HTTP) */
     size_t len;
+};
+
+/* The TLSA records of one RRset, grown as they come. */
+struct tlsa_set {
+    struct dane_tlsa *rec;
+    size_t n, cap;
+    size_t bytes; /* memory held, bounded by PROXY_TLSA_MAX_BYTES */
+    int overflow; /* a record could not be kept: the set is incomplete */
 };
 
 struct refusal {
@@ -147,13 +159,13 @@ struct pconn {
     /* lookups */
     struct lookup *l_a, *l_aaaa, *l_tlsa, *l_tlsa_alias;
     int pending_lookups;
-    struct policy_lookup r_a, r_aaaa, r_tlsa;
+    struct policy_lookup r_a, r_aaaa, r_tlsa, r_ttlsa;
     struct sockaddr_storage addrs[PROXY_MAX_ADDRS];
     size_t n_addrs;
-    struct dane_tlsa tlsa[PROXY_MAX_TLSA];
-    size_t n_tlsa;
-    char alias[HTTP_MAX_HOST + 2]; /* CNAME target of the host, for RFC 7671 §7 */
-    int alias_secure;
+    struct tlsa_set tlsa;            /* at _port._tcp.host */
+    struct tlsa_set ttlsa;           /* at _port._tcp.<CNAME target> (RFC 7671 §7) */
+    char alias[PROXY_NAME_TEXT_MAX]; /* the secure CNAME chain's final target */
+    int target_asked;                /* the TLSA lookup at alias has been started */
     struct hconnect *hc;
 
     /* verdict */
@@ -169,10 +181,54 @@ struct pconn {
 
 /* --- small helpers ---------------------------------------------------------- */
 
+/* The TLSA records the decision rests on: the CNAME target's or the host's. */
+static const struct tlsa_set *tlsa_in_use(const struct pconn *pc)
+{
+    return pc->decision.use_target ? &pc->ttlsa : &pc->tlsa;
+}
+
 static void pc_close(struct pconn *pc);
 static void pc_advance(struct pconn *pc);
 static void side_flush(struct side *s);
 static void start_request(struct pconn *pc);
+
+static void tlsa_set_clear(struct tlsa_set *set)
+{
+    for (size_t i = 0; i < set->n; i++)
+        dane_tlsa_clear(&set->rec[i]);
+    free(set->rec);
+    memset(set, 0, sizeof *set);
+}
+
+/* Keep one more record; any failure marks the set incomplete (refused),
+ * except RDATA too short to be a TLSA record, which is unusable anyway. */
+static void tlsa_set_add(void *arg, const uint8_t *rdata, size_t len)
+{
+    struct tlsa_set *set = arg;
+    if (set->overflow)
+        return;
+    if (set->bytes + sizeof *set->rec + len > PROXY_TLSA_MAX_BYTES) {
+        set->overflow = 1;
+        return;
+    }
+    if (set->n == set->cap) {
+        size_t ncap = set->cap ? set->cap * 2 : 8;
+        struct dane_tlsa *n = realloc(set->rec, ncap * sizeof *n);
+        if (!n) {
+            set->overflow = 1;
+            return;
+        }
+        set->rec = n;
+        set->cap = ncap;
+    }
+    int rc = dane_tlsa_parse_rdata(&set->rec[set->n], rdata, len);
+    if (rc == 0) {
+        set->n++;
+        set->bytes += sizeof *set->rec + len;
+    } else if (rc != DANE_ERDATA) {
+        set->overflow = 1;
+    }
+}
 
 static void handle_closed(uv_handle_t *h)
 {
@@ -181,8 +237,8 @@ static void handle_closed(uv_handle_t *h)
         free(h);
     if (--pc->handles == 0) {
         struct proxy *px = pc->px;
-        for (size_t i = 0; i < pc->n_tlsa; i++)
-            dane_tlsa_clear(&pc->tlsa[i]);
+        tlsa_set_clear(&pc->tlsa);
+        tlsa_set_clear(&pc->ttlsa);
         tls_conn_free(pc->down.tls);
         tls_conn_free(pc->up.tls);
         http_reader_free(pc->reader);
@@ -279,6 +335,7 @@ static void pc_close(struct pconn *pc)
 
 static void refuse(struct pconn *pc, const char *reason);
 static void send_error(struct pconn *pc, int status, const char *detail);
+static void fail_plain(struct pconn *pc, int status, const char *reason);
 static void timer_cb(uv_timer_t *t);
 
 static void timer_set(struct pconn *pc, uint32_t ms)
@@ -750,10 +807,11 @@ static void refused_serve(struct pconn *pc)
             off += used;
             if (ev == HTTP_EV_HEAD) {
                 struct http_buf b = {0};
-                char *texts[PROXY_MAX_TLSA];
+                const struct tlsa_set *set = tlsa_in_use(pc);
+                char **texts = calloc(set->n ? set->n : 1, sizeof *texts);
                 size_t nt = 0;
-                for (size_t i = 0; i < pc->n_tlsa; i++)
-                    if ((texts[nt] = dane_tlsa_to_text(&pc->tlsa[i])) != NULL)
+                for (size_t i = 0; texts && i < set->n; i++)
+                    if ((texts[nt] = dane_tlsa_to_text(&set->rec[i])) != NULL)
                         nt++;
                 struct pages_refusal r = {
                     .host = pc->host,
@@ -766,6 +824,7 @@ static void refused_serve(struct pconn *pc)
                 int rc = pages_refusal_response(&b, &r, 0);
                 for (size_t i = 0; i < nt; i++)
                     free(texts[i]);
+                free(texts);
                 if (rc == 0)
                     tls_conn_write(pc->down.tls, b.data, b.len);
                 http_buf_free(&b);
@@ -813,7 +872,8 @@ static void upstream_verified(struct pconn *pc)
     if (dane_cert_spki_sha256(chain, pc->spki) == 0)
         pc->have_spki = 1;
     if (pc->decision.action == POLICY_INTERCEPT_DANE) {
-        dane_verify(pc->tlsa, pc->n_tlsa, chain, pc->host, &pc->px->trust, time(NULL), &v);
+        const struct tlsa_set *set = tlsa_in_use(pc);
+        dane_verify(set->rec, set->n, chain, pc->host, &pc->px->trust, time(NULL), &v);
         if (v.result != DANE_RESULT_MATCH) {
             char reason[sizeof pc->reason];
             snprintf(reason, sizeof reason, "DANE mismatch: %s", v.reason);
@@ -1049,9 +1109,8 @@ static void connected(void *arg, int status, uv_tcp_t *tcp, const struct sockadd
         snprintf(reason, sizeof reason, "no usable address: cannot connect to the site (%s)",
                  uv_strerror(status));
         if (pc->decision.action == POLICY_TUNNEL && pc->kind == KIND_CONNECT) {
-            snprintf(pc->reason, sizeof pc->reason, "%s", reason);
-            log_verdict(pc, "connect failed");
-            send_error(pc, 502, reason);
+            /* not DANE-protected: a plain error, nothing minted */
+            fail_plain(pc, status == UV_ETIMEDOUT ? 504 : 502, reason);
             return;
         }
         refuse(pc, reason);
@@ -1094,37 +1153,65 @@ static void start_connect(struct pconn *pc)
 
 /* --- lookups ---------------------------------------------------------------------- */
 
-static void add_tlsa(void *arg, const uint8_t *rdata, size_t len)
+static void fill_policy_lookup(struct policy_lookup *pl, const struct lookup_result *res)
 {
-    struct pconn *pc = arg;
-    if (pc->n_tlsa < PROXY_MAX_TLSA &&
-        dane_tlsa_parse_rdata(&pc->tlsa[pc->n_tlsa], rdata, len) == 0)
-        pc->n_tlsa++;
-}
-
-static void fill_policy_lookup(struct policy_lookup *pl, const struct lookup_result *res,
-                               uint16_t type)
-{
-    struct sockaddr_storage tmp[PROXY_MAX_ADDRS];
+    memset(pl, 0, sizeof *pl);
     pl->timed_out = res->timed_out;
     pl->rcode = res->rcode;
     pl->security = res->security;
-    if (type == DNS_TYPE_TLSA)
-        pl->records = 0;
-    else
-        pl->records = lookup_addresses(res, 0, tmp, PROXY_MAX_ADDRS);
+}
+
+static const char *security_name(enum dns_security s)
+{
+    switch (s) {
+    case DNS_SECURE:
+        return "secure";
+    case DNS_INSECURE:
+        return "insecure";
+    case DNS_BOGUS:
+        return "bogus";
+    case DNS_INDETERMINATE:
+        return "indeterminate";
+    }
+    return "?";
+}
+
+static void log_lookup(struct pconn *pc, const char *what, const struct policy_lookup *pl)
+{
+    log_debug("proxy: %s:%u: %s: %s, rcode %d, %s, %zu record(s)%s", pc->host, pc->port, what,
+              pl->not_started ? "not started"
+              : pl->timed_out ? "timed out"
+                              : "answered",
+              pl->rcode, security_name(pl->security), pl->records,
+              pl->cname == POLICY_CNAME_FOLLOWED     ? ", CNAME followed"
+              : pl->cname == POLICY_CNAME_UNREADABLE ? ", CNAME unreadable"
+                                                     : "");
 }
 
 static void lookups_done(struct pconn *pc);
 
+/* An A or AAAA answer: addresses only from an answer that did not fail
+ * (secure or insecure, NOERROR), and the CNAME target only from a secure one:
+ * the same test the policy applies (policy_lookup_failed). */
 static void on_address(struct pconn *pc, const struct lookup_result *res, int is_a)
 {
-    fill_policy_lookup(is_a ? &pc->r_a : &pc->r_aaaa, res, is_a ? DNS_TYPE_A : DNS_TYPE_AAAA);
-    if (res->security != DNS_BOGUS && !res->timed_out)
+    struct policy_lookup *pl = is_a ? &pc->r_a : &pc->r_aaaa;
+    struct sockaddr_storage tmp[PROXY_MAX_ADDRS];
+    char target[PROXY_NAME_TEXT_MAX];
+
+    fill_policy_lookup(pl, res);
+    pl->records = lookup_addresses(res, 0, tmp, PROXY_MAX_ADDRS);
+    int rc = lookup_cname_target(res, target, sizeof target);
+    pl->cname = rc == 1   ? POLICY_CNAME_FOLLOWED
+                : rc == 0 ? POLICY_CNAME_NONE
+                          : POLICY_CNAME_UNREADABLE;
+    if (!policy_lookup_failed(pl)) {
         pc->n_addrs +=
             lookup_addresses(res, pc->port, pc->addrs + pc->n_addrs, PROXY_MAX_ADDRS - pc->n_addrs);
-    if (!pc->alias[0] && lookup_cname_target(res, pc->alias, sizeof pc->alias) == 1)
-        pc->alias_secure = res->security == DNS_SECURE;
+        if (rc == 1 && pl->security == DNS_SECURE && !pc->alias[0])
+            snprintf(pc->alias, sizeof pc->alias, "%s", target);
+    }
+    log_lookup(pc, is_a ? "A" : "AAAA", pl);
 }
 
 static void on_a(void *arg, const struct lookup_result *res)
@@ -1149,72 +1236,105 @@ static void on_tlsa(void *arg, const struct lookup_result *res)
 {
     struct pconn *pc = arg;
     pc->l_tlsa = NULL;
-    fill_policy_lookup(&pc->r_tlsa, res, DNS_TYPE_TLSA);
-    pc->r_tlsa.records = lookup_each_rdata(res, DNS_TYPE_TLSA, add_tlsa, pc);
+    fill_policy_lookup(&pc->r_tlsa, res);
+    pc->r_tlsa.records = lookup_each_rdata(res, DNS_TYPE_TLSA, tlsa_set_add, &pc->tlsa);
+    log_lookup(pc, "TLSA", &pc->r_tlsa);
     if (--pc->pending_lookups == 0)
         lookups_done(pc);
 }
 
-/* RFC 7671 §7: TLSA at the CNAME target when the chain was secure; the
- * original name's records are used when the target has none. */
-static void on_tlsa_alias(void *arg, const struct lookup_result *res)
+/* RFC 7671 §7: the TLSA at the secure CNAME chain's target. Whatever it is,
+ * the policy decides with it; a failure here refuses like one at the host. */
+static void on_target_tlsa(void *arg, const struct lookup_result *res)
 {
     struct pconn *pc = arg;
     pc->l_tlsa_alias = NULL;
-    size_t saved = pc->n_tlsa;
-    struct dane_tlsa keep[PROXY_MAX_TLSA];
-    memcpy(keep, pc->tlsa, sizeof keep);
-    pc->n_tlsa = 0;
-    size_t n = lookup_each_rdata(res, DNS_TYPE_TLSA, add_tlsa, pc);
-    if (!res->timed_out && res->security == DNS_SECURE && n > 0 &&
-        dane_tlsa_count_usable(pc->tlsa, pc->n_tlsa) > 0) {
-        for (size_t i = 0; i < saved; i++)
-            dane_tlsa_clear(&keep[i]);
-        fill_policy_lookup(&pc->r_tlsa, res, DNS_TYPE_TLSA);
-        pc->r_tlsa.records = n;
-        log_debug("proxy: %s: using TLSA of CNAME target %s", pc->host, pc->alias);
-    } else {
-        for (size_t i = 0; i < pc->n_tlsa; i++)
-            dane_tlsa_clear(&pc->tlsa[i]);
-        memcpy(pc->tlsa, keep, sizeof keep);
-        pc->n_tlsa = saved;
-        if (res->security == DNS_BOGUS || res->timed_out)
-            fill_policy_lookup(&pc->r_tlsa, res, DNS_TYPE_TLSA); /* fail closed */
-    }
-    pc->alias[0] = '\0';
+    fill_policy_lookup(&pc->r_ttlsa, res);
+    pc->r_ttlsa.records = lookup_each_rdata(res, DNS_TYPE_TLSA, tlsa_set_add, &pc->ttlsa);
+    log_lookup(pc, "TLSA at the CNAME target", &pc->r_ttlsa);
     lookups_done(pc);
+}
+
+/* A CONNECT that gets no TLS at all: a plain error status with a one-line
+ * text body saying why, and no certificate minted (intercept: dane's
+ * contract); the browser shows its own "cannot reach" page. */
+static void fail_plain(struct pconn *pc, int status, const char *reason)
+{
+    struct http_buf b = {0}, body = {0};
+    snprintf(pc->reason, sizeof pc->reason, "%s", reason);
+    log_verdict(pc, "failed");
+    for (char *p = pc->reason; *p; p++)
+        if ((unsigned char)*p < 0x20)
+            *p = ' ';
+    if (http_buf_printf(&body, "%s\n", pc->reason) == 0 &&
+        http_write_response(&b, status, "text/plain; charset=utf-8", body.len, NULL, 0) == 0 &&
+        http_buf_append(&b, body.data, body.len) == 0)
+        send_raw(pc, b.data, b.len, close_after_write);
+    else
+        pc_close(pc);
+    http_buf_free(&b);
+    http_buf_free(&body);
 }
 
 static void lookups_done(struct pconn *pc)
 {
     struct policy_input in = {
         .mode = pc->px->cfg.intercept,
-        .tlsa = pc->r_tlsa,
-        .tlsa_usable = dane_tlsa_count_usable(pc->tlsa, pc->n_tlsa),
+        .ip_literal = pc->host_kind != HTTP_HOST_NAME,
+        .no_tlsa = pc->kind == KIND_HTTP, /* plain HTTP: only DNSSEC proven wrong refuses */
         .a = pc->r_a,
         .aaaa = pc->r_aaaa,
-        .ip_literal = pc->host_kind != HTTP_HOST_NAME,
+        .tlsa = pc->r_tlsa,
+        .tlsa_usable = dane_tlsa_count_usable(pc->tlsa.rec, pc->tlsa.n),
+        .tlsa_overflow = pc->tlsa.overflow,
+        .target_tlsa = pc->r_ttlsa,
+        .target_tlsa_usable = dane_tlsa_count_usable(pc->ttlsa.rec, pc->ttlsa.n),
+        .target_tlsa_overflow = pc->ttlsa.overflow,
     };
 
-    if (pc->kind == KIND_CONNECT && pc->alias[0] && pc->alias_secure) {
-        char name[HTTP_MAX_HOST + 32];
-        snprintf(name, sizeof name, "_%u._tcp.%s", pc->port, pc->alias);
-        if (lookup_start(pc->px->resolver, name, DNS_TYPE_TLSA, on_tlsa_alias, pc,
-                         &pc->l_tlsa_alias) == 0)
+    if (!pc->target_asked && policy_wants_target(&in)) {
+        char name[PROXY_NAME_TEXT_MAX + 32];
+        int rc = LOOKUP_EBADNAME;
+        pc->target_asked = 1;
+        if (pc->alias[0] &&
+            (size_t)snprintf(name, sizeof name, "_%u._tcp.%s", pc->port, pc->alias) < sizeof name)
+            rc = lookup_start(pc->px->resolver, name, DNS_TYPE_TLSA, on_target_tlsa, pc,
+                              &pc->l_tlsa_alias);
+        if (rc == 0) {
+            log_debug("proxy: %s:%u: CNAME target %s: looking up its TLSA", pc->host, pc->port,
+                      pc->alias);
             return;
-    }
-    if (pc->kind == KIND_HTTP) {
-        /* Plain HTTP has no TLSA: only refuse what DNSSEC proves wrong. */
-        in.tlsa = (struct policy_lookup){.rcode = DNS_RCODE_NOERROR, .security = DNS_INSECURE};
-        in.tlsa_usable = 0;
-        in.mode = CONFIG_INTERCEPT_DANE;
+        }
+        /* Fail closed: a lookup that cannot run is not "no TLSA" there. */
+        pc->r_ttlsa = (struct policy_lookup){.not_started = 1, .security = DNS_INDETERMINATE};
+        log_lookup(pc, "TLSA at the CNAME target", &pc->r_ttlsa);
+        in.target_tlsa = pc->r_ttlsa;
     }
     policy_decide(&in, &pc->decision);
+    if (pc->decision.action == POLICY_FAIL) {
+        fail_plain(pc, pc->decision.status, pc->decision.reason);
+        return;
+    }
     if (pc->decision.action == POLICY_REFUSE) {
         refuse(pc, pc->decision.reason);
         return;
     }
     start_connect(pc);
+}
+
+/* Forget a previous request's lookups (keep-alive, or a reload restarting them). */
+static void lookups_reset(struct pconn *pc)
+{
+    tlsa_set_clear(&pc->tlsa);
+    tlsa_set_clear(&pc->ttlsa);
+    pc->n_addrs = 0;
+    pc->alias[0] = '\0';
+    pc->target_asked = 0;
+    memset(&pc->r_a, 0, sizeof pc->r_a);
+    memset(&pc->r_aaaa, 0, sizeof pc->r_aaaa);
+    memset(&pc->r_tlsa, 0, sizeof pc->r_tlsa);
+    memset(&pc->r_ttlsa, 0, sizeof pc->r_ttlsa);
+    memset(&pc->decision, 0, sizeof pc->decision);
 }
 
 static void start_lookups(struct pconn *pc)
@@ -1252,13 +1372,15 @@ static void start_lookups(struct pconn *pc)
         rc = lookup_start(px->resolver, name, DNS_TYPE_TLSA, on_tlsa, pc, &pc->l_tlsa);
     }
     if (rc == LOOKUP_EBADNAME) {
-        send_error(pc, 400, "not a valid host name");
-    } else if (rc < 0) { /* fail closed: a lookup that cannot run is not "no TLSA" */
         upstream_abandon(pc);
-        if (pc->kind == KIND_CONNECT)
-            refuse(pc, "the resolver is overloaded: cannot look the site up");
-        else
-            send_error(pc, 503, "the resolver is overloaded");
+        send_error(pc, 400, "not a valid host name");
+    } else if (rc < 0) {
+        /* Fail closed: a lookup that cannot run is not "no TLSA". None of
+         * them ran, so there is no DNSSEC state to show a page for. */
+        upstream_abandon(pc);
+        struct policy_lookup none = {.not_started = 1, .security = DNS_INDETERMINATE};
+        pc->r_a = pc->r_aaaa = pc->r_tlsa = none;
+        lookups_done(pc);
     }
 }
 
@@ -1640,11 +1762,7 @@ static void start_request(struct pconn *pc)
     pc->kind = KIND_CONNECT;
     pc->host[0] = '\0';
     pc->port = 0;
-    pc->n_addrs = 0;
-    pc->alias[0] = '\0';
-    memset(&pc->r_a, 0, sizeof pc->r_a);
-    memset(&pc->r_aaaa, 0, sizeof pc->r_aaaa);
-    memset(&pc->r_tlsa, 0, sizeof pc->r_tlsa);
+    lookups_reset(pc);
     if (pc->reader && http_reader_state(pc->reader) != HTTP_READER_READY) {
         pc_close(pc);
         return;
@@ -1834,14 +1952,7 @@ void proxy_reconfigure(struct proxy *px, const struct config *cfg, struct resolv
         if (pc->state != PS_LOOKUP)
             continue;
         upstream_abandon(pc);
-        for (size_t i = 0; i < pc->n_tlsa; i++)
-            dane_tlsa_clear(&pc->tlsa[i]);
-        pc->n_tlsa = 0;
-        pc->n_addrs = 0;
-        pc->alias[0] = '\0';
-        memset(&pc->r_a, 0, sizeof pc->r_a);
-        memset(&pc->r_aaaa, 0, sizeof pc->r_aaaa);
-        memset(&pc->r_tlsa, 0, sizeof pc->r_tlsa);
+        lookups_reset(pc);
         start_lookups(pc);
     }
 }

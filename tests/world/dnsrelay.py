@@ -27,13 +27,17 @@ test can change the relay's lies while it runs:
         strip         remove every record of type "type" (e.g. "RRSIG", "DS")
                       from every section of the upstream answer
         corrupt_rrsig flip a byte in the signature of every RRSIG in the answer
-                      section (a bogus answer)
+                      section (a bogus answer); "section": "all" does it in
+                      every section (a bogus denial: NSEC signatures too)
         append        ask upstream for "from_qname"/"from_qtype" (DO set) and add
                       its answer section (RRSIGs included) to the "section"
                       ("answer", "authority" or "additional", default "answer")
                       of the real answer
         set_ttl       every record's TTL set to "ttl"
-     "ms", "bytes", "type", "from_qname", "from_qtype", "section", "ttl": as above
+        set_rcode     the upstream answer, records kept, with its rcode set to
+                      "rcode" ("servfail", "refused", "formerr", "nxdomain", ...)
+     "ms", "bytes", "type", "from_qname", "from_qtype", "section", "ttl",
+     "rcode": as above
     }
 
 Every query is logged to LOG_FILE as one line "proto qname qtype action", so a
@@ -178,7 +182,8 @@ def tamper(query, wire, rule, proto):
         for sec in (msg.answer, msg.authority, msg.additional):
             sec[:] = [rr for rr in sec if rr.rdtype != t]
     elif action == "corrupt_rrsig":
-        for rrset in msg.answer:
+        every = rule.get("section") == "all"
+        for rrset in msg.answer + (msg.authority + msg.additional if every else []):
             if rrset.rdtype == dns.rdatatype.RRSIG:
                 new = []
                 for rd in rrset:
@@ -197,6 +202,8 @@ def tamper(query, wire, rule, proto):
             section = {"answer": msg.answer, "authority": msg.authority,
                        "additional": msg.additional}[rule.get("section", "answer")]
             section.extend(extra.answer)
+    elif action == "set_rcode":
+        msg.set_rcode(dns.rcode.from_text(rule["rcode"].upper()))
     elif action == "set_ttl":
         for sec in (msg.answer, msg.authority, msg.additional):
             for rrset in sec:

@@ -24,6 +24,7 @@
 #include <strings.h>
 #include <yaml.h>
 
+#include "addr.h"
 #include "log.h"
 
 /* ---- defaults ---------------------------------------------------------- */
@@ -38,11 +39,11 @@ static void add_default_listen(struct config_sockaddr *list, size_t *n, const ch
         (*n)++;
 }
 
-static void add_default_allow(struct config_cidr *list, size_t *n)
+static void add_default_allow(struct addr_cidr *list, size_t *n)
 {
-    if (config_cidr_parse("127.0.0.0/8", &list[*n]) == 0)
+    if (addr_cidr_parse("127.0.0.0/8", &list[*n]) == 0)
         (*n)++;
-    if (config_cidr_parse("::1/128", &list[*n]) == 0)
+    if (addr_cidr_parse("::1/128", &list[*n]) == 0)
         (*n)++;
 }
 
@@ -85,39 +86,6 @@ void config_defaults(struct config *cfg)
 }
 
 /* ---- addresses and networks -------------------------------------------- */
-
-/* sockaddr_storage is read and written through memcpy at the members'
- * offsets: casting it to sockaddr_in and writing through that pointer breaks
- * strict aliasing, and GCC -O2 does miscompile it. */
-static size_t ss_port_offset(const struct sockaddr_storage *ss)
-{
-    return ss->ss_family == AF_INET ? offsetof(struct sockaddr_in, sin_port)
-                                    : offsetof(struct sockaddr_in6, sin6_port);
-}
-
-static uint16_t ss_get_port(const struct sockaddr_storage *ss)
-{
-    uint16_t port;
-    memcpy(&port, (const char *)ss + ss_port_offset(ss), sizeof port);
-    return ntohs(port);
-}
-
-static void ss_set_port(struct sockaddr_storage *ss, uint16_t port)
-{
-    uint16_t nport = htons(port);
-    memcpy((char *)ss + ss_port_offset(ss), &nport, sizeof nport);
-}
-
-/* The address bytes (4 or 16) of an AF_INET or AF_INET6 sockaddr. */
-static const uint8_t *ss_addr(const struct sockaddr_storage *ss, size_t *len)
-{
-    if (ss->ss_family == AF_INET) {
-        *len = 4;
-        return (const uint8_t *)ss + offsetof(struct sockaddr_in, sin_addr);
-    }
-    *len = 16;
-    return (const uint8_t *)ss + offsetof(struct sockaddr_in6, sin6_addr);
-}
 
 /* A numeric IPv4 or IPv6 address (v6 may carry "%scope"); port is set later. */
 static const char *ip_parse(const char *host, struct sockaddr_storage *ss, socklen_t *len)
@@ -230,7 +198,7 @@ static const char *sockaddr_parse(const char *text, uint16_t default_port,
     why = ip_parse(host, &out->ss, &out->len);
     if (why)
         return why;
-    ss_set_port(&out->ss, port);
+    addr_set_port(&out->ss, port);
     memcpy(out->text, text, len + 1);
     return NULL;
 }
@@ -240,112 +208,6 @@ int config_sockaddr_parse(const char *text, uint16_t default_port, struct config
     if (!text || !out)
         return -1;
     return sockaddr_parse(text, default_port, out) ? -1 : 0;
-}
-
-static const uint8_t v4mapped_prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-
-static void mask_bits(uint8_t *addr, size_t nbytes, int prefix)
-{
-    for (size_t i = 0; i < nbytes; i++) {
-        int keep = prefix - (int)i * 8;
-        if (keep >= 8)
-            continue;
-        addr[i] &= keep <= 0 ? 0 : (uint8_t)(0xff << (8 - keep));
-    }
-}
-
-static const char *cidr_parse(const char *text, struct config_cidr *out)
-{
-    char host[64];
-    const char *slash = strchr(text, '/');
-    size_t hlen = slash ? (size_t)(slash - text) : strlen(text);
-    int max;
-
-    memset(out, 0, sizeof *out);
-    if (hlen == 0)
-        return "no address";
-    if (hlen >= sizeof host)
-        return "not an IP address";
-    memcpy(host, text, hlen);
-    host[hlen] = '\0';
-    if (inet_pton(AF_INET, host, out->addr) == 1) {
-        out->family = AF_INET;
-        max = 32;
-    } else if (inet_pton(AF_INET6, host, out->addr) == 1) {
-        out->family = AF_INET6;
-        max = 128;
-    } else {
-        return "not an IP address";
-    }
-    out->prefix = max;
-    if (slash) {
-        const char *s = slash + 1;
-        int v = 0;
-        if (!*s || strlen(s) > 3)
-            return max == 32 ? "prefix length must be 0..32" : "prefix length must be 0..128";
-        for (; *s; s++) {
-            if (*s < '0' || *s > '9')
-                return max == 32 ? "prefix length must be 0..32" : "prefix length must be 0..128";
-            v = v * 10 + (*s - '0');
-        }
-        if (v > max)
-            return max == 32 ? "prefix length must be 0..32" : "prefix length must be 0..128";
-        out->prefix = v;
-    }
-    /* ::ffff:a.b.c.d/104 is the IPv4 network a.b.c.d/8 */
-    if (out->family == AF_INET6 && out->prefix >= 96 &&
-        memcmp(out->addr, v4mapped_prefix, 12) == 0) {
-        memmove(out->addr, out->addr + 12, 4);
-        memset(out->addr + 4, 0, 12);
-        out->family = AF_INET;
-        out->prefix -= 96;
-    }
-    /* host bits are allowed (192.168.1.1/24 names the LAN) and cleared */
-    mask_bits(out->addr, out->family == AF_INET ? 4 : 16, out->prefix);
-    return NULL;
-}
-
-int config_cidr_parse(const char *text, struct config_cidr *out)
-{
-    if (!text || !out)
-        return -1;
-    return cidr_parse(text, out) ? -1 : 0;
-}
-
-static int prefix_equal(const uint8_t *a, const uint8_t *net, int prefix)
-{
-    int full = prefix / 8, rest = prefix % 8;
-
-    if (memcmp(a, net, (size_t)full) != 0)
-        return 0;
-    if (rest == 0)
-        return 1;
-    uint8_t mask = (uint8_t)(0xff << (8 - rest));
-    return (a[full] & mask) == (net[full] & mask);
-}
-
-int config_cidr_match(const struct config_cidr *nets, size_t n, const struct sockaddr *sa)
-{
-    const uint8_t *v4 = NULL, *v6 = NULL;
-
-    if (!nets || !sa)
-        return 0;
-    if (sa->sa_family == AF_INET) {
-        v4 = (const uint8_t *)sa + offsetof(struct sockaddr_in, sin_addr);
-    } else if (sa->sa_family == AF_INET6) {
-        v6 = (const uint8_t *)sa + offsetof(struct sockaddr_in6, sin6_addr);
-        if (memcmp(v6, v4mapped_prefix, 12) == 0)
-            v4 = v6 + 12;
-    } else {
-        return 0;
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (nets[i].family == AF_INET && v4 && prefix_equal(v4, nets[i].addr, nets[i].prefix))
-            return 1;
-        if (nets[i].family == AF_INET6 && v6 && prefix_equal(v6, nets[i].addr, nets[i].prefix))
-            return 1;
-    }
-    return 0;
 }
 
 /* ---- the YAML walker ----------------------------------------------------- */
@@ -656,7 +518,7 @@ static int listen_list(struct parse *p, yaml_node_t *v, const char *key,
     return 0;
 }
 
-static int allow_list(struct parse *p, yaml_node_t *v, const char *key, struct config_cidr *list,
+static int allow_list(struct parse *p, yaml_node_t *v, const char *key, struct addr_cidr *list,
                       size_t *n)
 {
     yaml_node_t *seq = get_list(p, v, key, "networks (\"192.168.0.0/16\")", CONFIG_MAX_ADDRS),
@@ -667,13 +529,15 @@ static int allow_list(struct parse *p, yaml_node_t *v, const char *key, struct c
         return -1;
     LIST_FOREACH(p, seq, item)
     {
-        const char *s = scalar(p, item, key, "a network (\"addr/prefix\" or \"addr\")"), *why;
+        const char *s = scalar(p, item, key, "a network (\"addr/prefix\" or \"addr\")");
+        int rc;
 
         if (!s)
             return -1;
-        why = cidr_parse(s, &list[count]);
-        if (why)
-            return fail(p, item, key, "%s: \"%s\" (expected \"addr/prefix\" or \"addr\")", why, s);
+        rc = addr_cidr_parse(s, &list[count]);
+        if (rc < 0)
+            return fail(p, item, key, "%s: \"%s\" (expected \"addr/prefix\" or \"addr\")",
+                        addr_strerror(rc), s);
         count++;
     }
     *n = count;
@@ -808,7 +672,7 @@ static int r_upstreams(struct parse *p, yaml_node_t *v, const char *key, void *o
             return -1;
         if (!u->addr.len)
             return fail(p, item, key, "address_data is missing");
-        ss_set_port(&u->addr.ss, up.port);
+        addr_set_port(&u->addr.ss, up.port);
         for (size_t i = 0; i < count; i++)
             if (r->upstreams[i].addr.len == u->addr.len &&
                 memcmp(&r->upstreams[i].addr.ss, &u->addr.ss, u->addr.len) == 0)
@@ -1307,22 +1171,28 @@ static int sa_is_any(const struct sockaddr_storage *ss)
 {
     static const uint8_t zero[16];
     size_t len;
-    const uint8_t *a = ss_addr(ss, &len);
-    return memcmp(a, zero, len) == 0;
+    const uint8_t *a = addr_bytes((const struct sockaddr *)ss, &len);
+    return a && memcmp(a, zero, len) == 0;
 }
 
 static int sa_same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
 {
     size_t la, lb;
-    const uint8_t *aa = ss_addr(a, &la), *ba = ss_addr(b, &lb);
-    return a->ss_family == b->ss_family && la == lb && memcmp(aa, ba, la) == 0;
+    const uint8_t *aa = addr_bytes((const struct sockaddr *)a, &la),
+                  *ba = addr_bytes((const struct sockaddr *)b, &lb);
+    return aa && ba && la == lb && memcmp(aa, ba, la) == 0;
 }
 
+/* Loopback as the kernel routes it: 127/8, ::1 and v4-mapped 127/8 (not the
+ * embedded forms addr_kind_of() also calls loopback, which no socket reaches). */
 static int sa_is_loopback(const struct sockaddr_storage *ss)
 {
+    static const uint8_t v4mapped_prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
     static const uint8_t v6_loopback[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
     size_t len;
-    const uint8_t *a = ss_addr(ss, &len);
+    const uint8_t *a = addr_bytes((const struct sockaddr *)ss, &len);
+    if (!a)
+        return 0;
     if (len == 4)
         return a[0] == 127;
     return memcmp(a, v6_loopback, 16) == 0 || (memcmp(a, v4mapped_prefix, 12) == 0 && a[12] == 127);
@@ -1331,7 +1201,7 @@ static int sa_is_loopback(const struct sockaddr_storage *ss)
 /* Whether a socket bound to listen would receive what is sent to dest. */
 static int sa_reaches(const struct sockaddr_storage *listen, const struct sockaddr_storage *dest)
 {
-    if (ss_get_port(listen) != ss_get_port(dest))
+    if (addr_port((const struct sockaddr *)listen) != addr_port((const struct sockaddr *)dest))
         return 0;
     if (sa_same_addr(listen, dest))
         return 1;
@@ -1354,7 +1224,7 @@ static int cross_check(struct parse *p)
             struct sockaddr_storage dst = r->upstreams[i].addr.ss;
             int hits = sa_reaches(&r->listen[j].ss, &dst);
             if (!hits) { /* the same server over TLS */
-                ss_set_port(&dst, r->upstreams[i].tls_port);
+                addr_set_port(&dst, r->upstreams[i].tls_port);
                 hits = sa_reaches(&r->listen[j].ss, &dst);
             }
             if (hits)

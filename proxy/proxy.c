@@ -1690,7 +1690,7 @@ static void on_accept(uv_stream_t *server, int status)
     uv_tcp_nodelay(&pc->client_tcp, 1);
     /* Before the limit's eviction: a client outside allow must not make room
      * for itself by closing an allowed client's connection. */
-    if (!config_cidr_match(px->cfg.allow, px->cfg.n_allow, (struct sockaddr *)&pc->peer)) {
+    if (!addr_cidr_match(px->cfg.allow, px->cfg.n_allow, (struct sockaddr *)&pc->peer)) {
         if (px->stats.conns_open > px->cfg.max_connections)
             pc_close(pc); /* not even a 403 when full */
         else

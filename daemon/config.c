@@ -83,6 +83,11 @@ void config_defaults(struct config *cfg)
     px->handshake_timeout_ms = 10000;
     px->idle_timeout_ms = 300000;
     px->cert_cache_entries = 1000;
+    px->http_ports[0] = (struct config_port_range){80, 80};
+    px->http_ports[1] = (struct config_port_range){8080, 8080};
+    px->n_http_ports = 2;
+    px->max_connections_per_client = px->max_connections / 4;
+    px->max_lookups_per_client = 128;
 }
 
 /* ---- addresses and networks -------------------------------------------- */
@@ -223,6 +228,7 @@ struct parse {
     unsigned long upstream_line[CONFIG_MAX_ADDRS];
     unsigned long transports_line;
     unsigned long tls_auth_line;
+    unsigned long per_client_line; /* proxy.max_connections_per_client given */
 };
 
 static unsigned long line_of(const yaml_node_t *node)
@@ -1017,6 +1023,69 @@ static int x_cert_cache(struct parse *p, yaml_node_t *v, const char *key, void *
     return x_uint(p, v, key, &px->cert_cache_entries, "a positive integer", 1, 1000000);
 }
 
+static int x_allow_destinations(struct parse *p, yaml_node_t *v, const char *key, void *obj)
+{
+    struct config_proxy *px = obj;
+    return allow_list(p, v, key, px->allow_destinations, &px->n_allow_destinations);
+}
+
+/* "80" or "1024-65535" */
+static int x_http_ports(struct parse *p, yaml_node_t *v, const char *key, void *obj)
+{
+    struct config_proxy *px = obj;
+    yaml_node_t *seq = get_list(p, v, key, "port numbers or ranges (\"1024-65535\")",
+                                CONFIG_MAX_PORTS),
+                *item;
+    size_t count = 0;
+
+    if (!seq)
+        return -1;
+    LIST_FOREACH(p, seq, item)
+    {
+        const char *s = scalar(p, item, key, "a port number or a range (\"1024-65535\")");
+        char lo_s[8], buf[64];
+        const char *dash;
+        uint16_t lo, hi;
+
+        if (!s)
+            return -1;
+        dash = strchr(s, '-');
+        if (!dash) {
+            if (port_parse(s, &lo) != 0)
+                return fail(p, item, key, "expected a port number 1..65535 or a range, got %s",
+                            node_desc(item, buf, sizeof buf));
+            hi = lo;
+        } else {
+            if ((size_t)(dash - s) >= sizeof lo_s)
+                return fail(p, item, key, "expected a range like \"1024-65535\", got %s",
+                            node_desc(item, buf, sizeof buf));
+            memcpy(lo_s, s, (size_t)(dash - s));
+            lo_s[dash - s] = '\0';
+            if (port_parse(lo_s, &lo) != 0 || port_parse(dash + 1, &hi) != 0)
+                return fail(p, item, key, "expected a range like \"1024-65535\", got %s",
+                            node_desc(item, buf, sizeof buf));
+            if (lo > hi)
+                return fail(p, item, key, "range %u-%u is backwards", lo, hi);
+        }
+        px->http_ports[count++] = (struct config_port_range){lo, hi};
+    }
+    px->n_http_ports = count;
+    return 0;
+}
+
+static int x_per_client(struct parse *p, yaml_node_t *v, const char *key, void *obj)
+{
+    struct config_proxy *px = obj;
+    p->per_client_line = line_of(v);
+    return x_uint(p, v, key, &px->max_connections_per_client, "a positive integer", 1, 1000000);
+}
+
+static int x_lookups_per_client(struct parse *p, yaml_node_t *v, const char *key, void *obj)
+{
+    struct config_proxy *px = obj;
+    return x_uint(p, v, key, &px->max_lookups_per_client, "a positive integer", 1, 1000000);
+}
+
 static const struct key_def proxy_keys[] = {
     {"enabled", x_enabled},
     {"listen_addresses", x_listen},
@@ -1030,6 +1099,10 @@ static const struct key_def proxy_keys[] = {
     {"handshake_timeout", x_handshake_timeout},
     {"idle_timeout", x_idle_timeout},
     {"cert_cache_entries", x_cert_cache},
+    {"allow_destinations", x_allow_destinations},
+    {"http_ports", x_http_ports},
+    {"max_connections_per_client", x_per_client},
+    {"max_lookups_per_client", x_lookups_per_client},
     {NULL, NULL},
 };
 
@@ -1321,6 +1394,11 @@ static int load(struct parse *p, yaml_parser_t *parser)
             goto out;
         }
         yaml_document_delete(&extra);
+    }
+    /* unless given, a quarter of max_connections as it was given */
+    if (!p->per_client_line) {
+        struct config_proxy *px = &p->cfg->proxy;
+        px->max_connections_per_client = px->max_connections / 4 ? px->max_connections / 4 : 1;
     }
     rc = cross_check(p);
 out:

@@ -25,6 +25,11 @@ struct config_sockaddr {
 };
 
 
+/* A port or a range of ports, "80" or "1024-65535" (lo == hi for one port). */
+struct config_port_range {
+    uint16_t lo, hi;
+};
+
 struct config_upstream {
     struct config_sockaddr addr; /* address_data, port (default 53) */
     uint16_t tls_port;           /* default 853 */
@@ -74,6 +79,14 @@ struct config_proxy {
     uint32_t handshake_timeout_ms; /* default 10000 */
     uint32_t idle_timeout_ms;      /* default 300000 */
     uint32_t cert_cache_entries;   /* minted certificates kept, default 1000 */
+    /* allow_destinations: networks the proxy may connect to although they
+     * are local (loopback, RFC 1918, ...: addr_kind_of()), default none */
+    struct addr_cidr allow_destinations[CONFIG_MAX_ADDRS];
+    size_t n_allow_destinations;
+    struct config_port_range http_ports[CONFIG_MAX_PORTS]; /* plain HTTP, default 80, 8080 */
+    size_t n_http_ports;
+    uint32_t max_connections_per_client; /* default max_connections / 4 */
+    uint32_t max_lookups_per_client;     /* DNS lookups in flight, default 128 */
 };
 
 struct config {

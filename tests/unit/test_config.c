@@ -147,6 +147,13 @@ static void check_defaults(const struct config *c)
     CHECK_INT_EQ(p->handshake_timeout_ms, 10000);
     CHECK_INT_EQ(p->idle_timeout_ms, 300000);
     CHECK_INT_EQ(p->cert_cache_entries, 1000);
+    CHECK_INT_EQ(p->n_allow_destinations, 0);
+    CHECK_INT_EQ(p->n_http_ports, 2);
+    CHECK_INT_EQ(p->http_ports[0].lo, 80);
+    CHECK_INT_EQ(p->http_ports[0].hi, 80);
+    CHECK_INT_EQ(p->http_ports[1].lo, 8080);
+    CHECK_INT_EQ(p->max_connections_per_client, 256);
+    CHECK_INT_EQ(p->max_lookups_per_client, 128);
 }
 
 static void test_defaults(void)
@@ -356,6 +363,73 @@ static void test_proxy_keys(void)
     CHECK_OK("proxy:\n  enabled: false\n  intercept: DANE\n");
     CHECK_INT_EQ(p->enabled, 0);
     CHECK_INT_EQ(p->intercept, CONFIG_INTERCEPT_DANE);
+}
+
+/* Issue 8: what the proxy may connect to, and per-client limits. */
+static void test_proxy_destination_keys(void)
+{
+    const struct config_proxy *p = &cfg.proxy;
+    struct sockaddr_storage ss;
+
+    CHECK_OK("proxy:\n"
+             "  allow_destinations: [192.168.1.0/24, \"::1/128\", 127.0.0.1]\n"
+             "  http_ports: [80, 8000-8999, 1024-65535]\n"
+             "  max_connections_per_client: 10\n"
+             "  max_lookups_per_client: 30\n");
+    CHECK_INT_EQ(p->n_allow_destinations, 3);
+    CHECK_INT_EQ(p->allow_destinations[0].prefix, 24);
+    CHECK_INT_EQ(p->allow_destinations[2].prefix, 32);
+    ss = client("192.168.1.40");
+    CHECK_INT_EQ(addr_cidr_match(p->allow_destinations, p->n_allow_destinations,
+                                 (struct sockaddr *)&ss),
+                 1);
+    ss = client("127.0.0.2");
+    CHECK_INT_EQ(addr_cidr_match(p->allow_destinations, p->n_allow_destinations,
+                                 (struct sockaddr *)&ss),
+                 0);
+    CHECK_INT_EQ(p->n_http_ports, 3);
+    CHECK_INT_EQ(p->http_ports[0].lo, 80);
+    CHECK_INT_EQ(p->http_ports[0].hi, 80);
+    CHECK_INT_EQ(p->http_ports[1].lo, 8000);
+    CHECK_INT_EQ(p->http_ports[1].hi, 8999);
+    CHECK_INT_EQ(p->http_ports[2].hi, 65535);
+    CHECK_INT_EQ(p->max_connections_per_client, 10);
+    CHECK_INT_EQ(p->max_lookups_per_client, 30);
+
+    /* an empty list is allowed (and is the default); one port as a range */
+    CHECK_OK("proxy:\n  allow_destinations: []\n  http_ports: [\"81-81\"]\n");
+    CHECK_INT_EQ(p->n_allow_destinations, 0);
+    CHECK_INT_EQ(p->http_ports[0].lo, 81);
+    CHECK_INT_EQ(p->http_ports[0].hi, 81);
+
+    /* per client: a quarter of max_connections unless given */
+    CHECK_OK("proxy:\n  max_connections: 100\n");
+    CHECK_INT_EQ(p->max_connections_per_client, 25);
+    CHECK_OK("proxy:\n  max_connections: 3\n");
+    CHECK_INT_EQ(p->max_connections_per_client, 1);
+    CHECK_OK("proxy:\n  max_connections_per_client: 500\n  max_connections: 100\n");
+    CHECK_INT_EQ(p->max_connections_per_client, 500);
+
+    CHECK_ERR("proxy:\n  allow_destinations: [localhost]\n",
+              "t.yml:2: proxy.allow_destinations: ", "not an IP address");
+    CHECK_ERR("proxy:\n  allow_destinations: [10.0.0.0/33]\n",
+              "t.yml:2: proxy.allow_destinations: ", "prefix length must be 0..32");
+    CHECK_ERR("proxy:\n  http_ports: [http]\n", "t.yml:2: proxy.http_ports: ", "got \"http\"");
+    CHECK_ERR("proxy:\n  http_ports: [0]\n", "t.yml:2: proxy.http_ports: ", "1..65535");
+    CHECK_ERR("proxy:\n  http_ports: [70000]\n", "t.yml:2: proxy.http_ports: ", NULL);
+    CHECK_ERR("proxy:\n  http_ports: [9000-8000]\n", "t.yml:2: proxy.http_ports: ",
+              "range 9000-8000 is backwards");
+    CHECK_ERR("proxy:\n  http_ports: [\"80-\"]\n", "t.yml:2: proxy.http_ports: ",
+              "expected a range");
+    CHECK_ERR("proxy:\n  http_ports: [\"-80\"]\n", "t.yml:2: proxy.http_ports: ",
+              "expected a range");
+    CHECK_ERR("proxy:\n  http_ports: [\"123456789-80\"]\n", "t.yml:2: proxy.http_ports: ",
+              "expected a range");
+    CHECK_ERR("proxy:\n  http_ports: 80\n", "t.yml:2: proxy.http_ports: ", "expected a list");
+    CHECK_ERR("proxy:\n  max_connections_per_client: 0\n",
+              "t.yml:2: proxy.max_connections_per_client: ", "out of range");
+    CHECK_ERR("proxy:\n  max_lookups_per_client: 0\n", "t.yml:2: proxy.max_lookups_per_client: ",
+              "out of range");
 }
 
 static void test_user(void)
@@ -896,6 +970,7 @@ int main(void)
     UNIT_RUN(test_trust_anchor_list);
     UNIT_RUN(test_sizes);
     UNIT_RUN(test_proxy_keys);
+    UNIT_RUN(test_proxy_destination_keys);
     UNIT_RUN(test_user);
     UNIT_RUN(test_lists_replace_defaults);
     UNIT_RUN(test_stubby_carries_over);

@@ -1136,7 +1136,7 @@ static int destination_allowed(struct pconn *pc)
     addr_format((const struct sockaddr *)&why.addr, text, sizeof text);
     snprintf(msg, sizeof msg, "%s is %s", text,
              why.kind == ADDR_GLOBAL && why.own ? "an address of this machine"
-                                                 : addr_kind_describe(why.kind));
+                                                : addr_kind_describe(why.kind));
     if (pc->n_addrs > 0) {
         log_debug("proxy: %s:%u: not connecting to %s (and %zu more); %zu address(es) left",
                   pc->host, pc->port, msg, before - pc->n_addrs - 1, pc->n_addrs);
@@ -1334,7 +1334,8 @@ static void start_lookups(struct pconn *pc)
     if (pc->host_kind != HTTP_HOST_NAME) {
         if ((pc->host_kind == HTTP_HOST_IPV4 &&
              addr_parse_ipv4_loose(pc->host, pc->port, &pc->addrs[0]) < 0) ||
-            (pc->host_kind == HTTP_HOST_IPV6 && addr_parse(pc->host, pc->port, &pc->addrs[0]) < 0)) {
+            (pc->host_kind == HTTP_HOST_IPV6 &&
+             addr_parse(pc->host, pc->port, &pc->addrs[0]) < 0)) {
             send_error(pc, 400, "not a valid IP address");
             return;
         }
@@ -1666,8 +1667,10 @@ static void request_head(struct pconn *pc, const struct http_head *h)
         if (!port_allowed(px, pc->port)) {
             log_info("proxy: %s:%u: forbidden port (not in proxy.allowed_ports)", pc->host,
                      pc->port);
-            send_line(pc, 403, "daneguard: CONNECT to port %u is not allowed; add it to "
-                      "proxy.allowed_ports to allow it", pc->port);
+            send_line(pc, 403,
+                      "daneguard: CONNECT to port %u is not allowed; add it to "
+                      "proxy.allowed_ports to allow it",
+                      pc->port);
             return;
         }
         side_read(&pc->down, 0); /* the next bytes belong to the tunnel or TLS */
@@ -1678,8 +1681,10 @@ static void request_head(struct pconn *pc, const struct http_head *h)
     pc->kind = KIND_HTTP;
     if (!http_port_allowed(px, pc->port)) {
         log_info("proxy: %s:%u: forbidden port (not in proxy.http_ports)", pc->host, pc->port);
-        send_line(pc, 403, "daneguard: plain HTTP to port %u is not allowed; add it to "
-                  "proxy.http_ports to allow it", pc->port);
+        send_line(pc, 403,
+                  "daneguard: plain HTTP to port %u is not allowed; add it to "
+                  "proxy.http_ports to allow it",
+                  pc->port);
         return;
     }
     if (h->websocket || h->framing == HTTP_FRAMING_TUNNEL) {

@@ -165,8 +165,8 @@ static void test_sockaddr_access(void)
     CHECK_INT_EQ(addr_from_bytes(b, 5, 80, &again), ADDR_EINVAL);
 
     /* not addresses */
-    static const char *const bad[] = {"", "localhost", "127.1", "0x7f000001", "[::1]", "1.2.3.4 ",
-                                      "::1%lo", "256.0.0.1"};
+    static const char *const bad[] = {"",      "localhost", "127.1",  "0x7f000001",
+                                      "[::1]", "1.2.3.4 ",  "::1%lo", "256.0.0.1"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         if (addr_parse(bad[i], 80, &ss) != ADDR_ENOTIP)
             fprintf(stderr, "  parsed but should not: \"%s\"\n", bad[i]);
@@ -202,9 +202,9 @@ static void test_ipv4_loose(void)
             CHECK_INT_EQ(addr_port(SA(ss)), 80);
         }
     }
-    static const char *const names[] = {"",           "www.example", "deadbeef", "0x7f.example",
-                                        "1.2.3.4 foo", "1.2.3.4.",   "08.0.0.1", "4294967296",
-                                        "1.2.3.4.5",  "-1",          "0x",       "a.b.c.d"};
+    static const char *const names[] = {
+        "",         "www.example", "deadbeef",  "0x7f.example", "1.2.3.4 foo", "1.2.3.4.",
+        "08.0.0.1", "4294967296",  "1.2.3.4.5", "-1",           "0x",          "a.b.c.d"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         int rc = addr_parse_ipv4_loose(names[i], 80, &ss);
         if (rc == 0)
@@ -250,11 +250,11 @@ static void test_kinds(void)
         /* IPv6 */
         {"::", ADDR_UNSPECIFIED},
         {"::1", ADDR_LOOPBACK},
-        {"::2", ADDR_UNSPECIFIED},             /* v4-compatible 0.0.0.2 */
-        {"::127.0.0.1", ADDR_LOOPBACK},        /* v4-compatible */
-        {"::8.8.8.8", ADDR_V4_COMPATIBLE},     /* deprecated, never global */
-        {"::ffff:127.0.0.1", ADDR_LOOPBACK},   /* v4-mapped */
-        {"::ffff:7f00:1", ADDR_LOOPBACK},      /* the same, written in hex */
+        {"::2", ADDR_UNSPECIFIED},           /* v4-compatible 0.0.0.2 */
+        {"::127.0.0.1", ADDR_LOOPBACK},      /* v4-compatible */
+        {"::8.8.8.8", ADDR_V4_COMPATIBLE},   /* deprecated, never global */
+        {"::ffff:127.0.0.1", ADDR_LOOPBACK}, /* v4-mapped */
+        {"::ffff:7f00:1", ADDR_LOOPBACK},    /* the same, written in hex */
         {"::ffff:10.1.2.3", ADDR_PRIVATE},
         {"::ffff:169.254.1.1", ADDR_LINK_LOCAL},
         {"::ffff:0.0.0.0", ADDR_UNSPECIFIED},

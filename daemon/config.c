@@ -25,6 +25,7 @@
 #include <strings.h>
 #include <yaml.h>
 
+#include "addr.h"
 #include "log.h"
 
 /* ---- defaults ---------------------------------------------------------- */
@@ -39,11 +40,11 @@ static void add_default_listen(struct config_sockaddr *list, size_t *n, const ch
         (*n)++;
 }
 
-static void add_default_allow(struct config_cidr *list, size_t *n)
+static void add_default_allow(struct addr_cidr *list, size_t *n)
 {
-    if (config_cidr_parse("127.0.0.0/8", &list[*n]) == 0)
+    if (addr_cidr_parse("127.0.0.0/8", &list[*n]) == 0)
         (*n)++;
-    if (config_cidr_parse("::1/128", &list[*n]) == 0)
+    if (addr_cidr_parse("::1/128", &list[*n]) == 0)
         (*n)++;
 }
 
@@ -83,42 +84,14 @@ void config_defaults(struct config *cfg)
     px->handshake_timeout_ms = 10000;
     px->idle_timeout_ms = 300000;
     px->cert_cache_entries = 1000;
+    px->http_ports[0] = (struct config_port_range){80, 80};
+    px->http_ports[1] = (struct config_port_range){8080, 8080};
+    px->n_http_ports = 2;
+    px->max_connections_per_client = px->max_connections / 4;
+    px->max_lookups_per_client = 128;
 }
 
 /* ---- addresses and networks -------------------------------------------- */
-
-/* sockaddr_storage is read and written through memcpy at the members'
- * offsets: casting it to sockaddr_in and writing through that pointer breaks
- * strict aliasing, and GCC -O2 does miscompile it. */
-static size_t ss_port_offset(const struct sockaddr_storage *ss)
-{
-    return ss->ss_family == AF_INET ? offsetof(struct sockaddr_in, sin_port)
-                                    : offsetof(struct sockaddr_in6, sin6_port);
-}
-
-static uint16_t ss_get_port(const struct sockaddr_storage *ss)
-{
-    uint16_t port;
-    memcpy(&port, (const char *)ss + ss_port_offset(ss), sizeof port);
-    return ntohs(port);
-}
-
-static void ss_set_port(struct sockaddr_storage *ss, uint16_t port)
-{
-    uint16_t nport = htons(port);
-    memcpy((char *)ss + ss_port_offset(ss), &nport, sizeof nport);
-}
-
-/* The address bytes (4 or 16) of an AF_INET or AF_INET6 sockaddr. */
-static const uint8_t *ss_addr(const struct sockaddr_storage *ss, size_t *len)
-{
-    if (ss->ss_family == AF_INET) {
-        *len = 4;
-        return (const uint8_t *)ss + offsetof(struct sockaddr_in, sin_addr);
-    }
-    *len = 16;
-    return (const uint8_t *)ss + offsetof(struct sockaddr_in6, sin6_addr);
-}
 
 /* A numeric IPv4 or IPv6 address (v6 may carry "%scope"); port is set later. */
 static const char *ip_parse(const char *host, struct sockaddr_storage *ss, socklen_t *len)
@@ -231,7 +204,7 @@ static const char *sockaddr_parse(const char *text, uint16_t default_port,
     why = ip_parse(host, &out->ss, &out->len);
     if (why)
         return why;
-    ss_set_port(&out->ss, port);
+    addr_set_port(&out->ss, port);
     memcpy(out->text, text, len + 1);
     return NULL;
 }
@@ -241,112 +214,6 @@ int config_sockaddr_parse(const char *text, uint16_t default_port, struct config
     if (!text || !out)
         return -1;
     return sockaddr_parse(text, default_port, out) ? -1 : 0;
-}
-
-static const uint8_t v4mapped_prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-
-static void mask_bits(uint8_t *addr, size_t nbytes, int prefix)
-{
-    for (size_t i = 0; i < nbytes; i++) {
-        int keep = prefix - (int)i * 8;
-        if (keep >= 8)
-            continue;
-        addr[i] &= keep <= 0 ? 0 : (uint8_t)(0xff << (8 - keep));
-    }
-}
-
-static const char *cidr_parse(const char *text, struct config_cidr *out)
-{
-    char host[64];
-    const char *slash = strchr(text, '/');
-    size_t hlen = slash ? (size_t)(slash - text) : strlen(text);
-    int max;
-
-    memset(out, 0, sizeof *out);
-    if (hlen == 0)
-        return "no address";
-    if (hlen >= sizeof host)
-        return "not an IP address";
-    memcpy(host, text, hlen);
-    host[hlen] = '\0';
-    if (inet_pton(AF_INET, host, out->addr) == 1) {
-        out->family = AF_INET;
-        max = 32;
-    } else if (inet_pton(AF_INET6, host, out->addr) == 1) {
-        out->family = AF_INET6;
-        max = 128;
-    } else {
-        return "not an IP address";
-    }
-    out->prefix = max;
-    if (slash) {
-        const char *s = slash + 1;
-        int v = 0;
-        if (!*s || strlen(s) > 3)
-            return max == 32 ? "prefix length must be 0..32" : "prefix length must be 0..128";
-        for (; *s; s++) {
-            if (*s < '0' || *s > '9')
-                return max == 32 ? "prefix length must be 0..32" : "prefix length must be 0..128";
-            v = v * 10 + (*s - '0');
-        }
-        if (v > max)
-            return max == 32 ? "prefix length must be 0..32" : "prefix length must be 0..128";
-        out->prefix = v;
-    }
-    /* ::ffff:a.b.c.d/104 is the IPv4 network a.b.c.d/8 */
-    if (out->family == AF_INET6 && out->prefix >= 96 &&
-        memcmp(out->addr, v4mapped_prefix, 12) == 0) {
-        memmove(out->addr, out->addr + 12, 4);
-        memset(out->addr + 4, 0, 12);
-        out->family = AF_INET;
-        out->prefix -= 96;
-    }
-    /* host bits are allowed (192.168.1.1/24 names the LAN) and cleared */
-    mask_bits(out->addr, out->family == AF_INET ? 4 : 16, out->prefix);
-    return NULL;
-}
-
-int config_cidr_parse(const char *text, struct config_cidr *out)
-{
-    if (!text || !out)
-        return -1;
-    return cidr_parse(text, out) ? -1 : 0;
-}
-
-static int prefix_equal(const uint8_t *a, const uint8_t *net, int prefix)
-{
-    int full = prefix / 8, rest = prefix % 8;
-
-    if (memcmp(a, net, (size_t)full) != 0)
-        return 0;
-    if (rest == 0)
-        return 1;
-    uint8_t mask = (uint8_t)(0xff << (8 - rest));
-    return (a[full] & mask) == (net[full] & mask);
-}
-
-int config_cidr_match(const struct config_cidr *nets, size_t n, const struct sockaddr *sa)
-{
-    const uint8_t *v4 = NULL, *v6 = NULL;
-
-    if (!nets || !sa)
-        return 0;
-    if (sa->sa_family == AF_INET) {
-        v4 = (const uint8_t *)sa + offsetof(struct sockaddr_in, sin_addr);
-    } else if (sa->sa_family == AF_INET6) {
-        v6 = (const uint8_t *)sa + offsetof(struct sockaddr_in6, sin6_addr);
-        if (memcmp(v6, v4mapped_prefix, 12) == 0)
-            v4 = v6 + 12;
-    } else {
-        return 0;
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (nets[i].family == AF_INET && v4 && prefix_equal(v4, nets[i].addr, nets[i].prefix))
-            return 1;
-        if (nets[i].family == AF_INET6 && v6 && prefix_equal(v6, nets[i].addr, nets[i].prefix))
-            return 1;
-    }
-    return 0;
 }
 
 /* ---- the YAML walker ----------------------------------------------------- */
@@ -362,6 +229,7 @@ struct parse {
     unsigned long upstream_line[CONFIG_MAX_ADDRS];
     unsigned long transports_line;
     unsigned long tls_auth_line;
+    unsigned long per_client_line; /* proxy.max_connections_per_client given */
 };
 
 static unsigned long line_of(const yaml_node_t *node)
@@ -657,7 +525,7 @@ static int listen_list(struct parse *p, yaml_node_t *v, const char *key,
     return 0;
 }
 
-static int allow_list(struct parse *p, yaml_node_t *v, const char *key, struct config_cidr *list,
+static int allow_list(struct parse *p, yaml_node_t *v, const char *key, struct addr_cidr *list,
                       size_t *n)
 {
     yaml_node_t *seq = get_list(p, v, key, "networks (\"192.168.0.0/16\")", CONFIG_MAX_ADDRS),
@@ -668,13 +536,15 @@ static int allow_list(struct parse *p, yaml_node_t *v, const char *key, struct c
         return -1;
     LIST_FOREACH(p, seq, item)
     {
-        const char *s = scalar(p, item, key, "a network (\"addr/prefix\" or \"addr\")"), *why;
+        const char *s = scalar(p, item, key, "a network (\"addr/prefix\" or \"addr\")");
+        int rc;
 
         if (!s)
             return -1;
-        why = cidr_parse(s, &list[count]);
-        if (why)
-            return fail(p, item, key, "%s: \"%s\" (expected \"addr/prefix\" or \"addr\")", why, s);
+        rc = addr_cidr_parse(s, &list[count]);
+        if (rc < 0)
+            return fail(p, item, key, "%s: \"%s\" (expected \"addr/prefix\" or \"addr\")",
+                        addr_strerror(rc), s);
         count++;
     }
     *n = count;
@@ -809,7 +679,7 @@ static int r_upstreams(struct parse *p, yaml_node_t *v, const char *key, void *o
             return -1;
         if (!u->addr.len)
             return fail(p, item, key, "address_data is missing");
-        ss_set_port(&u->addr.ss, up.port);
+        addr_set_port(&u->addr.ss, up.port);
         for (size_t i = 0; i < count; i++)
             if (r->upstreams[i].addr.len == u->addr.len &&
                 memcmp(&r->upstreams[i].addr.ss, &u->addr.ss, u->addr.len) == 0)
@@ -1154,6 +1024,69 @@ static int x_cert_cache(struct parse *p, yaml_node_t *v, const char *key, void *
     return x_uint(p, v, key, &px->cert_cache_entries, "a positive integer", 1, 1000000);
 }
 
+static int x_allow_destinations(struct parse *p, yaml_node_t *v, const char *key, void *obj)
+{
+    struct config_proxy *px = obj;
+    return allow_list(p, v, key, px->allow_destinations, &px->n_allow_destinations);
+}
+
+/* "80" or "1024-65535" */
+static int x_http_ports(struct parse *p, yaml_node_t *v, const char *key, void *obj)
+{
+    struct config_proxy *px = obj;
+    yaml_node_t *seq = get_list(p, v, key, "port numbers or ranges (\"1024-65535\")",
+                                CONFIG_MAX_PORTS),
+                *item;
+    size_t count = 0;
+
+    if (!seq)
+        return -1;
+    LIST_FOREACH(p, seq, item)
+    {
+        const char *s = scalar(p, item, key, "a port number or a range (\"1024-65535\")");
+        char lo_s[8], buf[64];
+        const char *dash;
+        uint16_t lo, hi;
+
+        if (!s)
+            return -1;
+        dash = strchr(s, '-');
+        if (!dash) {
+            if (port_parse(s, &lo) != 0)
+                return fail(p, item, key, "expected a port number 1..65535 or a range, got %s",
+                            node_desc(item, buf, sizeof buf));
+            hi = lo;
+        } else {
+            if ((size_t)(dash - s) >= sizeof lo_s)
+                return fail(p, item, key, "expected a range like \"1024-65535\", got %s",
+                            node_desc(item, buf, sizeof buf));
+            memcpy(lo_s, s, (size_t)(dash - s));
+            lo_s[dash - s] = '\0';
+            if (port_parse(lo_s, &lo) != 0 || port_parse(dash + 1, &hi) != 0)
+                return fail(p, item, key, "expected a range like \"1024-65535\", got %s",
+                            node_desc(item, buf, sizeof buf));
+            if (lo > hi)
+                return fail(p, item, key, "range %u-%u is backwards", lo, hi);
+        }
+        px->http_ports[count++] = (struct config_port_range){lo, hi};
+    }
+    px->n_http_ports = count;
+    return 0;
+}
+
+static int x_per_client(struct parse *p, yaml_node_t *v, const char *key, void *obj)
+{
+    struct config_proxy *px = obj;
+    p->per_client_line = line_of(v);
+    return x_uint(p, v, key, &px->max_connections_per_client, "a positive integer", 1, 1000000);
+}
+
+static int x_lookups_per_client(struct parse *p, yaml_node_t *v, const char *key, void *obj)
+{
+    struct config_proxy *px = obj;
+    return x_uint(p, v, key, &px->max_lookups_per_client, "a positive integer", 1, 1000000);
+}
+
 static const struct key_def proxy_keys[] = {
     {"enabled", x_enabled},
     {"listen_addresses", x_listen},
@@ -1167,6 +1100,10 @@ static const struct key_def proxy_keys[] = {
     {"handshake_timeout", x_handshake_timeout},
     {"idle_timeout", x_idle_timeout},
     {"cert_cache_entries", x_cert_cache},
+    {"allow_destinations", x_allow_destinations},
+    {"http_ports", x_http_ports},
+    {"max_connections_per_client", x_per_client},
+    {"max_lookups_per_client", x_lookups_per_client},
     {NULL, NULL},
 };
 
@@ -1308,22 +1245,28 @@ static int sa_is_any(const struct sockaddr_storage *ss)
 {
     static const uint8_t zero[16];
     size_t len;
-    const uint8_t *a = ss_addr(ss, &len);
-    return memcmp(a, zero, len) == 0;
+    const uint8_t *a = addr_bytes((const struct sockaddr *)ss, &len);
+    return a && memcmp(a, zero, len) == 0;
 }
 
 static int sa_same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
 {
     size_t la, lb;
-    const uint8_t *aa = ss_addr(a, &la), *ba = ss_addr(b, &lb);
-    return a->ss_family == b->ss_family && la == lb && memcmp(aa, ba, la) == 0;
+    const uint8_t *aa = addr_bytes((const struct sockaddr *)a, &la),
+                  *ba = addr_bytes((const struct sockaddr *)b, &lb);
+    return aa && ba && la == lb && memcmp(aa, ba, la) == 0;
 }
 
+/* Loopback as the kernel routes it: 127/8, ::1 and v4-mapped 127/8 (not the
+ * embedded forms addr_kind_of() also calls loopback, which no socket reaches). */
 static int sa_is_loopback(const struct sockaddr_storage *ss)
 {
+    static const uint8_t v4mapped_prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
     static const uint8_t v6_loopback[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
     size_t len;
-    const uint8_t *a = ss_addr(ss, &len);
+    const uint8_t *a = addr_bytes((const struct sockaddr *)ss, &len);
+    if (!a)
+        return 0;
     if (len == 4)
         return a[0] == 127;
     return memcmp(a, v6_loopback, 16) == 0 || (memcmp(a, v4mapped_prefix, 12) == 0 && a[12] == 127);
@@ -1332,7 +1275,7 @@ static int sa_is_loopback(const struct sockaddr_storage *ss)
 /* Whether a socket bound to listen would receive what is sent to dest. */
 static int sa_reaches(const struct sockaddr_storage *listen, const struct sockaddr_storage *dest)
 {
-    if (ss_get_port(listen) != ss_get_port(dest))
+    if (addr_port((const struct sockaddr *)listen) != addr_port((const struct sockaddr *)dest))
         return 0;
     if (sa_same_addr(listen, dest))
         return 1;
@@ -1355,7 +1298,7 @@ static int cross_check(struct parse *p)
             struct sockaddr_storage dst = r->upstreams[i].addr.ss;
             int hits = sa_reaches(&r->listen[j].ss, &dst);
             if (!hits) { /* the same server over TLS */
-                ss_set_port(&dst, r->upstreams[i].tls_port);
+                addr_set_port(&dst, r->upstreams[i].tls_port);
                 hits = sa_reaches(&r->listen[j].ss, &dst);
             }
             if (hits)
@@ -1452,6 +1395,11 @@ static int load(struct parse *p, yaml_parser_t *parser)
             goto out;
         }
         yaml_document_delete(&extra);
+    }
+    /* unless given, a quarter of max_connections as it was given */
+    if (!p->per_client_line) {
+        struct config_proxy *px = &p->cfg->proxy;
+        px->max_connections_per_client = px->max_connections / 4 ? px->max_connections / 4 : 1;
     }
     rc = cross_check(p);
 out:

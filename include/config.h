@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "addr.h" /* struct addr_cidr: networks ("127.0.0.0/8") */
+
 #define CONFIG_MAX_ADDRS 16
 #define CONFIG_MAX_PORTS 16
 #define CONFIG_ERR_LEN 512
@@ -22,11 +24,10 @@ struct config_sockaddr {
     char text[64]; /* as written, for logs */
 };
 
-/* A client network for allow: "127.0.0.0/8", "::1/128", or a bare address. */
-struct config_cidr {
-    int family;       /* AF_INET or AF_INET6 */
-    uint8_t addr[16]; /* 4 or 16 significant bytes */
-    int prefix;       /* 0..32 or 0..128 */
+
+/* A port or a range of ports, "80" or "1024-65535" (lo == hi for one port). */
+struct config_port_range {
+    uint16_t lo, hi;
 };
 
 struct config_upstream {
@@ -55,7 +56,7 @@ struct config_resolver {
     size_t n_trust_anchors;                     /* default 1: /usr/share/dns/root.key */
     uint32_t timeout_ms;                        /* timeout: one client query, default 5000 */
     uint32_t idle_timeout_ms;                   /* idle_timeout: upstream TCP/TLS, default 10000 */
-    struct config_cidr allow[CONFIG_MAX_ADDRS]; /* allow, default loopback */
+    struct addr_cidr allow[CONFIG_MAX_ADDRS]; /* allow, default loopback */
     size_t n_allow;
     size_t cache_size;     /* cache_size in bytes, default 32 MiB ("32m") */
     uint32_t bogus_ttl_s;  /* bogus_ttl: how long a bogus answer is cached, default 60 */
@@ -66,7 +67,7 @@ struct config_proxy {
     int enabled;                                     /* proxy: present and enabled (default yes) */
     struct config_sockaddr listen[CONFIG_MAX_ADDRS]; /* listen_addresses, default 127.0.0.1@8080 */
     size_t n_listen;
-    struct config_cidr allow[CONFIG_MAX_ADDRS]; /* default loopback */
+    struct addr_cidr allow[CONFIG_MAX_ADDRS]; /* client networks, default loopback */
     size_t n_allow;
     enum config_intercept intercept; /* dane (default) or all */
     char ca_dir[256];                /* default /var/lib/daneguard */
@@ -78,6 +79,14 @@ struct config_proxy {
     uint32_t handshake_timeout_ms; /* default 10000 */
     uint32_t idle_timeout_ms;      /* default 300000 */
     uint32_t cert_cache_entries;   /* minted certificates kept, default 1000 */
+    /* allow_destinations: networks the proxy may connect to although they
+     * are local (loopback, RFC 1918, ...: addr_kind_of()), default none */
+    struct addr_cidr allow_destinations[CONFIG_MAX_ADDRS];
+    size_t n_allow_destinations;
+    struct config_port_range http_ports[CONFIG_MAX_PORTS]; /* plain HTTP, default 80, 8080 */
+    size_t n_http_ports;
+    uint32_t max_connections_per_client; /* default max_connections / 4 */
+    uint32_t max_lookups_per_client;     /* DNS lookups in flight, default 128 */
 };
 
 struct config {
@@ -101,11 +110,5 @@ int config_load_string(const char *name, const char *yaml, struct config *cfg,
 
 /* Parse "addr@port" / "addr#port" / "[v6]:port" / "addr" with default_port. */
 int config_sockaddr_parse(const char *text, uint16_t default_port, struct config_sockaddr *out);
-
-/* Parse "net/prefix" or a bare address. */
-int config_cidr_parse(const char *text, struct config_cidr *out);
-
-/* Whether sa (AF_INET/AF_INET6, v4-mapped v6 counts as v4) is inside one of the n networks. */
-int config_cidr_match(const struct config_cidr *nets, size_t n, const struct sockaddr *sa);
 
 #endif

@@ -170,17 +170,138 @@ static size_t interleave(const struct sockaddr_storage *in, size_t n, struct soc
     return k;
 }
 
-int hconnect_start(uv_loop_t *loop, const struct sockaddr_storage *addrs, size_t n,
-                   unsigned timeout_ms, hconnect_cb cb, void *arg, struct hconnect **out)
+/* ---- the destination policy ------------------------------------------------- */
+
+struct hconnect_policy {
+    struct addr_cidr *allow; /* proxy.allow_destinations */
+    size_t n_allow;
+    struct addr_cidr *own; /* this machine's addresses, /32 and /128 */
+    size_t n_own;
+};
+
+struct hconnect_policy *hconnect_policy_new(const struct addr_cidr *allow, size_t n_allow)
 {
+    uv_interface_address_t *ifs = NULL;
+    int n_ifs = 0;
+    struct hconnect_policy *p = calloc(1, sizeof *p);
+
+    if (!p)
+        return NULL;
+    if (n_allow) {
+        p->allow = malloc(n_allow * sizeof *allow);
+        if (!p->allow) {
+            free(p);
+            return NULL;
+        }
+        memcpy(p->allow, allow, n_allow * sizeof *allow);
+        p->n_allow = n_allow;
+    }
+    /* Should the list fail, own public addresses go unrecognised (the count
+     * in the log says 0) while the kinds (loopback, private, ...) still hold. */
+    if (uv_interface_addresses(&ifs, &n_ifs) != 0)
+        return p;
+    p->own = calloc((size_t)n_ifs + 1, sizeof *p->own);
+    if (!p->own) {
+        uv_free_interface_addresses(ifs, n_ifs);
+        hconnect_policy_free(p);
+        return NULL;
+    }
+    for (int i = 0; i < n_ifs; i++) {
+        struct sockaddr_storage ss;
+        size_t len;
+        const uint8_t *b;
+        memset(&ss, 0, sizeof ss);
+        memcpy(&ss, &ifs[i].address, sizeof ifs[i].address);
+        b = addr_bytes((const struct sockaddr *)&ss, &len);
+        if (!b)
+            continue;
+        struct addr_cidr *c = &p->own[p->n_own++];
+        c->family = len == 4 ? AF_INET : AF_INET6;
+        memcpy(c->addr, b, len);
+        c->prefix = (int)len * 8;
+    }
+    uv_free_interface_addresses(ifs, n_ifs);
+    return p;
+}
+
+void hconnect_policy_free(struct hconnect_policy *p)
+{
+    if (!p)
+        return;
+    free(p->allow);
+    free(p->own);
+    free(p);
+}
+
+size_t hconnect_policy_own_count(const struct hconnect_policy *p)
+{
+    return p ? p->n_own : 0;
+}
+
+int hconnect_policy_allows(const struct hconnect_policy *p, const struct sockaddr *sa,
+                           struct hconnect_refusal *why)
+{
+    enum addr_kind kind = addr_kind_of(sa);
+    int own = 0;
+
+    if (p && kind != ADDR_NOT_IP) {
+        if (addr_cidr_match(p->allow, p->n_allow, sa))
+            return 1;
+        own = addr_cidr_match(p->own, p->n_own, sa);
+        if (kind == ADDR_GLOBAL && !own)
+            return 1;
+    }
+    if (why) {
+        memset(why, 0, sizeof *why);
+        if (sa && kind != ADDR_NOT_IP)
+            memcpy(&why->addr, sa,
+                   sa->sa_family == AF_INET ? sizeof(struct sockaddr_in)
+                                            : sizeof(struct sockaddr_in6));
+        why->kind = kind;
+        why->own = own;
+    }
+    return 0;
+}
+
+size_t hconnect_policy_filter(const struct hconnect_policy *p, struct sockaddr_storage *addrs,
+                              size_t n, struct hconnect_refusal *first)
+{
+    size_t kept = 0;
+    int refused = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct hconnect_refusal why;
+        if (hconnect_policy_allows(p, (const struct sockaddr *)&addrs[i], &why)) {
+            if (kept != i)
+                addrs[kept] = addrs[i];
+            kept++;
+        } else if (!refused++ && first) {
+            *first = why;
+        }
+    }
+    return kept;
+}
+
+/* ---- connecting ---------------------------------------------------------------- */
+
+int hconnect_start(uv_loop_t *loop, const struct hconnect_policy *policy,
+                   const struct sockaddr_storage *addrs, size_t n, unsigned timeout_ms,
+                   hconnect_cb cb, void *arg, struct hconnect **out)
+{
+    struct sockaddr_storage allowed[HCONNECT_MAX_ADDRS];
     struct hconnect *hc;
     if (n == 0)
         return UV_EINVAL;
+    if (n > HCONNECT_MAX_ADDRS)
+        n = HCONNECT_MAX_ADDRS;
+    memcpy(allowed, addrs, n * sizeof *addrs);
+    n = hconnect_policy_filter(policy, allowed, n, NULL);
+    if (n == 0)
+        return UV_EACCES;
     hc = calloc(1, sizeof *hc);
     if (!hc)
         return UV_ENOMEM;
     hc->loop = loop;
-    hc->n = interleave(addrs, n, hc->addrs);
+    hc->n = interleave(allowed, n, hc->addrs);
     hc->cb = cb;
     hc->arg = arg;
     hc->last_error = UV_ECONNREFUSED;

@@ -23,6 +23,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +31,9 @@
 
 #include <mbedtls/x509_crt.h>
 
+#include "addr.h"
 #include "ca.h"
+#include "clients.h"
 #include "connect.h"
 #include "dane.h"
 #include "http.h"
@@ -126,6 +129,8 @@ struct proxy {
     size_t n_recent, recent_next;
     char self[64]; /* "127.0.0.1:8080": for the PAC file and onboarding page */
     time_t started;
+    struct hconnect_policy *dest; /* where connections may go (allow_destinations) */
+    struct clients *clients;      /* open connections per client address */
     uint8_t scratch[TLS_RECORD_MAX];
 };
 
@@ -143,6 +148,7 @@ struct pconn {
     struct side down; /* the browser */
     struct side up;   /* the site */
     struct sockaddr_storage peer;
+    struct client *client; /* px->clients' entry of peer: one reference */
 
     /* the request */
     struct http_reader *reader;
@@ -327,6 +333,8 @@ static void pc_close(struct pconn *pc)
     else
         pc->px->conns = pc->next;
     pc->px->stats.conns_open--;
+    clients_unref(pc->px->clients, pc->client);
+    pc->client = NULL;
     uv_close((uv_handle_t *)&pc->timer, handle_closed);
     uv_close((uv_handle_t *)&pc->client_tcp, handle_closed);
     if (pc->up.tcp)
@@ -428,6 +436,38 @@ static void send_error(struct pconn *pc, int status, const char *detail)
     if (status == 403)
         pc->px->stats.forbidden++;
     if (http_write_error(&b, status, detail, 0) == 0)
+        send_raw(pc, b.data, b.len, close_after_write);
+    else
+        pc_close(pc);
+    http_buf_free(&b);
+}
+
+/* An error answer whose text/plain body is one line, "daneguard: ...", for
+ * refusals a script may read (issue 8's contract: which address, which key). */
+static void send_line(struct pconn *pc, int status, const char *fmt, ...) LOG_PRINTF(3, 4);
+
+static void send_line(struct pconn *pc, int status, const char *fmt, ...)
+{
+    struct http_buf b = {0};
+    char line[512];
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(line, sizeof line - 1, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        n = 0;
+    if ((size_t)n > sizeof line - 2)
+        n = sizeof line - 2;
+    for (int i = 0; i < n; i++) /* one line, whatever a host name held */
+        if ((unsigned char)line[i] < 0x20)
+            line[i] = ' ';
+    line[n++] = '\n';
+    if (status == 403)
+        pc->px->stats.forbidden++;
+    if (http_write_response(&b, status, "text/plain; charset=utf-8", (size_t)n, NULL, 0) == 0 &&
+        http_buf_append(&b, line, (size_t)n) == 0)
         send_raw(pc, b.data, b.len, close_after_write);
     else
         pc_close(pc);
@@ -1140,13 +1180,43 @@ static void connected(void *arg, int status, uv_tcp_t *tcp, const struct sockadd
     pc_advance(pc);
 }
 
+/* Design invariant 3: decide on the addresses that would be connected to,
+ * whatever the name (DNS rebinding) or literal that led to them. Some refused:
+ * only the others are tried; all refused: 403 naming the first and the key. */
+static int destination_allowed(struct pconn *pc)
+{
+    struct hconnect_refusal why;
+    char text[ADDR_TEXT_MAX], msg[256];
+    size_t before = pc->n_addrs;
+
+    pc->n_addrs = hconnect_policy_filter(pc->px->dest, pc->addrs, pc->n_addrs, &why);
+    if (pc->n_addrs == before)
+        return 1;
+    addr_format((const struct sockaddr *)&why.addr, text, sizeof text);
+    snprintf(msg, sizeof msg, "%s is %s", text,
+             why.kind == ADDR_GLOBAL && why.own ? "an address of this machine"
+                                                : addr_kind_describe(why.kind));
+    if (pc->n_addrs > 0) {
+        log_debug("proxy: %s:%u: not connecting to %s (and %zu more); %zu address(es) left",
+                  pc->host, pc->port, msg, before - pc->n_addrs - 1, pc->n_addrs);
+        return 1;
+    }
+    log_info("proxy: %s:%u: refused: %s (not in proxy.allow_destinations)", pc->host, pc->port,
+             msg);
+    refusal_remember(pc->px, pc->host, pc->port, msg);
+    send_line(pc, 403, "daneguard: %s; add it to proxy.allow_destinations to allow it", msg);
+    return 0;
+}
+
 static void start_connect(struct pconn *pc)
 {
+    if (!destination_allowed(pc))
+        return;
     pc->state = PS_CONNECT;
     log_debug("proxy: %s:%u: %s (%s); connecting to %zu address(es)", pc->host, pc->port,
               policy_action_name(pc->decision.action), pc->decision.reason, pc->n_addrs);
-    int rc = hconnect_start(pc->px->loop, pc->addrs, pc->n_addrs, PROXY_CONNECT_TIMEOUT_MS,
-                            connected, pc, &pc->hc);
+    int rc = hconnect_start(pc->px->loop, pc->px->dest, pc->addrs, pc->n_addrs,
+                            PROXY_CONNECT_TIMEOUT_MS, connected, pc, &pc->hc);
     if (rc < 0)
         connected(pc, rc, NULL, NULL);
 }
@@ -1337,6 +1407,38 @@ static void lookups_reset(struct pconn *pc)
     memset(&pc->decision, 0, sizeof pc->decision);
 }
 
+/* Lookups in flight for the client's other connections. */
+static unsigned client_lookups(const struct pconn *pc)
+{
+    unsigned n = 0;
+    for (const struct pconn *c = pc->px->conns; c; c = c->next)
+        if (c != pc && c->client == pc->client && c->state == PS_LOOKUP)
+            n += (c->l_a != NULL) + (c->l_aaaa != NULL) + (c->l_tlsa != NULL) +
+                 (c->l_tlsa_alias != NULL);
+    return n;
+}
+
+/* proxy.max_lookups_per_client: one client cannot take the resolver's
+ * lookups in flight from the others. Over it: 503, nothing looked up,
+ * nothing connected (fail closed), no certificate minted. */
+static int client_lookups_allowed(struct pconn *pc)
+{
+    struct proxy *px = pc->px;
+    unsigned want = pc->kind == KIND_CONNECT ? 3 : 2, have;
+    /* a client with none in flight may always start one connection's */
+    if (!pc->client || (have = client_lookups(pc)) == 0 ||
+        have + want <= px->cfg.max_lookups_per_client)
+        return 1;
+    if (client_log_due(pc->client, uv_now(px->loop), 1000))
+        log_info("proxy: client %s has %u DNS lookups in flight (max_lookups_per_client %u): "
+                 "answering 503",
+                 client_text(pc->client), have, px->cfg.max_lookups_per_client);
+    send_line(pc, 503,
+              "daneguard: this client has too many DNS lookups in flight; "
+              "wait, or raise proxy.max_lookups_per_client");
+    return 0;
+}
+
 static void start_lookups(struct pconn *pc)
 {
     struct proxy *px = pc->px;
@@ -1344,24 +1446,25 @@ static void start_lookups(struct pconn *pc)
 
     pc->state = PS_LOOKUP;
     timer_set(pc, px->cfg.handshake_timeout_ms);
+    /* A name that inet_aton would read as an IPv4 address (0x7f000001,
+     * 127.1) is one: that is what a browser would connect to. */
+    if (pc->host_kind == HTTP_HOST_NAME &&
+        addr_parse_ipv4_loose(pc->host, pc->port, &pc->addrs[0]) == 0)
+        pc->host_kind = HTTP_HOST_IPV4;
     if (pc->host_kind != HTTP_HOST_NAME) {
-        struct sockaddr_storage *ss = &pc->addrs[0];
-        memset(ss, 0, sizeof *ss);
-        if (pc->host_kind == HTTP_HOST_IPV4) {
-            struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-            s4->sin_family = AF_INET;
-            s4->sin_port = htons(pc->port);
-            inet_pton(AF_INET, pc->host, &s4->sin_addr);
-        } else {
-            struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-            s6->sin6_family = AF_INET6;
-            s6->sin6_port = htons(pc->port);
-            inet_pton(AF_INET6, pc->host, &s6->sin6_addr);
+        if ((pc->host_kind == HTTP_HOST_IPV4 &&
+             addr_parse_ipv4_loose(pc->host, pc->port, &pc->addrs[0]) < 0) ||
+            (pc->host_kind == HTTP_HOST_IPV6 &&
+             addr_parse(pc->host, pc->port, &pc->addrs[0]) < 0)) {
+            send_error(pc, 400, "not a valid IP address");
+            return;
         }
         pc->n_addrs = 1;
         lookups_done(pc);
         return;
     }
+    if (!client_lookups_allowed(pc))
+        return;
     pc->pending_lookups = 2;
     int rc = lookup_start(px->resolver, pc->host, DNS_TYPE_A, on_a, pc, &pc->l_a);
     if (rc == 0)
@@ -1650,6 +1753,15 @@ static int port_allowed(struct proxy *px, uint16_t port)
     return 0;
 }
 
+/* proxy.http_ports: the plain-HTTP counterpart of allowed_ports. */
+static int http_port_allowed(struct proxy *px, uint16_t port)
+{
+    for (size_t i = 0; i < px->cfg.n_http_ports; i++)
+        if (px->cfg.http_ports[i].lo <= port && port <= px->cfg.http_ports[i].hi)
+            return 1;
+    return 0;
+}
+
 static void request_head(struct pconn *pc, const struct http_head *h)
 {
     struct proxy *px = pc->px;
@@ -1669,9 +1781,18 @@ static void request_head(struct pconn *pc, const struct http_head *h)
     }
     if (h->kind == HTTP_TARGET_CONNECT) {
         pc->kind = KIND_CONNECT;
-        if (!port_allowed(px, pc->port) || is_own_address(pc)) {
-            log_info("proxy: %s:%u: forbidden port", pc->host, pc->port);
-            send_error(pc, 403, "CONNECT to this port is not allowed by daneguard");
+        if (is_own_address(pc)) {
+            log_info("proxy: %s:%u: CONNECT to daneguard itself refused", pc->host, pc->port);
+            send_line(pc, 403, "daneguard: a CONNECT to daneguard itself is not allowed");
+            return;
+        }
+        if (!port_allowed(px, pc->port)) {
+            log_info("proxy: %s:%u: forbidden port (not in proxy.allowed_ports)", pc->host,
+                     pc->port);
+            send_line(pc, 403,
+                      "daneguard: CONNECT to port %u is not allowed; add it to "
+                      "proxy.allowed_ports to allow it",
+                      pc->port);
             return;
         }
         side_read(&pc->down, 0); /* the next bytes belong to the tunnel or TLS */
@@ -1680,6 +1801,14 @@ static void request_head(struct pconn *pc, const struct http_head *h)
     }
     /* Absolute URI: plain HTTP. */
     pc->kind = KIND_HTTP;
+    if (!http_port_allowed(px, pc->port)) {
+        log_info("proxy: %s:%u: forbidden port (not in proxy.http_ports)", pc->host, pc->port);
+        send_line(pc, 403,
+                  "daneguard: plain HTTP to port %u is not allowed; add it to "
+                  "proxy.http_ports to allow it",
+                  pc->port);
+        return;
+    }
     if (h->websocket || h->framing == HTTP_FRAMING_TUNNEL) {
         send_error(pc, 501, "plain-HTTP upgrades are not supported; use https");
         return;
@@ -1775,6 +1904,44 @@ static void start_request(struct pconn *pc)
 
 /* --- accepting ---------------------------------------------------------------------- */
 
+/* proxy.max_connections_per_client, for a connection just accepted from an
+ * allowed client: past the limit the client's own connection that has waited
+ * longest for a request head makes room (as at max_connections, so a
+ * browser's idle keep-alive pool does not lock it out), else the new one is
+ * closed at once. Either way other clients keep their connections. Returns 0
+ * when pc was closed. */
+static int per_client_limit_ok(struct pconn *pc)
+{
+    struct proxy *px = pc->px;
+    struct pconn *old;
+    int log_it;
+
+    pc->client = clients_ref(px->clients, (const struct sockaddr *)&pc->peer);
+    if (!pc->client) {
+        pc_close(pc);
+        return 0;
+    }
+    if (client_refs(pc->client) <= px->cfg.max_connections_per_client)
+        return 1;
+    for (old = px->waiting_head; old && old->client != pc->client; old = old->wnext)
+        ;
+    log_it = client_log_due(pc->client, uv_now(px->loop), 1000);
+    if (old) {
+        if (log_it)
+            log_info("proxy: client %s reached max_connections_per_client (%u): closing its "
+                     "longest idle connections",
+                     client_text(pc->client), px->cfg.max_connections_per_client);
+        pc_close(old);
+        return 1;
+    }
+    if (log_it)
+        log_info("proxy: client %s reached max_connections_per_client (%u): closing its new "
+                 "connections",
+                 client_text(pc->client), px->cfg.max_connections_per_client);
+    pc_close(pc);
+    return 0;
+}
+
 static void on_accept(uv_stream_t *server, int status)
 {
     struct proxy *px = server->data;
@@ -1808,13 +1975,15 @@ static void on_accept(uv_stream_t *server, int status)
     uv_tcp_nodelay(&pc->client_tcp, 1);
     /* Before the limit's eviction: a client outside allow must not make room
      * for itself by closing an allowed client's connection. */
-    if (!config_cidr_match(px->cfg.allow, px->cfg.n_allow, (struct sockaddr *)&pc->peer)) {
+    if (!addr_cidr_match(px->cfg.allow, px->cfg.n_allow, (struct sockaddr *)&pc->peer)) {
         if (px->stats.conns_open > px->cfg.max_connections)
             pc_close(pc); /* not even a 403 when full */
         else
             send_error(pc, 403, "this client is not allowed to use daneguard");
         return;
     }
+    if (!per_client_limit_ok(pc))
+        return;
     if (px->stats.conns_open > px->cfg.max_connections) {
         /* At the limit the connection that has waited longest for a request
          * head (never sent one, or idle between keep-alive requests) makes
@@ -1890,6 +2059,15 @@ int proxy_new(uv_loop_t *loop, const struct config *cfg, struct resolver *r, str
     px->started = time(NULL);
     mbedtls_x509_crt_init(&px->trust);
     self_address(px);
+    px->clients = clients_new();
+    px->dest = hconnect_policy_new(cfg->proxy.allow_destinations, cfg->proxy.n_allow_destinations);
+    if (!px->clients || !px->dest) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    log_info("proxy: not connecting to local addresses (%zu of this machine's) but for "
+             "%zu network(s) in allow_destinations",
+             hconnect_policy_own_count(px->dest), cfg->proxy.n_allow_destinations);
 
     struct ca_config cc = {.cache_entries = cfg->proxy.cert_cache_entries};
     if (ca_open(cfg->proxy.ca_dir, &cc, time(NULL), &px->ca, err, errlen) < 0)
@@ -1946,6 +2124,16 @@ void proxy_reconfigure(struct proxy *px, const struct config *cfg, struct resolv
     memcpy(px->cfg.listen, listen, sizeof listen); /* listeners stay as bound */
     px->cfg.n_listen = n_listen;
     px->resolver = r;
+    /* allow_destinations, and this machine's addresses read again */
+    struct hconnect_policy *dest =
+        hconnect_policy_new(cfg->proxy.allow_destinations, cfg->proxy.n_allow_destinations);
+    if (dest) {
+        hconnect_policy_free(px->dest);
+        px->dest = dest;
+    } else {
+        log_warnx("proxy: out of memory: allow_destinations and this machine's addresses "
+                  "are the ones before the reload");
+    }
     /* Lookups waiting on the old resolver would never finish (it is freed
      * next): start them again on the new one, from scratch. */
     for (struct pconn *pc = px->conns; pc; pc = pc->next) {
@@ -1973,6 +2161,10 @@ void proxy_close(struct proxy *px)
     px->tls_client = NULL;
     px->tls_server = NULL;
     mbedtls_x509_crt_free(&px->trust);
+    hconnect_policy_free(px->dest);
+    px->dest = NULL;
+    clients_free(px->clients); /* every connection let its entry go in pc_close */
+    px->clients = NULL;
     for (size_t i = 0; i < px->n_listeners; i++)
         uv_close((uv_handle_t *)&px->listeners[i], listener_closed);
     if (px->handles_open == 0 && px->pconns_alive == 0)

@@ -58,7 +58,7 @@ struct listener {
 struct dns_server {
     uv_loop_t *loop;
     struct resolver *resolver;
-    struct config_cidr allow[CONFIG_MAX_ADDRS];
+    struct addr_cidr allow[CONFIG_MAX_ADDRS];
     size_t n_allow;
     struct listener listeners[SERVER_MAX_LISTENERS];
     size_t n_listeners;
@@ -209,7 +209,7 @@ static void serve_query(struct dns_server *srv, const uint8_t *msg, size_t len, 
         srv->stats.dropped++;
         return;
     }
-    if (!config_cidr_match(srv->allow, srv->n_allow, peer)) {
+    if (!addr_cidr_match(srv->allow, srv->n_allow, peer)) {
         srv->stats.refused++;
         if (conn)
             conn->refused = 1; /* one answer, then the connection goes */

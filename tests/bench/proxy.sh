@@ -128,7 +128,8 @@ printf '#!/bin/sh\nexec taskset -c %s %s "$@"\n' "$BENCH_SERVER_CPU" "$PWD/build
 chmod +x "$B/daneguard-pinned"
 start_daneguard() {
     world_daneguard_config "$B/daneguard.yml" \
-        "proxy.allowed_ports: [$ORIGIN_PORT]" 'proxy.max_connections: 4096' || return 1
+        "proxy.allowed_ports: [$ORIGIN_PORT]" 'proxy.max_connections: 4096' \
+        'proxy.max_connections_per_client: 4096' || return 1
     DANEGUARD_BIN=$B/daneguard-pinned world_daneguard_start "$B/daneguard.yml" -v || return 1
     PX_PID=$DG_PID PX_PORT=$DG_PROXY_PORT PX_TARGET_SECURE=$SECURE_HOST:$ORIGIN_PORT
     # warm DNS (A, AAAA, TLSA) and the minted certificate

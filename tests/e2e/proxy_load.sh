@@ -116,7 +116,8 @@ t=${r#closed after }
     pass slowloris_keepalive_second_head_closed || fail slowloris_keepalive_second_head_closed "$r"
 
 # --- every slot busy: 503 ------------------------------------------------------------------
-if reload_to limit_reload "proxy.max_connections: 4"; then
+# (the per-client limit above the global one: the global one is measured)
+if reload_to limit_reload "proxy.max_connections: 4" "proxy.max_connections_per_client: 8"; then
     pids=()
     for ((i = 0; i < 4; i++)); do
         PCURL_TIME=10 pcurl --cacert "$DGCA" -o /dev/null "https://silent.$S:$P_SIL/" 2>/dev/null &
@@ -135,7 +136,10 @@ fi
 
 # --- 10,000 connections at once -------------------------------------------------------------
 # A long handshake_timeout so the flood stays open while it is measured.
-if reload_to flood_reload "proxy.max_connections: $FLOOD_LIMIT" "proxy.handshake_timeout: 60000"; then
+# one client (127.0.0.1) floods: the global limit is what is measured here
+# (per-client limits: proxy_client_limits.sh)
+if reload_to flood_reload "proxy.max_connections: $FLOOD_LIMIT" \
+    "proxy.max_connections_per_client: $FLOOD_LIMIT" "proxy.handshake_timeout: 60000"; then
     st=$WORLD_DIR/flood.status
     sleep 0.5
     FDF=$(dg_fds) # after the reload: its resolver's sockets

@@ -33,7 +33,7 @@ static void check_sockaddr(const struct config_sockaddr *a)
     CHECK(a->len > 0 && a->len <= sizeof a->ss);
 }
 
-static void check_cidr(const struct config_cidr *c)
+static void check_cidr(const struct addr_cidr *c)
 {
     CHECK((c->family == AF_INET && c->prefix >= 0 && c->prefix <= 32) ||
           (c->family == AF_INET6 && c->prefix >= 0 && c->prefix <= 128));
@@ -114,16 +114,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     /* the small parsers the loader uses, on the raw text */
     struct config_sockaddr sa;
-    struct config_cidr cidr;
+    struct addr_cidr cidr;
     if (config_sockaddr_parse(text, 53, &sa) == 0)
         check_sockaddr(&sa);
-    if (config_cidr_parse(text, &cidr) == 0) {
+    if (addr_cidr_parse(text, &cidr) == 0) {
         check_cidr(&cidr);
         struct sockaddr_in6 six;
         memset(&six, 0, sizeof six);
         six.sin6_family = AF_INET6;
         memcpy(&six.sin6_addr, cidr.addr, 16);
-        (void)config_cidr_match(&cidr, 1, (const struct sockaddr *)&six);
+        (void)addr_cidr_match(&cidr, 1, (const struct sockaddr *)&six);
     }
     free(text);
     return 0;

@@ -147,6 +147,13 @@ static void check_defaults(const struct config *c)
     CHECK_INT_EQ(p->handshake_timeout_ms, 10000);
     CHECK_INT_EQ(p->idle_timeout_ms, 300000);
     CHECK_INT_EQ(p->cert_cache_entries, 1000);
+    CHECK_INT_EQ(p->n_allow_destinations, 0);
+    CHECK_INT_EQ(p->n_http_ports, 2);
+    CHECK_INT_EQ(p->http_ports[0].lo, 80);
+    CHECK_INT_EQ(p->http_ports[0].hi, 80);
+    CHECK_INT_EQ(p->http_ports[1].lo, 8080);
+    CHECK_INT_EQ(p->max_connections_per_client, 256);
+    CHECK_INT_EQ(p->max_lookups_per_client, 128);
 }
 
 static void test_defaults(void)
@@ -356,6 +363,73 @@ static void test_proxy_keys(void)
     CHECK_OK("proxy:\n  enabled: false\n  intercept: DANE\n");
     CHECK_INT_EQ(p->enabled, 0);
     CHECK_INT_EQ(p->intercept, CONFIG_INTERCEPT_DANE);
+}
+
+/* Issue 8: what the proxy may connect to, and per-client limits. */
+static void test_proxy_destination_keys(void)
+{
+    const struct config_proxy *p = &cfg.proxy;
+    struct sockaddr_storage ss;
+
+    CHECK_OK("proxy:\n"
+             "  allow_destinations: [192.168.1.0/24, \"::1/128\", 127.0.0.1]\n"
+             "  http_ports: [80, 8000-8999, 1024-65535]\n"
+             "  max_connections_per_client: 10\n"
+             "  max_lookups_per_client: 30\n");
+    CHECK_INT_EQ(p->n_allow_destinations, 3);
+    CHECK_INT_EQ(p->allow_destinations[0].prefix, 24);
+    CHECK_INT_EQ(p->allow_destinations[2].prefix, 32);
+    ss = client("192.168.1.40");
+    CHECK_INT_EQ(addr_cidr_match(p->allow_destinations, p->n_allow_destinations,
+                                 (struct sockaddr *)&ss),
+                 1);
+    ss = client("127.0.0.2");
+    CHECK_INT_EQ(addr_cidr_match(p->allow_destinations, p->n_allow_destinations,
+                                 (struct sockaddr *)&ss),
+                 0);
+    CHECK_INT_EQ(p->n_http_ports, 3);
+    CHECK_INT_EQ(p->http_ports[0].lo, 80);
+    CHECK_INT_EQ(p->http_ports[0].hi, 80);
+    CHECK_INT_EQ(p->http_ports[1].lo, 8000);
+    CHECK_INT_EQ(p->http_ports[1].hi, 8999);
+    CHECK_INT_EQ(p->http_ports[2].hi, 65535);
+    CHECK_INT_EQ(p->max_connections_per_client, 10);
+    CHECK_INT_EQ(p->max_lookups_per_client, 30);
+
+    /* an empty list is allowed (and is the default); one port as a range */
+    CHECK_OK("proxy:\n  allow_destinations: []\n  http_ports: [\"81-81\"]\n");
+    CHECK_INT_EQ(p->n_allow_destinations, 0);
+    CHECK_INT_EQ(p->http_ports[0].lo, 81);
+    CHECK_INT_EQ(p->http_ports[0].hi, 81);
+
+    /* per client: a quarter of max_connections unless given */
+    CHECK_OK("proxy:\n  max_connections: 100\n");
+    CHECK_INT_EQ(p->max_connections_per_client, 25);
+    CHECK_OK("proxy:\n  max_connections: 3\n");
+    CHECK_INT_EQ(p->max_connections_per_client, 1);
+    CHECK_OK("proxy:\n  max_connections_per_client: 500\n  max_connections: 100\n");
+    CHECK_INT_EQ(p->max_connections_per_client, 500);
+
+    CHECK_ERR("proxy:\n  allow_destinations: [localhost]\n",
+              "t.yml:2: proxy.allow_destinations: ", "not an IP address");
+    CHECK_ERR("proxy:\n  allow_destinations: [10.0.0.0/33]\n",
+              "t.yml:2: proxy.allow_destinations: ", "prefix length must be 0..32");
+    CHECK_ERR("proxy:\n  http_ports: [http]\n", "t.yml:2: proxy.http_ports: ", "got \"http\"");
+    CHECK_ERR("proxy:\n  http_ports: [0]\n", "t.yml:2: proxy.http_ports: ", "1..65535");
+    CHECK_ERR("proxy:\n  http_ports: [70000]\n", "t.yml:2: proxy.http_ports: ", NULL);
+    CHECK_ERR("proxy:\n  http_ports: [9000-8000]\n", "t.yml:2: proxy.http_ports: ",
+              "range 9000-8000 is backwards");
+    CHECK_ERR("proxy:\n  http_ports: [\"80-\"]\n", "t.yml:2: proxy.http_ports: ",
+              "expected a range");
+    CHECK_ERR("proxy:\n  http_ports: [\"-80\"]\n", "t.yml:2: proxy.http_ports: ",
+              "expected a range");
+    CHECK_ERR("proxy:\n  http_ports: [\"123456789-80\"]\n", "t.yml:2: proxy.http_ports: ",
+              "expected a range");
+    CHECK_ERR("proxy:\n  http_ports: 80\n", "t.yml:2: proxy.http_ports: ", "expected a list");
+    CHECK_ERR("proxy:\n  max_connections_per_client: 0\n",
+              "t.yml:2: proxy.max_connections_per_client: ", "out of range");
+    CHECK_ERR("proxy:\n  max_lookups_per_client: 0\n", "t.yml:2: proxy.max_lookups_per_client: ",
+              "out of range");
 }
 
 static void test_user(void)
@@ -873,110 +947,18 @@ static void test_sockaddr_parse(void)
     CHECK_INT_EQ(config_sockaddr_parse(NULL, 53, &sa), -1);
 }
 
-static void test_cidr_parse(void)
+/* The default allow lists (the network code itself: tests/unit/test_addr.c). */
+static void test_default_allow(void)
 {
-    struct config_cidr c;
-    static const uint8_t net10[4] = {10, 0, 0, 0};
-    static const uint8_t lan[4] = {192, 168, 1, 0};
-
-    CHECK_INT_EQ(config_cidr_parse("10.0.0.0/8", &c), 0);
-    CHECK_INT_EQ(c.family, AF_INET);
-    CHECK_INT_EQ(c.prefix, 8);
-    CHECK_MEM_EQ(c.addr, net10, 4);
-    CHECK_INT_EQ(config_cidr_parse("192.168.1.77/24", &c), 0); /* host bits cleared */
-    CHECK_MEM_EQ(c.addr, lan, 4);
-    CHECK_INT_EQ(config_cidr_parse("192.0.2.1", &c), 0);
-    CHECK_INT_EQ(c.prefix, 32);
-    CHECK_INT_EQ(config_cidr_parse("0.0.0.0/0", &c), 0);
-    CHECK_INT_EQ(c.prefix, 0);
-    CHECK_INT_EQ(config_cidr_parse("::1/128", &c), 0);
-    CHECK_INT_EQ(c.family, AF_INET6);
-    CHECK_INT_EQ(c.addr[15], 1);
-    CHECK_INT_EQ(config_cidr_parse("2001:db8::/32", &c), 0);
-    CHECK_INT_EQ(c.prefix, 32);
-    CHECK_INT_EQ(config_cidr_parse("fd12:3456::1/7", &c), 0);
-    CHECK_INT_EQ(c.addr[0], 0xfc);
-    CHECK_INT_EQ(c.addr[1], 0);
-    CHECK_INT_EQ(config_cidr_parse("::ffff:10.0.0.0/104", &c), 0); /* a v4 network */
-    CHECK_INT_EQ(c.family, AF_INET);
-    CHECK_INT_EQ(c.prefix, 8);
-    CHECK_MEM_EQ(c.addr, net10, 4);
-
-    static const char *const bad[] = {"",       "/8",           "10.0.0.0/",    "10.0.0.0/33",
-                                      "::/129", "10.0.0.0/-1",  "10.0.0.0/8/8", "10.0.0/8",
-                                      "host/8", "10.0.0.0/0x8", "10.0.0.0/0008"};
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        int rc = config_cidr_parse(bad[i], &c);
-        if (rc != -1)
-            fprintf(stderr, "  parsed but should not: %s\n", bad[i]);
-        CHECK_INT_EQ(rc, -1);
-    }
-}
-
-static void test_cidr_match(void)
-{
-    struct config_cidr nets[4];
     struct sockaddr_storage ss;
-
-    CHECK_INT_EQ(config_cidr_parse("127.0.0.0/8", &nets[0]), 0);
-    CHECK_INT_EQ(config_cidr_parse("::1/128", &nets[1]), 0);
-    CHECK_INT_EQ(config_cidr_parse("192.168.4.0/22", &nets[2]), 0);
-    CHECK_INT_EQ(config_cidr_parse("2001:db8:80::/41", &nets[3]), 0);
-
-    static const struct {
-        const char *addr;
-        int in;
-    } cases[] = {
-        {"127.0.0.1", 1},
-        {"127.255.255.255", 1},
-        {"128.0.0.1", 0},
-        {"::1", 1},
-        {"::2", 0},
-        {"::ffff:127.0.0.1", 1},
-        {"::ffff:128.0.0.1", 0},
-        {"192.168.4.1", 1},
-        {"192.168.7.255", 1},
-        {"192.168.8.0", 0},
-        {"192.168.3.255", 0},
-        {"::ffff:192.168.5.5", 1},
-        {"2001:db8:80::1", 1},
-        {"2001:db8:ff:ffff::", 1},
-        {"2001:db8:100::", 0},
-        {"2001:db8:7f::", 0},
-        {"::127.0.0.1", 0},
-        {"10.0.0.1", 0},
-    };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        ss = client(cases[i].addr);
-        int got = config_cidr_match(nets, 4, (struct sockaddr *)&ss);
-        if (got != cases[i].in)
-            fprintf(stderr, "  %s: expected %d\n", cases[i].addr, cases[i].in);
-        CHECK_INT_EQ(got, cases[i].in);
-    }
-    ss = client("127.0.0.1");
-    CHECK_INT_EQ(config_cidr_match(nets, 0, (struct sockaddr *)&ss), 0);
-    CHECK_INT_EQ(config_cidr_match(nets, 4, NULL), 0);
-    ss.ss_family = AF_UNIX;
-    CHECK_INT_EQ(config_cidr_match(nets, 4, (struct sockaddr *)&ss), 0);
-
-    /* everything, both families; ::/0 also covers v4-mapped clients */
-    CHECK_INT_EQ(config_cidr_parse("0.0.0.0/0", &nets[0]), 0);
-    CHECK_INT_EQ(config_cidr_parse("::/0", &nets[1]), 0);
-    ss = client("203.0.113.9");
-    CHECK_INT_EQ(config_cidr_match(nets, 1, (struct sockaddr *)&ss), 1);
-    CHECK_INT_EQ(config_cidr_match(&nets[1], 1, (struct sockaddr *)&ss), 0);
-    ss = client("2001:db8::9");
-    CHECK_INT_EQ(config_cidr_match(nets, 1, (struct sockaddr *)&ss), 0);
-    CHECK_INT_EQ(config_cidr_match(&nets[1], 1, (struct sockaddr *)&ss), 1);
-
-    /* the defaults: loopback only */
     struct config c;
-    config_defaults(&c);
+
+    config_defaults(&c); /* loopback only */
     ss = client("::ffff:127.0.0.1");
-    CHECK_INT_EQ(config_cidr_match(c.resolver.allow, c.resolver.n_allow, (struct sockaddr *)&ss),
+    CHECK_INT_EQ(addr_cidr_match(c.resolver.allow, c.resolver.n_allow, (struct sockaddr *)&ss),
                  1);
     ss = client("192.168.1.2");
-    CHECK_INT_EQ(config_cidr_match(c.proxy.allow, c.proxy.n_allow, (struct sockaddr *)&ss), 0);
+    CHECK_INT_EQ(addr_cidr_match(c.proxy.allow, c.proxy.n_allow, (struct sockaddr *)&ss), 0);
 }
 
 int main(void)
@@ -988,6 +970,7 @@ int main(void)
     UNIT_RUN(test_trust_anchor_list);
     UNIT_RUN(test_sizes);
     UNIT_RUN(test_proxy_keys);
+    UNIT_RUN(test_proxy_destination_keys);
     UNIT_RUN(test_user);
     UNIT_RUN(test_lists_replace_defaults);
     UNIT_RUN(test_stubby_carries_over);
@@ -1004,7 +987,6 @@ int main(void)
     UNIT_RUN(test_load_file);
     UNIT_RUN(test_aliases);
     UNIT_RUN(test_sockaddr_parse);
-    UNIT_RUN(test_cidr_parse);
-    UNIT_RUN(test_cidr_match);
+    UNIT_RUN(test_default_allow);
     return UNIT_END();
 }

@@ -164,6 +164,12 @@ static void test_pac(void)
     CHECK(contains(b.data, "shExpMatch(host, \"127.*\")"));
     CHECK(contains(b.data, "host == \"::1\""));
     CHECK(contains(b.data, "return \"DIRECT\";"));
+    /* the ranges the proxy refuses (issue 8) go DIRECT; e2e proxy_destinations
+     * evaluates the PAC with node */
+    CHECK(contains(b.data, "isInNet(h, \"192.168.0.0\", \"255.255.0.0\")"));
+    CHECK(contains(b.data, "isInNet(h, \"10.0.0.0\", \"255.0.0.0\")"));
+    CHECK(contains(b.data, "/^f[cd][0-9a-f]{2}:/.test(h)"));
+    CHECK(contains(b.data, "dnsDomainIs(host, \".home.arpa\")"));
     CHECK(!contains(b.data, "; DIRECT")); /* no fallback that would skip DANE */
     /* braces balance */
     int depth = 0;

@@ -431,6 +431,8 @@ EOF
 # replaces or adds one key of a section, "resolver.KEY: VALUE" or
 # "proxy.KEY: VALUE" (VALUE in YAML flow style, e.g. "resolver.allow: [10.0.0.0/8]"),
 # or is appended as it is at the top level (e.g. "user: nobody").
+# The proxy defaults let it reach the world's origins: allow_destinations
+# [127.0.0.0/8, ::1/128] and http_ports [80, 1024-65535] (override either).
 # Exports DG_DNS_PORT and DG_PROXY_PORT (kept when already set, so a rewrite
 # for a reload keeps the ports).
 world_daneguard_config() {
@@ -448,10 +450,14 @@ world_daneguard_config() {
         [timeout]=2000
         [allow]=$'\n    - 127.0.0.0/8\n    - ::1/128'
     )
-    local -a p_keys=(listen_addresses ca_dir)
+    # The world's origins are on 127.0.0.x and ::1, on ports picked at run
+    # time: the proxy must be told it may reach them (issue 8).
+    local -a p_keys=(listen_addresses ca_dir allow_destinations http_ports)
     local -A p_val=(
         [listen_addresses]=$'\n    - "127.0.0.1@'"$DG_PROXY_PORT"'"'
         [ca_dir]="\"$WORLD_DIR/ca\""
+        [allow_destinations]='[127.0.0.0/8, "::1/128"]'
+        [http_ports]='[80, 1024-65535]'
     )
     local -a top=()
     for line in "$@"; do

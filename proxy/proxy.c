@@ -81,6 +81,8 @@ struct side {
     int shut;
     uint8_t *buf; /* raw bytes read, waiting for the other side (tunnel, HTTP) */
     size_t len;
+    size_t cap; /* what buf holds: fixed when it is allocated (a reload may change
+                   buffer_size, never the size of a buffer already handed out) */
 };
 
 struct refusal {
@@ -143,6 +145,8 @@ struct pconn {
     uint16_t port;
     struct http_buf upstream_head; /* plain HTTP: the request head to send */
     int request_done;              /* plain HTTP: the request body has all been read */
+    int req_method;                /* plain HTTP: the request's method (HEAD: no body back) */
+    int final_write;               /* a last response is on its way: read nothing more */
 
     /* lookups */
     struct lookup *l_a, *l_aaaa, *l_tlsa, *l_tlsa_alias;
@@ -165,6 +169,9 @@ struct pconn {
     struct http_reader *resp_reader; /* plain HTTP responses */
     int sent_200;                    /* the CONNECT has been answered */
     int h1_only;                     /* upstream again, offering http/1.1 only */
+    struct http_buf page;            /* refused: the page, written a record at a time */
+    size_t page_off;                 /* how much of it is written */
+    int page_notified;               /* close_notify queued after it */
 };
 
 /* --- small helpers ---------------------------------------------------------- */
@@ -188,6 +195,7 @@ static void handle_closed(uv_handle_t *h)
         http_reader_free(pc->reader);
         http_reader_free(pc->resp_reader);
         http_buf_free(&pc->upstream_head);
+        http_buf_free(&pc->page);
         ca_cert_release(pc->cert);
         free(pc->down.buf);
         free(pc->up.buf);
@@ -365,9 +373,15 @@ static void close_after_write(struct pconn *pc)
     pc_close(pc);
 }
 
+static void side_read(struct side *s, int on);
+
+/* The connection's last response: nothing more is read from the client (its
+ * bytes would have no buffer to go to), and it closes once this has left. */
 static void send_error(struct pconn *pc, int status, const char *detail)
 {
     struct http_buf b = {0};
+    pc->final_write = 1;
+    side_read(&pc->down, 0);
     if (status == 403)
         pc->px->stats.forbidden++;
     if (http_write_error(&b, status, detail, 0) == 0)
@@ -391,6 +405,8 @@ static void side_read(struct side *s, int on)
 {
     if (!s->tcp || s->read_eof || s->reading == on || s->pc->state == PS_CLOSING)
         return;
+    if (on && s == &s->pc->down && s->pc->final_write)
+        return;
     if (on) {
         if (uv_read_start((uv_stream_t *)s->tcp, alloc_cb, read_cb) == 0)
             s->reading = 1;
@@ -400,6 +416,52 @@ static void side_read(struct side *s, int on)
     }
 }
 
+/* Where a side's next bytes go. alloc_cb and read_cb both ask, so bytes are
+ * counted in the buffer they were read into, whatever the state. */
+enum side_input {
+    IN_NONE,    /* nowhere: the side is not to be read now */
+    IN_TLS,     /* the side's TLS input buffer */
+    IN_REQUEST, /* pc->in: request heads, request bodies, a ClientHello to peek at */
+    IN_RAW,     /* s->buf: tunnel bytes, a plain-HTTP response */
+};
+
+static enum side_input side_input(const struct pconn *pc, const struct side *s)
+{
+    if (pc->state == PS_CLOSING)
+        return IN_NONE;
+    if (s->tls && pc->state != PS_TUNNEL)
+        return IN_TLS;
+    if (s == &pc->down) {
+        if (pc->final_write)
+            return IN_NONE;
+        switch (pc->state) {
+        case PS_REQUEST:
+        case PS_LOOKUP:
+        case PS_CONNECT:
+        case PS_UP_TLS:
+        case PS_PEEK:
+        case PS_HTTP:
+            return IN_REQUEST;
+        case PS_TUNNEL:
+            return IN_RAW;
+        default: /* refused without TLS: the page is on its way, then close */
+            return IN_NONE;
+        }
+    }
+    return pc->state == PS_TUNNEL || pc->state == PS_HTTP ? IN_RAW : IN_NONE;
+}
+
+/* A raw buffer for s: allocated once, at the buffer_size of that moment. */
+static int side_buf_alloc(struct side *s, size_t size)
+{
+    if (s->buf)
+        return 0;
+    s->buf = malloc(size);
+    s->cap = s->buf ? size : 0;
+    s->len = 0;
+    return s->buf ? 0 : -1;
+}
+
 static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     struct pconn *pc = h->data;
@@ -407,15 +469,15 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     uint8_t *p = NULL;
     size_t cap = 0;
 
-    if (s->tls && pc->state != PS_TUNNEL) {
+    (void)suggested;
+    switch (side_input(pc, s)) {
+    case IN_TLS:
         if (tls_conn_input_buffer(s->tls, &p, &cap) < 0)
             cap = 0;
-    } else if (s == &pc->down &&
-               (pc->state == PS_REQUEST || pc->state == PS_LOOKUP || pc->state == PS_CONNECT ||
-                pc->state == PS_UP_TLS || pc->state == PS_PEEK || pc->state == PS_HTTP)) {
-        size_t want = pc->px->cfg.buffer_size;
+        break;
+    case IN_REQUEST:
         if (pc->in_cap - pc->in_len < 1024 && pc->in_cap < 4 * HTTP_DEFAULT_MAX_HEAD) {
-            size_t ncap = pc->in_cap ? pc->in_cap * 2 : want;
+            size_t ncap = pc->in_cap ? pc->in_cap * 2 : pc->px->cfg.buffer_size;
             uint8_t *n = realloc(pc->in, ncap);
             if (n) {
                 pc->in = n;
@@ -424,14 +486,18 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
         }
         p = pc->in + pc->in_len;
         cap = pc->in_cap - pc->in_len;
-    } else {
-        if (!s->buf)
-            s->buf = malloc(pc->px->cfg.buffer_size);
-        p = s->buf;
-        cap = s->buf ? pc->px->cfg.buffer_size : 0;
+        break;
+    case IN_RAW:
+        if (side_buf_alloc(s, pc->px->cfg.buffer_size) == 0) {
+            p = s->buf + s->len;
+            cap = s->cap - s->len;
+        }
+        break;
+    case IN_NONE:
+        break;
     }
     buf->base = (char *)p;
-    buf->len = cap;
+    buf->len = cap; /* 0: libuv reports UV_ENOBUFS and read_cb stops reading */
 }
 
 static void tunnel_forward(struct side *src, struct side *dst);
@@ -454,14 +520,30 @@ static void read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
     struct pconn *pc = stream->data;
     struct side *s = side_of(pc, stream);
+    enum side_input in = side_input(pc, s);
 
     if (pc->state == PS_CLOSING)
         return;
     if (nread == 0)
         return;
-    if (nread == UV_ENOBUFS) { /* input full: stop until drained */
-        side_read(s, 0);
+    if (nread == UV_ENOBUFS || (nread > 0 && in == IN_NONE)) {
+        side_read(s, 0); /* input full, or nowhere to put it: stop until wanted */
         return;
+    }
+    if (nread > 0) {
+        /* The bytes are where alloc_cb put them: say so, or close. */
+        const char *want = in == IN_REQUEST ? (char *)pc->in + pc->in_len
+                           : in == IN_RAW   ? (char *)s->buf + s->len
+                                            : buf->base;
+        size_t room = in == IN_REQUEST ? pc->in_cap - pc->in_len
+                      : in == IN_RAW   ? s->cap - s->len
+                                       : (size_t)nread;
+        if (buf->base != want || (size_t)nread > room) {
+            log_warnx("proxy: %s: %zd bytes read into a buffer of another phase: closing",
+                      pc->host[0] ? pc->host : "-", nread);
+            pc_close(pc);
+            return;
+        }
     }
     if (pc->state == PS_RELAY || pc->state == PS_TUNNEL || pc->state == PS_HTTP)
         uv_timer_again(&pc->timer);
@@ -495,11 +577,11 @@ static void read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
         }
         return;
     }
-    if (s->tls && pc->state != PS_TUNNEL) {
+    if (in == IN_TLS) {
         tls_conn_input_commit(s->tls, (size_t)nread);
         pc_advance(pc);
     } else if (pc->state == PS_TUNNEL) {
-        s->len = (size_t)nread;
+        s->len += (size_t)nread;
         tunnel_forward(s, s == &pc->down ? &pc->up : &pc->down);
     } else if (s == &pc->down && pc->state == PS_PEEK) {
         pc->in_len += (size_t)nread;
@@ -514,7 +596,7 @@ static void read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
         }
         handle_request_bytes(pc);
     } else {
-        s->len = (size_t)nread;
+        s->len += (size_t)nread;
         http_upstream_bytes(pc);
     }
 }
@@ -556,9 +638,10 @@ static void start_tunnel(struct pconn *pc)
     timer_set(pc, pc->px->cfg.idle_timeout_ms);
     /* Bytes the client sent after its CONNECT head go first. */
     if (pc->in_len) {
-        pc->down.buf =
-            malloc(pc->px->cfg.buffer_size > pc->in_len ? pc->px->cfg.buffer_size : pc->in_len);
-        if (!pc->down.buf) {
+        size_t size = pc->px->cfg.buffer_size > pc->in_len ? pc->px->cfg.buffer_size : pc->in_len;
+        free(pc->down.buf);
+        pc->down.buf = NULL;
+        if (side_buf_alloc(&pc->down, size) < 0) {
             pc_close(pc);
             return;
         }
@@ -713,6 +796,8 @@ static void refuse(struct pconn *pc, const char *reason)
     pc->state = PS_REFUSED;
     if (pc->kind == KIND_HTTP) {
         struct http_buf b = {0};
+        pc->final_write = 1; /* the rest of the request has nowhere to go */
+        side_read(&pc->down, 0);
         struct pages_refusal r = {.host = pc->host, .port = pc->port, .reason = pc->reason};
         if (pages_refusal_response(&b, &r, 0) == 0)
             send_raw(pc, b.data, b.len, close_after_write);
@@ -724,7 +809,45 @@ static void refuse(struct pconn *pc, const char *reason)
     start_down_tls(pc, "http/1.1");
 }
 
-/* Answer every request inside the refused TLS session with the page. */
+/* Write the rest of the refusal page into the refused TLS session, a record at
+ * a time as the browser takes it (tls_write_done comes back here through
+ * pc_advance), then close_notify, and close once it has all left. */
+static void refused_write(struct pconn *pc)
+{
+    while (pc->page_off < pc->page.len) {
+        int w = tls_conn_write(pc->down.tls, pc->page.data + pc->page_off,
+                               pc->page.len - pc->page_off);
+        if (w == TLS_WANT_IO) {
+            side_flush(&pc->down);
+            if (pc->down.write_busy || pc->state == PS_CLOSING)
+                return;
+            w = tls_conn_write(pc->down.tls, pc->page.data + pc->page_off,
+                               pc->page.len - pc->page_off);
+        }
+        if (w < 0) { /* TLS_WANT_IO again: output that cannot leave */
+            pc_close(pc);
+            return;
+        }
+        pc->page_off += (size_t)w;
+        side_flush(&pc->down);
+        if (pc->state == PS_CLOSING)
+            return;
+    }
+    if (!pc->page_notified) {
+        if (tls_conn_close_notify(pc->down.tls) == TLS_WANT_IO) {
+            side_flush(&pc->down);
+            if (pc->down.write_busy || pc->state == PS_CLOSING)
+                return;
+            tls_conn_close_notify(pc->down.tls);
+        }
+        pc->page_notified = 1;
+    }
+    side_flush(&pc->down);
+    if (pc->state != PS_CLOSING && !pc->down.write_busy && !side_output_pending(&pc->down))
+        pc_close(pc);
+}
+
+/* Answer the first request inside the refused TLS session with the page. */
 static void refused_serve(struct pconn *pc)
 {
     uint8_t *scratch = pc->px->scratch;
@@ -749,10 +872,9 @@ static void refused_serve(struct pconn *pc)
             }
             off += used;
             if (ev == HTTP_EV_HEAD) {
-                struct http_buf b = {0};
-                char *texts[PROXY_MAX_TLSA];
+                char **texts = calloc(pc->n_tlsa + 1, sizeof *texts);
                 size_t nt = 0;
-                for (size_t i = 0; i < pc->n_tlsa; i++)
+                for (size_t i = 0; texts && i < pc->n_tlsa; i++)
                     if ((texts[nt] = dane_tlsa_to_text(&pc->tlsa[i])) != NULL)
                         nt++;
                 struct pages_refusal r = {
@@ -763,18 +885,19 @@ static void refused_serve(struct pconn *pc)
                     .n_tlsa = nt,
                     .spki_sha256 = pc->have_spki ? pc->spki : NULL,
                 };
-                int rc = pages_refusal_response(&b, &r, 0);
+                http_buf_reset(&pc->page);
+                int rc = pages_refusal_response(&pc->page, &r, 0);
                 for (size_t i = 0; i < nt; i++)
                     free(texts[i]);
-                if (rc == 0)
-                    tls_conn_write(pc->down.tls, b.data, b.len);
-                http_buf_free(&b);
-                tls_conn_close_notify(pc->down.tls);
-                side_flush(&pc->down);
+                free(texts);
                 side_read(&pc->down, 0);
-                pc->down.read_eof = 1;
-                if (!pc->down.write_busy)
+                pc->down.read_eof = 1; /* one request, one page, then close */
+                if (rc < 0) {
                     pc_close(pc);
+                    return;
+                }
+                pc->page_off = 0;
+                refused_write(pc);
                 return;
             }
             if (used == 0)
@@ -1013,7 +1136,9 @@ static void pc_advance(struct pconn *pc)
             }
         }
         if (pc->state == PS_REFUSED) {
-            if (pc->down.read_eof && !side_output_pending(&pc->down))
+            if (pc->page.len)
+                refused_write(pc);
+            else if (pc->down.read_eof && !side_output_pending(&pc->down))
                 pc_close(pc);
             else if (!pc->down.read_eof)
                 refused_serve(pc);
@@ -1308,6 +1433,9 @@ static void http_connected(struct pconn *pc)
         pc_close(pc);
         return;
     }
+    /* A response to HEAD has no body whatever its Content-Length says: read as
+     * one, an origin's next bytes would reach the client as its next response. */
+    http_reader_set_request_method(pc->resp_reader, pc->req_method);
     pc->px->stats.http_requests++;
     send_up(pc, pc->upstream_head.data, pc->upstream_head.len);
     side_read(&pc->up, 1);
@@ -1335,7 +1463,10 @@ static void http_upstream_bytes(struct pconn *pc)
         }
         ended = 1;
     }
-    while (off < pc->up.len && !ended) {
+    /* Until the final response ends, or the bytes run out. A message without
+     * a body (HEAD, 1xx, 204, 304) ends with its head: its END comes from one
+     * more feed, with nothing left to consume. */
+    while (!ended) {
         size_t used = 0;
         if (http_reader_feed(pc->resp_reader, (char *)pc->up.buf + off, pc->up.len - off, &used,
                              &ev) < 0) {
@@ -1344,20 +1475,23 @@ static void http_upstream_bytes(struct pconn *pc)
             http_buf_free(&out);
             return;
         }
+        const struct http_head *h = http_reader_head(pc->resp_reader);
+        int interim = h && h->status >= 100 && h->status < 200 && h->status != 101;
         if (ev == HTTP_EV_HEAD) {
-            const struct http_head *h = http_reader_head(pc->resp_reader);
-            if (h->status >= 100 && h->status < 200 && h->status != 101) {
-                /* interim response: pass it on as is */
-                http_buf_append(&out, pc->up.buf + off, used);
+            if (interim) {
+                /* pass it on as is; HTTP/1.0 clients do not get 1xx (RFC 9110 §15.2) */
+                if (pc->client_minor >= 1)
+                    http_buf_append(&out, pc->up.buf + off, used);
             } else {
                 int ka = pc->keep_alive && h->keep_alive;
                 pc->keep_alive = ka;
                 http_response_write_downstream(h, pc->client_minor, ka, &out);
             }
-        } else {
+        } else if (ev == HTTP_EV_BODY || ev == HTTP_EV_END) {
+            /* (NEED_MORE's bytes are part of a head the reader keeps) */
             http_buf_append(&out, pc->up.buf + off, used);
-            if (ev == HTTP_EV_END)
-                ended = 1;
+            if (ev == HTTP_EV_END && !interim)
+                ended = 1; /* what follows from the site is dropped with it */
         }
         off += used;
         if (used == 0 && ev == HTTP_EV_NEED_MORE)
@@ -1534,6 +1668,7 @@ static void request_head(struct pconn *pc, const struct http_head *h)
     waiting_del(pc);
     pc->keep_alive = h->keep_alive;
     pc->client_minor = h->version_minor;
+    pc->req_method = h->method;
     if (h->host) {
         snprintf(pc->host, sizeof pc->host, "%s", h->host);
         pc->host_kind = h->host_kind;

@@ -908,19 +908,15 @@ static void refused_serve(struct pconn *pc)
 
 /* --- the state machine's TLS steps ------------------------------------------------ */
 
+/* intercept: all, a host without usable TLSA: the DANE engine's PKIX rules
+ * (the path, the name by RFC 6125, serverAuth), not mbedTLS's own name check. */
 static int pkix_check(struct pconn *pc, const mbedtls_x509_crt *chain)
 {
-    uint32_t flags = 0;
-    int rc = mbedtls_x509_crt_verify((mbedtls_x509_crt *)chain, &pc->px->trust, NULL, pc->host,
-                                     &flags, NULL, NULL);
-    if (rc == 0)
+    struct dane_verdict v;
+    dane_pkix_verify(chain, pc->host, &pc->px->trust, time(NULL), &v);
+    if (v.result == DANE_RESULT_MATCH)
         return 0;
-    char info[256];
-    mbedtls_x509_crt_verify_info(info, sizeof info, "", flags);
-    for (char *p = info; *p; p++)
-        if (*p == '\n')
-            *p = ';';
-    snprintf(pc->reason, sizeof pc->reason, "PKIX validation failed: %s", info);
+    snprintf(pc->reason, sizeof pc->reason, "PKIX validation failed: %s", v.reason);
     return -1;
 }
 

@@ -163,7 +163,7 @@ int dane_cert_name_matches(const mbedtls_x509_crt *crt, const char *host);
  * Arguments as for dane_verify(); host and trust NULL fail. v->result is
  * DANE_RESULT_MATCH (v->depth: the anchor's depth) or DANE_RESULT_FAIL with
  * the reason. Returns 0, or a negative DANE_E* code with v failing. */
-int dane_pkix_verify(const mbedtls_x509_crt *chain, const char *host,
-                     const mbedtls_x509_crt *trust, time_t now, struct dane_verdict *v);
+int dane_pkix_verify(const mbedtls_x509_crt *chain, const char *host, const mbedtls_x509_crt *trust,
+                     time_t now, struct dane_verdict *v);
 
 #endif

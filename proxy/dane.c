@@ -1163,8 +1163,8 @@ error:
 
 /* ---- PKIX alone ---------------------------------------------------------- */
 
-int dane_pkix_verify(const mbedtls_x509_crt *chain, const char *host,
-                     const mbedtls_x509_crt *trust, time_t now, struct dane_verdict *v)
+int dane_pkix_verify(const mbedtls_x509_crt *chain, const char *host, const mbedtls_x509_crt *trust,
+                     time_t now, struct dane_verdict *v)
 {
     struct job *j = NULL;
     mbedtls_x509_crt crt;

@@ -815,8 +815,8 @@ static void refuse(struct pconn *pc, const char *reason)
 static void refused_write(struct pconn *pc)
 {
     while (pc->page_off < pc->page.len) {
-        int w = tls_conn_write(pc->down.tls, pc->page.data + pc->page_off,
-                               pc->page.len - pc->page_off);
+        int w =
+            tls_conn_write(pc->down.tls, pc->page.data + pc->page_off, pc->page.len - pc->page_off);
         if (w == TLS_WANT_IO) {
             side_flush(&pc->down);
             if (pc->down.write_busy || pc->state == PS_CLOSING)

@@ -714,8 +714,8 @@ static void test_name_rules(void)
 }
 
 /* dane_pkix_verify(): intercept: all's check for hosts without DANE. */
-static struct dane_verdict run_pkix(const char *chain, const char *host,
-                                    const mbedtls_x509_crt *ts, time_t now)
+static struct dane_verdict run_pkix(const char *chain, const char *host, const mbedtls_x509_crt *ts,
+                                    time_t now)
 {
     struct dane_verdict v;
     mbedtls_x509_crt *c = chain_of(chain);
@@ -761,8 +761,7 @@ static void test_pkix_alone(void)
     v = run_pkix("expired-leaf ec-int", "www.example.test", &trust, T_2030);
     CHECK_INT_EQ(v.result, DANE_RESULT_FAIL);
     CHECK(strstr(v.reason, "expired") != NULL);
-    CHECK_INT_EQ(run_pkix("ec-leaf", "www.example.test", &trust, T_2030).result,
-                 DANE_RESULT_FAIL);
+    CHECK_INT_EQ(run_pkix("ec-leaf", "www.example.test", &trust, T_2030).result, DANE_RESULT_FAIL);
     /* what is missing fails */
     CHECK_INT_EQ(run_pkix("ec-leaf ec-int", "www.example.test", NULL, T_2030).result,
                  DANE_RESULT_FAIL);

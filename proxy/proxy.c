@@ -1578,7 +1578,7 @@ static void serve_page(struct pconn *pc, const struct http_head *h)
     px->stats.pages_served++;
     switch (pages_route(path)) {
     case PAGES_ONBOARDING:
-        pages_onboarding_html(&body, px->self);
+        pages_onboarding_html(&body, px->self, ca_fingerprint_sha256(px->ca));
         break;
     case PAGES_CA_PEM:
         raw = ca_pem(px->ca, &len);
@@ -1888,6 +1888,13 @@ static void self_address(struct proxy *px)
     }
 }
 
+/* The line an operator compares with the onboarding page (fetched over plain HTTP). */
+static void log_ca(const struct ca *ca)
+{
+    log_info("proxy: CA certificate %s: SHA-256 fingerprint %s", ca_cert_path(ca),
+             ca_fingerprint_sha256(ca));
+}
+
 int proxy_new(uv_loop_t *loop, const struct config *cfg, struct resolver *r, struct proxy **out,
               char *err, size_t errlen)
 {
@@ -1910,6 +1917,7 @@ int proxy_new(uv_loop_t *loop, const struct config *cfg, struct resolver *r, str
     if (ca_created(px->ca))
         log_info("proxy: created a new local CA in %s (install %s in browsers)", cfg->proxy.ca_dir,
                  ca_cert_path(px->ca));
+    log_ca(px->ca);
     int rc = mbedtls_x509_crt_parse_file(&px->trust, cfg->proxy.trust_store);
     if (rc < 0) {
         snprintf(err, errlen, "trust_store %s: cannot read any certificate (mbedTLS -0x%04x)",

@@ -84,12 +84,22 @@ static void reload(struct daemon *d)
         free(cfg);
         return;
     }
+    /* The proxy first: its part can fail (trust store, CA), the rest cannot. */
+    if (d->proxy && proxy_reconfigure(d->proxy, cfg, r, err, sizeof err) < 0) {
+        log_warnx("reload failed: %s: keeping the running configuration", err);
+        resolver_free(r);
+        free(cfg);
+        return;
+    }
     if (cfg->resolver.n_listen != d->cfg.resolver.n_listen ||
         memcmp(cfg->resolver.listen, d->cfg.resolver.listen, sizeof cfg->resolver.listen) != 0)
         log_warnx("reload: listen_addresses changed; restart daneguard to rebind");
+    if (cfg->proxy.enabled != d->cfg.proxy.enabled)
+        log_warnx("reload: proxy.enabled changed; restart daneguard to %s the proxy",
+                  cfg->proxy.enabled ? "start" : "stop");
+    if (strcmp(cfg->user, d->cfg.user) != 0)
+        log_warnx("reload: user changed; restart daneguard to run as another user");
     dns_server_reconfigure(d->dns, &cfg->resolver, r);
-    if (d->proxy)
-        proxy_reconfigure(d->proxy, cfg, r);
     resolver_free(d->resolver);
     d->resolver = r;
     d->cfg = *cfg;

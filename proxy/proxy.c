@@ -1895,6 +1895,18 @@ static void log_ca(const struct ca *ca)
              ca_fingerprint_sha256(ca));
 }
 
+/* The trust store file as an mbedTLS list. 0, or -1 with why in err. */
+static int trust_load(mbedtls_x509_crt *trust, const char *path, char *err, size_t errlen)
+{
+    int rc = mbedtls_x509_crt_parse_file(trust, path);
+    if (rc < 0) {
+        snprintf(err, errlen, "trust_store %s: cannot read any certificate (mbedTLS -0x%04x)", path,
+                 (unsigned)-rc);
+        return -1;
+    }
+    return 0;
+}
+
 int proxy_new(uv_loop_t *loop, const struct config *cfg, struct resolver *r, struct proxy **out,
               char *err, size_t errlen)
 {
@@ -1918,12 +1930,9 @@ int proxy_new(uv_loop_t *loop, const struct config *cfg, struct resolver *r, str
         log_info("proxy: created a new local CA in %s (install %s in browsers)", cfg->proxy.ca_dir,
                  ca_cert_path(px->ca));
     log_ca(px->ca);
-    int rc = mbedtls_x509_crt_parse_file(&px->trust, cfg->proxy.trust_store);
-    if (rc < 0) {
-        snprintf(err, errlen, "trust_store %s: cannot read any certificate (mbedTLS -0x%04x)",
-                 cfg->proxy.trust_store, (unsigned)-rc);
+    int rc;
+    if (trust_load(&px->trust, cfg->proxy.trust_store, err, errlen) < 0)
         goto fail;
-    }
     struct tls_client_options co = {.alpn = alpn, .session_cache_entries = 1024};
     struct tls_server_options so = {.session_tickets = 1, .session_cache_entries = 1024};
     px->tls_client = tls_client_config_new(&co);
@@ -1958,15 +1967,71 @@ fail:
     return -1;
 }
 
-void proxy_reconfigure(struct proxy *px, const struct config *cfg, struct resolver *r)
+int proxy_reconfigure(struct proxy *px, const struct config *cfg, struct resolver *r, char *err,
+                      size_t errlen)
 {
+    const struct config_proxy *n = &cfg->proxy;
     struct config_sockaddr listen[CONFIG_MAX_ADDRS];
     size_t n_listen = px->cfg.n_listen;
+    mbedtls_x509_crt trust;
+    struct ca *ca = NULL;
+    char why[512];
+
+    /* Everything that can fail first, so a failure changes nothing. */
+    mbedtls_x509_crt_init(&trust);
+    if (trust_load(&trust, n->trust_store, why, sizeof why) < 0) {
+        snprintf(err, errlen, "proxy.%s", why);
+        mbedtls_x509_crt_free(&trust);
+        return -1;
+    }
+    if (strcmp(n->ca_dir, px->cfg.ca_dir) != 0) {
+        struct ca_config cc = {.cache_entries = n->cert_cache_entries};
+        if (ca_open(n->ca_dir, &cc, time(NULL), &ca, why, sizeof why) < 0) {
+            snprintf(err, errlen, "proxy.ca_dir %s: %s", n->ca_dir, why);
+            mbedtls_x509_crt_free(&trust);
+            return -1;
+        }
+    }
+
+    /* Commit. Connections keep the certificates they hold (reference counts). */
+    uint32_t cache_entries = n->cert_cache_entries;
+    mbedtls_x509_crt_free(&px->trust);
+    px->trust = trust;
+    if (ca) {
+        log_info("proxy: reload: CA now in %s%s", n->ca_dir,
+                 ca_created(ca) ? " (a new CA: install it in browsers)" : "");
+        ca_close(px->ca);
+        px->ca = ca;
+        log_ca(ca);
+    } else if (n->cert_cache_entries != px->cfg.cert_cache_entries &&
+               ca_cache_resize(px->ca, n->cert_cache_entries) < 0) {
+        log_warnx("proxy: reload: cert_cache_entries %u: out of memory, keeping %u",
+                  n->cert_cache_entries, px->cfg.cert_cache_entries);
+        cache_entries = px->cfg.cert_cache_entries;
+    }
+    if (n->n_listen != px->cfg.n_listen ||
+        memcmp(n->listen, px->cfg.listen, n->n_listen * sizeof n->listen[0]) != 0)
+        log_warnx("reload: proxy.listen_addresses changed; restart daneguard to rebind");
     memcpy(listen, px->cfg.listen, sizeof listen);
-    px->cfg = cfg->proxy;
+    px->cfg = *n;
     memcpy(px->cfg.listen, listen, sizeof listen); /* listeners stay as bound */
     px->cfg.n_listen = n_listen;
+    px->cfg.cert_cache_entries = cache_entries;
     px->resolver = r;
+
+    /* A client the new allow list leaves out keeps nothing open. */
+    size_t dropped = 0;
+    for (struct pconn *pc = px->conns, *next; pc; pc = next) {
+        next = pc->next;
+        if (!config_cidr_match(px->cfg.allow, px->cfg.n_allow, (struct sockaddr *)&pc->peer)) {
+            pc_close(pc);
+            dropped++;
+        }
+    }
+    if (dropped)
+        log_info("proxy: reload: closed %zu connection(s) from clients no longer in allow",
+                 dropped);
+
     /* Lookups waiting on the old resolver would never finish (it is freed
      * next): start them again on the new one, from scratch. */
     for (struct pconn *pc = px->conns; pc; pc = pc->next) {
@@ -1983,6 +2048,7 @@ void proxy_reconfigure(struct proxy *px, const struct config *cfg, struct resolv
         memset(&pc->r_tlsa, 0, sizeof pc->r_tlsa);
         start_lookups(pc);
     }
+    return 0;
 }
 
 void proxy_close(struct proxy *px)

@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
+#include <limits.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -130,12 +131,22 @@ static void reload(struct daemon *d)
         free(cfg);
         return;
     }
+    /* The proxy first: its part can fail (trust store, CA), the rest cannot. */
+    if (d->proxy && proxy_reconfigure(d->proxy, cfg, r, err, sizeof err) < 0) {
+        log_warnx("reload failed: %s: keeping the running configuration", err);
+        resolver_free(r);
+        free(cfg);
+        return;
+    }
     if (cfg->resolver.n_listen != d->cfg.resolver.n_listen ||
         memcmp(cfg->resolver.listen, d->cfg.resolver.listen, sizeof cfg->resolver.listen) != 0)
         log_warnx("reload: listen_addresses changed; restart daneguard to rebind");
+    if (cfg->proxy.enabled != d->cfg.proxy.enabled)
+        log_warnx("reload: proxy.enabled changed; restart daneguard to %s the proxy",
+                  cfg->proxy.enabled ? "start" : "stop");
+    if (strcmp(cfg->user, d->cfg.user) != 0)
+        log_warnx("reload: user changed; restart daneguard to run as another user");
     dns_server_reconfigure(d->dns, &cfg->resolver, r);
-    if (d->proxy)
-        proxy_reconfigure(d->proxy, cfg, r);
     resolver_free(d->resolver);
     d->resolver = r;
     d->cfg = *cfg;
@@ -166,24 +177,127 @@ static void on_signal(uv_signal_t *h, int signum)
     stop(d);
 }
 
-/* Hand the CA directory and its files to uid/gid, so that only the account the
- * daemon runs as can read the CA key. */
-static int chown_ca_dir(const char *dir, uid_t uid, gid_t gid)
+/* Open dir (relative to the working directory unless absolute) one component
+ * at a time, following no symbolic link, with every directory on the way owned
+ * by root (or uid) and not writable by anyone else unless sticky: nobody but
+ * root or the daemon's user can then swap what the path names. Returns a
+ * descriptor, or -1 with why in err. */
+static int open_dir_strict(const char *dir, uid_t uid, char *err, size_t errlen)
 {
-    DIR *d = opendir(dir);
-    struct dirent *de;
-    int rc = 0;
-    if (!d)
-        return errno == ENOENT ? 0 : -1;
-    while ((de = readdir(d)) != NULL) {
-        if (de->d_name[0] == '.')
-            continue;
-        if (fchownat(dirfd(d), de->d_name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
-            rc = -1;
+    char path[PATH_MAX];
+    size_t n = strlen(dir);
+    struct stat st;
+    int fd;
+
+    path[0] = '\0';
+    if (dir[0] != '/' && (!getcwd(path, sizeof path) || strlen(path) + 1 + n >= sizeof path)) {
+        snprintf(err, errlen, "%s: cannot make it an absolute path", dir);
+        return -1;
     }
-    closedir(d);
-    if (chown(dir, uid, gid) < 0 || chmod(dir, 0700) < 0)
-        rc = -1;
+    if (n >= sizeof path - strlen(path) - 1) {
+        snprintf(err, errlen, "%s: path too long", dir);
+        return -1;
+    }
+    if (path[0])
+        strcat(path, "/");
+    strcat(path, dir);
+    if ((fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+        snprintf(err, errlen, "/: %s", strerror(errno));
+        return -1;
+    }
+    for (char *name = path + 1, *end; *name; name = end) {
+        end = strchr(name, '/');
+        if (end)
+            *end++ = '\0';
+        else
+            end = name + strlen(name);
+        if (!*name || strcmp(name, ".") == 0)
+            continue;
+        if (fstat(fd, &st) < 0 || (st.st_uid != 0 && st.st_uid != uid) ||
+            ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX))) {
+            snprintf(err, errlen,
+                     "a directory above %s is owned by another user or writable by others: "
+                     "refusing to hand the CA directory over",
+                     dir);
+            close(fd);
+            return -1;
+        }
+        int next = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        int e = errno;
+        close(fd);
+        if (next < 0) {
+            if (e == ELOOP || e == ENOTDIR)
+                snprintf(err, errlen,
+                         "%s: %s is a symbolic link or not a directory: refusing to follow it "
+                         "(set proxy.ca_dir to the real directory)",
+                         dir, name);
+            else
+                snprintf(err, errlen, "%s: %s: %s", dir, name, strerror(e));
+            return -1;
+        }
+        fd = next;
+    }
+    return fd;
+}
+
+/* Hand the CA directory and its files to uid/gid, so that only the account the
+ * daemon runs as can read the CA key. This runs as root, so it follows nothing:
+ * the directory is reached by open_dir_strict(), and only it and the regular,
+ * singly linked files in it that root or uid own already are handed over; a
+ * symbolic link, a hard link, a device or another user's file is refused.
+ * Returns 0, or -1 with why in err. */
+static int chown_ca_dir(const char *dir, uid_t uid, gid_t gid, char *err, size_t errlen)
+{
+    struct dirent *de;
+    struct stat st;
+    DIR *d = NULL;
+    int dfd, rc = -1;
+
+    if ((dfd = open_dir_strict(dir, uid, err, errlen)) < 0)
+        return -1;
+    if (fstat(dfd, &st) < 0 || (st.st_uid != 0 && st.st_uid != uid)) {
+        snprintf(err, errlen, "%s is owned by uid %u, neither root nor the daemon's user", dir,
+                 (unsigned)st.st_uid);
+        goto out;
+    }
+    int lfd = dup(dfd);
+    if (lfd < 0 || !(d = fdopendir(lfd))) {
+        if (lfd >= 0)
+            close(lfd);
+        snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+        goto out;
+    }
+    while ((de = readdir(d)) != NULL) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        int fd = openat(dfd, de->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+        if (fd < 0) {
+            snprintf(err, errlen, "%s/%s: %s", dir, de->d_name,
+                     errno == ELOOP ? "a symbolic link: refusing to follow it" : strerror(errno));
+            goto out;
+        }
+        const char *bad = fstat(fd, &st) < 0                   ? strerror(errno)
+                          : !S_ISREG(st.st_mode)               ? "not a regular file"
+                          : st.st_nlink != 1                   ? "has other hard links"
+                          : st.st_uid != 0 && st.st_uid != uid ? "owned by another user"
+                                                               : NULL;
+        if (!bad && fchown(fd, uid, gid) < 0)
+            bad = strerror(errno);
+        close(fd);
+        if (bad) {
+            snprintf(err, errlen, "%s/%s: %s: refusing to hand it over", dir, de->d_name, bad);
+            goto out;
+        }
+    }
+    if (fchown(dfd, uid, gid) < 0 || fchmod(dfd, 0700) < 0) {
+        snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+        goto out;
+    }
+    rc = 0;
+out:
+    if (d)
+        closedir(d);
+    close(dfd);
     return rc;
 }
 
@@ -192,6 +306,7 @@ static int chown_ca_dir(const char *dir, uid_t uid, gid_t gid)
 static int drop_privileges(const struct config *cfg)
 {
     struct passwd *pw;
+    char err[PATH_MAX + 256];
     if (geteuid() != 0) {
         if (cfg->user[0])
             log_debug("not started as root: user: %s not needed", cfg->user);
@@ -207,8 +322,9 @@ static int drop_privileges(const struct config *cfg)
                   cfg->user, cfg->user);
         return -1;
     }
-    if (cfg->proxy.enabled && chown_ca_dir(cfg->proxy.ca_dir, pw->pw_uid, pw->pw_gid) < 0) {
-        log_warn("cannot hand %s to %s", cfg->proxy.ca_dir, cfg->user);
+    if (cfg->proxy.enabled &&
+        chown_ca_dir(cfg->proxy.ca_dir, pw->pw_uid, pw->pw_gid, err, sizeof err) < 0) {
+        log_warnx("proxy.ca_dir: cannot hand %s to %s: %s", cfg->proxy.ca_dir, cfg->user, err);
         return -1;
     }
     if (setgroups(1, &pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0) {

@@ -124,6 +124,14 @@ const unsigned char *ca_der(const struct ca *ca, size_t *len);
 /* base64(SHA-256(SubjectPublicKeyInfo)) of the CA certificate: the form
  * Chromium's --ignore-certificate-errors-spki-list and HPKP pins use. */
 const char *ca_spki_sha256_b64(const struct ca *ca);
+/* SHA-256 of the CA certificate's DER as colon-separated upper-case hex pairs
+ * ("AB:CD:..."), what `openssl x509 -noout -fingerprint -sha256` and browsers'
+ * certificate viewers show: for checking a CA fetched over plain HTTP. */
+const char *ca_fingerprint_sha256(const struct ca *ca);
+/* Keep at most entries minted certificates from now on (0: the default),
+ * evicting the least recently used. 0, CA_EINVAL or CA_ENOMEM (the cache is
+ * then as it was, possibly with fewer entries). */
+int ca_cache_resize(struct ca *ca, size_t entries);
 /* The path of ca.crt in the CA directory. */
 const char *ca_cert_path(const struct ca *ca);
 /* 1 when ca_open() created the CA, 0 when it loaded an existing one. */

@@ -155,4 +155,15 @@ int dane_verify(const struct dane_tlsa *records, size_t n, const mbedtls_x509_cr
  * match, else 0. */
 int dane_cert_name_matches(const mbedtls_x509_crt *crt, const char *host);
 
+/* PKIX alone, by the rules dane_verify() applies to PKIX-TA/PKIX-EE records
+ * (RFC 6698 §2.1.1): the chain validates against `trust` at `now`, the leaf
+ * passes dane_cert_name_matches() for `host` and, when it has them, its
+ * extended key usage includes serverAuth and its key usage permits TLS
+ * (RFC 5280 §4.2.1.3, §4.2.1.12). For `intercept: all` on hosts without DANE.
+ * Arguments as for dane_verify(); host and trust NULL fail. v->result is
+ * DANE_RESULT_MATCH (v->depth: the anchor's depth) or DANE_RESULT_FAIL with
+ * the reason. Returns 0, or a negative DANE_E* code with v failing. */
+int dane_pkix_verify(const mbedtls_x509_crt *chain, const char *host, const mbedtls_x509_crt *trust,
+                     time_t now, struct dane_verdict *v);
+
 #endif

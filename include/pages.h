@@ -81,8 +81,11 @@ int pages_refusal_response(struct http_buf *out, const struct pages_refusal *r, 
 /* proxy_addr is "host:port" as browsers should be configured ("127.0.0.1:8080",
  * "[::1]:8080"): letters, digits, '.', ':', '-', '[' and ']' only. */
 
-/* The onboarding page for http://<proxy address>/. 0, PAGES_EINVAL or PAGES_ENOMEM. */
-int pages_onboarding_html(struct http_buf *out, const char *proxy_addr);
+/* The onboarding page for http://<proxy address>/. ca_fingerprint is the CA
+ * certificate's SHA-256 fingerprint ("AB:CD:..." hex pairs, ca_fingerprint_sha256()),
+ * shown with how to check it out of band; NULL leaves that section out.
+ * 0, PAGES_EINVAL or PAGES_ENOMEM. */
+int pages_onboarding_html(struct http_buf *out, const char *proxy_addr, const char *ca_fingerprint);
 
 /* The PAC file: everything through "PROXY proxy_addr" except plain host names,
  * localhost and loopback, which go DIRECT. No DIRECT fallback for the rest: a

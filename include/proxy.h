@@ -25,9 +25,17 @@ struct proxy_stats {
 int proxy_new(uv_loop_t *loop, const struct config *cfg, struct resolver *r, struct proxy **out,
               char *err, size_t errlen);
 
-/* A new resolver and the reloadable settings (allow, ports, limits, intercept).
- * Connections in progress keep what they started with. */
-void proxy_reconfigure(struct proxy *px, const struct config *cfg, struct resolver *r);
+/* A new resolver and every setting but listen_addresses (logged when changed:
+ * a restart rebinds). trust_store is read again, ca_dir opened when it changed
+ * (loading or creating its CA), cert_cache_entries applied to the cache. The
+ * new allow list applies to open connections too: those from clients it
+ * leaves out are closed. Otherwise connections in progress keep what they
+ * started with (their minted certificates included); lookups in flight start
+ * again on r. Returns 0, or -1 with a message naming the key in err when the
+ * trust store or the CA cannot be loaded: then nothing changed, and r is not
+ * used (the caller frees it). */
+int proxy_reconfigure(struct proxy *px, const struct config *cfg, struct resolver *r, char *err,
+                      size_t errlen);
 
 /* Close the listeners and every connection; freed once libuv has released the
  * handles. NULL is a no-op. */

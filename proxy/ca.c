@@ -764,6 +764,7 @@ struct ca {
     char *pem;
     size_t pem_len;
     char spki_b64[48];
+    char fingerprint[32 * 3]; /* SHA-256 of the DER, "AB:CD:...", as openssl prints it */
     char *cert_path;
     int created;
     unsigned leaf_days;
@@ -1050,6 +1051,17 @@ static int ca_export(struct ca *ca)
         mbedtls_base64_encode((unsigned char *)ca->spki_b64, sizeof ca->spki_b64, &olen, hash,
                               sizeof hash) != 0)
         return CA_ECRYPTO;
+    if (mbedtls_sha256_ret(ca->der, ca->der_len, hash, 0) != 0)
+        return CA_ECRYPTO;
+    static const char hex[] = "0123456789ABCDEF";
+    char *f = ca->fingerprint;
+    for (size_t i = 0; i < sizeof hash; i++) {
+        if (i)
+            *f++ = ':';
+        *f++ = hex[hash[i] >> 4];
+        *f++ = hex[hash[i] & 15];
+    }
+    *f = '\0';
     return 0;
 }
 
@@ -1207,6 +1219,38 @@ const unsigned char *ca_der(const struct ca *ca, size_t *len)
 const char *ca_spki_sha256_b64(const struct ca *ca)
 {
     return ca->spki_b64;
+}
+
+const char *ca_fingerprint_sha256(const struct ca *ca)
+{
+    return ca->fingerprint;
+}
+
+int ca_cache_resize(struct ca *ca, size_t entries)
+{
+    if (!ca)
+        return CA_EINVAL;
+    if (!entries)
+        entries = CA_CACHE_ENTRIES_DEFAULT;
+    while (ca->stats.entries > entries && ca->lru_tail) {
+        cache_remove(ca, ca->lru_tail);
+        ca->stats.evictions++;
+    }
+    struct ca_cert **old = ca->buckets;
+    size_t n_old = ca->nbuckets;
+    if (cache_init(ca, entries) != 0) { /* keeps the old table, the old bound */
+        ca->buckets = old;
+        ca->nbuckets = n_old;
+        return CA_ENOMEM;
+    }
+    /* rehash, oldest first, so each bucket keeps the most recent in front */
+    for (struct ca_cert *c = ca->lru_tail; c; c = c->lru_prev) {
+        struct ca_cert **slot = &ca->buckets[host_hash(c->host) & (ca->nbuckets - 1)];
+        c->hnext = *slot;
+        *slot = c;
+    }
+    free(old);
+    return 0;
 }
 
 const char *ca_cert_path(const struct ca *ca)

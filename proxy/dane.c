@@ -18,6 +18,7 @@
  *      int     dane_cert_spki_sha256(crt, out)
  *      int     dane_cert_name_matches(crt, host)
  *      int     dane_verify(records, n, chain, host, trust, now, verdict)
+ *      int     dane_pkix_verify(chain, host, trust, now, verdict)
  *      const char *dane_strerror(err)
  *      const char *dane_result_name(result)
  * DESCRIPTION
@@ -88,6 +89,12 @@
  *      match the leaf and a usage 0 record a certificate above it in the
  *      validated path (which may be the trust store's root). A "0 0 0" record
  *      may supply an intermediate the server left out (RFC 7671 §5.4).
+ *
+ *      dane_pkix_verify() is the PKIX path of usages 0 and 1 without a record
+ *      to match: the validation against `trust`, the name check and the
+ *      leaf's (extended) key usage, exactly as above. The proxy's `intercept:
+ *      all` uses it for hosts without usable TLSA, so a certificate it accepts
+ *      there is one a PKIX-EE record for the leaf would accept.
  *
  *      mbedTLS checks validity dates against the real clock; those two flags
  *      (EXPIRED, FUTURE) are cleared in the verification callback and
@@ -1145,6 +1152,96 @@ done:
     free(j);
     return 0;
 error:
+    free(j);
+    memset(v, 0, sizeof(*v));
+    v->result = DANE_RESULT_FAIL;
+    v->record = -1;
+    v->depth = -1;
+    snprintf(v->reason, sizeof(v->reason), "internal error: %s", dane_strerror(rc));
+    return rc;
+}
+
+/* ---- PKIX alone ---------------------------------------------------------- */
+
+int dane_pkix_verify(const mbedtls_x509_crt *chain, const char *host, const mbedtls_x509_crt *trust,
+                     time_t now, struct dane_verdict *v)
+{
+    struct job *j = NULL;
+    mbedtls_x509_crt crt;
+    struct path pa;
+    struct tm tm;
+    char why_buf[512] = "";
+    struct rbuf why = {why_buf, sizeof(why_buf), 0};
+    int rc = 0;
+
+    if (v == NULL)
+        return DANE_EINVAL;
+    memset(v, 0, sizeof(*v));
+    v->result = DANE_RESULT_FAIL;
+    v->record = -1;
+    v->depth = -1;
+    mbedtls_x509_crt_init(&crt);
+    struct rbuf b = {v->reason, sizeof(v->reason), 0};
+    if (chain == NULL || chain->raw.p == NULL) {
+        rb_printf(&b, "the server presented no certificate");
+        return 0;
+    }
+    if (host == NULL) {
+        rb_printf(&b, "no host name was given to check the leaf against");
+        return 0;
+    }
+    if (trust == NULL || trust->raw.len == 0) {
+        rb_printf(&b, "no PKIX trust store");
+        return 0;
+    }
+    if ((j = calloc(1, sizeof(*j))) == NULL) {
+        rc = DANE_ENOMEM;
+        goto error;
+    }
+    for (const mbedtls_x509_crt *c = chain; c != NULL && c->raw.p != NULL; c = c->next) {
+        if (j->nchain == DANE_PATH_MAX) {
+            rb_printf(&b, "the server presented more than %d certificates", DANE_PATH_MAX);
+            goto done;
+        }
+        j->chain[j->nchain++] = c;
+    }
+    if (gmtime_r(&now, &tm) == NULL) {
+        rc = DANE_EINVAL;
+        goto error;
+    }
+    j->now = (mbedtls_x509_time){tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                                 tm.tm_hour,        tm.tm_min,     tm.tm_sec};
+    if ((rc = copy_chain(j, &crt, -1)) != 0)
+        goto error;
+    /* mbedTLS's API takes the trust list non-const; it only reads it */
+    rc = path_validate(&crt, (mbedtls_x509_crt *)trust, NULL, &j->now, &pa, &why);
+    if (rc < 0)
+        goto error;
+    if (rc == 0) {
+        rb_printf(&b, "%s", why_buf);
+    } else if (!dane_cert_name_matches(pa.cert[0], host)) {
+        rb_printf(&b, "the leaf is not for %s (", host);
+        rb_names(&b, pa.cert[0]);
+        rb_printf(&b, ")");
+    } else if (!leaf_usage_ok(pa.cert[0])) {
+        rb_printf(&b, "the leaf's (extended) key usage does not allow a TLS server");
+    } else {
+        v->result = DANE_RESULT_MATCH;
+        v->depth = pa.len - 1;
+        rb_printf(&b, "the chain validates against the PKIX trust store for %s", host);
+        if (pa.len > 0 && pa.len <= DANE_PATH_MAX && pa.cert[pa.len - 1]) {
+            rb_printf(&b, " (root: ");
+            rb_subject(&b, pa.cert[pa.len - 1]);
+            rb_printf(&b, ")");
+        }
+    }
+    rc = 0;
+done:
+    mbedtls_x509_crt_free(&crt);
+    free(j);
+    return 0;
+error:
+    mbedtls_x509_crt_free(&crt);
     free(j);
     memset(v, 0, sizeof(*v));
     v->result = DANE_RESULT_FAIL;

@@ -312,9 +312,14 @@ static int proxy_addr_ok(const char *a)
            strlen(a);
 }
 
-int pages_onboarding_html(struct http_buf *out, const char *proxy_addr)
+static int fingerprint_ok(const char *f)
 {
-    if (!out || !proxy_addr_ok(proxy_addr))
+    return f && *f && strlen(f) <= 200 && strspn(f, "0123456789ABCDEFabcdef:") == strlen(f);
+}
+
+int pages_onboarding_html(struct http_buf *out, const char *proxy_addr, const char *ca_fingerprint)
+{
+    if (!out || !proxy_addr_ok(proxy_addr) || (ca_fingerprint && !fingerprint_ok(ca_fingerprint)))
         return PAGES_EINVAL;
     struct writer w;
     w_init(&w, out);
@@ -331,6 +336,20 @@ int pages_onboarding_html(struct http_buf *out, const char *proxy_addr)
     w_puts(&w, "<h2>1. Get the CA certificate</h2>\n<ul>\n"
                "<li><a href=\"/ca.crt\">ca.crt</a> (PEM) — Firefox, Chromium, Linux, macOS</li>\n"
                "<li><a href=\"/ca.der\">ca.der</a> (DER) — Windows</li>\n</ul>\n");
+    if (ca_fingerprint) {
+        w_puts(&w, "<p><em>Check its fingerprint before you trust it.</em> This page and the "
+                   "certificate came over plain HTTP: anyone on the way could have swapped both. "
+                   "The certificate daneguard serves has the SHA-256 fingerprint</p>\n"
+                   "<pre id=\"ca-fingerprint\">");
+        w_esc(&w, ca_fingerprint);
+        w_puts(&w, "</pre>\n<p>Compare it, and the fingerprint your browser shows for the "
+                   "file you downloaded (in its certificate viewer, \"SHA-256 Fingerprint\"), "
+                   "with what the daneguard machine says itself: the line <code>proxy: CA "
+                   "certificate ... SHA-256 fingerprint ...</code> in daneguard's log at start, or "
+                   "on that machine<pre>openssl x509 -noout -fingerprint -sha256 -in "
+                   "/var/lib/daneguard/ca.crt</pre>(the file is <code>ca.crt</code> in daneguard's "
+                   "<code>ca_dir</code>). Trust the certificate only if they are the same.</p>\n");
+    }
 
     w_puts(&w, "<h2>2. Trust it</h2>\n<table>\n"
                "<tr><th>Firefox (any OS)</th><td>Settings → Privacy &amp; Security → "

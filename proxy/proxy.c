@@ -88,6 +88,8 @@ struct side {
     int shut;
     uint8_t *buf; /* raw bytes read, waiting for the other side (tunnel, HTTP) */
     size_t len;
+    size_t cap; /* what buf holds: fixed when it is allocated (a reload may change
+                   buffer_size, never the size of a buffer already handed out) */
 };
 
 /* The TLSA records of one RRset, grown as they come. */
@@ -161,6 +163,8 @@ struct pconn {
     uint16_t port;
     struct http_buf upstream_head; /* plain HTTP: the request head to send */
     int request_done;              /* plain HTTP: the request body has all been read */
+    int req_method;                /* plain HTTP: the request's method (HEAD: no body back) */
+    int final_write;               /* a last response is on its way: read nothing more */
 
     /* lookups */
     struct lookup *l_a, *l_aaaa, *l_tlsa, *l_tlsa_alias;
@@ -183,6 +187,9 @@ struct pconn {
     struct http_reader *resp_reader; /* plain HTTP responses */
     int sent_200;                    /* the CONNECT has been answered */
     int h1_only;                     /* upstream again, offering http/1.1 only */
+    struct http_buf page;            /* refused: the page, written a record at a time */
+    size_t page_off;                 /* how much of it is written */
+    int page_notified;               /* close_notify queued after it */
 };
 
 /* --- small helpers ---------------------------------------------------------- */
@@ -250,6 +257,7 @@ static void handle_closed(uv_handle_t *h)
         http_reader_free(pc->reader);
         http_reader_free(pc->resp_reader);
         http_buf_free(&pc->upstream_head);
+        http_buf_free(&pc->page);
         ca_cert_release(pc->cert);
         free(pc->down.buf);
         free(pc->up.buf);
@@ -430,9 +438,15 @@ static void close_after_write(struct pconn *pc)
     pc_close(pc);
 }
 
+static void side_read(struct side *s, int on);
+
+/* The connection's last response: nothing more is read from the client (its
+ * bytes would have no buffer to go to), and it closes once this has left. */
 static void send_error(struct pconn *pc, int status, const char *detail)
 {
     struct http_buf b = {0};
+    pc->final_write = 1;
+    side_read(&pc->down, 0);
     if (status == 403)
         pc->px->stats.forbidden++;
     if (http_write_error(&b, status, detail, 0) == 0)
@@ -488,6 +502,8 @@ static void side_read(struct side *s, int on)
 {
     if (!s->tcp || s->read_eof || s->reading == on || s->pc->state == PS_CLOSING)
         return;
+    if (on && s == &s->pc->down && s->pc->final_write)
+        return;
     if (on) {
         if (uv_read_start((uv_stream_t *)s->tcp, alloc_cb, read_cb) == 0)
             s->reading = 1;
@@ -497,6 +513,52 @@ static void side_read(struct side *s, int on)
     }
 }
 
+/* Where a side's next bytes go. alloc_cb and read_cb both ask, so bytes are
+ * counted in the buffer they were read into, whatever the state. */
+enum side_input {
+    IN_NONE,    /* nowhere: the side is not to be read now */
+    IN_TLS,     /* the side's TLS input buffer */
+    IN_REQUEST, /* pc->in: request heads, request bodies, a ClientHello to peek at */
+    IN_RAW,     /* s->buf: tunnel bytes, a plain-HTTP response */
+};
+
+static enum side_input side_input(const struct pconn *pc, const struct side *s)
+{
+    if (pc->state == PS_CLOSING)
+        return IN_NONE;
+    if (s->tls && pc->state != PS_TUNNEL)
+        return IN_TLS;
+    if (s == &pc->down) {
+        if (pc->final_write)
+            return IN_NONE;
+        switch (pc->state) {
+        case PS_REQUEST:
+        case PS_LOOKUP:
+        case PS_CONNECT:
+        case PS_UP_TLS:
+        case PS_PEEK:
+        case PS_HTTP:
+            return IN_REQUEST;
+        case PS_TUNNEL:
+            return IN_RAW;
+        default: /* refused without TLS: the page is on its way, then close */
+            return IN_NONE;
+        }
+    }
+    return pc->state == PS_TUNNEL || pc->state == PS_HTTP ? IN_RAW : IN_NONE;
+}
+
+/* A raw buffer for s: allocated once, at the buffer_size of that moment. */
+static int side_buf_alloc(struct side *s, size_t size)
+{
+    if (s->buf)
+        return 0;
+    s->buf = malloc(size);
+    s->cap = s->buf ? size : 0;
+    s->len = 0;
+    return s->buf ? 0 : -1;
+}
+
 static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     struct pconn *pc = h->data;
@@ -504,15 +566,15 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     uint8_t *p = NULL;
     size_t cap = 0;
 
-    if (s->tls && pc->state != PS_TUNNEL) {
+    (void)suggested;
+    switch (side_input(pc, s)) {
+    case IN_TLS:
         if (tls_conn_input_buffer(s->tls, &p, &cap) < 0)
             cap = 0;
-    } else if (s == &pc->down &&
-               (pc->state == PS_REQUEST || pc->state == PS_LOOKUP || pc->state == PS_CONNECT ||
-                pc->state == PS_UP_TLS || pc->state == PS_PEEK || pc->state == PS_HTTP)) {
-        size_t want = pc->px->cfg.buffer_size;
+        break;
+    case IN_REQUEST:
         if (pc->in_cap - pc->in_len < 1024 && pc->in_cap < 4 * HTTP_DEFAULT_MAX_HEAD) {
-            size_t ncap = pc->in_cap ? pc->in_cap * 2 : want;
+            size_t ncap = pc->in_cap ? pc->in_cap * 2 : pc->px->cfg.buffer_size;
             uint8_t *n = realloc(pc->in, ncap);
             if (n) {
                 pc->in = n;
@@ -521,14 +583,18 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
         }
         p = pc->in + pc->in_len;
         cap = pc->in_cap - pc->in_len;
-    } else {
-        if (!s->buf)
-            s->buf = malloc(pc->px->cfg.buffer_size);
-        p = s->buf;
-        cap = s->buf ? pc->px->cfg.buffer_size : 0;
+        break;
+    case IN_RAW:
+        if (side_buf_alloc(s, pc->px->cfg.buffer_size) == 0) {
+            p = s->buf + s->len;
+            cap = s->cap - s->len;
+        }
+        break;
+    case IN_NONE:
+        break;
     }
     buf->base = (char *)p;
-    buf->len = cap;
+    buf->len = cap; /* 0: libuv reports UV_ENOBUFS and read_cb stops reading */
 }
 
 static void tunnel_forward(struct side *src, struct side *dst);
@@ -551,14 +617,30 @@ static void read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
     struct pconn *pc = stream->data;
     struct side *s = side_of(pc, stream);
+    enum side_input in = side_input(pc, s);
 
     if (pc->state == PS_CLOSING)
         return;
     if (nread == 0)
         return;
-    if (nread == UV_ENOBUFS) { /* input full: stop until drained */
-        side_read(s, 0);
+    if (nread == UV_ENOBUFS || (nread > 0 && in == IN_NONE)) {
+        side_read(s, 0); /* input full, or nowhere to put it: stop until wanted */
         return;
+    }
+    if (nread > 0) {
+        /* The bytes are where alloc_cb put them: say so, or close. */
+        const char *want = in == IN_REQUEST ? (char *)pc->in + pc->in_len
+                           : in == IN_RAW   ? (char *)s->buf + s->len
+                                            : buf->base;
+        size_t room = in == IN_REQUEST ? pc->in_cap - pc->in_len
+                      : in == IN_RAW   ? s->cap - s->len
+                                       : (size_t)nread;
+        if (buf->base != want || (size_t)nread > room) {
+            log_warnx("proxy: %s: %zd bytes read into a buffer of another phase: closing",
+                      pc->host[0] ? pc->host : "-", nread);
+            pc_close(pc);
+            return;
+        }
     }
     if (pc->state == PS_RELAY || pc->state == PS_TUNNEL || pc->state == PS_HTTP)
         uv_timer_again(&pc->timer);
@@ -592,11 +674,11 @@ static void read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
         }
         return;
     }
-    if (s->tls && pc->state != PS_TUNNEL) {
+    if (in == IN_TLS) {
         tls_conn_input_commit(s->tls, (size_t)nread);
         pc_advance(pc);
     } else if (pc->state == PS_TUNNEL) {
-        s->len = (size_t)nread;
+        s->len += (size_t)nread;
         tunnel_forward(s, s == &pc->down ? &pc->up : &pc->down);
     } else if (s == &pc->down && pc->state == PS_PEEK) {
         pc->in_len += (size_t)nread;
@@ -611,7 +693,7 @@ static void read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
         }
         handle_request_bytes(pc);
     } else {
-        s->len = (size_t)nread;
+        s->len += (size_t)nread;
         http_upstream_bytes(pc);
     }
 }
@@ -653,9 +735,10 @@ static void start_tunnel(struct pconn *pc)
     timer_set(pc, pc->px->cfg.idle_timeout_ms);
     /* Bytes the client sent after its CONNECT head go first. */
     if (pc->in_len) {
-        pc->down.buf =
-            malloc(pc->px->cfg.buffer_size > pc->in_len ? pc->px->cfg.buffer_size : pc->in_len);
-        if (!pc->down.buf) {
+        size_t size = pc->px->cfg.buffer_size > pc->in_len ? pc->px->cfg.buffer_size : pc->in_len;
+        free(pc->down.buf);
+        pc->down.buf = NULL;
+        if (side_buf_alloc(&pc->down, size) < 0) {
             pc_close(pc);
             return;
         }
@@ -810,6 +893,8 @@ static void refuse(struct pconn *pc, const char *reason)
     pc->state = PS_REFUSED;
     if (pc->kind == KIND_HTTP) {
         struct http_buf b = {0};
+        pc->final_write = 1; /* the rest of the request has nowhere to go */
+        side_read(&pc->down, 0);
         struct pages_refusal r = {.host = pc->host, .port = pc->port, .reason = pc->reason};
         if (pages_refusal_response(&b, &r, 0) == 0)
             send_raw(pc, b.data, b.len, close_after_write);
@@ -821,7 +906,45 @@ static void refuse(struct pconn *pc, const char *reason)
     start_down_tls(pc, "http/1.1");
 }
 
-/* Answer every request inside the refused TLS session with the page. */
+/* Write the rest of the refusal page into the refused TLS session, a record at
+ * a time as the browser takes it (tls_write_done comes back here through
+ * pc_advance), then close_notify, and close once it has all left. */
+static void refused_write(struct pconn *pc)
+{
+    while (pc->page_off < pc->page.len) {
+        int w =
+            tls_conn_write(pc->down.tls, pc->page.data + pc->page_off, pc->page.len - pc->page_off);
+        if (w == TLS_WANT_IO) {
+            side_flush(&pc->down);
+            if (pc->down.write_busy || pc->state == PS_CLOSING)
+                return;
+            w = tls_conn_write(pc->down.tls, pc->page.data + pc->page_off,
+                               pc->page.len - pc->page_off);
+        }
+        if (w < 0) { /* TLS_WANT_IO again: output that cannot leave */
+            pc_close(pc);
+            return;
+        }
+        pc->page_off += (size_t)w;
+        side_flush(&pc->down);
+        if (pc->state == PS_CLOSING)
+            return;
+    }
+    if (!pc->page_notified) {
+        if (tls_conn_close_notify(pc->down.tls) == TLS_WANT_IO) {
+            side_flush(&pc->down);
+            if (pc->down.write_busy || pc->state == PS_CLOSING)
+                return;
+            tls_conn_close_notify(pc->down.tls);
+        }
+        pc->page_notified = 1;
+    }
+    side_flush(&pc->down);
+    if (pc->state != PS_CLOSING && !pc->down.write_busy && !side_output_pending(&pc->down))
+        pc_close(pc);
+}
+
+/* Answer the first request inside the refused TLS session with the page. */
 static void refused_serve(struct pconn *pc)
 {
     uint8_t *scratch = pc->px->scratch;
@@ -846,7 +969,6 @@ static void refused_serve(struct pconn *pc)
             }
             off += used;
             if (ev == HTTP_EV_HEAD) {
-                struct http_buf b = {0};
                 const struct tlsa_set *set = tlsa_in_use(pc);
                 char **texts = calloc(set->n ? set->n : 1, sizeof *texts);
                 size_t nt = 0;
@@ -861,19 +983,19 @@ static void refused_serve(struct pconn *pc)
                     .n_tlsa = nt,
                     .spki_sha256 = pc->have_spki ? pc->spki : NULL,
                 };
-                int rc = pages_refusal_response(&b, &r, 0);
+                http_buf_reset(&pc->page);
+                int rc = pages_refusal_response(&pc->page, &r, 0);
                 for (size_t i = 0; i < nt; i++)
                     free(texts[i]);
                 free(texts);
-                if (rc == 0)
-                    tls_conn_write(pc->down.tls, b.data, b.len);
-                http_buf_free(&b);
-                tls_conn_close_notify(pc->down.tls);
-                side_flush(&pc->down);
                 side_read(&pc->down, 0);
-                pc->down.read_eof = 1;
-                if (!pc->down.write_busy)
+                pc->down.read_eof = 1; /* one request, one page, then close */
+                if (rc < 0) {
                     pc_close(pc);
+                    return;
+                }
+                pc->page_off = 0;
+                refused_write(pc);
                 return;
             }
             if (used == 0)
@@ -884,19 +1006,15 @@ static void refused_serve(struct pconn *pc)
 
 /* --- the state machine's TLS steps ------------------------------------------------ */
 
+/* intercept: all, a host without usable TLSA: the DANE engine's PKIX rules
+ * (the path, the name by RFC 6125, serverAuth), not mbedTLS's own name check. */
 static int pkix_check(struct pconn *pc, const mbedtls_x509_crt *chain)
 {
-    uint32_t flags = 0;
-    int rc = mbedtls_x509_crt_verify((mbedtls_x509_crt *)chain, &pc->px->trust, NULL, pc->host,
-                                     &flags, NULL, NULL);
-    if (rc == 0)
+    struct dane_verdict v;
+    dane_pkix_verify(chain, pc->host, &pc->px->trust, time(NULL), &v);
+    if (v.result == DANE_RESULT_MATCH)
         return 0;
-    char info[256];
-    mbedtls_x509_crt_verify_info(info, sizeof info, "", flags);
-    for (char *p = info; *p; p++)
-        if (*p == '\n')
-            *p = ';';
-    snprintf(pc->reason, sizeof pc->reason, "PKIX validation failed: %s", info);
+    snprintf(pc->reason, sizeof pc->reason, "PKIX validation failed: %s", v.reason);
     return -1;
 }
 
@@ -1113,7 +1231,9 @@ static void pc_advance(struct pconn *pc)
             }
         }
         if (pc->state == PS_REFUSED) {
-            if (pc->down.read_eof && !side_output_pending(&pc->down))
+            if (pc->page.len)
+                refused_write(pc);
+            else if (pc->down.read_eof && !side_output_pending(&pc->down))
                 pc_close(pc);
             else if (!pc->down.read_eof)
                 refused_serve(pc);
@@ -1533,6 +1653,9 @@ static void http_connected(struct pconn *pc)
         pc_close(pc);
         return;
     }
+    /* A response to HEAD has no body whatever its Content-Length says: read as
+     * one, an origin's next bytes would reach the client as its next response. */
+    http_reader_set_request_method(pc->resp_reader, pc->req_method);
     pc->px->stats.http_requests++;
     send_up(pc, pc->upstream_head.data, pc->upstream_head.len);
     side_read(&pc->up, 1);
@@ -1560,7 +1683,10 @@ static void http_upstream_bytes(struct pconn *pc)
         }
         ended = 1;
     }
-    while (off < pc->up.len && !ended) {
+    /* Until the final response ends, or the bytes run out. A message without
+     * a body (HEAD, 1xx, 204, 304) ends with its head: its END comes from one
+     * more feed, with nothing left to consume. */
+    while (!ended) {
         size_t used = 0;
         if (http_reader_feed(pc->resp_reader, (char *)pc->up.buf + off, pc->up.len - off, &used,
                              &ev) < 0) {
@@ -1569,20 +1695,23 @@ static void http_upstream_bytes(struct pconn *pc)
             http_buf_free(&out);
             return;
         }
+        const struct http_head *h = http_reader_head(pc->resp_reader);
+        int interim = h && h->status >= 100 && h->status < 200 && h->status != 101;
         if (ev == HTTP_EV_HEAD) {
-            const struct http_head *h = http_reader_head(pc->resp_reader);
-            if (h->status >= 100 && h->status < 200 && h->status != 101) {
-                /* interim response: pass it on as is */
-                http_buf_append(&out, pc->up.buf + off, used);
+            if (interim) {
+                /* pass it on as is; HTTP/1.0 clients do not get 1xx (RFC 9110 §15.2) */
+                if (pc->client_minor >= 1)
+                    http_buf_append(&out, pc->up.buf + off, used);
             } else {
                 int ka = pc->keep_alive && h->keep_alive;
                 pc->keep_alive = ka;
                 http_response_write_downstream(h, pc->client_minor, ka, &out);
             }
-        } else {
+        } else if (ev == HTTP_EV_BODY || ev == HTTP_EV_END) {
+            /* (NEED_MORE's bytes are part of a head the reader keeps) */
             http_buf_append(&out, pc->up.buf + off, used);
-            if (ev == HTTP_EV_END)
-                ended = 1;
+            if (ev == HTTP_EV_END && !interim)
+                ended = 1; /* what follows from the site is dropped with it */
         }
         off += used;
         if (used == 0 && ev == HTTP_EV_NEED_MORE)
@@ -1673,7 +1802,7 @@ static void serve_page(struct pconn *pc, const struct http_head *h)
     px->stats.pages_served++;
     switch (pages_route(path)) {
     case PAGES_ONBOARDING:
-        pages_onboarding_html(&body, px->self);
+        pages_onboarding_html(&body, px->self, ca_fingerprint_sha256(px->ca));
         break;
     case PAGES_CA_PEM:
         raw = ca_pem(px->ca, &len);
@@ -1768,6 +1897,7 @@ static void request_head(struct pconn *pc, const struct http_head *h)
     waiting_del(pc);
     pc->keep_alive = h->keep_alive;
     pc->client_minor = h->version_minor;
+    pc->req_method = h->method;
     if (h->host) {
         snprintf(pc->host, sizeof pc->host, "%s", h->host);
         pc->host_kind = h->host_kind;
@@ -2044,6 +2174,25 @@ static void self_address(struct proxy *px)
     }
 }
 
+/* The line an operator compares with the onboarding page (fetched over plain HTTP). */
+static void log_ca(const struct ca *ca)
+{
+    log_info("proxy: CA certificate %s: SHA-256 fingerprint %s", ca_cert_path(ca),
+             ca_fingerprint_sha256(ca));
+}
+
+/* The trust store file as an mbedTLS list. 0, or -1 with why in err. */
+static int trust_load(mbedtls_x509_crt *trust, const char *path, char *err, size_t errlen)
+{
+    int rc = mbedtls_x509_crt_parse_file(trust, path);
+    if (rc < 0) {
+        snprintf(err, errlen, "trust_store %s: cannot read any certificate (mbedTLS -0x%04x)", path,
+                 (unsigned)-rc);
+        return -1;
+    }
+    return 0;
+}
+
 int proxy_new(uv_loop_t *loop, const struct config *cfg, struct resolver *r, struct proxy **out,
               char *err, size_t errlen)
 {
@@ -2075,12 +2224,10 @@ int proxy_new(uv_loop_t *loop, const struct config *cfg, struct resolver *r, str
     if (ca_created(px->ca))
         log_info("proxy: created a new local CA in %s (install %s in browsers)", cfg->proxy.ca_dir,
                  ca_cert_path(px->ca));
-    int rc = mbedtls_x509_crt_parse_file(&px->trust, cfg->proxy.trust_store);
-    if (rc < 0) {
-        snprintf(err, errlen, "trust_store %s: cannot read any certificate (mbedTLS -0x%04x)",
-                 cfg->proxy.trust_store, (unsigned)-rc);
+    log_ca(px->ca);
+    int rc;
+    if (trust_load(&px->trust, cfg->proxy.trust_store, err, errlen) < 0)
         goto fail;
-    }
     struct tls_client_options co = {.alpn = alpn, .session_cache_entries = 1024};
     struct tls_server_options so = {.session_tickets = 1, .session_cache_entries = 1024};
     px->tls_client = tls_client_config_new(&co);
@@ -2115,14 +2262,56 @@ fail:
     return -1;
 }
 
-void proxy_reconfigure(struct proxy *px, const struct config *cfg, struct resolver *r)
+int proxy_reconfigure(struct proxy *px, const struct config *cfg, struct resolver *r, char *err,
+                      size_t errlen)
 {
+    const struct config_proxy *n = &cfg->proxy;
     struct config_sockaddr listen[CONFIG_MAX_ADDRS];
     size_t n_listen = px->cfg.n_listen;
+    mbedtls_x509_crt trust;
+    struct ca *ca = NULL;
+    char why[512];
+
+    /* Everything that can fail first, so a failure changes nothing. */
+    mbedtls_x509_crt_init(&trust);
+    if (trust_load(&trust, n->trust_store, why, sizeof why) < 0) {
+        snprintf(err, errlen, "proxy.%s", why);
+        mbedtls_x509_crt_free(&trust);
+        return -1;
+    }
+    if (strcmp(n->ca_dir, px->cfg.ca_dir) != 0) {
+        struct ca_config cc = {.cache_entries = n->cert_cache_entries};
+        if (ca_open(n->ca_dir, &cc, time(NULL), &ca, why, sizeof why) < 0) {
+            snprintf(err, errlen, "proxy.ca_dir %s: %s", n->ca_dir, why);
+            mbedtls_x509_crt_free(&trust);
+            return -1;
+        }
+    }
+
+    /* Commit. Connections keep the certificates they hold (reference counts). */
+    uint32_t cache_entries = n->cert_cache_entries;
+    mbedtls_x509_crt_free(&px->trust);
+    px->trust = trust;
+    if (ca) {
+        log_info("proxy: reload: CA now in %s%s", n->ca_dir,
+                 ca_created(ca) ? " (a new CA: install it in browsers)" : "");
+        ca_close(px->ca);
+        px->ca = ca;
+        log_ca(ca);
+    } else if (n->cert_cache_entries != px->cfg.cert_cache_entries &&
+               ca_cache_resize(px->ca, n->cert_cache_entries) < 0) {
+        log_warnx("proxy: reload: cert_cache_entries %u: out of memory, keeping %u",
+                  n->cert_cache_entries, px->cfg.cert_cache_entries);
+        cache_entries = px->cfg.cert_cache_entries;
+    }
+    if (n->n_listen != px->cfg.n_listen ||
+        memcmp(n->listen, px->cfg.listen, n->n_listen * sizeof n->listen[0]) != 0)
+        log_warnx("reload: proxy.listen_addresses changed; restart daneguard to rebind");
     memcpy(listen, px->cfg.listen, sizeof listen);
-    px->cfg = cfg->proxy;
+    px->cfg = *n;
     memcpy(px->cfg.listen, listen, sizeof listen); /* listeners stay as bound */
     px->cfg.n_listen = n_listen;
+    px->cfg.cert_cache_entries = cache_entries;
     px->resolver = r;
     /* allow_destinations, and this machine's addresses read again */
     struct hconnect_policy *dest =
@@ -2134,6 +2323,20 @@ void proxy_reconfigure(struct proxy *px, const struct config *cfg, struct resolv
         log_warnx("proxy: out of memory: allow_destinations and this machine's addresses "
                   "are the ones before the reload");
     }
+
+    /* A client the new allow list leaves out keeps nothing open. */
+    size_t dropped = 0;
+    for (struct pconn *pc = px->conns, *next; pc; pc = next) {
+        next = pc->next;
+        if (!addr_cidr_match(px->cfg.allow, px->cfg.n_allow, (struct sockaddr *)&pc->peer)) {
+            pc_close(pc);
+            dropped++;
+        }
+    }
+    if (dropped)
+        log_info("proxy: reload: closed %zu connection(s) from clients no longer in allow",
+                 dropped);
+
     /* Lookups waiting on the old resolver would never finish (it is freed
      * next): start them again on the new one, from scratch. */
     for (struct pconn *pc = px->conns; pc; pc = pc->next) {
@@ -2143,6 +2346,7 @@ void proxy_reconfigure(struct proxy *px, const struct config *cfg, struct resolv
         lookups_reset(pc);
         start_lookups(pc);
     }
+    return 0;
 }
 
 void proxy_close(struct proxy *px)

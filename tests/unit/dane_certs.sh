@@ -15,6 +15,7 @@
 #   cn-only (no SAN, CN cn.example.test, by ec-int)
 #   rogue-root rogue-leaf (www.example.test, by rogue-root): another EC PKI
 #   client-leaf (www.example.test, by ec-int, extendedKeyUsage clientAuth only)
+#   tld-wild (SAN *.test, by ec-int: a wildcard over a whole TLD)
 # each as NAME.pem (certificate), NAME.key, NAME.der; and NAME.spki-sha256,
 # NAME.cert-sha256, NAME.spki-sha512 (hex, from the openssl pipeline).
 set -eu
@@ -123,3 +124,5 @@ cert rogue-root ec "Test EC Root" self ca_ext
 cert rogue-leaf ec "www.example.test" rogue-root www.ext
 ext client.ext "DNS:www.example.test" clientAuth
 cert client-leaf ec "www.example.test" ec-int client.ext
+ext tldwild.ext "DNS:*.test" serverAuth
+cert tld-wild ec "tld wild" ec-int tldwild.ext

@@ -507,6 +507,79 @@ static void test_ca_cache_eviction(void)
     ca_close(ca);
 }
 
+/* A reload's cert_cache_entries: down evicts the least recently used, up keeps all. */
+static void test_ca_cache_resize(void)
+{
+    char dir[128], name[32];
+    time_t now = time(NULL);
+    struct ca_config cfg = {.cache_entries = 8};
+    struct ca *ca = open_ok(new_dir(dir, sizeof dir), &cfg, now);
+    struct ca_cert *x, *first;
+    struct ca_stats st;
+
+    if (!ca)
+        return;
+    for (int i = 0; i < 8; i++) {
+        snprintf(name, sizeof name, "h%d.test", i);
+        CHECK_INT_EQ(ca_mint(ca, name, now, &x), 0);
+        ca_cert_release(x);
+    }
+    CHECK_INT_EQ(ca_mint(ca, "h7.test", now, &first), 0); /* a hit, kept below */
+    CHECK_INT_EQ(ca_cache_resize(ca, 2), 0);
+    ca_stats_get(ca, &st);
+    CHECK_INT_EQ(st.entries, 2);
+    CHECK_INT_EQ(st.capacity, 2);
+    CHECK_INT_EQ(st.evictions, 6);
+    CHECK_INT_EQ(ca_mint(ca, "h7.test", now, &x), 0); /* most recent: still cached */
+    CHECK(x == first);
+    ca_cert_release(x);
+    CHECK_INT_EQ(ca_mint(ca, "h6.test", now, &x), 0); /* second most recent: cached */
+    ca_cert_release(x);
+    ca_stats_get(ca, &st);
+    CHECK_INT_EQ(st.misses, 8);
+    CHECK_INT_EQ(ca_mint(ca, "h0.test", now, &x), 0); /* evicted: signed again */
+    ca_cert_release(x);
+    ca_stats_get(ca, &st);
+    CHECK_INT_EQ(st.misses, 9);
+    CHECK_INT_EQ(st.entries, 2);
+    CHECK_INT_EQ(ca_cache_resize(ca, 1000), 0);
+    for (int i = 0; i < 20; i++) {
+        snprintf(name, sizeof name, "n%d.test", i);
+        CHECK_INT_EQ(ca_mint(ca, name, now, &x), 0);
+        ca_cert_release(x);
+    }
+    ca_stats_get(ca, &st);
+    CHECK_INT_EQ(st.entries, 22);
+    CHECK_INT_EQ(st.capacity, 1000);
+    CHECK_INT_EQ(ca_mint(ca, "h0.test", now, &x), 0); /* found after the rehash */
+    ca_cert_release(x);
+    ca_stats_get(ca, &st);
+    CHECK_INT_EQ(st.misses, 29);
+    CHECK_INT_EQ(ca_cache_resize(NULL, 1), CA_EINVAL);
+    ca_cert_release(first);
+    ca_close(ca);
+}
+
+/* The fingerprint is what openssl prints for ca.crt. */
+static void test_ca_fingerprint(void)
+{
+    char dir[128], cmd[512], out[256];
+    struct ca *ca = open_ok(new_dir(dir, sizeof dir), NULL, time(NULL));
+    if (!ca)
+        return;
+    const char *f = ca_fingerprint_sha256(ca);
+    CHECK_INT_EQ(strlen(f), 95);
+    snprintf(cmd, sizeof cmd, "openssl x509 -noout -fingerprint -sha256 -in '%s'",
+             ca_cert_path(ca));
+    CHECK_INT_EQ(run(cmd, out, sizeof out), 0);
+    out[strcspn(out, "\n")] = '\0';
+    const char *eq = strchr(out, '=');
+    CHECK(eq && strcmp(eq + 1, f) == 0);
+    if (!eq || strcmp(eq + 1, f) != 0)
+        fprintf(stderr, "  openssl: %s\n  ca.c:    %s\n", out, f);
+    ca_close(ca);
+}
+
 static void test_ca_renewal_and_lifetime(void)
 {
     char dir[128];
@@ -778,6 +851,8 @@ int main(int argc, char **argv)
     UNIT_RUN(test_ca_host_names);
     UNIT_RUN(test_ca_cache_hit);
     UNIT_RUN(test_ca_cache_eviction);
+    UNIT_RUN(test_ca_cache_resize);
+    UNIT_RUN(test_ca_fingerprint);
     UNIT_RUN(test_ca_renewal_and_lifetime);
     UNIT_RUN(test_ca_cert_outlives_ca);
     UNIT_RUN(test_ca_openssl);

@@ -713,6 +713,64 @@ static void test_name_rules(void)
     free_chain(c);
 }
 
+/* dane_pkix_verify(): intercept: all's check for hosts without DANE. */
+static struct dane_verdict run_pkix(const char *chain, const char *host, const mbedtls_x509_crt *ts,
+                                    time_t now)
+{
+    struct dane_verdict v;
+    mbedtls_x509_crt *c = chain_of(chain);
+    int rc = dane_pkix_verify(c, host, ts, now, &v);
+    if (rc != 0)
+        fprintf(stderr, "  dane_pkix_verify: %s\n", dane_strerror(rc));
+    if (getenv("DANE_TEST_VERBOSE"))
+        fprintf(stderr, "  [%s] %s\n", dane_result_name(v.result), v.reason);
+    free_chain(c);
+    return v;
+}
+
+static void test_pkix_alone(void)
+{
+    struct dane_verdict v = run_pkix("ec-leaf ec-int", "www.example.test", &trust, T_2030);
+    CHECK_INT_EQ(v.result, DANE_RESULT_MATCH);
+    CHECK(strstr(v.reason, "PKIX trust store") != NULL);
+    CHECK_INT_EQ(run_pkix("ec-leaf ec-int", "ALT.example.test.", &trust, T_2030).result,
+                 DANE_RESULT_MATCH);
+    CHECK_INT_EQ(run_pkix("rsa-leaf rsa-int", "rsa.example.test", &trust, T_2030).result,
+                 DANE_RESULT_MATCH);
+    /* serverAuth: mbedtls_x509_crt_verify() alone does not look at it */
+    v = run_pkix("client-leaf ec-int", "www.example.test", &trust, T_2030);
+    CHECK_INT_EQ(v.result, DANE_RESULT_FAIL);
+    CHECK(strstr(v.reason, "key usage") != NULL);
+    /* a wildcard over a TLD: mbedTLS's own name check takes it, RFC 6125 does not */
+    mbedtls_x509_crt *c = chain_of("tld-wild ec-int");
+    uint32_t flags = 0;
+    CHECK_INT_EQ(mbedtls_x509_crt_verify(c, &trust, NULL, "example.test", &flags, NULL, NULL), 0);
+    free_chain(c);
+    v = run_pkix("tld-wild ec-int", "example.test", &trust, T_2030);
+    CHECK_INT_EQ(v.result, DANE_RESULT_FAIL);
+    CHECK(strstr(v.reason, "not for example.test") != NULL);
+    CHECK_INT_EQ(run_pkix("wild ec-int", "a.wild.example.test", &trust, T_2030).result,
+                 DANE_RESULT_MATCH);
+    CHECK_INT_EQ(run_pkix("wild ec-int", "a.b.wild.example.test", &trust, T_2030).result,
+                 DANE_RESULT_FAIL);
+    CHECK_INT_EQ(run_pkix("wrong-name ec-int", "www.example.test", &trust, T_2030).result,
+                 DANE_RESULT_FAIL);
+    /* the path: another root, an expired leaf, the intermediate missing */
+    CHECK_INT_EQ(run_pkix("rogue-leaf", "www.example.test", &trust, T_2030).result,
+                 DANE_RESULT_FAIL);
+    v = run_pkix("expired-leaf ec-int", "www.example.test", &trust, T_2030);
+    CHECK_INT_EQ(v.result, DANE_RESULT_FAIL);
+    CHECK(strstr(v.reason, "expired") != NULL);
+    CHECK_INT_EQ(run_pkix("ec-leaf", "www.example.test", &trust, T_2030).result, DANE_RESULT_FAIL);
+    /* what is missing fails */
+    CHECK_INT_EQ(run_pkix("ec-leaf ec-int", "www.example.test", NULL, T_2030).result,
+                 DANE_RESULT_FAIL);
+    CHECK_INT_EQ(run_pkix("ec-leaf ec-int", NULL, &trust, T_2030).result, DANE_RESULT_FAIL);
+    CHECK_INT_EQ(dane_pkix_verify(NULL, "www.example.test", &trust, T_2030, &v), 0);
+    CHECK_INT_EQ(v.result, DANE_RESULT_FAIL);
+    CHECK_INT_EQ(dane_pkix_verify(NULL, "www.example.test", &trust, T_2030, NULL), DANE_EINVAL);
+}
+
 int main(void)
 {
     char cmd[2 * PATH_MAX + 64], script[PATH_MAX];
@@ -754,6 +812,7 @@ int main(void)
     UNIT_RUN(test_unusable_only);
     UNIT_RUN(test_bad_arguments);
     UNIT_RUN(test_name_rules);
+    UNIT_RUN(test_pkix_alone);
 
     mbedtls_x509_crt_free(&trust);
     if (!getenv("DANE_TEST_KEEP")) {

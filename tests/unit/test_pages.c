@@ -191,7 +191,12 @@ static void test_pac(void)
 static void test_onboarding(void)
 {
     struct http_buf b = {0};
-    CHECK_INT_EQ(pages_onboarding_html(&b, "192.168.1.2:8080"), 0);
+    const char *fpr = "AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:"
+                      "AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89";
+    CHECK_INT_EQ(pages_onboarding_html(&b, "192.168.1.2:8080", fpr), 0);
+    CHECK(contains(b.data, fpr));
+    CHECK(contains(b.data, "openssl x509 -noout -fingerprint -sha256 -in"));
+    CHECK(contains(b.data, "plain HTTP"));
     check_self_contained(b.data);
     CHECK(contains(b.data, "href=\"/ca.crt\""));
     CHECK(contains(b.data, "href=\"/ca.der\""));
@@ -209,7 +214,11 @@ static void test_onboarding(void)
     CHECK(contains(b.data, "--proxy-server=192.168.1.2:8080"));
     CHECK(contains(b.data, "http://192.168.1.2:8080/proxy.pac"));
     http_buf_free(&b);
-    CHECK_INT_EQ(pages_onboarding_html(&b, "<x>:1"), PAGES_EINVAL);
+    CHECK_INT_EQ(pages_onboarding_html(&b, "<x>:1", NULL), PAGES_EINVAL);
+    CHECK_INT_EQ(pages_onboarding_html(&b, "127.0.0.1:8080", "<script>"), PAGES_EINVAL);
+    CHECK_INT_EQ(pages_onboarding_html(&b, "127.0.0.1:8080", NULL), 0);
+    CHECK(!contains(b.data, "fingerprint"));
+    http_buf_free(&b);
 }
 
 static void test_status(void)

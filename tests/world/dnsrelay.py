@@ -31,7 +31,9 @@ test can change the relay's lies while it runs:
         append        ask upstream for "from_qname"/"from_qtype" (DO set) and add
                       its answer section (RRSIGs included) to the "section"
                       ("answer", "authority" or "additional", default "answer")
-                      of the real answer
+                      of the real answer; with "replace": true the section's own
+                      records are removed first (a stripped answer with signed
+                      data from elsewhere in its place)
         set_ttl       every record's TTL set to "ttl"
      "ms", "bytes", "type", "from_qname", "from_qtype", "section", "ttl": as above
     }
@@ -196,6 +198,8 @@ def tamper(query, wire, rule, proto):
             extra = dns.message.from_wire(extra_wire)
             section = {"answer": msg.answer, "authority": msg.authority,
                        "additional": msg.additional}[rule.get("section", "answer")]
+            if rule.get("replace"):
+                section.clear()
             section.extend(extra.answer)
     elif action == "set_ttl":
         for sec in (msg.answer, msg.authority, msg.additional):

@@ -40,18 +40,24 @@ int lookup_start(struct resolver *r, const char *name, uint16_t qtype, lookup_cb
  * run: once it has, the lookup is gone (forget the pointer in cb). */
 void lookup_cancel(struct lookup *l);
 
-/* The A and AAAA records of the answer section, as sockaddrs with port, at most
- * max. Returns how many. */
+/* Every helper below walks the CNAME/DNAME chain from the question's name
+ * (scrub_chain_end(): at most SCRUB_MAX_LINKS links, a loop is an error) and
+ * takes records only from the name where it ends, compared case-insensitively:
+ * never "every record of the type" or "the last CNAME" of the answer. */
+
+/* The addresses at the chain's end, of the question's type (A or AAAA; none for
+ * another type), as sockaddrs with port, at most max. Returns how many. */
 size_t lookup_addresses(const struct lookup_result *res, uint16_t port,
                         struct sockaddr_storage *out, size_t max);
 
-/* Call fn for the rdata of every record of type qtype in the answer section.
+/* Call fn for the rdata of every record of type qtype at the chain's end.
  * Returns how many. */
 size_t lookup_each_rdata(const struct lookup_result *res, uint16_t qtype,
                          void (*fn)(void *arg, const uint8_t *rdata, size_t len), void *arg);
 
-/* When the answer followed CNAMEs, write the final target ("host.example.") into
- * out and return 1; 0 when there was no CNAME; -1 on a malformed answer. */
+/* When the chain has links (CNAME or DNAME), write its end ("host.example.") into
+ * out and return 1; 0 when it has none; -1 on a malformed answer, a loop or a
+ * chain longer than SCRUB_MAX_LINKS. */
 int lookup_cname_target(const struct lookup_result *res, char *out, size_t cap);
 
 #endif

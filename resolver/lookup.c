@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "scrub.h"
+
 struct lookup {
     struct resolver_request req; /* first */
     uv_timer_t timer;            /* delivers cache hits */
@@ -106,64 +108,110 @@ void lookup_cancel(struct lookup *l)
     uv_close((uv_handle_t *)&l->timer, lookup_closed);
 }
 
-size_t lookup_addresses(const struct lookup_result *res, uint16_t port,
-                        struct sockaddr_storage *out, size_t max)
+/* Where the answer's chain from the question's name ends (scrub_chain_end(),
+ * bounded by SCRUB_MAX_LINKS): records are taken from that name only, never
+ * "every record of the type" or "the last CNAME" of the answer section. */
+struct chain_end {
+    uint8_t name[DNS_MAX_NAME];
+    size_t len;
+    uint16_t qtype;
+    unsigned links;
+};
+
+static int chain_end_of(const struct lookup_result *res, struct chain_end *e)
+{
+    if (!res->msg)
+        return -1;
+    return scrub_chain_end(res->msg, res->len, e->name, &e->len, &e->qtype, &e->links) < 0 ? -1 : 0;
+}
+
+/* Call fn for each answer record of type at the chain's end; how many. */
+static size_t each_at_end(const struct lookup_result *res, const struct chain_end *e, uint16_t type,
+                          int (*fn)(void *arg, const struct dns_rr *rr), void *arg)
 {
     struct dns_rr_iter it;
     struct dns_rr rr;
     size_t n = 0;
-    if (!res->msg || dns_rr_iter_init(&it, res->msg, res->len) < 0)
+    if (dns_rr_iter_init(&it, res->msg, res->len) < 0)
         return 0;
-    while (n < max && dns_rr_iter_next(&it, &rr) == 1 && rr.section == DNS_SECTION_ANSWER) {
-        memset(&out[n], 0, sizeof out[n]);
-        if (rr.type == DNS_TYPE_A && rr.rdlen == 4) {
-            struct sockaddr_in *s4 = (struct sockaddr_in *)&out[n++];
-            s4->sin_family = AF_INET;
-            s4->sin_port = htons(port);
-            memcpy(&s4->sin_addr, rr.rdata, 4);
-        } else if (rr.type == DNS_TYPE_AAAA && rr.rdlen == 16) {
-            struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&out[n++];
-            s6->sin6_family = AF_INET6;
-            s6->sin6_port = htons(port);
-            memcpy(&s6->sin6_addr, rr.rdata, 16);
-        }
+    while (dns_rr_iter_next(&it, &rr) == 1 && rr.section == DNS_SECTION_ANSWER) {
+        if (rr.type != type || !dns_name_equal(rr.owner, rr.owner_len, e->name, e->len))
+            continue;
+        if (fn(arg, &rr) < 0)
+            break;
+        n++;
     }
     return n;
+}
+
+struct addr_sink {
+    struct sockaddr_storage *out;
+    size_t n, max;
+    uint16_t port;
+};
+
+static int add_address(void *arg, const struct dns_rr *rr)
+{
+    struct addr_sink *s = arg;
+    if (s->n >= s->max)
+        return -1;
+    struct sockaddr_storage *ss = &s->out[s->n];
+    memset(ss, 0, sizeof *ss);
+    if (rr->type == DNS_TYPE_A && rr->rdlen == 4) {
+        struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+        s4->sin_family = AF_INET;
+        s4->sin_port = htons(s->port);
+        memcpy(&s4->sin_addr, rr->rdata, 4);
+        s->n++;
+    } else if (rr->type == DNS_TYPE_AAAA && rr->rdlen == 16) {
+        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+        s6->sin6_family = AF_INET6;
+        s6->sin6_port = htons(s->port);
+        memcpy(&s6->sin6_addr, rr->rdata, 16);
+        s->n++;
+    }
+    return 0;
+}
+
+size_t lookup_addresses(const struct lookup_result *res, uint16_t port,
+                        struct sockaddr_storage *out, size_t max)
+{
+    struct chain_end e;
+    struct addr_sink sink = {.out = out, .max = max, .port = port};
+    if (chain_end_of(res, &e) < 0 || (e.qtype != DNS_TYPE_A && e.qtype != DNS_TYPE_AAAA))
+        return 0;
+    each_at_end(res, &e, e.qtype, add_address, &sink);
+    return sink.n;
+}
+
+struct rdata_sink {
+    void (*fn)(void *arg, const uint8_t *rdata, size_t len);
+    void *arg;
+};
+
+static int give_rdata(void *arg, const struct dns_rr *rr)
+{
+    struct rdata_sink *s = arg;
+    s->fn(s->arg, rr->rdata, rr->rdlen);
+    return 0;
 }
 
 size_t lookup_each_rdata(const struct lookup_result *res, uint16_t qtype,
                          void (*fn)(void *arg, const uint8_t *rdata, size_t len), void *arg)
 {
-    struct dns_rr_iter it;
-    struct dns_rr rr;
-    size_t n = 0;
-    if (!res->msg || dns_rr_iter_init(&it, res->msg, res->len) < 0)
+    struct chain_end e;
+    struct rdata_sink sink = {fn, arg};
+    if (chain_end_of(res, &e) < 0)
         return 0;
-    while (dns_rr_iter_next(&it, &rr) == 1 && rr.section == DNS_SECTION_ANSWER) {
-        if (rr.type == qtype) {
-            fn(arg, rr.rdata, rr.rdlen);
-            n++;
-        }
-    }
-    return n;
+    return each_at_end(res, &e, qtype, give_rdata, &sink);
 }
 
 int lookup_cname_target(const struct lookup_result *res, char *out, size_t cap)
 {
-    struct dns_rr_iter it;
-    struct dns_rr rr;
-    uint8_t target[DNS_MAX_NAME];
-    size_t target_len = 0;
-    if (!res->msg || dns_rr_iter_init(&it, res->msg, res->len) < 0)
+    struct chain_end e;
+    if (chain_end_of(res, &e) < 0)
         return -1;
-    while (dns_rr_iter_next(&it, &rr) == 1 && rr.section == DNS_SECTION_ANSWER) {
-        if (rr.type != DNS_TYPE_CNAME)
-            continue;
-        size_t pos = rr.rdata_offset;
-        if (dns_name_read(res->msg, res->len, &pos, target, &target_len) < 0)
-            return -1;
-    }
-    if (target_len == 0)
+    if (e.links == 0)
         return 0;
-    return dns_name_to_text(target, target_len, out, cap) < 0 ? -1 : 1;
+    return dns_name_to_text(e.name, e.len, out, cap) < 0 ? -1 : 1;
 }

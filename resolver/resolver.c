@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "scrub.h"
 
 #define RESOLVER_MAX_TTL 86400 /* as Unbound's cache-max-ttl */
 
@@ -64,7 +65,38 @@ uint64_t resolver_now_ms(const struct resolver *r)
     return uv_now(r->loop);
 }
 
-static void upstream_done(struct upstream_waiter *w, const struct upstream_result *res)
+/* Scrub an upstream answer before anything else sees it (scrub.h): the reply,
+ * the cache and the lookup API get only the chain from the query name. *out is
+ * res with the scrubbed message (in *clean, for the caller to free) and the
+ * status to serve. */
+static int scrub_upstream(const struct resolver_request *req, const struct upstream_result *res,
+                          struct upstream_result *out, uint8_t **clean)
+{
+    struct scrub_report rep;
+    char name[1024];
+    *out = *res;
+    int rc = scrub_message(&req->q, res->security, res->msg, res->len, clean, &out->len, &rep);
+    if (rc < 0) {
+        out->security = DNS_INDETERMINATE; /* served as SERVFAIL */
+        return rc;
+    }
+    out->msg = *clean;
+    out->security = rep.security;
+    if (rep.dropped_answer || rep.security != res->security) {
+        dns_name_to_text(req->q.qname, req->q.qname_len, name, sizeof name);
+        if (rep.dropped_answer)
+            log_info("resolver: %s/%u: dropped %u answer record(s) off the chain from the query "
+                     "name",
+                     name, req->q.qtype, rep.dropped_answer);
+        if (rep.security != res->security)
+            log_info("resolver: %s/%u: secure, but neither the data asked for nor a denial "
+                     "proof: bogus",
+                     name, req->q.qtype);
+    }
+    return 0;
+}
+
+static void upstream_done(struct upstream_waiter *w, const struct upstream_result *upstream_res)
 {
     struct resolver_request *req =
         (struct resolver_request *)((char *)w - offsetof(struct resolver_request, waiter));
@@ -72,7 +104,15 @@ static void upstream_done(struct upstream_waiter *w, const struct upstream_resul
     struct resolver_answer ans = {.security = DNS_INDETERMINATE};
     size_t len = 0;
     char name[1024];
+    struct upstream_result scrubbed;
+    const struct upstream_result *res = upstream_res;
+    uint8_t *clean = NULL;
+    int scrub_rc = 0;
 
+    if (!res->error) {
+        scrub_rc = scrub_upstream(req, upstream_res, &scrubbed, &clean);
+        res = &scrubbed;
+    }
     if (res->error) {
         r->stats.servfail_timeouts++;
         ans.timed_out = 1;
@@ -85,13 +125,14 @@ static void upstream_done(struct upstream_waiter *w, const struct upstream_resul
          * client that sent none. */
         struct dns_query q = req->q;
         q.has_edns = 1;
-        int rc = dns_reply_render(&q, res->security, res->msg, res->len, time(NULL), r->render_buf,
-                                  sizeof r->render_buf, &len);
+        int rc = scrub_rc < 0 ? scrub_rc
+                              : dns_reply_render(&q, res->security, res->msg, res->len, time(NULL),
+                                                 r->render_buf, sizeof r->render_buf, &len);
         ans.security = res->security;
         if (rc < 0) {
             dns_name_to_text(req->q.qname, req->q.qname_len, name, sizeof name);
             log_info("resolver: %s/%u: unusable upstream answer: %s", name, req->q.qtype,
-                     wire_strerror(rc));
+                     scrub_rc < 0 ? scrub_strerror(rc) : wire_strerror(rc));
             dns_reply_error(&req->q, DNS_RCODE_SERVFAIL, DNS_EDE_OTHER, "unusable upstream answer",
                             r->render_buf, sizeof r->render_buf, &len);
         } else {
@@ -117,6 +158,7 @@ static void upstream_done(struct upstream_waiter *w, const struct upstream_resul
             dns_reply_patch(r->render_buf, &len, &req->q, res->security, 0);
         }
     }
+    free(clean);
     ans.msg = r->render_buf;
     ans.len = len;
     req->done(req, &ans);

@@ -32,7 +32,9 @@ test can change the relay's lies while it runs:
         append        ask upstream for "from_qname"/"from_qtype" (DO set) and add
                       its answer section (RRSIGs included) to the "section"
                       ("answer", "authority" or "additional", default "answer")
-                      of the real answer
+                      of the real answer; with "replace": true the section's own
+                      records are removed first (a stripped answer with signed
+                      data from elsewhere in its place)
         set_ttl       every record's TTL set to "ttl"
         set_rcode     the upstream answer, records kept, with its rcode set to
                       "rcode" ("servfail", "refused", "formerr", "nxdomain", ...)
@@ -201,6 +203,8 @@ def tamper(query, wire, rule, proto):
             extra = dns.message.from_wire(extra_wire)
             section = {"answer": msg.answer, "authority": msg.authority,
                        "additional": msg.additional}[rule.get("section", "answer")]
+            if rule.get("replace"):
+                section.clear()
             section.extend(extra.answer)
     elif action == "set_rcode":
         msg.set_rcode(dns.rcode.from_text(rule["rcode"].upper()))

@@ -30,6 +30,7 @@
 #   world_nsd_stop / world_nsd_start   take NSD away / bring it back on the same address
 #   world_rebuild                rebuild and re-sign the zones, restart NSD
 #   world_unbound_start          validating Unbound in front of NSD (WORLD_UNBOUND_*)
+#   world_unbound_start --via-relay   the same in front of the relay (after world_relay_start)
 #   world_daneguard_config FILE [LINE...]   write a daneguard config (DG_DNS_PORT, DG_PROXY_PORT)
 #   world_daneguard_start FILE [ARGS...]    start daneguard, wait until it answers (DG_PID)
 #   world_daneguard_stop
@@ -384,6 +385,8 @@ world_start() {
 # --- Unbound -----------------------------------------------------------------
 
 world_unbound_start() {
+    local up="$WORLD_NS_ADDR@$WORLD_NS_PORT"
+    [ "${1:-}" = --via-relay ] && up="$WORLD_RELAY_ADDR@$WORLD_RELAY_PORT"
     WORLD_UNBOUND_ADDR=127.0.0.1
     WORLD_UNBOUND_PORT=$(world_free_port "$WORLD_UNBOUND_ADDR") || return 1
     cat >"$WORLD_DIR/unbound.conf" <<EOF
@@ -411,7 +414,7 @@ remote-control:
 	control-enable: no
 forward-zone:
 	name: "."
-	forward-addr: $WORLD_NS_ADDR@$WORLD_NS_PORT
+	forward-addr: $up
 EOF
     unbound-checkconf "$WORLD_DIR/unbound.conf" >/dev/null || { world_log "bad unbound.conf"; return 1; }
     world_spawn unbound unbound -d -c "$WORLD_DIR/unbound.conf"

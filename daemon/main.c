@@ -24,6 +24,7 @@
 
 #include <mbedtls/x509_crt.h>
 
+#include "addr.h"
 #include "cli.h"
 #include "config.h"
 #include "log.h"
@@ -390,6 +391,44 @@ static int check_named_files(const char *path, const struct config *cfg)
     return rc;
 }
 
+/* Once, at start: what a person needs to use what just started. */
+static void log_start_summary(const struct config *cfg)
+{
+    static const char *const transport_name[] = {"UDP", "TCP", "TLS"};
+    char line[768], a[ADDR_TEXT_MAX + 16], dns[ADDR_TEXT_MAX];
+    size_t n = 0;
+
+    line[0] = '\0';
+    for (size_t i = 0; i < cfg->resolver.n_transports; i++) {
+        unsigned t = (unsigned)cfg->resolver.transports[i] - CONFIG_TRANSPORT_UDP;
+        n += (size_t)snprintf(line + n, n < sizeof line ? sizeof line - n : 0, "%s%s",
+                              i ? "/" : "", t < 3 ? transport_name[t] : "?");
+    }
+    for (size_t i = 0; i < cfg->resolver.n_upstreams && n < sizeof line; i++) {
+        const struct config_upstream *u = &cfg->resolver.upstreams[i];
+        const struct sockaddr *sa = (const struct sockaddr *)&u->addr.ss;
+        addr_format(sa, a, sizeof a);
+        n += (size_t)snprintf(line + n, sizeof line - n, "%s %s", i ? "," : " to", a);
+        if (addr_port(sa) != 53 && n < sizeof line)
+            n += (size_t)snprintf(line + n, sizeof line - n, " port %u", addr_port(sa));
+    }
+    log_info("daneguard " DANEGUARD_VERSION " started: DNS upstreams over %s", line);
+    if (!cfg->proxy.enabled || cfg->proxy.n_listen == 0)
+        return;
+    const struct sockaddr *p = (const struct sockaddr *)&cfg->proxy.listen[0].ss;
+    char host[ADDR_TEXT_MAX];
+    addr_format(p, host, sizeof host);
+    snprintf(a, sizeof a, p->sa_family == AF_INET6 ? "[%s]:%u" : "%s:%u", host, addr_port(p));
+    log_info("proxy: set-up page http://%s/", a);
+    snprintf(dns, sizeof dns, "127.0.0.1");
+    if (cfg->resolver.n_listen)
+        addr_format((const struct sockaddr *)&cfg->resolver.listen[0].ss, dns, sizeof dns);
+    log_info("next: 1. \"nameserver %s\" in /etc/resolv.conf; 2. the browser's proxy set to "
+             "http://%s/proxy.pac (automatic configuration); 3. http://%s/ opened in that "
+             "browser, the fingerprint compared with the one above, and daneguard's CA trusted",
+             dns, a, a);
+}
+
 static int run_daemon(const char *path, int check_only)
 {
     static struct daemon d; /* large; one per process */
@@ -447,8 +486,7 @@ static int run_daemon(const char *path, int check_only)
     uv_signal_start(&d.sig_hup, on_signal, SIGHUP);
     uv_signal_start(&d.sig_term, on_signal, SIGTERM);
     uv_signal_start(&d.sig_int, on_signal, SIGINT);
-    log_info("daneguard started (%zu upstream%s)", d.cfg.resolver.n_upstreams,
-             d.cfg.resolver.n_upstreams == 1 ? "" : "s");
+    log_start_summary(&d.cfg);
     uv_run(d.loop, UV_RUN_DEFAULT);
     rc = 0;
 out:

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# tests/e2e/resolver_clients.sh — client bounds (issue 9, item 6):
+#  - 1,100 slowloris TCP clients (a byte every 2 s, never a whole query, and a
+#    new connection for each one the server closes) must not keep a normal TCP
+#    query from being answered, within a few seconds;
+#  - a UDP flood of new names from one address must not starve a second client
+#    asking for new names too (per-client cap on waiting queries).
+set -u
+cd "$(dirname "$0")/../.."
+. tests/world/world.sh
+world_trap
+ulimit -n 4096 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null # the slow clients need fds
+
+world_extra_records() {
+    [ "$1" = secure.world.test. ] && printf '*.wild\tIN\tA\t127.0.0.90\n'
+    return 0
+}
+world_start || exit 1
+world_daneguard_config "$WORLD_DIR/dg.yml" "resolver.max_waiting_per_client: 32" "proxy.enabled: false"
+world_daneguard_start "$WORLD_DIR/dg.yml" || exit 1
+
+# --- 1. slowloris over TCP ------------------------------------------------------------
+python3 tests/e2e/dnsabuse.py slowloris 127.0.0.1 "$DG_DNS_PORT" --conns 1100 --seconds 14 \
+    --interval 2 --reconnect >"$WORLD_DIR/slow.out" 2>&1 &
+slow_pid=$!
+sleep 4
+t0=$(date +%s%N)
+out=$(dig +tcp +time=8 +tries=1 @127.0.0.1 -p "$DG_DNS_PORT" www.secure.world.test A 2>&1)
+ms=$((($(date +%s%N) - t0) / 1000000))
+echo "TCP query among slow clients: $(dig_rcode "$out") in $ms ms"
+if [ "$(dig_rcode "$out")" = NOERROR ] && [ "$ms" -lt 6000 ]; then
+    pass clients_tcp_answered_among_1100_slow_clients
+else
+    fail clients_tcp_answered_among_1100_slow_clients "rcode '$(dig_rcode "$out")' after $ms ms: $(tail -n 2 <<<"$out" | tr '\n' ' ')"
+fi
+wait "$slow_pid"
+slow=$(cat "$WORLD_DIR/slow.out")
+echo "slow clients: $slow"
+closed=$(sed -n 's/.*closed_by_server=\([0-9]*\).*/\1/p' <<<"$slow")
+if [ "${closed:-0}" -ge 1100 ]; then
+    pass clients_slow_tcp_clients_cut_off
+else
+    fail clients_slow_tcp_clients_cut_off "$slow"
+fi
+out=$(world_dig +tcp @127.0.0.1 -p "$DG_DNS_PORT" www.world.test A)
+check clients_tcp_serving_after_slow_clients test "$(dig_rcode "$out")" = NOERROR
+
+# --- 2. a UDP flood from one address, a second client beside it -------------------------
+python3 tests/e2e/dnsabuse.py flood 127.0.0.1 "$DG_DNS_PORT" --source 127.0.0.2 --rate 1000 \
+    --seconds 12 --prefix f --zone wild.secure.world.test >"$WORLD_DIR/flood.out" 2>&1 &
+flood_pid=$!
+sleep 2
+probe=$(python3 tests/e2e/dnsabuse.py probe 127.0.0.1 "$DG_DNS_PORT" --source 127.0.0.3 \
+    --count 20 --timeout 2.5 --prefix p --zone wild.secure.world.test)
+wait "$flood_pid"
+echo "flood: $(cat "$WORLD_DIR/flood.out"); second client: $probe"
+noerror=$(sed -n 's/.*noerror=\([0-9]*\).*/\1/p' <<<"$probe")
+if [ "${noerror:-0}" -ge 18 ]; then
+    pass clients_udp_flood_does_not_starve_another_client
+else
+    fail clients_udp_flood_does_not_starve_another_client "$probe"
+fi
+
+if kill -0 "$DG_PID" 2>/dev/null && ! grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$WORLD_DIR/daneguard.log"; then
+    pass clients_daemon_alive_and_clean
+else
+    fail clients_daemon_alive_and_clean "$(grep -m3 -E 'Sanitizer|runtime error' "$WORLD_DIR/daneguard.log")"
+fi
+[ "$WORLD_FAILED" -eq 0 ]

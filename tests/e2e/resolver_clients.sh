@@ -4,7 +4,10 @@
 #    new connection for each one the server closes) must not keep a normal TCP
 #    query from being answered, within a few seconds;
 #  - a UDP flood of new names from one address must not starve a second client
-#    asking for new names too (per-client cap on waiting queries).
+#    asking for new names too (per-client cap on waiting queries);
+#  - the caching forwarder's TCP listener (getdns's upstream, on 127.0.0.1)
+#    serves getdns's own connections only: another local client is closed
+#    unanswered, while getdns's TCP fallback (a truncated answer) still works.
 set -u
 cd "$(dirname "$0")/../.."
 . tests/world/world.sh
@@ -59,6 +62,39 @@ if [ "${noerror:-0}" -ge 18 ]; then
     pass clients_udp_flood_does_not_starve_another_client
 else
     fail clients_udp_flood_does_not_starve_another_client "$probe"
+fi
+
+# --- 3. the forwarder's TCP listener ---------------------------------------------------------
+fwd_port=$(ss -Hltnp 2>/dev/null | awk -v pid="pid=$DG_PID," -v dns=":$DG_DNS_PORT" \
+    'index($0, pid) && $4 ~ /^127\.0\.0\.1:/ && $4 !~ dns"$" { sub(/.*:/, "", $4); print $4; exit }')
+if [ -z "$fwd_port" ]; then
+    fail clients_forwarder_refuses_other_local_clients "cannot find the forwarder's port (ss)"
+else
+    got=$(python3 - "$fwd_port" <<'PY'
+import socket, struct, sys, time
+q = struct.pack(">HHHHHH", 7, 0x0100, 1, 0, 0, 0) + b"\x03www\x05world\x04test\x00" + struct.pack(">HH", 1, 1)
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=3)
+s.sendall(struct.pack(">H", len(q)) + q)
+try:
+    data = s.recv(4096)
+    print("closed" if data == b"" else "answered")
+except socket.timeout:
+    print("timeout")
+except OSError:
+    print("closed")
+PY
+)
+    if [ "$got" = closed ]; then
+        pass clients_forwarder_refuses_other_local_clients
+    else
+        fail clients_forwarder_refuses_other_local_clients "a foreign TCP client of the forwarder got: $got"
+    fi
+fi
+out=$(world_dig @127.0.0.1 -p "$DG_DNS_PORT" +bufsize=4096 big.world.test TXT)
+if [ "$(dig_rcode "$out")" = NOERROR ] && [ "$(dig_count "$out" ANSWER TXT)" -ge 20 ]; then
+    pass clients_getdns_tcp_to_forwarder_still_works
+else
+    fail clients_getdns_tcp_to_forwarder_still_works "$(dig_rcode "$out"), $(dig_count "$out" ANSWER TXT) TXT"
 fi
 
 if kill -0 "$DG_PID" 2>/dev/null && ! grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$WORLD_DIR/daneguard.log"; then

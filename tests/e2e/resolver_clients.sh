@@ -23,18 +23,26 @@ world_daneguard_config "$WORLD_DIR/dg.yml" "resolver.max_waiting_per_client: 32"
 world_daneguard_start "$WORLD_DIR/dg.yml" || exit 1
 
 # --- 1. slowloris over TCP ------------------------------------------------------------
-python3 tests/e2e/dnsabuse.py slowloris 127.0.0.1 "$DG_DNS_PORT" --conns 1100 --seconds 14 \
+python3 tests/e2e/dnsabuse.py slowloris 127.0.0.1 "$DG_DNS_PORT" --conns 1100 --seconds 16 \
     --interval 2 --reconnect >"$WORLD_DIR/slow.out" 2>&1 &
 slow_pid=$!
 sleep 4
-t0=$(date +%s%N)
-out=$(dig +tcp +time=8 +tries=1 @127.0.0.1 -p "$DG_DNS_PORT" www.secure.world.test A 2>&1)
-ms=$((($(date +%s%N) - t0) / 1000000))
-echo "TCP query among slow clients: $(dig_rcode "$out") in $ms ms"
-if [ "$(dig_rcode "$out")" = NOERROR ] && [ "$ms" -lt 6000 ]; then
+why=
+for i in 1 2 3; do # three in a row: one lucky slot is not enough
+    t0=$(date +%s%N)
+    out=$(dig +tcp +time=8 +tries=1 @127.0.0.1 -p "$DG_DNS_PORT" "www.secure.world.test" A 2>&1)
+    ms=$((($(date +%s%N) - t0) / 1000000))
+    echo "TCP query $i among slow clients: $(dig_rcode "$out") in $ms ms"
+    if [ "$(dig_rcode "$out")" != NOERROR ] || [ "$ms" -ge 6000 ]; then
+        why="query $i: rcode '$(dig_rcode "$out")' after $ms ms: $(tail -n 2 <<<"$out" | tr '\n' ' ')"
+        break
+    fi
+    sleep 1
+done
+if [ -z "$why" ]; then
     pass clients_tcp_answered_among_1100_slow_clients
 else
-    fail clients_tcp_answered_among_1100_slow_clients "rcode '$(dig_rcode "$out")' after $ms ms: $(tail -n 2 <<<"$out" | tr '\n' ' ')"
+    fail clients_tcp_answered_among_1100_slow_clients "$why"
 fi
 wait "$slow_pid"
 slow=$(cat "$WORLD_DIR/slow.out")

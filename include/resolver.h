@@ -53,7 +53,7 @@ int resolver_answer(struct resolver *r, struct resolver_request *req, uint8_t *o
                     struct resolver_answer *ans);
 
 /* resolver_answer() for the cache alone: 1 with the reply in out, or 0 (nothing
- * is asked upstream). For a client that may not start another lookup now. */
+ * is asked upstream): for a caller that admits a lookup only on a miss. */
 int resolver_answer_cached(struct resolver *r, const struct dns_query *q, uint8_t *out, size_t cap,
                            struct resolver_answer *ans);
 

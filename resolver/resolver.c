@@ -131,6 +131,7 @@ int resolver_answer_cached(struct resolver *r, const struct dns_query *q, uint8_
     dns_cache_key_of_query(q, &key);
     if (dns_cache_get(r->cache, &key, uv_now(r->loop), &hit) != 1 || hit.len > cap)
         return 0;
+    r->stats.queries++;
     r->stats.cache_hits++;
     size_t len = hit.len;
     memcpy(out, hit.msg, hit.len);
@@ -145,9 +146,9 @@ int resolver_answer_cached(struct resolver *r, const struct dns_query *q, uint8_
 int resolver_answer(struct resolver *r, struct resolver_request *req, uint8_t *out, size_t cap,
                     struct resolver_answer *ans)
 {
-    r->stats.queries++;
     if (resolver_answer_cached(r, &req->q, out, cap, ans))
         return 1;
+    r->stats.queries++;
     r->stats.cache_misses++;
     req->resolver = r;
     req->waiter.done = upstream_done;

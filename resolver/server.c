@@ -442,13 +442,17 @@ static void serve_query(struct dns_server *srv, const uint8_t *msg, size_t len, 
                              &out_len);
     } else {
         struct resolver_answer ans;
-        if (!conn && !udp_may_wait(srv, peer)) {
-            /* Over its cap: the cache, or nothing (the client asks again). */
-            if (resolver_answer_cached(srv->resolver, &q, srv->out, sizeof srv->out, &ans))
+        if (!conn) {
+            /* A cache hit waits for nothing; a miss must fit the UDP caps, or
+             * is dropped (the client asks again). */
+            if (resolver_answer_cached(srv->resolver, &q, srv->out, sizeof srv->out, &ans)) {
                 reply(srv, udp, peer, conn, &q, srv->out, ans.len);
-            else
+                return;
+            }
+            if (!udp_may_wait(srv, peer)) {
                 srv->stats.shed++;
-            return;
+                return;
+            }
         }
         struct pending *p = calloc(1, sizeof *p);
         if (!p)

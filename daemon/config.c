@@ -69,6 +69,9 @@ void config_defaults(struct config *cfg)
     r->cache_size = (size_t)32 << 20;
     r->bogus_ttl_s = 60;
     snprintf(r->resolv_conf, sizeof r->resolv_conf, "%s", "/etc/resolv.conf");
+    r->max_tcp_clients = 1024;
+    r->max_waiting_queries = 4096;
+    r->max_waiting_per_client = 64;
 
     px->enabled = 1;
     add_default_listen(px->listen, &px->n_listen, "127.0.0.1", CONFIG_PROXY_PORT);
@@ -838,6 +841,39 @@ static int r_resolv_conf(struct parse *p, yaml_node_t *v, const char *key, void 
     return get_path(p, v, key, r->resolv_conf, sizeof r->resolv_conf);
 }
 
+static int r_max_tcp_clients(struct parse *p, yaml_node_t *v, const char *key, void *obj)
+{
+    struct config_resolver *r = obj;
+    unsigned long long n;
+
+    if (get_uint(p, v, key, "a positive integer", 1, 1000000, &n) < 0)
+        return -1;
+    r->max_tcp_clients = (uint32_t)n;
+    return 0;
+}
+
+static int r_max_waiting_queries(struct parse *p, yaml_node_t *v, const char *key, void *obj)
+{
+    struct config_resolver *r = obj;
+    unsigned long long n;
+
+    if (get_uint(p, v, key, "a positive integer", 1, 10000000, &n) < 0)
+        return -1;
+    r->max_waiting_queries = (uint32_t)n;
+    return 0;
+}
+
+static int r_max_waiting_per_client(struct parse *p, yaml_node_t *v, const char *key, void *obj)
+{
+    struct config_resolver *r = obj;
+    unsigned long long n;
+
+    if (get_uint(p, v, key, "a positive integer", 1, 10000000, &n) < 0)
+        return -1;
+    r->max_waiting_per_client = (uint32_t)n;
+    return 0;
+}
+
 static int r_resolution_type(struct parse *p, yaml_node_t *v, const char *key, void *obj)
 {
     const char *s = scalar(p, v, key, "GETDNS_RESOLUTION_STUB");
@@ -887,6 +923,9 @@ static const struct key_def resolver_keys[] = {
     {"cache_size", r_cache_size},
     {"bogus_ttl", r_bogus_ttl},
     {"resolv_conf", r_resolv_conf},
+    {"max_tcp_clients", r_max_tcp_clients},
+    {"max_waiting_queries", r_max_waiting_queries},
+    {"max_waiting_per_client", r_max_waiting_per_client},
     /* Stubby's keys that do not apply here: accepted so a stubby.yml carries over */
     {"resolution_type", r_resolution_type},
     {"dnssec", r_dnssec},

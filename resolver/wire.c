@@ -22,12 +22,22 @@
 #define DNS_OPT_LEN 11 /* root owner, type, class, ttl, rdlength */
 #define DNS_MAX_LABEL 63
 
-/* Offsets of name suffixes already written to a reply, for compression. 0x3fff
- * is the largest offset a pointer can hold; names past it are not recorded. */
-#define DNS_COMP_MAX 256
+/* Name compression (RFC 1035 §4.1.4) in linear time. Every name suffix we
+ * write at an offset a pointer can hold (below 0x4000) goes into an
+ * open-addressing hash table keyed by the suffix's wire bytes (lowercased), so
+ * finding the longest suffix already written costs one probe sequence per label,
+ * whatever the size of the message: the old list of 256 offsets compared every
+ * label against every entry, and a 64 KB RRset of many-label names took most of
+ * a second to render. A slot holds the offset (14 bits) and 18 more bits of the
+ * hash as a tag; 0 is empty (no name starts at offset 0). Below 0x4000 there is
+ * room for at most 8192 suffixes (a label takes two bytes at least), so the
+ * table is never more than half full. Probe sequences are bounded: a crafted
+ * set of colliding names costs compression, never time. */
+#define COMP_SLOTS 16384 /* a power of two, twice the most suffixes there can be */
+#define COMP_MAX_PROBES 32
+#define COMP_MAX_LABELS 128 /* 255 bytes hold at most 127 labels and the root */
 struct comp_table {
-    uint16_t off[DNS_COMP_MAX];
-    unsigned n;
+    uint32_t slot[COMP_SLOTS];
 };
 
 const char *wire_strerror(int err)
@@ -469,34 +479,100 @@ static int comp_match(const uint8_t *out, size_t off, const uint8_t *s)
     }
 }
 
+/* Final mix of a suffix hash (a 32-bit avalanche), so that the slot and the
+ * tag both depend on every byte. */
+static uint32_t comp_mix(uint32_t h)
+{
+    h ^= h >> 16;
+    h *= 0x7feb352du;
+    h ^= h >> 15;
+    h *= 0x846ca68bu;
+    h ^= h >> 16;
+    return h;
+}
+
+/* Look the suffix s (with mixed hash h) up: 1 and its offset in *off when it
+ * was written before; 0 when it was not, with *free_slot where it may go
+ * (COMP_SLOTS when the probe sequence is exhausted). */
+static int comp_find(const struct comp_table *ct, const uint8_t *out, uint32_t h,
+                     const uint8_t *s, uint16_t *off, unsigned *free_slot)
+{
+    unsigned idx = h & (COMP_SLOTS - 1);
+    uint32_t tag = h >> 14;
+    for (unsigned probe = 0; probe < COMP_MAX_PROBES; probe++) {
+        uint32_t e = ct->slot[idx];
+        if (e == 0) {
+            *free_slot = idx;
+            return 0;
+        }
+        if ((e >> 14) == tag && comp_match(out, e & 0x3fff, s)) {
+            *off = (uint16_t)(e & 0x3fff);
+            return 1;
+        }
+        idx = (idx + 1) & (COMP_SLOTS - 1);
+    }
+    *free_slot = COMP_SLOTS;
+    return 0;
+}
+
 /* Write the uncompressed name at out+*n; with compress, end it with a pointer
- * to the longest suffix already written. Every label newly written becomes a
- * pointer target. */
+ * to the longest suffix already written. Every suffix newly written below
+ * offset 0x4000 becomes a pointer target. */
 static int name_write(const uint8_t *name, size_t name_len, int compress, struct comp_table *ct,
                       uint8_t *out, size_t cap, size_t *n)
 {
-    size_t i = 0, ptr_at = name_len; /* where the pointer replaces the rest */
+    size_t pos[COMP_MAX_LABELS];  /* where each label starts in name */
+    uint32_t hash[COMP_MAX_LABELS]; /* mixed hash of the suffix from that label */
+    unsigned slot[COMP_MAX_LABELS]; /* a free slot for it, or COMP_SLOTS: do not record */
+    unsigned labels = 0, j, k;
+    size_t ptr_at = name_len; /* where the pointer replaces the rest */
     uint16_t target = 0;
 
-    if (compress) {
-        for (i = 0; name[i] != 0; i += 1 + (size_t)name[i]) {
-            for (unsigned k = 0; k < ct->n; k++) {
-                if (comp_match(out, ct->off[k], name + i)) {
-                    ptr_at = i;
-                    target = ct->off[k];
-                    break;
-                }
-            }
-            if (ptr_at != name_len)
+    for (size_t i = 0; i < name_len && name[i] != 0; i += 1 + (size_t)name[i]) {
+        if (labels == COMP_MAX_LABELS)
+            return WIRE_EBADNAME;
+        pos[labels++] = i;
+    }
+    /* The suffix hashes, from the root up: each extends the one below it. */
+    uint32_t h = 0x811c9dc5u;
+    for (k = labels; k-- > 0;) {
+        for (size_t b = pos[k]; b <= pos[k] + name[pos[k]]; b++)
+            h = (h ^ lower(name[b])) * 16777619u;
+        hash[k] = comp_mix(h);
+    }
+    for (j = 0; j < labels; j++) {
+        uint16_t off;
+        slot[j] = COMP_SLOTS;
+        if (comp_find(ct, out, hash[j], name + pos[j], &off, &slot[j])) {
+            if (compress) {
+                ptr_at = pos[j];
+                target = off;
                 break;
+            }
+            slot[j] = COMP_SLOTS; /* already a target: nothing to record */
         }
     }
     size_t need = ptr_at == name_len ? name_len : ptr_at + 2;
     if (cap - *n < need)
         return WIRE_ENOSPC;
-    for (i = 0; i < ptr_at && name[i] != 0; i += 1 + (size_t)name[i])
-        if (ct->n < DNS_COMP_MAX && *n + i < 0x4000)
-            ct->off[ct->n++] = (uint16_t)(*n + i);
+    for (k = 0; k < j && k < labels; k++) {
+        size_t at = *n + pos[k];
+        if (at >= 0x4000)
+            break;
+        /* a suffix recorded just now may have taken the slot found for this one */
+        unsigned idx = slot[k];
+        if (idx == COMP_SLOTS)
+            continue;
+        for (unsigned probe = 0; ct->slot[idx] != 0; probe++) {
+            if (probe == COMP_MAX_PROBES) {
+                idx = COMP_SLOTS;
+                break;
+            }
+            idx = (idx + 1) & (COMP_SLOTS - 1);
+        }
+        if (idx != COMP_SLOTS)
+            ct->slot[idx] = (hash[k] >> 14) << 14 | (uint32_t)at;
+    }
     if (ptr_at == name_len) {
         memcpy(out + *n, name, name_len);
     } else {
@@ -595,13 +671,14 @@ int dns_reply_render(const struct dns_query *q, enum dns_security sec, const uin
 {
     struct dns_rr_iter it;
     struct dns_rr rr;
-    struct comp_table ct = {.n = 0};
+    struct comp_table ct; /* 64 KB of stack, cleared per message */
     uint16_t count[4] = {0, 0, 0, 0};
     int rcode, rc, ext = 0;
     size_t n;
 
     if (dns_rr_iter_init(&it, upstream, upstream_len) < 0)
         return WIRE_EFORMERR;
+    memset(&ct, 0, sizeof ct);
     if (sec == DNS_BOGUS && !q->cd) {
         const char *text = NULL;
         int ede = dns_bogus_ede(upstream, upstream_len, now, &text);

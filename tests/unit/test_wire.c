@@ -989,6 +989,155 @@ static void test_patch(void)
     CHECK_INT_EQ(dns_reply_patch(out, &len2, &q2, DNS_SECURE, 0), WIRE_EFORMERR);
 }
 
+/* ---- large answers: linear-time compression ---- */
+
+/* A growable message builder for answers larger than struct mb holds. */
+struct bigmsg {
+    uint8_t *b;
+    size_t n;
+};
+
+static void bm_u8(struct bigmsg *m, unsigned v)
+{
+    m->b[m->n++] = (uint8_t)v;
+}
+
+static void bm_u16(struct bigmsg *m, unsigned v)
+{
+    bm_u8(m, v >> 8);
+    bm_u8(m, v & 0xff);
+}
+
+static void bm_name(struct bigmsg *m, const char *text)
+{
+    uint8_t w[DNS_MAX_NAME];
+    size_t l;
+    CHECK_INT_EQ(dns_name_from_text(text, w, &l), 0);
+    memcpy(m->b + m->n, w, l);
+    m->n += l;
+}
+
+/* A record with an uncompressed owner; rdata is a name when rd_name, else 4 bytes. */
+static void bm_rr(struct bigmsg *m, const char *owner, unsigned type, const char *rd_name)
+{
+    bm_name(m, owner);
+    bm_u16(m, type);
+    bm_u16(m, DNS_CLASS_IN);
+    bm_u16(m, 0);
+    bm_u16(m, 3600);
+    size_t at = m->n;
+    bm_u16(m, 0);
+    if (rd_name)
+        bm_name(m, rd_name);
+    else
+        bm_u16(m, 0x7f00), bm_u16(m, 1);
+    size_t l = m->n - at - 2;
+    m->b[at] = (uint8_t)(l >> 8);
+    m->b[at + 1] = (uint8_t)l;
+}
+
+/* Every record of out equals the one of up at the same place (names compared
+ * decompressed, rdata names too), up's OPT aside. */
+static void same_records(const uint8_t *up, size_t up_len, const uint8_t *out, size_t out_len)
+{
+    struct dns_rr_iter a, b;
+    struct dns_rr ra, rb;
+    int rc;
+    CHECK_INT_EQ(dns_rr_iter_init(&a, up, up_len), 0);
+    CHECK_INT_EQ(dns_rr_iter_init(&b, out, out_len), 0);
+    while ((rc = dns_rr_iter_next(&b, &rb)) == 1) {
+        if (rb.type == DNS_TYPE_OPT)
+            continue;
+        CHECK_INT_EQ(dns_rr_iter_next(&a, &ra), 1);
+        CHECK(dns_name_equal(ra.owner, ra.owner_len, rb.owner, rb.owner_len));
+        CHECK_INT_EQ(ra.type, rb.type);
+        CHECK_INT_EQ(ra.ttl, rb.ttl);
+        if (ra.type == DNS_TYPE_PTR) {
+            uint8_t na[DNS_MAX_NAME], nb[DNS_MAX_NAME];
+            size_t la, lb, pa = ra.rdata_offset, pb = rb.rdata_offset;
+            CHECK_INT_EQ(dns_name_read(up, up_len, &pa, na, &la), 0);
+            CHECK_INT_EQ(dns_name_read(out, out_len, &pb, nb, &lb), 0);
+            CHECK(dns_name_equal(na, la, nb, lb));
+            CHECK_INT_EQ(pb, rb.rdata_offset + rb.rdlen);
+        } else {
+            CHECK_INT_EQ(ra.rdlen, rb.rdlen);
+            CHECK_MEM_EQ(ra.rdata, rb.rdata, ra.rdlen);
+        }
+    }
+    CHECK_INT_EQ(rc, 0);
+    CHECK_INT_EQ(b.pos, out_len);
+}
+
+static void test_render_large(void)
+{
+    struct bigmsg m = {.b = malloc(70000)};
+    uint8_t *out = malloc(65535);
+    struct dns_query q;
+    size_t len;
+    char name[300];
+
+    /* 400 PTR targets, then an address for each in additional: every target
+     * must stay a pointer target, however many there are (the old table held
+     * 256), so each additional owner is a 2-byte pointer. */
+    m.n = 0;
+    bm_u16(&m, 1);
+    bm_u16(&m, 0x8180);
+    bm_u16(&m, 1);
+    bm_u16(&m, 400);
+    bm_u16(&m, 0);
+    bm_u16(&m, 400);
+    bm_name(&m, "ptr.example");
+    bm_u16(&m, DNS_TYPE_PTR);
+    bm_u16(&m, DNS_CLASS_IN);
+    for (int i = 0; i < 400; i++) {
+        snprintf(name, sizeof name, "h%03d.example", i);
+        bm_rr(&m, "ptr.example", DNS_TYPE_PTR, name);
+    }
+    for (int i = 0; i < 400; i++) {
+        snprintf(name, sizeof name, "h%03d.example", i);
+        bm_rr(&m, name, DNS_TYPE_A, NULL);
+    }
+    query_for(&q, "ptr.example", DNS_TYPE_PTR, 1, 0);
+    CHECK_INT_EQ(dns_reply_render(&q, DNS_INSECURE, m.b, m.n, NOW, out, 65535, &len), 0);
+    same_records(m.b, m.n, out, len);
+    /* header, question, 400 x (pointer, fixed part, "h000" + pointer),
+     * 400 x (pointer, fixed part, address), our OPT */
+    CHECK_INT_EQ(len, 12 + 17 + 400 * (2 + 10 + 7) + 400 * (2 + 10 + 4) + 11);
+
+    /* About 64 KB of long names of many one-letter labels that differ near
+     * the root: what made label-by-label matching slow. Past offset 0x4000
+     * nothing can be pointed at; everything must still read back. */
+    m.n = 0;
+    bm_u16(&m, 1);
+    bm_u16(&m, 0x8180);
+    bm_u16(&m, 1);
+    bm_u16(&m, 0);
+    bm_u16(&m, 0);
+    bm_u16(&m, 0);
+    bm_name(&m, "big.example");
+    bm_u16(&m, DNS_TYPE_PTR);
+    bm_u16(&m, DNS_CLASS_IN);
+    unsigned count = 0;
+    while (m.n < 64000) {
+        char *p = name;
+        for (int k = 0; k < 100; k++)
+            p += sprintf(p, "%c.", 'a' + (k * 7 + (int)count) % 3);
+        snprintf(p, 32, "h%u.example", count);
+        bm_rr(&m, "big.example", DNS_TYPE_PTR, name);
+        count++;
+    }
+    m.b[6] = (uint8_t)(count >> 8);
+    m.b[7] = (uint8_t)count;
+    query_for(&q, "big.example", DNS_TYPE_PTR, 1, 0);
+    CHECK_INT_EQ(dns_reply_render(&q, DNS_INSECURE, m.b, m.n, NOW, out, 65535, &len), 0);
+    CHECK(len > 0x4000);
+    same_records(m.b, m.n, out, len);
+    /* owners are pointers (2 bytes instead of 13), targets share "example." */
+    CHECK(len + count * 11 <= m.n + 11);
+    free(out);
+    free(m.b);
+}
+
 /* ---- truncation ---- */
 
 /* An answer with a big additional section: 20 A records for ns*.example.com. */
@@ -1212,6 +1361,7 @@ int main(void)
     UNIT_RUN(test_render_ad);
     UNIT_RUN(test_render_bogus);
     UNIT_RUN(test_patch);
+    UNIT_RUN(test_render_large);
     UNIT_RUN(test_truncate);
     UNIT_RUN(test_answer_ttl);
     UNIT_RUN(test_fuzz_smoke);

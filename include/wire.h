@@ -142,7 +142,7 @@ int dns_reply_error(const struct dns_query *q, int rcode, int ede, const char *e
  * - an upstream OPT with extended rcode bits (BADVERS, BADCOOKIE: about the
  *   upstream's own exchange, not the client's): SERVFAIL with EDE 0;
  * - otherwise upstream's rcode and sections, minus RRSIG/NSEC/NSEC3 records
- *   unless q->do_bit (a record of the queried type is always kept), minus
+ *   unless q->do_bit (a record of the queried type, or any for ANY, is kept), minus
  *   upstream's OPT; our own OPT when q->has_edns (DO echoed);
  * - AD when sec == DNS_SECURE and (q->do_bit or q->ad); RA set; id, RD, CD and
  *   the question (client's case) from q.

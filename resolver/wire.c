@@ -768,7 +768,9 @@ int dns_reply_render(const struct dns_query *q, enum dns_security sec, const uin
                 ext = (int)(rr.ttl >> 24);
             continue;
         }
-        if (!q->do_bit && is_dnssec_type(rr.type) && rr.type != q->qtype)
+        /* ANY asks for every type, the DNSSEC ones too (as Unbound answers it) */
+        if (!q->do_bit && is_dnssec_type(rr.type) && rr.type != q->qtype &&
+            q->qtype != DNS_TYPE_ANY)
             continue;
         rc = name_write(rr.owner, rr.owner_len, 1, &ct, out, cap, &n);
         if (rc < 0)

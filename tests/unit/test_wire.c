@@ -818,6 +818,12 @@ static void test_render_no_do(void)
     counts(out, len, c);
     CHECK_INT_EQ(c[1], 4);
     CHECK_INT_EQ(c[2], 2);
+    /* so does ANY (every type), as Unbound answers it */
+    query_for(&q, "www.example.com", DNS_TYPE_ANY, 1, 0);
+    CHECK_INT_EQ(dns_reply_render(&q, DNS_INSECURE, up.b, up.n, NOW, out, sizeof out, &len), 0);
+    counts(out, len, c);
+    CHECK_INT_EQ(c[1], 4);
+    CHECK_INT_EQ(c[2], 3);
 }
 
 static void test_render_ad(void)

@@ -33,7 +33,10 @@ test can change the relay's lies while it runs:
                       ("answer", "authority" or "additional", default "answer")
                       of the real answer
         set_ttl       every record's TTL set to "ttl"
-     "ms", "bytes", "type", "from_qname", "from_qtype", "section", "ttl": as above
+        rcode         the upstream answer with its rcode set to "rcode" (a number;
+                      above 15 the upper bits go in the OPT, e.g. 23 BADCOOKIE)
+     "ms", "bytes", "type", "from_qname", "from_qtype", "section", "ttl",
+     "rcode": as above
     }
 
 Every query is logged to LOG_FILE as one line "proto qname qtype action", so a
@@ -201,6 +204,10 @@ def tamper(query, wire, rule, proto):
         for sec in (msg.answer, msg.authority, msg.additional):
             for rrset in sec:
                 rrset.ttl = rule["ttl"]
+    elif action == "rcode":
+        if rule["rcode"] > 15 and msg.edns < 0:
+            msg.use_edns(0)
+        msg.set_rcode(rule["rcode"])
     return msg.to_wire()
 
 

@@ -765,7 +765,7 @@ int dns_reply_render(const struct dns_query *q, enum dns_security sec, const uin
     while ((rc = dns_rr_iter_next(&it, &rr)) == 1) {
         if (rr.type == DNS_TYPE_OPT) {
             if (rr.section == DNS_SECTION_ADDITIONAL)
-                ext = (int)(rr.ttl >> 24);
+                ext |= (int)(rr.ttl >> 24); /* any of them: two OPTs are broken anyway */
             continue;
         }
         /* ANY asks for every type, the DNSSEC ones too (as Unbound answers it) */

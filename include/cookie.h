@@ -16,7 +16,7 @@
 #include <sys/socket.h>
 
 #define DNS_COOKIE_CLIENT_LEN 8
-#define DNS_COOKIE_SERVER_LEN 16 /* what we make; clients may send 8 to 32 */
+#define DNS_COOKIE_SERVER_LEN 16   /* what we make; clients may send 8 to 32 */
 #define DNS_COOKIE_LIFETIME_S 3600 /* RFC 9018 §4.3: accepted for an hour */
 #define DNS_COOKIE_RENEW_S 1800    /* and renewed once half an hour old */
 #define DNS_COOKIE_SKEW_S 300      /* a timestamp up to 5 minutes ahead is accepted */

@@ -1,7 +1,8 @@
 /* include/resolver.h — the resolver core: a client's query answered from the
  * cache or through one shared upstream fetch, rendered once per DO/CD variant
- * (every waiting query of that variant gets a patched copy) and cached. The DNS server (server.c) and the in-process lookup API (lookup.c)
- * both go through it, so they share one cache.
+ * (every waiting query of that variant gets a patched copy) and cached. The
+ * DNS server (server.c) and the in-process lookup API (lookup.c) both go
+ * through it, so they share one cache.
  */
 #ifndef DANEGUARD_RESOLVER_H
 #define DANEGUARD_RESOLVER_H

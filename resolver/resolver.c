@@ -96,9 +96,8 @@ static int memo_get(struct resolver *r, const struct upstream_result *res, uint1
                     time_t now, unsigned v, uint8_t *out, size_t *len)
 {
     struct render_memo *m = &r->memo;
-    if (!m->upstream || !m->msg[v] || m->upstream_len != res->len ||
-        m->security != res->security || m->qtype != qtype || m->now != now ||
-        memcmp(m->upstream, res->msg, res->len) != 0)
+    if (!m->upstream || !m->msg[v] || m->upstream_len != res->len || m->security != res->security ||
+        m->qtype != qtype || m->now != now || memcmp(m->upstream, res->msg, res->len) != 0)
         return 0;
     memcpy(out, m->msg[v], m->len[v]);
     *len = m->len[v];

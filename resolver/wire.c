@@ -518,8 +518,8 @@ static uint32_t comp_mix(uint32_t h)
 /* Look the suffix s (with mixed hash h) up: 1 and its offset in *off when it
  * was written before; 0 when it was not, with *free_slot where it may go
  * (COMP_SLOTS when the probe sequence is exhausted). */
-static int comp_find(const struct comp_table *ct, const uint8_t *out, uint32_t h,
-                     const uint8_t *s, uint16_t *off, unsigned *free_slot)
+static int comp_find(const struct comp_table *ct, const uint8_t *out, uint32_t h, const uint8_t *s,
+                     uint16_t *off, unsigned *free_slot)
 {
     unsigned idx = h & (COMP_SLOTS - 1);
     uint32_t tag = h >> 14;
@@ -545,7 +545,7 @@ static int comp_find(const struct comp_table *ct, const uint8_t *out, uint32_t h
 static int name_write(const uint8_t *name, size_t name_len, int compress, struct comp_table *ct,
                       uint8_t *out, size_t cap, size_t *n)
 {
-    size_t pos[COMP_MAX_LABELS];  /* where each label starts in name */
+    size_t pos[COMP_MAX_LABELS];    /* where each label starts in name */
     uint32_t hash[COMP_MAX_LABELS]; /* mixed hash of the suffix from that label */
     unsigned slot[COMP_MAX_LABELS]; /* a free slot for it, or COMP_SLOTS: do not record */
     unsigned labels = 0, j, k;
@@ -794,8 +794,8 @@ int dns_reply_render(const struct dns_query *q, enum dns_security sec, const uin
     if (rc < 0)
         return rc;
     if (ext) /* RFC 6891 §6.1.3: the upstream's BADVERS or BADCOOKIE, not ours to pass on */
-        return dns_reply_error(q, DNS_RCODE_SERVFAIL, DNS_EDE_OTHER, "upstream extended rcode",
-                               out, cap, out_len);
+        return dns_reply_error(q, DNS_RCODE_SERVFAIL, DNS_EDE_OTHER, "upstream extended rcode", out,
+                               cap, out_len);
     if (q->has_edns) {
         rc = opt_write(q, rcode, DNS_EDE_NONE, NULL, out + n, cap - n);
         if (rc < 0)

@@ -103,8 +103,8 @@ int main(int argc, char **argv)
         for (int r = 0; r < reps; r++)
             rc = dns_reply_render(&q, DNS_SECURE, up, n, time(NULL), out, sizeof out, &len);
         clock_gettime(CLOCK_MONOTONIC, &b);
-        double ms = ((double)(b.tv_sec - a.tv_sec) * 1e3 + (double)(b.tv_nsec - a.tv_nsec) / 1e6) /
-                    reps;
+        double ms =
+            ((double)(b.tv_sec - a.tv_sec) * 1e3 + (double)(b.tv_nsec - a.tv_nsec) / 1e6) / reps;
         printf("%-12s %u records, %zu bytes in, %s, %zu bytes out: %.3f ms per render (%d runs)\n",
                kinds[k], count, n, rc == 0 ? "rendered" : wire_strerror(rc), len, ms, reps);
     }

@@ -685,8 +685,8 @@ static void test_errors_ranges(void)
     CHECK_ERR("resolver:\n  timeout: 99999999999999999999999\n",
               "t.yml:2: resolver.timeout: ", NULL);
     CHECK_ERR("resolver:\n  bogus_ttl: 86401\n", "t.yml:2: resolver.bogus_ttl: ", "out of range");
-    CHECK_ERR("resolver:\n  cache_max_ttl: 2147483648\n", "t.yml:2: resolver.cache_max_ttl: ",
-              "out of range");
+    CHECK_ERR("resolver:\n  cache_max_ttl: 2147483648\n",
+              "t.yml:2: resolver.cache_max_ttl: ", "out of range");
     CHECK_ERR("resolver:\n  cache_max_negative_ttl: -1\n",
               "t.yml:2: resolver.cache_max_negative_ttl: ", "");
     CHECK_ERR("proxy:\n  max_connections: 0\n", "t.yml:2: proxy.max_connections: ", "out of range");

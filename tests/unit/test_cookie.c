@@ -1,8 +1,8 @@
 /* tests/unit/test_cookie.c — DNS server cookies: RFC 9018 Appendix A's vectors
  * byte for byte, and the verdicts on cookies that come back (age, address,
  * client cookie, version). The clock is pinned. */
-#include "unit.h"
 #include "cookie.h"
+#include "unit.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

@@ -1186,9 +1186,9 @@ static int rdata_names(const uint8_t *msg, size_t len, const struct dns_rr *rr,
  * sits at those offsets in our (differently laid out) reply. */
 static void obsolete_upstream(struct mb *m, unsigned qtype)
 {
-    static const unsigned types[] = {DNS_TYPE_MB, DNS_TYPE_MB, DNS_TYPE_MG,   DNS_TYPE_MR,
-                                     DNS_TYPE_MD, DNS_TYPE_MF, DNS_TYPE_MINFO, DNS_TYPE_RP,
-                                     DNS_TYPE_AFSDB, DNS_TYPE_RT, DNS_TYPE_PX, DNS_TYPE_NAPTR};
+    static const unsigned types[] = {DNS_TYPE_MB,    DNS_TYPE_MB, DNS_TYPE_MG,    DNS_TYPE_MR,
+                                     DNS_TYPE_MD,    DNS_TYPE_MF, DNS_TYPE_MINFO, DNS_TYPE_RP,
+                                     DNS_TYPE_AFSDB, DNS_TYPE_RT, DNS_TYPE_PX,    DNS_TYPE_NAPTR};
     size_t mail = 0;
     mb_header(m, 1, 0x8180, 1, sizeof types / sizeof types[0], 0, 0);
     mb_name(m, "mbox.example.com"); /* example.com at 17 */
@@ -1261,7 +1261,7 @@ static void test_render_obsolete_types(void)
             size_t whole = 0;
             for (int k = 0; k < cb; k++)
                 whole += lb[k];
-            CHECK_INT_EQ(rb.rdlen, (rb.type == DNS_TYPE_RP    ? 0
+            CHECK_INT_EQ(rb.rdlen, (rb.type == DNS_TYPE_RP      ? 0
                                     : rb.type == DNS_TYPE_NAPTR ? 15
                                                                 : 2) +
                                        whole);

@@ -390,6 +390,10 @@ static int fetch_chain(struct tls_client *tc, const struct sockaddr_storage *ss,
     status = 0;
     goto out;
 tls_error:
+    if (dane_cert_parse_error(ret)) { /* mbedTLS parses the peer's certificate mid-handshake */
+        dane_cert_unparsable_reason(err, errlen, ret);
+        goto out;
+    }
     mbedtls_strerror(ret, msg, sizeof msg);
     snprintf(err, errlen, "TLS handshake failed: %s", msg);
 out:

@@ -68,9 +68,9 @@ static const char *mbed_error(int ret, char *buf, size_t size)
 
 /* Reads a chain file as DER certificates, leaf first, without parsing them:
  * the PEM CERTIFICATE blocks in order, or the whole file as one DER
- * certificate. Each must at least have a certificate's shape
- * (dane_cert_der_spki()); whether mbedTLS can parse it is the engine's
- * business. Returns the count (> 0) with out[i].p malloc'ed (the caller frees
+ * certificate. Each must parse, or at least have a certificate's shape
+ * (dane_cert_der_spki()): what an unparsable one can still match is the
+ * engine's business. Returns the count (> 0) with out[i].p malloc'ed (the caller frees
  * them), or -1 with the reason in err. */
 static int load_chain(const char *path, struct dane_der *out, char *err, size_t errlen)
 {
@@ -144,8 +144,14 @@ static int load_chain(const char *path, struct dane_der *out, char *err, size_t 
     for (int i = 0; i < count; i++) {
         const unsigned char *spki;
         size_t spki_len;
-        if (dane_cert_der_spki(out[i].p, out[i].len, &spki, &spki_len) != 0) {
-            snprintf(err, errlen, "certificate %d is not a DER X.509 certificate", i + 1);
+        mbedtls_x509_crt crt;
+        mbedtls_x509_crt_init(&crt);
+        int ret = mbedtls_x509_crt_parse_der(&crt, out[i].p, out[i].len);
+        mbedtls_x509_crt_free(&crt);
+        if (ret != 0 && dane_cert_der_spki(out[i].p, out[i].len, &spki, &spki_len) != 0) {
+            char msg[128];
+            snprintf(err, errlen, "certificate %d is not a DER X.509 certificate (%s)", i + 1,
+                     mbed_error(ret, msg, sizeof(msg)));
             goto fail;
         }
     }

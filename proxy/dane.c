@@ -451,8 +451,10 @@ int dane_cert_der_spki(const unsigned char *der, size_t len, const unsigned char
         *p == (MBEDTLS_ASN1_CONTEXT_SPECIFIC | MBEDTLS_ASN1_CONSTRUCTED | 0) &&
         asn1_skip(&p, tbs_end, *p) != 0)
         return DANE_ECERT;
-    /* serialNumber, signature, issuer, validity, subject: stepped over unread */
-    if (asn1_skip(&p, tbs_end, MBEDTLS_ASN1_INTEGER) != 0)
+    /* serialNumber (an INTEGER; mbedTLS also takes a [2] tag), signature,
+     * issuer, validity, subject: stepped over unread */
+    if (asn1_skip(&p, tbs_end, MBEDTLS_ASN1_INTEGER) != 0 &&
+        asn1_skip(&p, tbs_end, MBEDTLS_ASN1_CONTEXT_SPECIFIC | MBEDTLS_ASN1_PRIMITIVE | 2) != 0)
         return DANE_ECERT;
     for (int k = 0; k < 4; k++)
         if (asn1_skip(&p, tbs_end, seq) != 0)
@@ -1443,23 +1445,30 @@ int dane_verify_der(const struct dane_tlsa *records, size_t n, const struct dane
     for (size_t k = 0; k < nchain; k++) {
         const unsigned char *spki;
         size_t spki_len;
-        if (chain[k].p == NULL || dane_cert_der_spki(chain[k].p, chain[k].len, &spki, &spki_len)) {
-            snprintf(v->reason, sizeof(v->reason),
-                     "the certificate at depth %zu is not a DER X.509 certificate", k);
-            goto out;
-        }
-        j->der[k] = chain[k];
-        j->spki[k] = (struct dane_der){spki, spki_len};
         mbedtls_x509_crt_init(&crts[k]);
         parsed = k + 1;
-        int ret = mbedtls_x509_crt_parse_der(&crts[k], chain[k].p, chain[k].len);
+        int ret = chain[k].p == NULL ? MBEDTLS_ERR_X509_BAD_INPUT_DATA
+                                     : mbedtls_x509_crt_parse_der(&crts[k], chain[k].p, chain[k].len);
         if (ret == MBEDTLS_ERR_X509_ALLOC_FAILED) {
             rc = DANE_ENOMEM;
             goto out;
         }
-        if (ret == 0) {
+        if (ret == 0) { /* mbedTLS's view of it, as dane_verify() has */
             j->chain[k] = &crts[k];
-        } else if (j->unparsed < 0) {
+            j->der[k] = (struct dane_der){crts[k].raw.p, crts[k].raw.len};
+            j->spki[k] = (struct dane_der){crts[k].pk_raw.p, crts[k].pk_raw.len};
+            continue;
+        }
+        if (chain[k].p == NULL || dane_cert_der_spki(chain[k].p, chain[k].len, &spki, &spki_len)) {
+            struct rbuf b = {v->reason, sizeof(v->reason), 0};
+            rb_printf(&b, "the certificate at depth %zu is not a DER X.509 certificate (", k);
+            rb_mbedtls_error(&b, ret);
+            rb_printf(&b, ")");
+            goto out;
+        }
+        j->der[k] = chain[k];
+        j->spki[k] = (struct dane_der){spki, spki_len};
+        if (j->unparsed < 0) {
             j->unparsed = (int)k;
             j->unparsed_err = ret;
         }

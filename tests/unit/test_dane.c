@@ -858,6 +858,17 @@ static void test_der_spki_walk(void)
     more[0] = 0x31; /* a SET, not a SEQUENCE */
     CHECK_INT_EQ(dane_cert_der_spki(more, der.len, &spki, &len), DANE_ECERT);
     free(more);
+    /* a serial number tagged [2], which mbedTLS also reads */
+    struct dane_der leaf = read_der("ec-leaf", "der"), leaf_key = read_der("ec-leaf", "spki.der");
+    unsigned char *tagged = malloc(leaf.len);
+    memcpy(tagged, leaf.p, leaf.len);
+    CHECK_INT_EQ(tagged[13], MBEDTLS_ASN1_INTEGER); /* after 30 82 LL LL 30 82 LL LL a0 03 02 01 02 */
+    tagged[13] = MBEDTLS_ASN1_CONTEXT_SPECIFIC | 2;
+    CHECK_INT_EQ(dane_cert_der_spki(tagged, leaf.len, &spki, &len), 0);
+    CHECK_INT_EQ(len, leaf_key.len);
+    free(tagged);
+    free_der(&leaf, 1);
+    free_der(&leaf_key, 1);
     CHECK_INT_EQ(dane_cert_der_spki(NULL, 3, &spki, &len), DANE_EINVAL);
     CHECK_INT_EQ(dane_cert_der_spki(der.p, der.len, NULL, &len), DANE_EINVAL);
     struct dane_der key = read_der("anon-never", "spki.der"); /* a key is no certificate */

@@ -1,8 +1,9 @@
 /* daemon/cli_verify.c — daneguard verify: an offline check of a PEM chain against TLSA records.
  *
  * The same engine as the proxy (dane_verify_der(), the DER form of
- * dane_verify()), with the chain and the records given on the command line. Exit 0 when a record authenticates the chain, 1
- * when none does (or none is usable), 2 on bad input.
+ * dane_verify()), with the chain and the records given on the command line.
+ * Exit 0 when a record authenticates the chain, 1 when none does (or none is
+ * usable), 2 on bad input.
  */
 #include <errno.h>
 #include <getopt.h>

@@ -24,7 +24,8 @@
     X(HEX, -5, "TLSA association data must be hex digits, an even number of them")                 \
     X(RDATA, -6, "TLSA RDATA is shorter than 3 bytes")                                             \
     X(CRYPTO, -7, "a hash or key operation failed in mbedTLS")                                     \
-    X(CERT, -8, "not a DER X.509 certificate (no Certificate, TBSCertificate, SubjectPublicKeyInfo)")
+    X(CERT, -8,                                                                                    \
+      "not a DER X.509 certificate (no Certificate, TBSCertificate, SubjectPublicKeyInfo)")
 
 enum dane_errno {
 #define DANE_ERRNO_GEN(name, value, text) DANE_E##name = (value),

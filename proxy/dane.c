@@ -447,8 +447,7 @@ int dane_cert_der_spki(const unsigned char *der, size_t len, const unsigned char
         return DANE_ECERT;
     tbs_end = p + n;
     /* [0] EXPLICIT Version DEFAULT v1 */
-    if (p < tbs_end &&
-        *p == (MBEDTLS_ASN1_CONTEXT_SPECIFIC | MBEDTLS_ASN1_CONSTRUCTED | 0) &&
+    if (p < tbs_end && *p == (MBEDTLS_ASN1_CONTEXT_SPECIFIC | MBEDTLS_ASN1_CONSTRUCTED | 0) &&
         asn1_skip(&p, tbs_end, *p) != 0)
         return DANE_ECERT;
     /* serialNumber (an INTEGER; mbedTLS also takes a [2] tag), signature,
@@ -465,8 +464,8 @@ int dane_cert_der_spki(const unsigned char *der, size_t len, const unsigned char
     if (mbedtls_asn1_get_tag(&p, tbs_end, &n, seq) != 0)
         return DANE_ECERT;
     key_end = p + n;
-    if (asn1_skip(&p, key_end, seq) != 0 ||
-        asn1_skip(&p, key_end, MBEDTLS_ASN1_BIT_STRING) != 0 || p != key_end)
+    if (asn1_skip(&p, key_end, seq) != 0 || asn1_skip(&p, key_end, MBEDTLS_ASN1_BIT_STRING) != 0 ||
+        p != key_end)
         return DANE_ECERT;
     /* issuerUniqueID, subjectUniqueID, extensions: not read */
     p = (unsigned char *)tbs_end;
@@ -1365,7 +1364,8 @@ static int verify_job(struct job *j, time_t now)
     }
     if (rc == 0 && j->unparsed >= 0 && (pkix || ta)) {
         /* paths, signatures, names and dates need what mbedTLS parses */
-        rb_printf(&j->notes, "%sDANE-TA and PKIX records need a certificate chain mbedTLS can parse",
+        rb_printf(&j->notes,
+                  "%sDANE-TA and PKIX records need a certificate chain mbedTLS can parse",
                   j->notes.len ? "; " : "");
         pkix = ta = 0;
     }
@@ -1447,8 +1447,9 @@ int dane_verify_der(const struct dane_tlsa *records, size_t n, const struct dane
         size_t spki_len;
         mbedtls_x509_crt_init(&crts[k]);
         parsed = k + 1;
-        int ret = chain[k].p == NULL ? MBEDTLS_ERR_X509_BAD_INPUT_DATA
-                                     : mbedtls_x509_crt_parse_der(&crts[k], chain[k].p, chain[k].len);
+        int ret = chain[k].p == NULL
+                      ? MBEDTLS_ERR_X509_BAD_INPUT_DATA
+                      : mbedtls_x509_crt_parse_der(&crts[k], chain[k].p, chain[k].len);
         if (ret == MBEDTLS_ERR_X509_ALLOC_FAILED) {
             rc = DANE_ENOMEM;
             goto out;

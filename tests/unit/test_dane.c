@@ -862,7 +862,8 @@ static void test_der_spki_walk(void)
     struct dane_der leaf = read_der("ec-leaf", "der"), leaf_key = read_der("ec-leaf", "spki.der");
     unsigned char *tagged = malloc(leaf.len);
     memcpy(tagged, leaf.p, leaf.len);
-    CHECK_INT_EQ(tagged[13], MBEDTLS_ASN1_INTEGER); /* after 30 82 LL LL 30 82 LL LL a0 03 02 01 02 */
+    CHECK_INT_EQ(tagged[13],
+                 MBEDTLS_ASN1_INTEGER); /* after 30 82 LL LL 30 82 LL LL a0 03 02 01 02 */
     tagged[13] = MBEDTLS_ASN1_CONTEXT_SPECIFIC | 2;
     CHECK_INT_EQ(dane_cert_der_spki(tagged, leaf.len, &spki, &len), 0);
     CHECK_INT_EQ(len, leaf_key.len);
@@ -1009,11 +1010,11 @@ static void test_verify_der(void)
  * not parse", and the words for it. */
 static void test_parse_error_codes(void)
 {
-    CHECK_INT_EQ(dane_cert_parse_error(MBEDTLS_ERR_X509_INVALID_NAME + MBEDTLS_ERR_ASN1_OUT_OF_DATA),
-                 1);
+    CHECK_INT_EQ(
+        dane_cert_parse_error(MBEDTLS_ERR_X509_INVALID_NAME + MBEDTLS_ERR_ASN1_OUT_OF_DATA), 1);
     CHECK_INT_EQ(dane_cert_parse_error(MBEDTLS_ERR_X509_INVALID_DATE), 1);
-    CHECK_INT_EQ(dane_cert_parse_error(MBEDTLS_ERR_X509_UNKNOWN_SIG_ALG + MBEDTLS_ERR_OID_NOT_FOUND),
-                 1);
+    CHECK_INT_EQ(
+        dane_cert_parse_error(MBEDTLS_ERR_X509_UNKNOWN_SIG_ALG + MBEDTLS_ERR_OID_NOT_FOUND), 1);
     CHECK_INT_EQ(dane_cert_parse_error(MBEDTLS_ERR_PK_UNKNOWN_PK_ALG), 1);
     CHECK_INT_EQ(dane_cert_parse_error(MBEDTLS_ERR_X509_CERT_VERIFY_FAILED), 0);
     CHECK_INT_EQ(dane_cert_parse_error(MBEDTLS_ERR_X509_ALLOC_FAILED), 0);

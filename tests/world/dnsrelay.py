@@ -230,21 +230,39 @@ class UDPHandler(socketserver.BaseRequestHandler):
 
 
 class TCPHandler(socketserver.StreamRequestHandler):
+    """Pipelined queries are answered concurrently, each as soon as it is ready
+    (out of order, RFC 7766 §6.2.1.1), as a recursive resolver does: a delayed
+    answer does not hold up the ones behind it."""
     timeout = 10
 
     def handle(self):
+        wlock = threading.Lock()
+        workers = []
+
+        def work(data):
+            reply = handle(data, "tcp")
+            with wlock:
+                try:
+                    if reply is None:  # drop: no answer, and the connection ends
+                        self.connection.shutdown(socket.SHUT_RDWR)
+                    else:
+                        self.wfile.write(struct.pack("!H", len(reply)) + reply)
+                except OSError:
+                    pass
+
         try:
             while True:
                 ln = self.rfile.read(2)
                 if len(ln) < 2:
-                    return
+                    break
                 data = self.rfile.read(struct.unpack("!H", ln)[0])
-                reply = handle(data, "tcp")
-                if reply is None:
-                    return
-                self.wfile.write(struct.pack("!H", len(reply)) + reply)
+                t = threading.Thread(target=work, args=(data,), daemon=True)
+                t.start()
+                workers.append(t)
         except OSError:
-            return
+            pass
+        for t in workers:
+            t.join(15)
 
 
 class UDPServer(socketserver.ThreadingMixIn, socketserver.UDPServer):

@@ -33,6 +33,9 @@ test can change the relay's lies while it runs:
                       ("answer", "authority" or "additional", default "answer")
                       of the real answer
         set_ttl       every record's TTL set to "ttl"
+        question      the upstream's answer to another question, "from_qname"/
+                      "from_qtype" (DO set), under the query's ID (a reply
+                      that does not match the query)
      "ms", "bytes", "type", "from_qname", "from_qtype", "section", "ttl": as above
     }
 
@@ -165,6 +168,11 @@ def tamper(query, wire, rule, proto):
         return r.to_wire()
     if action == "delay":
         time.sleep(rule.get("ms", 1000) / 1000.0)
+    if action == "question":
+        other = dns.message.make_query(rule["from_qname"], rule.get("from_qtype", "A"),
+                                       want_dnssec=True)
+        reply = ask_upstream(other.to_wire())
+        return None if reply is None else wire[:2] + reply[2:]
     answer = ask_upstream(wire)
     if answer is None:
         return None

@@ -39,6 +39,8 @@
 #define UPSTREAM_GETDNS_TIMEOUT_MS (24u * 3600 * 1000) /* out of reach, see above */
 #define UPSTREAM_FIRST_ATTEMPT_MS 400                  /* at least; then doubling */
 #define UPSTREAM_MAX_ATTEMPTS 8                        /* getdns requests per fetch */
+#define UPSTREAM_MAX_PENDING 4  /* of them running at once */
+#define UPSTREAM_MAX_EXTRA 64   /* attempts beside a running one, in all fetches */
 #define UPSTREAM_BUCKETS 1024
 #define UPSTREAM_MAX_ANCHORS 32
 
@@ -46,6 +48,7 @@ struct fetch_attempt {
     getdns_transaction_t tid;
     uint64_t started_ms;
     uint8_t pending; /* getdns has not called back yet */
+    uint8_t extra;   /* started while another was pending (counted in up->extra_pending) */
     uint8_t gen;     /* the fetch's generation when started */
 };
 
@@ -84,6 +87,7 @@ struct upstream {
     size_t n_anchors;
     struct upstream_fetch all; /* list head: every fetch not yet freed */
     int32_t lookup_srtt, lookup_rttvar; /* ms, of complete attempts (Unbound's rtt) */
+    unsigned extra_pending; /* attempts running beside another of the same fetch */
 };
 
 const char *upstream_strerror(int err)
@@ -332,6 +336,13 @@ static void fetch_unlink(struct upstream_fetch *f)
         *pp = f->next_in_bucket;
 }
 
+static void attempt_done(struct upstream_fetch *f, struct fetch_attempt *a)
+{
+    if (a->pending && a->extra)
+        f->up->extra_pending--;
+    a->pending = 0;
+}
+
 static unsigned attempts_pending(const struct upstream_fetch *f)
 {
     unsigned n = 0;
@@ -349,7 +360,7 @@ static void fetch_destroy(struct upstream_fetch *f)
         return;
     for (unsigned i = 0; i < f->n_att; i++) {
         if (f->att[i].pending) {
-            f->att[i].pending = 0; /* the CANCEL callback will see this and ignore */
+            attempt_done(f, &f->att[i]); /* the CANCEL callback will see this and ignore */
             getdns_cancel_callback(up->ctx, f->att[i].tid);
         }
     }
@@ -402,7 +413,9 @@ static void fetch_attempt(struct upstream_fetch *f)
     up->stats.attempts++;
     /* Marked pending before the call: getdns may complete (or fail) synchronously,
      * before it has told us the transaction ID. */
+    a->extra = attempts_pending(f) > 0;
     a->pending = 1;
+    up->extra_pending += a->extra;
     a->tid = 0;
     a->gen = f->gen;
     a->started_ms = uv_now(up->loop);
@@ -414,7 +427,7 @@ static void fetch_attempt(struct upstream_fetch *f)
     if (r != GETDNS_RETURN_GOOD) {
         log_debug("upstream: getdns_general refused %s/%u: %s", f->qname_text, f->qtype,
                   getdns_get_errorstr_by_id(r));
-        a->pending = 0; /* another goes when the attempt timer fires */
+        attempt_done(f, a); /* another goes when the attempt timer fires */
     } else {
         a->tid = tid;
     }
@@ -443,12 +456,17 @@ static void lookup_rtt_update(struct upstream *up, uint64_t ms)
 static void attempt_timer_cb(uv_timer_t *t)
 {
     struct upstream_fetch *f = t->data;
-    /* Not cancelled: an earlier attempt may be slow, not lost, and its answer
-     * is as good as the new one's. */
-    log_trace("upstream: %s/%u: no answer after %u ms, one more attempt beside %u running",
-              f->qname_text, f->qtype, f->attempt_ms, attempts_pending(f));
+    unsigned running = attempts_pending(f);
     f->attempt_ms *= 2;
     uv_timer_start(&f->attempt_timer, attempt_timer_cb, f->attempt_ms, 0);
+    /* Not cancelled: an earlier attempt may be slow, not lost, and its answer
+     * is as good as the new one's. Attempts beside running ones are bounded,
+     * per fetch and in all, so that an overloaded upstream (or daneguard) is
+     * not handed more of the same work. */
+    if (running && (running >= UPSTREAM_MAX_PENDING || f->up->extra_pending >= UPSTREAM_MAX_EXTRA))
+        return;
+    log_trace("upstream: %s/%u: no answer yet, one more attempt beside %u running", f->qname_text,
+              f->qtype, running);
     fetch_attempt(f);
 }
 
@@ -524,11 +542,11 @@ static void getdns_done(getdns_context *ctx, getdns_callback_type_t type, getdns
         a = &f->att[f->starting]; /* called back inside getdns_general */
     if (!a || type == GETDNS_CALLBACK_CANCEL) {
         if (a)
-            a->pending = 0;
+            attempt_done(f, a);
         getdns_dict_destroy(response);
         return;
     }
-    a->pending = 0;
+    attempt_done(f, a);
     if (f->finished) { /* another attempt answered first */
         getdns_dict_destroy(response);
         return;

@@ -5,8 +5,12 @@
  * (DNSKEY and DS of every zone on the way), every time. daneguard therefore
  * gives getdns one upstream of its own, on 127.0.0.1 (UDP and TCP), that answers
  * from a cache of raw upstream responses (DNSKEY, DS and everything else, for
- * their TTL) and forwards misses to the configured upstreams. getdns still
- * validates every answer itself; the forwarder only saves the round trips.
+ * their TTL, never past their signatures) and forwards misses to the
+ * configured upstreams: identical queries in flight share one request, whose
+ * retransmits go beside the earlier tries (adaptive timeouts per upstream) and
+ * whose first reply matching the question is taken. getdns still validates
+ * every answer itself; the forwarder only saves the round trips, and drops
+ * what a bogus validation used (forwarder_purge()).
  * It is used when the transports are UDP first (TCP on truncation); with
  * DNS-over-TLS in the list, or TCP first, getdns talks to the upstreams
  * directly, over its own reused connections.

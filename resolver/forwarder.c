@@ -558,9 +558,14 @@ static void req_send(struct fwd_req *r, size_t u)
         try_close(r->tries[0]);
     if (!r->use_tcp && fw->sockets >= FWD_MAX_SOCKETS && r->n_tries)
         try_close(r->tries[0]); /* at the fd budget: the oldest try makes room */
+    /* The upstream's timeout, but at most a quarter of the request's time: an
+     * upstream that dropped a few queries (restarting, say) is asked again
+     * before the client gives up, however far its timeout has backed off. */
     wait = r->use_tcp ? (fw->infra[u].rto * 2 > FWD_TCP_TRY_MS ? fw->infra[u].rto * 2
                                                                 : FWD_TCP_TRY_MS)
                       : fw->infra[u].rto;
+    if (wait > fw->timeout_ms / 4 && fw->timeout_ms / 4 >= FWD_RTO_MIN)
+        wait = fw->timeout_ms / 4;
     if (now + wait > r->deadline_ms)
         wait = (uint32_t)(r->deadline_ms > now ? r->deadline_ms - now : 0);
     uv_timer_start(&r->timer, req_timeout, wait, 0);

@@ -568,9 +568,11 @@ static void getdns_done(getdns_context *ctx, getdns_callback_type_t type, getdns
         outside_anchors(f))
         status = GETDNS_DNSSEC_INSECURE;
     lookup_rtt_update(f->up, uv_now(f->up->loop) - a->started_ms);
-    if (status == GETDNS_DNSSEC_BOGUS) {
+    if (status == GETDNS_DNSSEC_BOGUS || status == GETDNS_DNSSEC_INDETERMINATE) {
         /* Perhaps one corrupted answer, cached by the forwarder: drop what the
-         * validation used and ask once more. A bogus answer from an attempt
+         * validation used and ask once more (indeterminate under a trust
+         * anchor, since outside_anchors() made the rest insecure, is a chain
+         * that did not come together: the same). A bogus answer from an attempt
          * started before that purge says nothing new: wait for the newer one. */
         if (a->gen != f->gen) {
             getdns_dict_destroy(response);

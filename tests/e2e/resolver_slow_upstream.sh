@@ -10,7 +10,9 @@ cd "$(dirname "$0")/../.."
 . tests/world/world.sh
 world_trap
 
-TIMEOUT_MS=5000
+TIMEOUT_MS=5000     # over TCP
+UDP_TIMEOUT_MS=8000 # over UDP: the forwarder retransmits after at most a quarter of it
+UDP_WITHIN_MS=4000  # what "well within the timeout" means here
 world_extra_records() {
     [ "$1" = secure.world.test. ] || return 0
     for i in $(seq 1 30); do echo "n$i IN A 127.0.1.$i"; done
@@ -33,20 +35,20 @@ brief() { echo "$(dig_rcode "$1") flags: $(dig_flags "$1") ede: $(dig_ede "$1")"
 relay_lines() { wc -l <"$WORLD_RELAY_LOG"; }
 
 # --- UDP through the forwarder, 800 ms per upstream answer ---------------------
-world_daneguard_config "$WORLD_DIR/dg.yml" "resolver.timeout: $TIMEOUT_MS"
+world_daneguard_config "$WORLD_DIR/dg.yml" "resolver.timeout: $UDP_TIMEOUT_MS"
 world_daneguard_start "$WORLD_DIR/dg.yml" || exit 1
 world_relay_rules '[{"qname":"*","action":"delay","ms":800}]'
 timed q www.secure.world.test A
-if secure_ok "$OUT" && [ "$ms" -le $((TIMEOUT_MS * 3 / 4)) ]; then
+if secure_ok "$OUT" && [ "$ms" -le "$UDP_WITHIN_MS" ]; then
     pass udp_800ms_upstream_answers
 else
-    fail udp_800ms_upstream_answers "$(brief "$OUT") after $ms ms (timeout $TIMEOUT_MS)"
+    fail udp_800ms_upstream_answers "$(brief "$OUT") after $ms ms (timeout $UDP_TIMEOUT_MS)"
 fi
 echo "udp, 800 ms delay: www.secure.world.test A answered in $ms ms"
 ok=0
 for i in 1 2 3; do
     timed q "n$i.secure.world.test" A
-    secure_ok "$OUT" && [ "$ms" -le $((TIMEOUT_MS * 3 / 4)) ] && ok=$((ok + 1))
+    secure_ok "$OUT" && [ "$ms" -le "$UDP_WITHIN_MS" ] && ok=$((ok + 1))
 done
 if [ "$ok" -eq 3 ]; then
     pass udp_800ms_new_names_answer
@@ -74,7 +76,9 @@ else
     fail burst_of_identical_queries_one_upstream_query "$n upstream queries, $ok of 20 with AD"
 fi
 # 20 different new names of a zone whose keys are not cached yet, at once:
-# every validation needs the zone's DNSKEY set; it is asked for once.
+# every validation needs the zone's DNSKEY set; it is asked for once (twice
+# when the answer came later than the retransmit timeout, as it may on a
+# loaded machine; without the sharing it is asked for about 20 times).
 pids=()
 for i in $(seq 1 20); do
     if ((i % 2)); then t=A; else t=AAAA; fi
@@ -86,7 +90,7 @@ done
 wait "${pids[@]}"
 n=$(world_relay_count '^udp burst\.world\.test\. DNSKEY ')
 echo "40 concurrent lookups in a new zone: $n upstream DNSKEY queries"
-if [ "$n" -eq 1 ]; then
+if [ "$n" -ge 1 ] && [ "$n" -le 2 ]; then
     pass concurrent_lookups_share_one_dnskey_query
 else
     fail concurrent_lookups_share_one_dnskey_query "$n DNSKEY queries for burst.world.test"

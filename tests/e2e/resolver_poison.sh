@@ -17,7 +17,7 @@ WORLD_SHORTLIVED_SECS=${WORLD_SHORTLIVED_SECS:-40}
 WORLD_KEEP_ANCHOR_KEY=1
 world_extra_records() {
     [ "$1" = secure.world.test. ] || return 0
-    for i in 1 2 3 4 5 6 7 8; do echo "p$i IN A 127.0.0.9$i"; done
+    for i in 1 2 3 4 5 6 7 8 9; do echo "p$i IN A 127.0.0.9$i"; done
 }
 world_start || exit 1
 world_relay_start || exit 1
@@ -43,6 +43,17 @@ if secure_ok "$out" && [ -n "$ttl" ] && [ "$ttl" -le $((left + 1)) ]; then
     pass ttl_capped_at_signature_expiration
 else
     fail ttl_capped_at_signature_expiration "$(brief "$out"), TTL ${ttl:-none} with the signatures expiring in $left s"
+fi
+
+# TTLs raised by the upstream (the relay's set_ttl) stay within the RRSIG's
+# Original TTL (3600 in the zone).
+world_relay_rules '[{"qname":"p9.secure.world.test.","qtype":"A","action":"set_ttl","ttl":1000000}]'
+out=$(q p9.secure.world.test A)
+ttl=$(dig_section "$out" ANSWER | awk '$4 == "A" { print $2; exit }')
+if secure_ok "$out" && [ -n "$ttl" ] && [ "$ttl" -le 3600 ]; then
+    pass ttl_capped_at_original_ttl
+else
+    fail ttl_capped_at_original_ttl "$(brief "$out"), TTL ${ttl:-none} (the RRSIG's Original TTL is 3600)"
 fi
 
 # A reply to another question under the right ID is not an answer: dropped,

@@ -266,7 +266,7 @@ _world_child() {
 # and WORLD_TA_FILE. Keys are made new each time.
 world_build_zones() {
     local z="$WORLD_DIR/zones" key i c delegations
-    if [ "${WORLD_KEEP_ANCHOR_KEY:-0}" = 1 ] && [ -n "${WORLD_ANCHOR_KEY:-}" ]; then
+    if [ "${WORLD_KEEP_ANCHOR_KEY:-0}" = 1 ] && [ -f "${WORLD_ANCHOR_KEY:-}.key" ]; then
         mkdir -p "$WORLD_DIR/anchor-key" && cp "$WORLD_ANCHOR_KEY".* "$WORLD_DIR/anchor-key/" || return 1
     fi
     rm -rf "$WORLD_DIR/zones" "$WORLD_DIR/keys"

@@ -344,9 +344,14 @@ cap_rows() { # MODE C H: a fresh resolver (reload) with a long timeout, primed, 
 }
 # the last 4 names are kept out of the tables for these
 [ "$k" -le $((ROWS - 4)) ] || fail failclosed_rows "the tables used $k names of $ROWS"
-reload_to reload_flood_dane "${base_cfg[@]}" "resolver.timeout: $FLOOD_TIMEOUT" &&
+# One client may not hold more than max_waiting_per_client queries (the
+# resolver drops its oldest and cancels their lookups): the flood stands for
+# many clients, so it gets room to fill the lookups-in-flight cap.
+flood_cfg=("resolver.timeout: $FLOOD_TIMEOUT" "resolver.max_waiting_per_client: 100000"
+    "resolver.max_waiting_queries: 100000")
+reload_to reload_flood_dane "${base_cfg[@]}" "${flood_cfg[@]}" &&
     cap_rows dane "$ROWS" $((ROWS - 1))
-reload_to reload_flood_all "${base_cfg[@]}" "resolver.timeout: $FLOOD_TIMEOUT" "proxy.intercept: all" &&
+reload_to reload_flood_all "${base_cfg[@]}" "${flood_cfg[@]}" "proxy.intercept: all" &&
     cap_rows all $((ROWS - 2)) $((ROWS - 3))
 dg_alive daneguard_survived
 dg_stop_checked no_sanitizer_reports

@@ -465,6 +465,8 @@ int dns_cap_ttls_by_rrsig(uint8_t *msg, size_t len, time_t now)
                     cap = sigs[i].bound;
         }
         uint8_t *ttl = msg + rr.rdata_offset - 6; /* TTL, then RDLENGTH, then rdata */
+        if (rr.ttl > 0x7fffffff) /* RFC 2181 §8: the top bit set means 0, not "huge" */
+            cap = 0;
         if (rr.ttl > cap) {
             ttl[0] = (uint8_t)(cap >> 24);
             ttl[1] = (uint8_t)(cap >> 16);

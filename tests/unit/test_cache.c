@@ -465,6 +465,13 @@ static void test_ttl_cap_by_rrsig(void)
     CHECK_INT_EQ(dns_cap_ttls_by_rrsig(m3.b, m3.n, (time_t)0xfffffff0LL), 0);
     CHECK_INT_EQ(ttl_at(&m3, w_ttl), 32);
 
+    /* a TTL with the top bit set means 0 (RFC 2181 §8): it becomes 0, not the
+     * signature's bound (which would turn 2^31 into an hour) */
+    struct msg_buf m4 = m3;
+    memcpy(m4.b + w_ttl, "\x80\x00\x00\x00", 4);
+    CHECK_INT_EQ(dns_cap_ttls_by_rrsig(m4.b, m4.n, (time_t)0xfffffff0LL), 0);
+    CHECK_INT_EQ(ttl_at(&m4, w_ttl), 0);
+
     /* a record cut short is an error, not a read past the end */
     CHECK(dns_cap_ttls_by_rrsig(m.b, a_sig + 10, now) < 0);
 }

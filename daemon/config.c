@@ -11,11 +11,8 @@
  */
 #include "config.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
-#include <net/if.h>
-#include <netinet/in.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -91,129 +88,25 @@ void config_defaults(struct config *cfg)
     px->max_lookups_per_client = 128;
 }
 
-/* ---- addresses and networks -------------------------------------------- */
+/* ---- addresses ("addr@port": daemon/addr.c) ------------------------------- */
 
-/* A numeric IPv4 or IPv6 address (v6 may carry "%scope"); port is set later. */
-static const char *ip_parse(const char *host, struct sockaddr_storage *ss, socklen_t *len)
+/* 0, or the ADDR_E* code that says why text is not an address. */
+static int sockaddr_parse(const char *text, uint16_t default_port, struct config_sockaddr *out)
 {
-    memset(ss, 0, sizeof *ss);
-    if (strchr(host, ':')) {
-        struct sockaddr_in6 sin6;
-        char buf[64];
-        const char *pct = strchr(host, '%');
-        size_t alen = pct ? (size_t)(pct - host) : strlen(host);
-
-        memset(&sin6, 0, sizeof sin6);
-        if (alen >= sizeof buf)
-            return "not an IP address";
-        memcpy(buf, host, alen);
-        buf[alen] = '\0';
-        if (inet_pton(AF_INET6, buf, &sin6.sin6_addr) != 1)
-            return "not an IP address";
-        if (pct) {
-            const char *scope = pct + 1;
-            char *end;
-            unsigned long idx;
-
-            if (!*scope)
-                return "empty scope after '%'";
-            errno = 0;
-            idx = strtoul(scope, &end, 10);
-            if (*end != '\0' || errno || idx > UINT32_MAX)
-                idx = if_nametoindex(scope);
-            if (idx == 0)
-                return "unknown interface after '%'";
-            sin6.sin6_scope_id = (uint32_t)idx;
-        }
-        sin6.sin6_family = AF_INET6;
-        memcpy(ss, &sin6, sizeof sin6);
-        *len = sizeof sin6;
-        return NULL;
-    }
-    struct sockaddr_in sin;
-    memset(&sin, 0, sizeof sin);
-    if (inet_pton(AF_INET, host, &sin.sin_addr) != 1)
-        return "not an IP address";
-    sin.sin_family = AF_INET;
-    memcpy(ss, &sin, sizeof sin);
-    *len = sizeof sin;
-    return NULL;
-}
-
-/* Decimal 1..65535, digits only. */
-static int port_parse(const char *s, uint16_t *port)
-{
-    unsigned long v = 0;
-
-    if (!*s || strlen(s) > 5)
-        return -1;
-    for (; *s; s++) {
-        if (*s < '0' || *s > '9')
-            return -1;
-        v = v * 10 + (unsigned long)(*s - '0');
-    }
-    if (v < 1 || v > 65535)
-        return -1;
-    *port = (uint16_t)v;
-    return 0;
-}
-
-/* Returns NULL on success or why text is not an address. */
-static const char *sockaddr_parse(const char *text, uint16_t default_port,
-                                  struct config_sockaddr *out)
-{
-    char host[64];
-    const char *port_s = NULL, *why;
-    size_t len = strlen(text), hlen;
-    uint16_t port = default_port;
+    int rc;
 
     memset(out, 0, sizeof *out);
-    if (len == 0)
-        return "empty address";
-    if (len >= sizeof out->text)
-        return "too long for an address";
-    if (text[0] == '[') {
-        const char *close = strchr(text, ']');
-        if (!close)
-            return "missing ']'";
-        hlen = (size_t)(close - text - 1);
-        memcpy(host, text + 1, hlen);
-        host[hlen] = '\0';
-        if (close[1] == ':' || close[1] == '@' || close[1] == '#')
-            port_s = close + 2;
-        else if (close[1] != '\0')
-            return "unexpected text after ']'";
-        if (!strchr(host, ':'))
-            return "brackets are for IPv6 addresses";
-    } else {
-        const char *sep = strpbrk(text, "@#");
-        const char *colon = strchr(text, ':');
-
-        if (!sep && colon && !strchr(colon + 1, ':'))
-            sep = colon; /* 192.0.2.1:53 */
-        hlen = sep ? (size_t)(sep - text) : len;
-        memcpy(host, text, hlen);
-        host[hlen] = '\0';
-        if (sep)
-            port_s = sep + 1;
-    }
-    if (port_s && port_parse(port_s, &port) != 0)
-        return "port must be a number 1..65535";
-    if (port == 0)
-        return "no port given";
-    why = ip_parse(host, &out->ss, &out->len);
-    if (why)
-        return why;
-    addr_set_port(&out->ss, port);
-    memcpy(out->text, text, len + 1);
-    return NULL;
+    rc = addr_parse_endpoint(text, default_port, &out->ss, &out->len);
+    if (rc == 0)
+        memcpy(out->text, text, strlen(text) + 1); /* fits: ADDR_ENDPOINT_MAX */
+    return rc;
 }
 
 int config_sockaddr_parse(const char *text, uint16_t default_port, struct config_sockaddr *out)
 {
     if (!text || !out)
         return -1;
-    return sockaddr_parse(text, default_port, out) ? -1 : 0;
+    return sockaddr_parse(text, default_port, out) < 0 ? -1 : 0;
 }
 
 /* ---- the YAML walker ----------------------------------------------------- */
@@ -506,14 +399,16 @@ static int listen_list(struct parse *p, yaml_node_t *v, const char *key,
         return -1;
     LIST_FOREACH(p, seq, item)
     {
-        const char *s = scalar(p, item, key, "an address (\"addr@port\" or \"addr\")"), *why;
+        const char *s = scalar(p, item, key, "an address (\"addr@port\" or \"addr\")");
         struct config_sockaddr sa;
+        int rc;
 
         if (!s)
             return -1;
-        why = sockaddr_parse(s, default_port, &sa);
-        if (why)
-            return fail(p, item, key, "%s: \"%s\" (expected \"addr@port\" or \"addr\")", why, s);
+        rc = sockaddr_parse(s, default_port, &sa);
+        if (rc < 0)
+            return fail(p, item, key, "%s: \"%s\" (expected \"addr@port\" or \"addr\")",
+                        addr_strerror(rc), s);
         for (size_t i = 0; i < count; i++)
             if (list[i].len == sa.len && memcmp(&list[i].ss, &sa.ss, sa.len) == 0)
                 return fail(p, item, key, "\"%s\" is listed twice", s);
@@ -573,18 +468,19 @@ struct upstream_parse {
 static int u_address(struct parse *p, yaml_node_t *v, const char *key, void *obj)
 {
     struct config_upstream *u = ((struct upstream_parse *)obj)->u;
-    const char *s = scalar(p, v, key, "an IP address"), *why;
+    const char *s = scalar(p, v, key, "an IP address");
+    int rc;
 
     if (!s)
         return -1;
     if (strlen(s) >= sizeof u->addr.text)
         return fail(p, v, key, "not an IP address: \"%s\"", s);
-    why = ip_parse(s, &u->addr.ss, &u->addr.len);
-    if (why)
+    rc = addr_parse_scoped(s, 0, &u->addr.ss, &u->addr.len);
+    if (rc < 0)
         return fail(p, v, key,
                     "%s: \"%s\" (address_data takes a bare address; the port goes in "
                     "port:)",
-                    why, s);
+                    addr_strerror(rc), s);
     memcpy(u->addr.text, s, strlen(s) + 1);
     return 0;
 }
@@ -1052,7 +948,7 @@ static int x_http_ports(struct parse *p, yaml_node_t *v, const char *key, void *
             return -1;
         dash = strchr(s, '-');
         if (!dash) {
-            if (port_parse(s, &lo) != 0)
+            if (addr_port_parse(s, &lo) != 0)
                 return fail(p, item, key, "expected a port number 1..65535 or a range, got %s",
                             node_desc(item, buf, sizeof buf));
             hi = lo;
@@ -1062,7 +958,7 @@ static int x_http_ports(struct parse *p, yaml_node_t *v, const char *key, void *
                             node_desc(item, buf, sizeof buf));
             memcpy(lo_s, s, (size_t)(dash - s));
             lo_s[dash - s] = '\0';
-            if (port_parse(lo_s, &lo) != 0 || port_parse(dash + 1, &hi) != 0)
+            if (addr_port_parse(lo_s, &lo) != 0 || addr_port_parse(dash + 1, &hi) != 0)
                 return fail(p, item, key, "expected a range like \"1024-65535\", got %s",
                             node_desc(item, buf, sizeof buf));
             if (lo > hi)
@@ -1241,52 +1137,6 @@ static int walk_mapping(struct parse *p, yaml_node_t *map, const char *prefix,
 
 /* ---- cross-checks ------------------------------------------------------------ */
 
-static int sa_is_any(const struct sockaddr_storage *ss)
-{
-    static const uint8_t zero[16];
-    size_t len;
-    const uint8_t *a = addr_bytes((const struct sockaddr *)ss, &len);
-    return a && memcmp(a, zero, len) == 0;
-}
-
-static int sa_same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
-{
-    size_t la, lb;
-    const uint8_t *aa = addr_bytes((const struct sockaddr *)a, &la),
-                  *ba = addr_bytes((const struct sockaddr *)b, &lb);
-    return aa && ba && la == lb && memcmp(aa, ba, la) == 0;
-}
-
-/* Loopback as the kernel routes it: 127/8, ::1 and v4-mapped 127/8 (not the
- * embedded forms addr_kind_of() also calls loopback, which no socket reaches). */
-static int sa_is_loopback(const struct sockaddr_storage *ss)
-{
-    static const uint8_t v4mapped_prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-    static const uint8_t v6_loopback[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
-    size_t len;
-    const uint8_t *a = addr_bytes((const struct sockaddr *)ss, &len);
-    if (!a)
-        return 0;
-    if (len == 4)
-        return a[0] == 127;
-    return memcmp(a, v6_loopback, 16) == 0 || (memcmp(a, v4mapped_prefix, 12) == 0 && a[12] == 127);
-}
-
-/* Whether a socket bound to listen would receive what is sent to dest. */
-static int sa_reaches(const struct sockaddr_storage *listen, const struct sockaddr_storage *dest)
-{
-    if (addr_port((const struct sockaddr *)listen) != addr_port((const struct sockaddr *)dest))
-        return 0;
-    if (sa_same_addr(listen, dest))
-        return 1;
-    if (!sa_is_any(listen))
-        return 0;
-    /* a wildcard listener gets what is sent to loopback, and v6 any gets v4 too */
-    if (listen->ss_family == AF_INET6 || listen->ss_family == dest->ss_family)
-        return sa_is_loopback(dest);
-    return 0;
-}
-
 static int cross_check(struct parse *p)
 {
     const struct config_resolver *r = &p->cfg->resolver;
@@ -1295,11 +1145,12 @@ static int cross_check(struct parse *p)
 
     for (size_t i = 0; i < r->n_upstreams; i++)
         for (size_t j = 0; j < r->n_listen; j++) {
+            const struct sockaddr *l = (const struct sockaddr *)&r->listen[j].ss;
             struct sockaddr_storage dst = r->upstreams[i].addr.ss;
-            int hits = sa_reaches(&r->listen[j].ss, &dst);
+            int hits = addr_reaches(l, (const struct sockaddr *)&dst);
             if (!hits) { /* the same server over TLS */
                 addr_set_port(&dst, r->upstreams[i].tls_port);
-                hits = sa_reaches(&r->listen[j].ss, &dst);
+                hits = addr_reaches(l, (const struct sockaddr *)&dst);
             }
             if (hits)
                 return fail_at(p, p->upstream_line[i], "resolver.upstream_recursive_servers",

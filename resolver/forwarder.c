@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "cache.h"
 #include "log.h"
 #include "wire.h"
@@ -409,14 +410,7 @@ static void getdns_udp_recv(uv_udp_t *u, ssize_t n, const uv_buf_t *buf,
 
 static int same_addr(const struct sockaddr *a, const struct sockaddr *b)
 {
-    if (a->sa_family != b->sa_family)
-        return 0;
-    if (a->sa_family == AF_INET) {
-        const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
-        return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
-    }
-    const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
-    return x->sin6_port == y->sin6_port && memcmp(&x->sin6_addr, &y->sin6_addr, 16) == 0;
+    return addr_equal(a, b);
 }
 
 static void upstream_udp_recv(uv_udp_t *u, ssize_t n, const uv_buf_t *buf,

@@ -6,6 +6,14 @@
  * the new file is bad. Every error is one line, "FILE:LINE: KEY: what is
  * wrong", with LINE 1-based from libyaml's marks.
  *
+ * Keys are data, as in Unbound's util/config_file.c: each table row names a
+ * key once, with its kind (milliseconds, a size, a flag, a path, one of some
+ * words, a list of addresses...), the field it fills (offsetof into the
+ * section's struct), its range and its default. The kind decides how the
+ * value is read and what an error says; only keys with structure of their own
+ * (upstream servers, transports, trust anchors, port lists, the user) have a
+ * function. config_defaults() applies the table's defaults.
+ *
  * The walker never descends generically: each key knows the shape of its
  * value, so aliases (even cyclic ones) and deep nesting cannot make it loop.
  */
@@ -16,77 +24,17 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
-#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <yaml.h>
 
 #include "addr.h"
 #include "log.h"
 
-/* ---- defaults ---------------------------------------------------------- */
-
 #define CONFIG_DNS_PORT 53
 #define CONFIG_PROXY_PORT 8080
-
-static void add_default_listen(struct config_sockaddr *list, size_t *n, const char *text,
-                               uint16_t port)
-{
-    if (config_sockaddr_parse(text, port, &list[*n]) == 0)
-        (*n)++;
-}
-
-static void add_default_allow(struct addr_cidr *list, size_t *n)
-{
-    if (addr_cidr_parse("127.0.0.0/8", &list[*n]) == 0)
-        (*n)++;
-    if (addr_cidr_parse("::1/128", &list[*n]) == 0)
-        (*n)++;
-}
-
-void config_defaults(struct config *cfg)
-{
-    struct config_resolver *r = &cfg->resolver;
-    struct config_proxy *px = &cfg->proxy;
-
-    memset(cfg, 0, sizeof *cfg);
-
-    add_default_listen(r->listen, &r->n_listen, "127.0.0.1", CONFIG_DNS_PORT);
-    add_default_listen(r->listen, &r->n_listen, "::1", CONFIG_DNS_PORT);
-    r->transports[0] = CONFIG_TRANSPORT_UDP;
-    r->transports[1] = CONFIG_TRANSPORT_TCP;
-    r->n_transports = 2;
-    r->tls_authentication_required = 0;
-    snprintf(r->trust_anchors[0], sizeof r->trust_anchors[0], "%s", "/usr/share/dns/root.key");
-    r->n_trust_anchors = 1;
-    r->timeout_ms = 5000;
-    r->idle_timeout_ms = 10000;
-    add_default_allow(r->allow, &r->n_allow);
-    r->cache_size = (size_t)32 << 20;
-    r->bogus_ttl_s = 60;
-    snprintf(r->resolv_conf, sizeof r->resolv_conf, "%s", "/etc/resolv.conf");
-
-    px->enabled = 1;
-    add_default_listen(px->listen, &px->n_listen, "127.0.0.1", CONFIG_PROXY_PORT);
-    add_default_allow(px->allow, &px->n_allow);
-    px->intercept = CONFIG_INTERCEPT_DANE;
-    snprintf(px->ca_dir, sizeof px->ca_dir, "%s", "/var/lib/daneguard");
-    snprintf(px->trust_store, sizeof px->trust_store, "%s", "/etc/ssl/certs/ca-certificates.crt");
-    px->allowed_ports[0] = 443;
-    px->allowed_ports[1] = 8443;
-    px->n_allowed_ports = 2;
-    px->max_connections = 1024;
-    px->buffer_size = 16 * 1024;
-    px->handshake_timeout_ms = 10000;
-    px->idle_timeout_ms = 300000;
-    px->cert_cache_entries = 1000;
-    px->http_ports[0] = (struct config_port_range){80, 80};
-    px->http_ports[1] = (struct config_port_range){8080, 8080};
-    px->n_http_ports = 2;
-    px->max_connections_per_client = px->max_connections / 4;
-    px->max_lookups_per_client = 128;
-}
 
 /* ---- addresses ("addr@port": daemon/addr.c) ------------------------------- */
 
@@ -109,20 +57,13 @@ int config_sockaddr_parse(const char *text, uint16_t default_port, struct config
     return sockaddr_parse(text, default_port, out) < 0 ? -1 : 0;
 }
 
-/* ---- the YAML walker ----------------------------------------------------- */
+/* ---- messages ------------------------------------------------------------ */
 
 struct parse {
     const char *name; /* file name for messages */
     yaml_document_t *doc;
     struct config *cfg;
     char *err;
-    /* lines (1-based, 0 = default) kept for the cross-checks at the end */
-    unsigned long resolver_listen_line[CONFIG_MAX_ADDRS];
-    unsigned long proxy_listen_line[CONFIG_MAX_ADDRS];
-    unsigned long upstream_line[CONFIG_MAX_ADDRS];
-    unsigned long transports_line;
-    unsigned long tls_auth_line;
-    unsigned long per_client_line; /* proxy.max_connections_per_client given */
 };
 
 static unsigned long line_of(const yaml_node_t *node)
@@ -177,13 +118,18 @@ static const char *node_desc(const yaml_node_t *node, char *buf, size_t size)
     return buf;
 }
 
+/* "expected WHAT, got ..." */
+static int fail_expected(struct parse *p, yaml_node_t *node, const char *key, const char *what)
+{
+    char buf[64];
+    return fail(p, node, key, "expected %s, got %s", what, node_desc(node, buf, sizeof buf));
+}
+
 /* The scalar's text, or NULL after an error "expected WHAT, got ...". */
 static const char *scalar(struct parse *p, yaml_node_t *node, const char *key, const char *what)
 {
-    char buf[64];
-
     if (node->type != YAML_SCALAR_NODE || is_null(node)) {
-        fail(p, node, key, "expected %s, got %s", what, node_desc(node, buf, sizeof buf));
+        fail_expected(p, node, key, what);
         return NULL;
     }
     if (strlen((const char *)node->data.scalar.value) != node->data.scalar.length) {
@@ -193,36 +139,115 @@ static const char *scalar(struct parse *p, yaml_node_t *node, const char *key, c
     return (const char *)node->data.scalar.value;
 }
 
-static int get_uint(struct parse *p, yaml_node_t *node, const char *key, const char *what,
-                    unsigned long long min, unsigned long long max, unsigned long long *out)
+/* ---- key tables ------------------------------------------------------------ */
+
+enum key_kind {
+    KIND_COUNT,     /* a whole number, min..max */
+    KIND_MSECS,     /* the same, in milliseconds */
+    KIND_SECONDS,   /* the same, in seconds */
+    KIND_PORT,      /* a port number, 1..65535 */
+    KIND_BYTES,     /* a size: a number with an optional k/m/g suffix, min..max bytes */
+    KIND_FLAG,      /* true or false (an int) */
+    KIND_PATH,      /* a file or directory path (a char array) */
+    KIND_CHOICE,    /* one of some words (an int or an enum) */
+    KIND_ENDPOINTS, /* a list of "addr@port" (struct config_sockaddr[], a size_t count) */
+    KIND_NETWORKS,  /* a list of "net/prefix" (struct addr_cidr[], a size_t count) */
+    KIND_SECTION,   /* a mapping with keys of its own */
+    KIND_FUNC,      /* a value with structure: a function reads it */
+    KIND_IGNORED,   /* a Stubby setting daneguard does not use: any value */
+    KIND_IGNORED_SCALAR, /* the same, but a single value */
+};
+
+struct key_def;
+typedef int (*key_fn)(struct parse *p, yaml_node_t *value, const char *key, void *obj);
+
+struct key_choices {
+    const char *what; /* the words for messages: "dane or all" */
+    struct {
+        const char *word; /* matched without regard to case */
+        int value;
+    } words[6]; /* ends at a NULL word */
+};
+
+struct key_def {
+    const char *name;
+    enum key_kind kind;
+    size_t offset, size;           /* the field: offsetof and sizeof in the section's struct */
+    size_t count_offset;           /* KIND_ENDPOINTS, KIND_NETWORKS: the size_t item count */
+    unsigned long long min, max;   /* numbers and sizes */
+    unsigned long long dflt;       /* the default of a number, flag or choice; a list's port */
+    const char *dflt_text;         /* the default of a path */
+    const struct key_choices *choices; /* KIND_CHOICE */
+    const struct key_def *keys;    /* KIND_SECTION: its table */
+    key_fn fn;                     /* KIND_FUNC */
+};
+
+/* One row per key. Before a table, KEYS_OF names the struct its fields are in. */
+#define K_FIELD(f) .offset = offsetof(KEYS_OF, f), .size = sizeof(((KEYS_OF *)0)->f)
+#define K_NUMBER(n, k, f, lo, hi, d) {.name = n, .kind = k, K_FIELD(f), .min = lo, .max = hi, .dflt = d}
+#define K_COUNT(n, f, lo, hi, d) K_NUMBER(n, KIND_COUNT, f, lo, hi, d)
+#define K_MSECS(n, f, lo, hi, d) K_NUMBER(n, KIND_MSECS, f, lo, hi, d)
+#define K_SECONDS(n, f, lo, hi, d) K_NUMBER(n, KIND_SECONDS, f, lo, hi, d)
+#define K_PORT(n, f, d) K_NUMBER(n, KIND_PORT, f, 1, 65535, d)
+#define K_BYTES(n, f, lo, hi, d) K_NUMBER(n, KIND_BYTES, f, lo, hi, d)
+#define K_FLAG(n, f, d) K_NUMBER(n, KIND_FLAG, f, 0, 1, d)
+#define K_CHOICE(n, f, c, d) {.name = n, .kind = KIND_CHOICE, K_FIELD(f), .choices = c, .dflt = d}
+#define K_PATH(n, f, d) {.name = n, .kind = KIND_PATH, K_FIELD(f), .dflt_text = d}
+#define K_LIST(n, k, f, cnt, port)                                                                 \
+    {.name = n, .kind = k, K_FIELD(f), .count_offset = offsetof(KEYS_OF, cnt), .dflt = port}
+#define K_ENDPOINTS(n, f, cnt, port) K_LIST(n, KIND_ENDPOINTS, f, cnt, port)
+#define K_NETWORKS(n, f, cnt) K_LIST(n, KIND_NETWORKS, f, cnt, 0)
+#define K_SECTION(n, f, t) {.name = n, .kind = KIND_SECTION, K_FIELD(f), .keys = t}
+#define K_FUNC(n, f) {.name = n, .kind = KIND_FUNC, .fn = f}
+#define K_IGNORED(n) {.name = n, .kind = KIND_IGNORED}
+#define K_IGNORED_SCALAR(n) {.name = n, .kind = KIND_IGNORED_SCALAR}
+#define K_END {.name = NULL}
+
+static int walk_mapping(struct parse *p, yaml_node_t *map, const char *prefix,
+                        const struct key_def *defs, void *obj);
+
+/* ---- values ------------------------------------------------------------------- */
+
+static const char *number_unit(const struct key_def *d)
 {
-    const char *v = scalar(p, node, key, what);
-    char buf[64];
+    return d->kind == KIND_MSECS ? "milliseconds" : d->kind == KIND_SECONDS ? "seconds" : NULL;
+}
+
+/* A decimal number of a KIND_COUNT/MSECS/SECONDS/PORT key, in its range. */
+static int get_number(struct parse *p, yaml_node_t *node, const char *key,
+                      const struct key_def *d, unsigned long long *out)
+{
+    const char *unit = number_unit(d), *v;
+    char what[64];
     unsigned long long n = 0;
 
-    if (!v)
+    if (d->kind == KIND_PORT)
+        snprintf(what, sizeof what, "a port number");
+    else
+        snprintf(what, sizeof what, "a %s integer%s%s%s", d->min ? "positive" : "non-negative",
+                 unit ? " (" : "", unit ? unit : "", unit ? ")" : "");
+    if (!(v = scalar(p, node, key, what)))
         return -1;
     if (!*v)
         return fail(p, node, key, "expected %s, got \"\"", what);
     for (const char *s = v; *s; s++) {
         if (*s < '0' || *s > '9' || n > (ULLONG_MAX - 9) / 10)
-            return fail(p, node, key, "expected %s, got %s", what,
-                        node_desc(node, buf, sizeof buf));
+            return fail_expected(p, node, key, what);
         n = n * 10 + (unsigned long long)(*s - '0');
     }
-    if (n < min || n > max)
-        return fail(p, node, key, "%llu is out of range (%llu..%llu)", n, min, max);
+    if (n < d->min || n > d->max)
+        return fail(p, node, key, "%llu is out of range (%llu..%llu%s%s)", n, d->min, d->max,
+                    unit ? " " : "", unit ? unit : "");
     *out = n;
     return 0;
 }
 
 /* Bytes: a number with an optional k/m/g suffix (powers of 1024; "32m", "512KiB"). */
-static int get_size(struct parse *p, yaml_node_t *node, const char *key, unsigned long long min,
-                    unsigned long long max, unsigned long long *out)
+static int get_size(struct parse *p, yaml_node_t *node, const char *key, const struct key_def *d,
+                    unsigned long long *out)
 {
     static const char what[] = "a size in bytes (a number, or with a k/m/g suffix: \"32m\")";
     const char *v = scalar(p, node, key, what), *s;
-    char buf[64];
     unsigned long long n = 0;
     int shift = 0;
 
@@ -230,44 +255,29 @@ static int get_size(struct parse *p, yaml_node_t *node, const char *key, unsigne
         return -1;
     for (s = v; *s >= '0' && *s <= '9'; s++) {
         if (n > (ULLONG_MAX - 9) / 10)
-            goto bad;
+            return fail_expected(p, node, key, what);
         n = n * 10 + (unsigned long long)(*s - '0');
     }
     if (s == v)
-        goto bad;
-    switch (*s) {
-    case '\0':
-        break;
-    case 'k':
-    case 'K':
+        return fail_expected(p, node, key, what);
+    if (*s == 'k' || *s == 'K')
         shift = 10;
-        s++;
-        break;
-    case 'm':
-    case 'M':
+    else if (*s == 'm' || *s == 'M')
         shift = 20;
-        s++;
-        break;
-    case 'g':
-    case 'G':
+    else if (*s == 'g' || *s == 'G')
         shift = 30;
-        s++;
-        break;
-    default:
-        goto bad;
-    }
-    if (shift && *s && strcasecmp(s, "b") != 0 && strcasecmp(s, "ib") != 0)
-        goto bad;
+    else if (*s)
+        return fail_expected(p, node, key, what);
+    if (shift && *++s && strcasecmp(s, "b") != 0 && strcasecmp(s, "ib") != 0)
+        return fail_expected(p, node, key, what);
     if (n > (ULLONG_MAX >> shift))
         return fail(p, node, key, "%s is out of range", v);
     n <<= shift;
-    if (n < min || n > max)
-        return fail(p, node, key, "%s (%llu bytes) is out of range (%llu..%llu bytes)", v, n, min,
-                    max);
+    if (n < d->min || n > d->max)
+        return fail(p, node, key, "%s (%llu bytes) is out of range (%llu..%llu bytes)", v, n,
+                    d->min, d->max);
     *out = n;
     return 0;
-bad:
-    return fail(p, node, key, "expected %s, got %s", what, node_desc(node, buf, sizeof buf));
 }
 
 static int bool_word(const char *v)
@@ -284,20 +294,32 @@ static int bool_word(const char *v)
     return -1;
 }
 
-static int get_bool(struct parse *p, yaml_node_t *node, const char *key, int *out)
+static int get_flag(struct parse *p, yaml_node_t *node, const char *key, unsigned long long *out)
 {
-    static const char what[] = "true or false";
-    const char *v = scalar(p, node, key, what);
-    char buf[64];
+    const char *v = scalar(p, node, key, "true or false");
     int b;
 
     if (!v)
         return -1;
-    b = bool_word(v);
-    if (b < 0)
-        return fail(p, node, key, "expected %s, got %s", what, node_desc(node, buf, sizeof buf));
-    *out = b;
+    if ((b = bool_word(v)) < 0)
+        return fail_expected(p, node, key, "true or false");
+    *out = (unsigned long long)b;
     return 0;
+}
+
+static int get_choice(struct parse *p, yaml_node_t *node, const char *key,
+                      const struct key_choices *c, unsigned long long *out)
+{
+    const char *v = scalar(p, node, key, c->what);
+
+    if (!v)
+        return -1;
+    for (size_t i = 0; c->words[i].word; i++)
+        if (strcasecmp(v, c->words[i].word) == 0) {
+            *out = (unsigned long long)c->words[i].value;
+            return 0;
+        }
+    return fail_expected(p, node, key, c->what);
 }
 
 static int get_path(struct parse *p, yaml_node_t *node, const char *key, char *out, size_t size)
@@ -342,57 +364,11 @@ static yaml_node_t *get_list(struct parse *p, yaml_node_t *node, const char *key
          ((item) = yaml_document_get_node((p)->doc, *item##_i)) != NULL;                           \
          item##_i++)
 
-/* ---- key tables ---------------------------------------------------------- */
-
-typedef int (*key_fn)(struct parse *p, yaml_node_t *value, const char *key, void *obj);
-
-struct key_def {
-    const char *name;
-    key_fn fn;
-};
-
-static int walk_mapping(struct parse *p, yaml_node_t *map, const char *prefix,
-                        const struct key_def *defs, void *obj);
-
-static int tolower_ascii(int c)
+static int get_endpoints(struct parse *p, yaml_node_t *v, const char *key,
+                         struct config_sockaddr *list, size_t max, uint16_t default_port,
+                         size_t *n)
 {
-    return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
-}
-
-/* Levenshtein distance, for "did you mean"; strings are short keys. */
-static size_t edit_distance(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b), row[65];
-
-    if (la > 64 || lb > 64)
-        return SIZE_MAX;
-    for (size_t j = 0; j <= lb; j++)
-        row[j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        size_t diag = row[0];
-        row[0] = i;
-        for (size_t j = 1; j <= lb; j++) {
-            size_t up = row[j];
-            size_t cost = tolower_ascii(a[i - 1]) == tolower_ascii(b[j - 1]) ? 0 : 1;
-            size_t best = diag + cost;
-            if (up + 1 < best)
-                best = up + 1;
-            if (row[j - 1] + 1 < best)
-                best = row[j - 1] + 1;
-            row[j] = best;
-            diag = up;
-        }
-    }
-    return row[lb];
-}
-
-/* ---- resolver: keys -------------------------------------------------------- */
-
-static int listen_list(struct parse *p, yaml_node_t *v, const char *key,
-                       struct config_sockaddr *list, size_t *n, unsigned long *lines,
-                       uint16_t default_port)
-{
-    yaml_node_t *seq = get_list(p, v, key, "addresses (\"addr@port\")", CONFIG_MAX_ADDRS), *item;
+    yaml_node_t *seq = get_list(p, v, key, "addresses (\"addr@port\")", max), *item;
     size_t count = 0;
 
     if (!seq)
@@ -405,26 +381,22 @@ static int listen_list(struct parse *p, yaml_node_t *v, const char *key,
 
         if (!s)
             return -1;
-        rc = sockaddr_parse(s, default_port, &sa);
-        if (rc < 0)
+        if ((rc = sockaddr_parse(s, default_port, &sa)) < 0)
             return fail(p, item, key, "%s: \"%s\" (expected \"addr@port\" or \"addr\")",
                         addr_strerror(rc), s);
         for (size_t i = 0; i < count; i++)
             if (list[i].len == sa.len && memcmp(&list[i].ss, &sa.ss, sa.len) == 0)
                 return fail(p, item, key, "\"%s\" is listed twice", s);
-        list[count] = sa;
-        lines[count] = line_of(item);
-        count++;
+        list[count++] = sa;
     }
     *n = count;
     return 0;
 }
 
-static int allow_list(struct parse *p, yaml_node_t *v, const char *key, struct addr_cidr *list,
-                      size_t *n)
+static int get_networks(struct parse *p, yaml_node_t *v, const char *key, struct addr_cidr *list,
+                        size_t max, size_t *n)
 {
-    yaml_node_t *seq = get_list(p, v, key, "networks (\"192.168.0.0/16\")", CONFIG_MAX_ADDRS),
-                *item;
+    yaml_node_t *seq = get_list(p, v, key, "networks (\"192.168.0.0/16\")", max), *item;
     size_t count = 0;
 
     if (!seq)
@@ -436,8 +408,7 @@ static int allow_list(struct parse *p, yaml_node_t *v, const char *key, struct a
 
         if (!s)
             return -1;
-        rc = addr_cidr_parse(s, &list[count]);
-        if (rc < 0)
+        if ((rc = addr_cidr_parse(s, &list[count])) < 0)
             return fail(p, item, key, "%s: \"%s\" (expected \"addr/prefix\" or \"addr\")",
                         addr_strerror(rc), s);
         count++;
@@ -446,28 +417,17 @@ static int allow_list(struct parse *p, yaml_node_t *v, const char *key, struct a
     return 0;
 }
 
-static int r_listen(struct parse *p, yaml_node_t *v, const char *key, void *obj)
-{
-    struct config_resolver *r = obj;
-    return listen_list(p, v, key, r->listen, &r->n_listen, p->resolver_listen_line,
-                       CONFIG_DNS_PORT);
-}
-
-static int r_allow(struct parse *p, yaml_node_t *v, const char *key, void *obj)
-{
-    struct config_resolver *r = obj;
-    return allow_list(p, v, key, r->allow, &r->n_allow);
-}
+/* ---- keys with structure ------------------------------------------------------ */
 
 /* An upstream mapping while it is read: keys may come in any order. */
 struct upstream_parse {
-    struct config_upstream *u;
+    struct config_upstream u;
     uint16_t port;
 };
 
 static int u_address(struct parse *p, yaml_node_t *v, const char *key, void *obj)
 {
-    struct config_upstream *u = ((struct upstream_parse *)obj)->u;
+    struct config_upstream *u = &((struct upstream_parse *)obj)->u;
     const char *s = scalar(p, v, key, "an IP address");
     int rc;
 
@@ -485,30 +445,9 @@ static int u_address(struct parse *p, yaml_node_t *v, const char *key, void *obj
     return 0;
 }
 
-static int u_port(struct parse *p, yaml_node_t *v, const char *key, void *obj)
-{
-    unsigned long long port;
-
-    if (get_uint(p, v, key, "a port number", 1, 65535, &port) < 0)
-        return -1;
-    ((struct upstream_parse *)obj)->port = (uint16_t)port;
-    return 0;
-}
-
-static int u_tls_port(struct parse *p, yaml_node_t *v, const char *key, void *obj)
-{
-    struct config_upstream *u = ((struct upstream_parse *)obj)->u;
-    unsigned long long port;
-
-    if (get_uint(p, v, key, "a port number", 1, 65535, &port) < 0)
-        return -1;
-    u->tls_port = (uint16_t)port;
-    return 0;
-}
-
 static int u_auth_name(struct parse *p, yaml_node_t *v, const char *key, void *obj)
 {
-    struct config_upstream *u = ((struct upstream_parse *)obj)->u;
+    struct config_upstream *u = &((struct upstream_parse *)obj)->u;
     const char *s = scalar(p, v, key, "a host name (the name in the upstream's certificate)");
 
     if (!s)
@@ -526,13 +465,6 @@ static int u_auth_name(struct parse *p, yaml_node_t *v, const char *key, void *o
     return 0;
 }
 
-static int ignore(struct parse *p, yaml_node_t *v, const char *key, void *obj)
-{
-    log_debug("%s:%lu: %s: a Stubby setting daneguard does not use; ignored", p->name, line_of(v),
-              key);
-    return 0;
-}
-
 static int u_pinset(struct parse *p, yaml_node_t *v, const char *key, void *obj)
 {
     log_warnx("%s:%lu: %s: ignored; daneguard authenticates upstreams by tls_auth_name only",
@@ -540,13 +472,22 @@ static int u_pinset(struct parse *p, yaml_node_t *v, const char *key, void *obj)
     return 0;
 }
 
+#define KEYS_OF struct upstream_parse
 static const struct key_def upstream_keys[] = {
-    {"address_data", u_address},     {"port", u_port},
-    {"tls_port", u_tls_port},        {"tls_auth_name", u_auth_name},
-    {"tls_pubkey_pinset", u_pinset}, {"tls_cipher_list", ignore},
-    {"tls_ciphersuites", ignore},    {"tls_min_version", ignore},
-    {"tls_max_version", ignore},     {NULL, NULL},
+    K_FUNC("address_data", u_address),
+    K_PORT("port", port, CONFIG_DNS_PORT),
+    K_PORT("tls_port", u.tls_port, 853),
+    K_FUNC("tls_auth_name", u_auth_name),
+    K_FUNC("tls_pubkey_pinset", u_pinset),
+    K_IGNORED("tls_cipher_list"),
+    K_IGNORED("tls_ciphersuites"),
+    K_IGNORED("tls_min_version"),
+    K_IGNORED("tls_max_version"),
+    K_END,
 };
+#undef KEYS_OF
+
+static void apply_defaults(const struct key_def *defs, void *obj);
 
 static int r_upstreams(struct parse *p, yaml_node_t *v, const char *key, void *obj)
 {
@@ -555,33 +496,29 @@ static int r_upstreams(struct parse *p, yaml_node_t *v, const char *key, void *o
                                 CONFIG_MAX_ADDRS),
                 *item;
     size_t count = 0;
-    char buf[64];
 
     if (!seq)
         return -1;
     LIST_FOREACH(p, seq, item)
     {
-        struct config_upstream *u = &r->upstreams[count];
-        struct upstream_parse up = {u, CONFIG_DNS_PORT};
+        struct upstream_parse up;
 
         if (item->type != YAML_MAPPING_NODE)
-            return fail(p, item, key,
-                        "expected a mapping with address_data (and port, tls_port, "
-                        "tls_auth_name), got %s",
-                        node_desc(item, buf, sizeof buf));
-        memset(u, 0, sizeof *u);
-        u->tls_port = 853;
+            return fail_expected(p, item, key,
+                                 "a mapping with address_data (and port, tls_port, "
+                                 "tls_auth_name)");
+        memset(&up, 0, sizeof up);
+        apply_defaults(upstream_keys, &up);
         if (walk_mapping(p, item, key, upstream_keys, &up) < 0)
             return -1;
-        if (!u->addr.len)
+        if (!up.u.addr.len)
             return fail(p, item, key, "address_data is missing");
-        addr_set_port(&u->addr.ss, up.port);
+        addr_set_port(&up.u.addr.ss, up.port);
         for (size_t i = 0; i < count; i++)
-            if (r->upstreams[i].addr.len == u->addr.len &&
-                memcmp(&r->upstreams[i].addr.ss, &u->addr.ss, u->addr.len) == 0)
-                return fail(p, item, key, "%s is listed twice", u->addr.text);
-        p->upstream_line[count] = line_of(item);
-        count++;
+            if (r->upstreams[i].addr.len == up.u.addr.len &&
+                memcmp(&r->upstreams[i].addr.ss, &up.u.addr.ss, up.u.addr.len) == 0)
+                return fail(p, item, key, "%s is listed twice", up.u.addr.text);
+        r->upstreams[count++] = up.u;
     }
     r->n_upstreams = count;
     return 0;
@@ -600,7 +537,6 @@ static int r_transports(struct parse *p, yaml_node_t *v, const char *key, void *
     struct config_resolver *r = obj;
     yaml_node_t *seq = get_list(p, v, key, "transports (UDP, TCP, TLS)", 3), *item;
     size_t count = 0;
-    char buf[64];
 
     if (!seq)
         return -1;
@@ -615,10 +551,8 @@ static int r_transports(struct parse *p, yaml_node_t *v, const char *key, void *
             if (strcasecmp(s, names[i].name) == 0)
                 break;
         if (i == sizeof names / sizeof names[0])
-            return fail(p, item, key,
-                        "expected UDP, TCP or TLS (or GETDNS_TRANSPORT_UDP/TCP/TLS), "
-                        "got %s",
-                        node_desc(item, buf, sizeof buf));
+            return fail_expected(p, item, key,
+                                 "UDP, TCP or TLS (or GETDNS_TRANSPORT_UDP/TCP/TLS)");
         for (size_t j = 0; j < count; j++)
             if (r->transports[j] == names[i].t)
                 return fail(p, item, key, "%s is listed twice", s);
@@ -627,29 +561,6 @@ static int r_transports(struct parse *p, yaml_node_t *v, const char *key, void *
     if (count == 0)
         return fail(p, v, key, "at least one transport is needed (UDP, TCP or TLS)");
     r->n_transports = count;
-    p->transports_line = line_of(v);
-    return 0;
-}
-
-static int r_tls_auth(struct parse *p, yaml_node_t *v, const char *key, void *obj)
-{
-    struct config_resolver *r = obj;
-    const char *s = scalar(p, v, key, "GETDNS_AUTHENTICATION_REQUIRED or _NONE");
-    char buf[64];
-
-    if (!s)
-        return -1;
-    if (strcasecmp(s, "GETDNS_AUTHENTICATION_REQUIRED") == 0 || strcasecmp(s, "required") == 0 ||
-        strcasecmp(s, "GETDNS_AUTHENTICATION_HOSTNAME") == 0)
-        r->tls_authentication_required = 1;
-    else if (strcasecmp(s, "GETDNS_AUTHENTICATION_NONE") == 0 || strcasecmp(s, "none") == 0)
-        r->tls_authentication_required = 0;
-    else
-        return fail(p, v, key,
-                    "expected GETDNS_AUTHENTICATION_REQUIRED or "
-                    "GETDNS_AUTHENTICATION_NONE (or required, none), got %s",
-                    node_desc(v, buf, sizeof buf));
-    p->tls_auth_line = line_of(v);
     return 0;
 }
 
@@ -684,56 +595,7 @@ static int r_trust_anchors(struct parse *p, yaml_node_t *v, const char *key, voi
     return 0;
 }
 
-static int r_timeout(struct parse *p, yaml_node_t *v, const char *key, void *obj)
-{
-    struct config_resolver *r = obj;
-    unsigned long long n;
-
-    if (get_uint(p, v, key, "a positive integer (milliseconds)", 1, 3600000, &n) < 0)
-        return -1;
-    r->timeout_ms = (uint32_t)n;
-    return 0;
-}
-
-static int r_idle_timeout(struct parse *p, yaml_node_t *v, const char *key, void *obj)
-{
-    struct config_resolver *r = obj;
-    unsigned long long n;
-
-    if (get_uint(p, v, key, "a non-negative integer (milliseconds)", 0, 3600000, &n) < 0)
-        return -1;
-    r->idle_timeout_ms = (uint32_t)n;
-    return 0;
-}
-
-static int r_cache_size(struct parse *p, yaml_node_t *v, const char *key, void *obj)
-{
-    struct config_resolver *r = obj;
-    unsigned long long n;
-
-    if (get_size(p, v, key, 64 * 1024, SIZE_MAX / 2, &n) < 0)
-        return -1;
-    r->cache_size = (size_t)n;
-    return 0;
-}
-
-static int r_bogus_ttl(struct parse *p, yaml_node_t *v, const char *key, void *obj)
-{
-    struct config_resolver *r = obj;
-    unsigned long long n;
-
-    if (get_uint(p, v, key, "a non-negative integer (seconds)", 0, 86400, &n) < 0)
-        return -1;
-    r->bogus_ttl_s = (uint32_t)n;
-    return 0;
-}
-
-static int r_resolv_conf(struct parse *p, yaml_node_t *v, const char *key, void *obj)
-{
-    struct config_resolver *r = obj;
-    return get_path(p, v, key, r->resolv_conf, sizeof r->resolv_conf);
-}
-
+/* Stubby's resolution_type: daneguard is a stub, nothing else can be chosen. */
 static int r_resolution_type(struct parse *p, yaml_node_t *v, const char *key, void *obj)
 {
     const char *s = scalar(p, v, key, "GETDNS_RESOLUTION_STUB");
@@ -748,6 +610,7 @@ static int r_resolution_type(struct parse *p, yaml_node_t *v, const char *key, v
     return 0;
 }
 
+/* Stubby's dnssec and dnssec_return_status: validation cannot be turned off. */
 static int r_dnssec(struct parse *p, yaml_node_t *v, const char *key, void *obj)
 {
     const char *s = scalar(p, v, key, "GETDNS_EXTENSION_TRUE");
@@ -762,99 +625,9 @@ static int r_dnssec(struct parse *p, yaml_node_t *v, const char *key, void *obj)
     return 0;
 }
 
-static int ignore_scalar(struct parse *p, yaml_node_t *v, const char *key, void *obj)
+static int x_allowed_ports(struct parse *p, yaml_node_t *v, const char *key, void *obj)
 {
-    char buf[64];
-
-    if (v->type != YAML_SCALAR_NODE)
-        return fail(p, v, key, "expected a single value, got %s", node_desc(v, buf, sizeof buf));
-    return ignore(p, v, key, obj);
-}
-
-static const struct key_def resolver_keys[] = {
-    {"listen_addresses", r_listen},
-    {"upstream_recursive_servers", r_upstreams},
-    {"dns_transport_list", r_transports},
-    {"tls_authentication", r_tls_auth},
-    {"dnssec_trust_anchors", r_trust_anchors},
-    {"timeout", r_timeout},
-    {"idle_timeout", r_idle_timeout},
-    {"allow", r_allow},
-    {"cache_size", r_cache_size},
-    {"bogus_ttl", r_bogus_ttl},
-    {"resolv_conf", r_resolv_conf},
-    /* Stubby's keys that do not apply here: accepted so a stubby.yml carries over */
-    {"resolution_type", r_resolution_type},
-    {"dnssec", r_dnssec},
-    {"dnssec_return_status", r_dnssec},
-    {"round_robin_upstreams", ignore_scalar},
-    {"tls_query_padding_blocksize", ignore_scalar},
-    {"edns_client_subnet_private", ignore_scalar},
-    {"appdata_dir", ignore_scalar},
-    {"tls_min_version", ignore_scalar},
-    {"tls_max_version", ignore_scalar},
-    {"tls_cipher_list", ignore_scalar},
-    {"tls_ciphersuites", ignore_scalar},
-    {"tls_connection_retries", ignore_scalar},
-    {"tls_backoff_time", ignore_scalar},
-    {"limit_outstanding_queries", ignore_scalar},
-    {"trust_anchors_backoff_time", ignore_scalar},
-    {"log_level", ignore_scalar},
-    {NULL, NULL},
-};
-
-/* ---- proxy: keys ----------------------------------------------------------- */
-
-static int x_enabled(struct parse *p, yaml_node_t *v, const char *key, void *obj)
-{
-    struct config_proxy *px = obj;
-    return get_bool(p, v, key, &px->enabled);
-}
-
-static int x_listen(struct parse *p, yaml_node_t *v, const char *key, void *obj)
-{
-    struct config_proxy *px = obj;
-    return listen_list(p, v, key, px->listen, &px->n_listen, p->proxy_listen_line,
-                       CONFIG_PROXY_PORT);
-}
-
-static int x_allow(struct parse *p, yaml_node_t *v, const char *key, void *obj)
-{
-    struct config_proxy *px = obj;
-    return allow_list(p, v, key, px->allow, &px->n_allow);
-}
-
-static int x_intercept(struct parse *p, yaml_node_t *v, const char *key, void *obj)
-{
-    struct config_proxy *px = obj;
-    const char *s = scalar(p, v, key, "dane or all");
-    char buf[64];
-
-    if (!s)
-        return -1;
-    if (strcasecmp(s, "dane") == 0)
-        px->intercept = CONFIG_INTERCEPT_DANE;
-    else if (strcasecmp(s, "all") == 0)
-        px->intercept = CONFIG_INTERCEPT_ALL;
-    else
-        return fail(p, v, key, "expected dane or all, got %s", node_desc(v, buf, sizeof buf));
-    return 0;
-}
-
-static int x_ca_dir(struct parse *p, yaml_node_t *v, const char *key, void *obj)
-{
-    struct config_proxy *px = obj;
-    return get_path(p, v, key, px->ca_dir, sizeof px->ca_dir);
-}
-
-static int x_trust_store(struct parse *p, yaml_node_t *v, const char *key, void *obj)
-{
-    struct config_proxy *px = obj;
-    return get_path(p, v, key, px->trust_store, sizeof px->trust_store);
-}
-
-static int x_ports(struct parse *p, yaml_node_t *v, const char *key, void *obj)
-{
+    static const struct key_def port = {.kind = KIND_PORT, .min = 1, .max = 65535};
     struct config_proxy *px = obj;
     yaml_node_t *seq = get_list(p, v, key, "port numbers", CONFIG_MAX_PORTS), *item;
     size_t count = 0;
@@ -863,67 +636,13 @@ static int x_ports(struct parse *p, yaml_node_t *v, const char *key, void *obj)
         return -1;
     LIST_FOREACH(p, seq, item)
     {
-        unsigned long long port;
-        if (get_uint(p, item, key, "a port number", 1, 65535, &port) < 0)
+        unsigned long long n;
+        if (get_number(p, item, key, &port, &n) < 0)
             return -1;
-        px->allowed_ports[count++] = (uint16_t)port;
+        px->allowed_ports[count++] = (uint16_t)n;
     }
     px->n_allowed_ports = count;
     return 0;
-}
-
-static int x_uint(struct parse *p, yaml_node_t *v, const char *key, uint32_t *out, const char *what,
-                  unsigned long long min, unsigned long long max)
-{
-    unsigned long long n;
-
-    if (get_uint(p, v, key, what, min, max, &n) < 0)
-        return -1;
-    *out = (uint32_t)n;
-    return 0;
-}
-
-static int x_max_connections(struct parse *p, yaml_node_t *v, const char *key, void *obj)
-{
-    struct config_proxy *px = obj;
-    return x_uint(p, v, key, &px->max_connections, "a positive integer", 1, 1000000);
-}
-
-static int x_buffer_size(struct parse *p, yaml_node_t *v, const char *key, void *obj)
-{
-    struct config_proxy *px = obj;
-    unsigned long long n;
-
-    if (get_size(p, v, key, 1024, 16 << 20, &n) < 0)
-        return -1;
-    px->buffer_size = (uint32_t)n;
-    return 0;
-}
-
-static int x_handshake_timeout(struct parse *p, yaml_node_t *v, const char *key, void *obj)
-{
-    struct config_proxy *px = obj;
-    return x_uint(p, v, key, &px->handshake_timeout_ms, "a positive integer (milliseconds)", 1,
-                  3600000);
-}
-
-static int x_idle_timeout(struct parse *p, yaml_node_t *v, const char *key, void *obj)
-{
-    struct config_proxy *px = obj;
-    return x_uint(p, v, key, &px->idle_timeout_ms, "a positive integer (milliseconds)", 1,
-                  86400000);
-}
-
-static int x_cert_cache(struct parse *p, yaml_node_t *v, const char *key, void *obj)
-{
-    struct config_proxy *px = obj;
-    return x_uint(p, v, key, &px->cert_cache_entries, "a positive integer", 1, 1000000);
-}
-
-static int x_allow_destinations(struct parse *p, yaml_node_t *v, const char *key, void *obj)
-{
-    struct config_proxy *px = obj;
-    return allow_list(p, v, key, px->allow_destinations, &px->n_allow_destinations);
 }
 
 /* "80" or "1024-65535" */
@@ -940,8 +659,8 @@ static int x_http_ports(struct parse *p, yaml_node_t *v, const char *key, void *
     LIST_FOREACH(p, seq, item)
     {
         const char *s = scalar(p, item, key, "a port number or a range (\"1024-65535\")");
-        char lo_s[8], buf[64];
         const char *dash;
+        char lo_s[8];
         uint16_t lo, hi;
 
         if (!s)
@@ -949,18 +668,15 @@ static int x_http_ports(struct parse *p, yaml_node_t *v, const char *key, void *
         dash = strchr(s, '-');
         if (!dash) {
             if (addr_port_parse(s, &lo) != 0)
-                return fail(p, item, key, "expected a port number 1..65535 or a range, got %s",
-                            node_desc(item, buf, sizeof buf));
+                return fail_expected(p, item, key, "a port number 1..65535 or a range");
             hi = lo;
         } else {
             if ((size_t)(dash - s) >= sizeof lo_s)
-                return fail(p, item, key, "expected a range like \"1024-65535\", got %s",
-                            node_desc(item, buf, sizeof buf));
+                return fail_expected(p, item, key, "a range like \"1024-65535\"");
             memcpy(lo_s, s, (size_t)(dash - s));
             lo_s[dash - s] = '\0';
             if (addr_port_parse(lo_s, &lo) != 0 || addr_port_parse(dash + 1, &hi) != 0)
-                return fail(p, item, key, "expected a range like \"1024-65535\", got %s",
-                            node_desc(item, buf, sizeof buf));
+                return fail_expected(p, item, key, "a range like \"1024-65535\"");
             if (lo > hi)
                 return fail(p, item, key, "range %u-%u is backwards", lo, hi);
         }
@@ -969,41 +685,6 @@ static int x_http_ports(struct parse *p, yaml_node_t *v, const char *key, void *
     px->n_http_ports = count;
     return 0;
 }
-
-static int x_per_client(struct parse *p, yaml_node_t *v, const char *key, void *obj)
-{
-    struct config_proxy *px = obj;
-    p->per_client_line = line_of(v);
-    return x_uint(p, v, key, &px->max_connections_per_client, "a positive integer", 1, 1000000);
-}
-
-static int x_lookups_per_client(struct parse *p, yaml_node_t *v, const char *key, void *obj)
-{
-    struct config_proxy *px = obj;
-    return x_uint(p, v, key, &px->max_lookups_per_client, "a positive integer", 1, 1000000);
-}
-
-static const struct key_def proxy_keys[] = {
-    {"enabled", x_enabled},
-    {"listen_addresses", x_listen},
-    {"allow", x_allow},
-    {"intercept", x_intercept},
-    {"ca_dir", x_ca_dir},
-    {"trust_store", x_trust_store},
-    {"allowed_ports", x_ports},
-    {"max_connections", x_max_connections},
-    {"buffer_size", x_buffer_size},
-    {"handshake_timeout", x_handshake_timeout},
-    {"idle_timeout", x_idle_timeout},
-    {"cert_cache_entries", x_cert_cache},
-    {"allow_destinations", x_allow_destinations},
-    {"http_ports", x_http_ports},
-    {"max_connections_per_client", x_per_client},
-    {"max_lookups_per_client", x_lookups_per_client},
-    {NULL, NULL},
-};
-
-/* ---- top level ---------------------------------------------------------------- */
 
 static int t_user(struct parse *p, yaml_node_t *v, const char *key, void *obj)
 {
@@ -1014,8 +695,7 @@ static int t_user(struct parse *p, yaml_node_t *v, const char *key, void *obj)
         cfg->user[0] = '\0';
         return 0;
     }
-    s = scalar(p, v, key, "a user name");
-    if (!s)
+    if (!(s = scalar(p, v, key, "a user name")))
         return -1;
     if (strlen(s) >= sizeof cfg->user)
         return fail(p, v, key, "user name is too long (at most %zu characters)",
@@ -1026,6 +706,108 @@ static int t_user(struct parse *p, yaml_node_t *v, const char *key, void *obj)
             return fail(p, v, key, "not a user name: \"%s\"", s);
     memcpy(cfg->user, s, strlen(s) + 1);
     return 0;
+}
+
+/* ---- the keys ------------------------------------------------------------------- */
+
+static const struct key_choices tls_authentication = {
+    "GETDNS_AUTHENTICATION_REQUIRED or GETDNS_AUTHENTICATION_NONE (or required, none)",
+    {{"GETDNS_AUTHENTICATION_REQUIRED", 1},
+     {"required", 1},
+     {"GETDNS_AUTHENTICATION_HOSTNAME", 1},
+     {"GETDNS_AUTHENTICATION_NONE", 0},
+     {"none", 0},
+     {NULL, 0}},
+};
+
+static const struct key_choices intercept = {
+    "dane or all",
+    {{"dane", CONFIG_INTERCEPT_DANE}, {"all", CONFIG_INTERCEPT_ALL}, {NULL, 0}},
+};
+
+#define KEYS_OF struct config_resolver
+static const struct key_def resolver_keys[] = {
+    K_ENDPOINTS("listen_addresses", listen, n_listen, CONFIG_DNS_PORT),
+    K_FUNC("upstream_recursive_servers", r_upstreams),
+    K_FUNC("dns_transport_list", r_transports),
+    K_CHOICE("tls_authentication", tls_authentication_required, &tls_authentication, 0),
+    K_FUNC("dnssec_trust_anchors", r_trust_anchors),
+    K_MSECS("timeout", timeout_ms, 1, 3600000, 5000),
+    K_MSECS("idle_timeout", idle_timeout_ms, 0, 3600000, 10000),
+    K_NETWORKS("allow", allow, n_allow),
+    K_BYTES("cache_size", cache_size, 64 * 1024, SIZE_MAX / 2, 32ULL << 20),
+    K_SECONDS("bogus_ttl", bogus_ttl_s, 0, 86400, 60),
+    K_PATH("resolv_conf", resolv_conf, "/etc/resolv.conf"),
+    /* Stubby's keys that do not apply here: accepted so a stubby.yml carries over */
+    K_FUNC("resolution_type", r_resolution_type),
+    K_FUNC("dnssec", r_dnssec),
+    K_FUNC("dnssec_return_status", r_dnssec),
+    K_IGNORED_SCALAR("round_robin_upstreams"),
+    K_IGNORED_SCALAR("tls_query_padding_blocksize"),
+    K_IGNORED_SCALAR("edns_client_subnet_private"),
+    K_IGNORED_SCALAR("appdata_dir"),
+    K_IGNORED_SCALAR("tls_min_version"),
+    K_IGNORED_SCALAR("tls_max_version"),
+    K_IGNORED_SCALAR("tls_cipher_list"),
+    K_IGNORED_SCALAR("tls_ciphersuites"),
+    K_IGNORED_SCALAR("tls_connection_retries"),
+    K_IGNORED_SCALAR("tls_backoff_time"),
+    K_IGNORED_SCALAR("limit_outstanding_queries"),
+    K_IGNORED_SCALAR("trust_anchors_backoff_time"),
+    K_IGNORED_SCALAR("log_level"),
+    K_END,
+};
+#undef KEYS_OF
+
+#define KEYS_OF struct config_proxy
+static const struct key_def proxy_keys[] = {
+    K_FLAG("enabled", enabled, 1),
+    K_ENDPOINTS("listen_addresses", listen, n_listen, CONFIG_PROXY_PORT),
+    K_NETWORKS("allow", allow, n_allow),
+    K_CHOICE("intercept", intercept, &intercept, CONFIG_INTERCEPT_DANE),
+    K_PATH("ca_dir", ca_dir, "/var/lib/daneguard"),
+    K_PATH("trust_store", trust_store, "/etc/ssl/certs/ca-certificates.crt"),
+    K_FUNC("allowed_ports", x_allowed_ports),
+    K_COUNT("max_connections", max_connections, 1, 1000000, 1024),
+    K_BYTES("buffer_size", buffer_size, 1024, 16 << 20, 16 * 1024),
+    K_MSECS("handshake_timeout", handshake_timeout_ms, 1, 3600000, 10000),
+    K_MSECS("idle_timeout", idle_timeout_ms, 1, 86400000, 300000),
+    K_COUNT("cert_cache_entries", cert_cache_entries, 1, 1000000, 1000),
+    K_NETWORKS("allow_destinations", allow_destinations, n_allow_destinations),
+    K_FUNC("http_ports", x_http_ports),
+    /* unless given, a quarter of max_connections as given: load() */
+    K_COUNT("max_connections_per_client", max_connections_per_client, 1, 1000000, 1024 / 4),
+    K_COUNT("max_lookups_per_client", max_lookups_per_client, 1, 1000000, 128),
+    K_END,
+};
+#undef KEYS_OF
+
+#define KEYS_OF struct config
+static const struct key_def top_keys[] = {
+    K_FUNC("user", t_user),
+    K_SECTION("resolver", resolver, resolver_keys),
+    K_SECTION("proxy", proxy, proxy_keys),
+    K_END,
+};
+#undef KEYS_OF
+
+/* ---- walking a mapping against a table ------------------------------------------ */
+
+/* A number, flag or choice into its field, whatever the field's width. Flag
+ * and choice fields are ints or enums: for the small non-negative values they
+ * take, the same bytes as an unsigned integer of their size. */
+static void store_number(void *field, size_t size, unsigned long long v)
+{
+    uint16_t v16 = (uint16_t)v;
+    uint32_t v32 = (uint32_t)v;
+    uint64_t v64 = v;
+
+    if (size == sizeof v16)
+        memcpy(field, &v16, size);
+    else if (size == sizeof v32)
+        memcpy(field, &v32, size);
+    else if (size == sizeof v64)
+        memcpy(field, &v64, size);
 }
 
 static int section(struct parse *p, yaml_node_t *v, const char *key, const struct key_def *defs,
@@ -1041,24 +823,91 @@ static int section(struct parse *p, yaml_node_t *v, const char *key, const struc
     return walk_mapping(p, v, key, defs, obj);
 }
 
-static int t_resolver(struct parse *p, yaml_node_t *v, const char *key, void *obj)
+/* The value v of key d (full name key) into obj, the struct of d's table. */
+static int read_key(struct parse *p, yaml_node_t *v, const char *key, const struct key_def *d,
+                    void *obj)
 {
-    struct config *cfg = obj;
-    return section(p, v, key, resolver_keys, &cfg->resolver);
+    char *field = (char *)obj + d->offset;
+    unsigned long long n = 0;
+    size_t count = 0;
+    int rc;
+
+    switch (d->kind) {
+    case KIND_COUNT:
+    case KIND_MSECS:
+    case KIND_SECONDS:
+    case KIND_PORT:
+        rc = get_number(p, v, key, d, &n);
+        break;
+    case KIND_BYTES:
+        rc = get_size(p, v, key, d, &n);
+        break;
+    case KIND_FLAG:
+        rc = get_flag(p, v, key, &n);
+        break;
+    case KIND_CHOICE:
+        rc = get_choice(p, v, key, d->choices, &n);
+        break;
+    case KIND_PATH:
+        return get_path(p, v, key, field, d->size);
+    case KIND_ENDPOINTS:
+        if (get_endpoints(p, v, key, (struct config_sockaddr *)(void *)field,
+                          d->size / sizeof(struct config_sockaddr), (uint16_t)d->dflt, &count) < 0)
+            return -1;
+        memcpy((char *)obj + d->count_offset, &count, sizeof count);
+        return 0;
+    case KIND_NETWORKS:
+        if (get_networks(p, v, key, (struct addr_cidr *)(void *)field,
+                         d->size / sizeof(struct addr_cidr), &count) < 0)
+            return -1;
+        memcpy((char *)obj + d->count_offset, &count, sizeof count);
+        return 0;
+    case KIND_SECTION:
+        return section(p, v, key, d->keys, field);
+    case KIND_FUNC:
+        return d->fn(p, v, key, obj);
+    case KIND_IGNORED_SCALAR:
+        if (v->type != YAML_SCALAR_NODE)
+            return fail_expected(p, v, key, "a single value");
+        /* fall through */
+    case KIND_IGNORED:
+    default:
+        log_debug("%s:%lu: %s: a Stubby setting daneguard does not use; ignored", p->name,
+                  line_of(v), key);
+        return 0;
+    }
+    if (rc == 0)
+        store_number(field, d->size, n);
+    return rc;
 }
 
-static int t_proxy(struct parse *p, yaml_node_t *v, const char *key, void *obj)
+/* Every default the table carries (lists and structure: config_defaults()). */
+static void apply_defaults(const struct key_def *defs, void *obj)
 {
-    struct config *cfg = obj;
-    return section(p, v, key, proxy_keys, &cfg->proxy);
-}
+    for (const struct key_def *d = defs; d->name; d++) {
+        char *field = (char *)obj + d->offset;
 
-static const struct key_def top_keys[] = {
-    {"user", t_user},
-    {"resolver", t_resolver},
-    {"proxy", t_proxy},
-    {NULL, NULL},
-};
+        switch (d->kind) {
+        case KIND_COUNT:
+        case KIND_MSECS:
+        case KIND_SECONDS:
+        case KIND_PORT:
+        case KIND_BYTES:
+        case KIND_FLAG:
+        case KIND_CHOICE:
+            store_number(field, d->size, d->dflt);
+            break;
+        case KIND_PATH:
+            snprintf(field, d->size, "%s", d->dflt_text);
+            break;
+        case KIND_SECTION:
+            apply_defaults(d->keys, field);
+            break;
+        default:
+            break;
+        }
+    }
+}
 
 static const struct key_def *find_key(const struct key_def *defs, const char *name)
 {
@@ -1068,12 +917,45 @@ static const struct key_def *find_key(const struct key_def *defs, const char *na
     return NULL;
 }
 
+static int tolower_ascii(int c)
+{
+    return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
+}
+
+/* Levenshtein distance, for "did you mean"; strings are short keys. */
+static size_t edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b), row[65];
+
+    if (la > 64 || lb > 64)
+        return SIZE_MAX;
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t up = row[j];
+            size_t cost = tolower_ascii(a[i - 1]) == tolower_ascii(b[j - 1]) ? 0 : 1;
+            size_t best = diag + cost;
+            if (up + 1 < best)
+                best = up + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[lb];
+}
+
+/* "unknown key", with a near name of this mapping, or the sections a key
+ * misplaced at the top level belongs in. */
 static int unknown_key(struct parse *p, yaml_node_t *knode, const char *full,
                        const struct key_def *defs)
 {
-    const char *name = (const char *)knode->data.scalar.value, *best = NULL;
-    size_t best_d = SIZE_MAX, limit = strlen(name) / 3 < 2 ? 2 : strlen(name) / 3;
-    int in_resolver, in_proxy;
+    const char *name = (const char *)knode->data.scalar.value, *best = NULL, *in[2] = {NULL};
+    size_t best_d = SIZE_MAX, limit = strlen(name) / 3 < 2 ? 2 : strlen(name) / 3, n_in = 0;
 
     for (const struct key_def *d = defs; d->name; d++) {
         size_t dist = edit_distance(name, d->name);
@@ -1084,17 +966,14 @@ static int unknown_key(struct parse *p, yaml_node_t *knode, const char *full,
     }
     if (best && best_d <= limit)
         return fail(p, knode, full, "unknown key; did you mean \"%s\"?", best);
-    if (defs == top_keys) {
-        in_resolver = find_key(resolver_keys, name) != NULL;
-        in_proxy = find_key(proxy_keys, name) != NULL;
-        if (in_resolver && in_proxy)
-            return fail(p, knode, full,
-                        "unknown key at the top level; it belongs under "
-                        "resolver: or proxy:");
-        if (in_resolver || in_proxy)
-            return fail(p, knode, full, "unknown key at the top level; it belongs under %s:",
-                        in_resolver ? "resolver" : "proxy");
-    }
+    for (const struct key_def *d = defs; d->name; d++)
+        if (d->kind == KIND_SECTION && find_key(d->keys, name) && n_in < 2)
+            in[n_in++] = d->name;
+    if (n_in == 2)
+        return fail(p, knode, full, "unknown key at the top level; it belongs under %s: or %s:",
+                    in[0], in[1]);
+    if (n_in == 1)
+        return fail(p, knode, full, "unknown key at the top level; it belongs under %s:", in[0]);
     return fail(p, knode, full, "unknown key");
 }
 
@@ -1129,13 +1008,90 @@ static int walk_mapping(struct parse *p, yaml_node_t *map, const char *prefix,
         def = find_key(defs, name);
         if (!def)
             return unknown_key(p, k, full, defs);
-        if (def->fn(p, v, full, obj) < 0)
+        if (read_key(p, v, full, def, obj) < 0)
             return -1;
     }
     return 0;
 }
 
+/* ---- defaults -------------------------------------------------------------------- */
+
+static void add_default_listen(struct config_sockaddr *list, size_t *n, const char *text,
+                               uint16_t port)
+{
+    if (config_sockaddr_parse(text, port, &list[*n]) == 0)
+        (*n)++;
+}
+
+static void add_default_allow(struct addr_cidr *list, size_t *n)
+{
+    if (addr_cidr_parse("127.0.0.0/8", &list[*n]) == 0)
+        (*n)++;
+    if (addr_cidr_parse("::1/128", &list[*n]) == 0)
+        (*n)++;
+}
+
+void config_defaults(struct config *cfg)
+{
+    struct config_resolver *r = &cfg->resolver;
+    struct config_proxy *px = &cfg->proxy;
+
+    memset(cfg, 0, sizeof *cfg);
+    apply_defaults(top_keys, cfg);
+
+    add_default_listen(r->listen, &r->n_listen, "127.0.0.1", CONFIG_DNS_PORT);
+    add_default_listen(r->listen, &r->n_listen, "::1", CONFIG_DNS_PORT);
+    r->transports[0] = CONFIG_TRANSPORT_UDP;
+    r->transports[1] = CONFIG_TRANSPORT_TCP;
+    r->n_transports = 2;
+    snprintf(r->trust_anchors[0], sizeof r->trust_anchors[0], "%s", "/usr/share/dns/root.key");
+    r->n_trust_anchors = 1;
+    add_default_allow(r->allow, &r->n_allow);
+
+    add_default_listen(px->listen, &px->n_listen, "127.0.0.1", CONFIG_PROXY_PORT);
+    add_default_allow(px->allow, &px->n_allow);
+    px->allowed_ports[0] = 443;
+    px->allowed_ports[1] = 8443;
+    px->n_allowed_ports = 2;
+    px->http_ports[0] = (struct config_port_range){80, 80};
+    px->http_ports[1] = (struct config_port_range){8080, 8080};
+    px->n_http_ports = 2;
+}
+
 /* ---- cross-checks ------------------------------------------------------------ */
+
+/* The value of section.key as written, or NULL when the file does not give it. */
+static yaml_node_t *given(struct parse *p, const char *section, const char *key)
+{
+    const char *path[2] = {section, key};
+    yaml_node_t *node = yaml_document_get_root_node(p->doc);
+
+    for (int i = 0; i < 2 && node; i++) {
+        yaml_node_t *found = NULL;
+        if (node->type != YAML_MAPPING_NODE)
+            return NULL;
+        for (yaml_node_pair_t *pair = node->data.mapping.pairs.start;
+             pair < node->data.mapping.pairs.top && !found; pair++) {
+            yaml_node_t *k = yaml_document_get_node(p->doc, pair->key);
+            if (k && k->type == YAML_SCALAR_NODE &&
+                strcmp((const char *)k->data.scalar.value, path[i]) == 0)
+                found = yaml_document_get_node(p->doc, pair->value);
+        }
+        node = found;
+    }
+    return node;
+}
+
+/* The line of item i of the list section.key; 0 when the file does not give it. */
+static unsigned long item_line(struct parse *p, const char *section, const char *key, size_t i)
+{
+    yaml_node_t *v = given(p, section, key);
+
+    if (!v || v->type != YAML_SEQUENCE_NODE ||
+        i >= (size_t)(v->data.sequence.items.top - v->data.sequence.items.start))
+        return 0;
+    return line_of(yaml_document_get_node(p->doc, v->data.sequence.items.start[i]));
+}
 
 static int cross_check(struct parse *p)
 {
@@ -1153,7 +1109,8 @@ static int cross_check(struct parse *p)
                 hits = addr_reaches(l, (const struct sockaddr *)&dst);
             }
             if (hits)
-                return fail_at(p, p->upstream_line[i], "resolver.upstream_recursive_servers",
+                return fail_at(p, item_line(p, "resolver", "upstream_recursive_servers", i),
+                               "resolver.upstream_recursive_servers",
                                "%s is daneguard's own listener %s; it would query itself",
                                r->upstreams[i].addr.text, r->listen[j].text);
         }
@@ -1163,26 +1120,32 @@ static int cross_check(struct parse *p)
             for (size_t j = 0; j < r->n_listen; j++)
                 if (r->listen[j].len == px->listen[i].len &&
                     memcmp(&r->listen[j].ss, &px->listen[i].ss, px->listen[i].len) == 0) {
-                    if (p->proxy_listen_line[i])
-                        return fail_at(p, p->proxy_listen_line[i], "proxy.listen_addresses",
+                    unsigned long line = item_line(p, "proxy", "listen_addresses", i);
+                    if (line)
+                        return fail_at(p, line, "proxy.listen_addresses",
                                        "%s is also a resolver listen address", px->listen[i].text);
-                    return fail_at(p, p->resolver_listen_line[j], "resolver.listen_addresses",
+                    return fail_at(p, item_line(p, "resolver", "listen_addresses", j),
+                                   "resolver.listen_addresses",
                                    "%s is also the proxy's listen address", r->listen[j].text);
                 }
 
     for (size_t i = 0; i < r->n_transports; i++)
         tls |= r->transports[i] == CONFIG_TRANSPORT_TLS;
     if (tls && r->tls_authentication_required) {
+        unsigned long transports_line = line_of(given(p, "resolver", "dns_transport_list"));
         if (r->n_upstreams == 0)
-            return fail_at(p, p->transports_line ? p->transports_line : p->tls_auth_line,
-                           p->transports_line ? "resolver.dns_transport_list"
-                                              : "resolver.tls_authentication",
+            return fail_at(p,
+                           transports_line ? transports_line
+                                           : line_of(given(p, "resolver", "tls_authentication")),
+                           transports_line ? "resolver.dns_transport_list"
+                                           : "resolver.tls_authentication",
                            "TLS with GETDNS_AUTHENTICATION_REQUIRED needs "
                            "upstream_recursive_servers with tls_auth_name (servers from "
                            "resolv_conf have no name to authenticate)");
         for (size_t i = 0; i < r->n_upstreams; i++)
             if (!r->upstreams[i].tls_auth_name[0])
-                return fail_at(p, p->upstream_line[i], "resolver.upstream_recursive_servers",
+                return fail_at(p, item_line(p, "resolver", "upstream_recursive_servers", i),
+                               "resolver.upstream_recursive_servers",
                                "%s has no tls_auth_name, which TLS with "
                                "GETDNS_AUTHENTICATION_REQUIRED needs",
                                r->upstreams[i].addr.text);
@@ -1248,7 +1211,7 @@ static int load(struct parse *p, yaml_parser_t *parser)
         yaml_document_delete(&extra);
     }
     /* unless given, a quarter of max_connections as it was given */
-    if (!p->per_client_line) {
+    if (!given(p, "proxy", "max_connections_per_client")) {
         struct config_proxy *px = &p->cfg->proxy;
         px->max_connections_per_client = px->max_connections / 4 ? px->max_connections / 4 : 1;
     }

@@ -129,8 +129,7 @@ int addr_is_literal(const char *text)
     return addr_parse(text, 0, &ss) == 0;
 }
 
-int addr_parse_scoped(const char *text, uint16_t port, struct sockaddr_storage *out,
-                      socklen_t *len)
+int addr_parse_scoped(const char *text, uint16_t port, struct sockaddr_storage *out, socklen_t *len)
 {
     uint8_t b[16];
     char buf[64];

@@ -295,7 +295,6 @@ static void test_kinds(void)
     CHECK_STR_EQ(addr_kind_describe((enum addr_kind)99), "an unknown kind of address");
 }
 
-
 /* addr_parse_endpoint: the "addr@port" forms of daneguard.yml and Stubby
  * (moved here from daemon/config.c; test_config.c checks the messages). */
 static void test_endpoint_parse(void)
@@ -343,8 +342,7 @@ static void test_endpoint_parse(void)
         {"fe80::1%nosuchif0@53", ADDR_ESCOPE},
         {"1.2.3.4%1@53", ADDR_ENOTIP},
         {"1.2.3.4.5", ADDR_ENOTIP},
-        {"0000:0000:0000:0000:0000:0000:0000:0000:0000:0000:0000:0000:0000:0000@53",
-         ADDR_ETOOLONG},
+        {"0000:0000:0000:0000:0000:0000:0000:0000:0000:0000:0000:0000:0000:0000@53", ADDR_ETOOLONG},
     };
     struct sockaddr_storage ss;
     socklen_t len;
@@ -407,8 +405,8 @@ static void test_scoped_parse(void)
 static void test_port_parse(void)
 {
     uint16_t port = 7;
-    static const char *const bad[] = {"", "0", "65536", "99999", "123456", "8o", "-1", "+80",
-                                      " 80"};
+    static const char *const bad[] = {"",   "0",  "65536", "99999", "123456",
+                                      "8o", "-1", "+80",   " 80"};
 
     CHECK_INT_EQ(addr_port_parse("1", &port), 0);
     CHECK_INT_EQ(port, 1);
@@ -488,15 +486,15 @@ static void test_reaches(void)
         {"127.0.0.1@53", "127.0.0.1@54", 0},
         {"127.0.0.1@53", "127.0.0.53@53", 0}, /* another loopback address */
         {"0.0.0.0@53", "127.0.0.53@53", 1},
-        {"0.0.0.0@53", "192.0.2.1@53", 0},  /* may be ours, may not: not claimed */
-        {"::@53", "127.0.0.1@53", 1},       /* v6 any gets v4 too */
+        {"0.0.0.0@53", "192.0.2.1@53", 0}, /* may be ours, may not: not claimed */
+        {"::@53", "127.0.0.1@53", 1},      /* v6 any gets v4 too */
         {"::@53", "::1@53", 1},
         {"::@53", "::ffff:127.0.0.2@53", 1},
-        {"0.0.0.0@53", "::1@53", 0},        /* v4 any does not get v6 */
+        {"0.0.0.0@53", "::1@53", 0}, /* v4 any does not get v6 */
         {"::1@53", "::1@53", 1},
         {"::1@53", "127.0.0.1@53", 0},
         {"192.0.2.1@53", "192.0.2.1@53", 1},
-        {"::@53", "::127.0.0.1@53", 0},     /* v4-compatible: not routed to loopback */
+        {"::@53", "::127.0.0.1@53", 0}, /* v4-compatible: not routed to loopback */
     };
     struct sockaddr_storage l, d;
     socklen_t len;

@@ -181,7 +181,9 @@ static void on_signal(uv_signal_t *h, int signum)
  * at a time, following no symbolic link, with every directory on the way owned
  * by root (or uid) and not writable by anyone else unless sticky: nobody but
  * root or the daemon's user can then swap what the path names. Returns a
- * descriptor, or -1 with why in err. */
+ * descriptor, or -1 with why in err and errno ENOENT when a component is
+ * missing (to be created), EPERM for an owner or mode, ELOOP or ENOTDIR for a
+ * link. */
 static int open_dir_strict(const char *dir, uid_t uid, char *err, size_t errlen)
 {
     char path[PATH_MAX];
@@ -220,6 +222,7 @@ static int open_dir_strict(const char *dir, uid_t uid, char *err, size_t errlen)
                      "refusing to hand the CA directory over",
                      dir);
             close(fd);
+            errno = EPERM;
             return -1;
         }
         int next = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -233,6 +236,7 @@ static int open_dir_strict(const char *dir, uid_t uid, char *err, size_t errlen)
                          dir, name);
             else
                 snprintf(err, errlen, "%s: %s: %s", dir, name, strerror(e));
+            errno = e;
             return -1;
         }
         fd = next;
@@ -406,6 +410,18 @@ static int run_daemon(const char *path, int check_only)
         log_warnx("user %s does not exist (create it: useradd --system %s; or set user: \"\")",
                   d.cfg.user, d.cfg.user);
         return 1;
+    }
+    /* As root, before the CA is opened (and maybe created) there: a ca_dir
+     * that chown_ca_dir() would refuse is refused now, with nothing written
+     * through a link. It may not exist yet. */
+    if (geteuid() == 0 && d.cfg.user[0] && d.cfg.proxy.enabled) {
+        int fd = open_dir_strict(d.cfg.proxy.ca_dir, getpwnam(d.cfg.user)->pw_uid, err, sizeof err);
+        if (fd >= 0) {
+            close(fd);
+        } else if (errno != ENOENT) {
+            log_warnx("proxy.ca_dir: %s", err);
+            return 1;
+        }
     }
     signal(SIGPIPE, SIG_IGN);
     d.loop = uv_default_loop();

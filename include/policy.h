@@ -76,14 +76,16 @@ int policy_lookup_failed(const struct policy_lookup *l);
  * put in in->target_tlsa before policy_decide(). */
 int policy_wants_target(const struct policy_input *in);
 
-/* Decide by the table. In order: a bogus address answer → refuse; a failed
- * TLSA lookup at the host, an unreadable CNAME, a failed TLSA lookup at the
- * CNAME target → refuse (every lookup timed out → fail 504); no address from
- * an answer that did not fail → fail (502, 504 when timed out; an
- * indeterminate answer → refuse); then the TLSA in use — the target's when it
- * holds a secure usable record, else the host's — secure with a usable record
- * → DANE; anything else (secure denial, only unusable records, insecure) →
- * tunnel in `dane` mode and PKIX in `all` mode. Fail closed: no soft-fail. */
+/* Decide by the table. In order: a bogus address answer → refuse; not one
+ * lookup could start → fail 502; a failed TLSA lookup at the host (a timeout
+ * too), too many TLSA records, an unreadable secure CNAME, a failed TLSA
+ * lookup at the CNAME target or one that could not start → refuse; no
+ * address from an answer that did not fail → fail (502, 504 when an address
+ * lookup timed out; an indeterminate answer → refuse); then the TLSA in use —
+ * the target's when it holds a secure usable record, else the host's —
+ * secure with a usable record → DANE; anything else (secure denial, only
+ * unusable records, insecure) → tunnel in `dane` mode and PKIX in `all` mode.
+ * Fail closed: no soft-fail. */
 void policy_decide(const struct policy_input *in, struct policy_decision *out);
 
 const char *policy_action_name(enum policy_action a);

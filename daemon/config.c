@@ -361,6 +361,9 @@ static const struct key_def resolver_keys[] = {
     K_BYTES("cache_size", cache_size, 64 * 1024, SIZE_MAX / 2, 32ULL << 20),
     K_SECONDS("bogus_ttl", bogus_ttl_s, 0, 86400, 60),
     K_PATH("resolv_conf", resolv_conf, "/etc/resolv.conf"),
+    K_COUNT("max_tcp_clients", max_tcp_clients, 1, 1000000, 1024),
+    K_COUNT("max_waiting_queries", max_waiting_queries, 1, 10000000, 4096),
+    K_COUNT("max_waiting_per_client", max_waiting_per_client, 1, 10000000, 64),
     /* Stubby's keys that do not apply here: accepted so a stubby.yml carries over */
     K_FUNC("resolution_type", r_resolution_type),
     K_FUNC("dnssec", r_dnssec),

@@ -52,6 +52,11 @@ void resolver_free(struct resolver *r); /* NULL is a no-op; cancels pending requ
 int resolver_answer(struct resolver *r, struct resolver_request *req, uint8_t *out, size_t cap,
                     struct resolver_answer *ans);
 
+/* resolver_answer() for the cache alone: 1 with the reply in out, or 0 (nothing
+ * is asked upstream): for a caller that admits a lookup only on a miss. */
+int resolver_answer_cached(struct resolver *r, const struct dns_query *q, uint8_t *out, size_t cap,
+                           struct resolver_answer *ans);
+
 /* Stop waiting for req: done will not run. */
 void resolver_request_cancel(struct resolver_request *req);
 

@@ -164,25 +164,33 @@ static void upstream_done(struct upstream_waiter *w, const struct upstream_resul
     req->done(req, &ans);
 }
 
-int resolver_answer(struct resolver *r, struct resolver_request *req, uint8_t *out, size_t cap,
-                    struct resolver_answer *ans)
+int resolver_answer_cached(struct resolver *r, const struct dns_query *q, uint8_t *out, size_t cap,
+                           struct resolver_answer *ans)
 {
     struct dns_cache_key key;
     struct dns_cache_hit hit;
 
+    dns_cache_key_of_query(q, &key);
+    if (dns_cache_get(r->cache, &key, uv_now(r->loop), &hit) != 1 || hit.len > cap)
+        return 0;
     r->stats.queries++;
-    dns_cache_key_of_query(&req->q, &key);
-    if (dns_cache_get(r->cache, &key, uv_now(r->loop), &hit) == 1 && hit.len <= cap) {
-        r->stats.cache_hits++;
-        size_t len = hit.len;
-        memcpy(out, hit.msg, hit.len);
-        dns_reply_patch(out, &len, &req->q, hit.security, hit.age_s);
-        ans->msg = out;
-        ans->len = len;
-        ans->security = hit.security;
-        ans->timed_out = 0;
+    r->stats.cache_hits++;
+    size_t len = hit.len;
+    memcpy(out, hit.msg, hit.len);
+    dns_reply_patch(out, &len, q, hit.security, hit.age_s);
+    ans->msg = out;
+    ans->len = len;
+    ans->security = hit.security;
+    ans->timed_out = 0;
+    return 1;
+}
+
+int resolver_answer(struct resolver *r, struct resolver_request *req, uint8_t *out, size_t cap,
+                    struct resolver_answer *ans)
+{
+    if (resolver_answer_cached(r, &req->q, out, cap, ans))
         return 1;
-    }
+    r->stats.queries++;
     r->stats.cache_misses++;
     req->resolver = r;
     req->waiter.done = upstream_done;

@@ -134,6 +134,9 @@ static void check_defaults(const struct config *c)
     CHECK_INT_EQ(r->cache_size, 32 * 1024 * 1024);
     CHECK_INT_EQ(r->bogus_ttl_s, 60);
     CHECK_STR_EQ(r->resolv_conf, "/etc/resolv.conf");
+    CHECK_INT_EQ(r->max_tcp_clients, 1024);
+    CHECK_INT_EQ(r->max_waiting_queries, 4096);
+    CHECK_INT_EQ(r->max_waiting_per_client, 64);
 
     CHECK_INT_EQ(p->enabled, 1);
     CHECK_INT_EQ(p->n_listen, 1);
@@ -216,7 +219,10 @@ static void test_resolver_keys(void)
              "  allow: [192.168.0.0/16, \"fd00::/8\", 10.1.2.3]\n"
              "  cache_size: 64m\n"
              "  bogus_ttl: 5\n"
-             "  resolv_conf: /run/resolv.conf\n");
+             "  resolv_conf: /run/resolv.conf\n"
+             "  max_tcp_clients: 100\n"
+             "  max_waiting_queries: 500\n"
+             "  max_waiting_per_client: 7\n");
     CHECK_INT_EQ(r->n_listen, 3);
     CHECK_STR_EQ(r->listen[0].text, "127.0.0.1@5353");
     CHECK_INT_EQ(port_of(&r->listen[0]), 5353);
@@ -254,6 +260,9 @@ static void test_resolver_keys(void)
     CHECK_INT_EQ(r->cache_size, 64 * 1024 * 1024);
     CHECK_INT_EQ(r->bogus_ttl_s, 5);
     CHECK_STR_EQ(r->resolv_conf, "/run/resolv.conf");
+    CHECK_INT_EQ(r->max_tcp_clients, 100);
+    CHECK_INT_EQ(r->max_waiting_queries, 500);
+    CHECK_INT_EQ(r->max_waiting_per_client, 7);
 }
 
 /* TLS with REQUIRED authentication needs a name for every upstream. */

@@ -360,6 +360,9 @@ static const struct key_def resolver_keys[] = {
     K_NETWORKS("allow", allow, n_allow),
     K_BYTES("cache_size", cache_size, 64 * 1024, SIZE_MAX / 2, 32ULL << 20),
     K_SECONDS("bogus_ttl", bogus_ttl_s, 0, 86400, 60),
+    /* RFC 2181 §8: a TTL is at most 2^31 - 1 */
+    K_SECONDS("cache_max_ttl", cache_max_ttl_s, 0, 2147483647, 86400),
+    K_SECONDS("cache_max_negative_ttl", cache_max_negative_ttl_s, 0, 2147483647, 3600),
     K_PATH("resolv_conf", resolv_conf, "/etc/resolv.conf"),
     K_COUNT("max_tcp_clients", max_tcp_clients, 1, 1000000, 1024),
     K_COUNT("max_waiting_queries", max_waiting_queries, 1, 10000000, 4096),

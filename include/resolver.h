@@ -1,7 +1,8 @@
 /* include/resolver.h — the resolver core: a client's query answered from the
- * cache or through one shared upstream fetch, rendered and cached per DO/CD
- * variant. The DNS server (server.c) and the in-process lookup API (lookup.c)
- * both go through it, so they share one cache.
+ * cache or through one shared upstream fetch, rendered once per DO/CD variant
+ * (every waiting query of that variant gets a patched copy) and cached. The
+ * DNS server (server.c) and the in-process lookup API (lookup.c) both go
+ * through it, so they share one cache.
  */
 #ifndef DANEGUARD_RESOLVER_H
 #define DANEGUARD_RESOLVER_H
@@ -31,6 +32,7 @@ struct resolver_request {
     void (*done)(struct resolver_request *req, const struct resolver_answer *ans);
     struct upstream_waiter waiter;
     struct resolver *resolver;
+    uint16_t any_type; /* ANY (RFC 8482): the one RRset type asked for instead, or 0 */
 };
 
 struct resolver_stats {

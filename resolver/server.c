@@ -26,10 +26,12 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "acceptor.h"
 #include "addr.h"
+#include "cookie.h"
 #include "log.h"
 #include "wire.h"
 
@@ -45,7 +47,9 @@
 #define SERVER_CLIENT_BUCKETS 1024
 #define SERVER_TCP_BUF (2 + 65535)
 #define SERVER_MAX_LISTENERS (2 * CONFIG_MAX_ADDRS)
-#define SERVER_MAX_UDP_REPLY 4096 /* a client's EDNS size is honoured up to this */
+/* A client's EDNS size is honoured up to what we advertise (DNS flag day 2020:
+ * no fragmented UDP); larger answers get TC and go over TCP. */
+#define SERVER_MAX_UDP_REPLY DNS_MAX_UDP_REPLY
 
 struct tcp_conn;
 
@@ -140,6 +144,7 @@ struct dns_server {
     uint32_t timeout_ms, max_tcp, max_waiting, max_per_client;
     uv_timer_t sweep;
     struct dns_server_stats stats;
+    struct dns_cookie_secret cookie_secret; /* RFC 9018 server cookies; new at each start */
     uint8_t udp_rbuf[65536];
     uint8_t out[65535 + 2]; /* replies are built here, after a 2-byte TCP prefix */
 };
@@ -342,6 +347,11 @@ static void tcp_reply(struct tcp_conn *c, const uint8_t *msg, size_t len)
 static void reply(struct dns_server *srv, uv_udp_t *udp, const struct sockaddr *peer,
                   struct tcp_conn *conn, const struct dns_query *q, uint8_t *msg, size_t len)
 {
+    /* RFC 7873 §5.2: every reply to a query with a cookie carries one (q holds
+     * the reply's, see serve_query); it goes in before any truncation. */
+    if (q && q->has_edns && q->cookie_len && msg == srv->out &&
+        dns_reply_add_cookie(msg, &len, sizeof srv->out, q->cookie, q->cookie_len) < 0)
+        log_debug("dns: no room for the cookie in a reply of %zu bytes", len);
     if (conn)
         tcp_reply(conn, msg, len);
     else
@@ -417,6 +427,16 @@ static void serve_query(struct dns_server *srv, const uint8_t *msg, size_t len, 
         srv->stats.dropped++;
         return;
     }
+    /* From here on q.cookie is the cookie our reply carries: the client's own
+     * when fresh, else a new server cookie (cookies are answered, not required). */
+    if (q.cookie_len && rc != WIRE_EFORMERR) {
+        uint8_t cookie[sizeof q.cookie];
+        q.cookie_len = (uint8_t)dns_cookie_reply(&srv->cookie_secret, q.cookie, q.cookie_len, peer,
+                                                 (uint32_t)time(NULL), cookie);
+        memcpy(q.cookie, cookie, q.cookie_len);
+    } else {
+        q.cookie_len = 0;
+    }
     if (!addr_cidr_match(srv->allow, srv->n_allow, peer)) {
         srv->stats.refused++;
         if (conn)
@@ -428,6 +448,10 @@ static void serve_query(struct dns_server *srv, const uint8_t *msg, size_t len, 
     } else if (rc == WIRE_ENOTIMP) {
         srv->stats.notimp++;
         rc = dns_reply_error(&q, DNS_RCODE_NOTIMP, DNS_EDE_NONE, NULL, srv->out, sizeof srv->out,
+                             &out_len);
+    } else if (rc == WIRE_ENOQUESTION) {
+        /* RFC 7873 §5.4: a client asking only for a server cookie */
+        rc = dns_reply_error(&q, DNS_RCODE_NOERROR, DNS_EDE_NONE, NULL, srv->out, sizeof srv->out,
                              &out_len);
     } else if (rc == WIRE_EBADVERS) {
         rc = dns_reply_error(&q, DNS_RCODE_BADVERS, DNS_EDE_NONE, NULL, srv->out, sizeof srv->out,
@@ -764,6 +788,11 @@ int dns_server_new(uv_loop_t *loop, const struct config_resolver *cfg, struct re
     }
     srv->loop = loop;
     link_init(&srv->udp_waiting);
+    if (dns_cookie_secret_init(&srv->cookie_secret) < 0) {
+        snprintf(err, errlen, "no random bytes for the DNS cookie secret");
+        free(srv);
+        return -1;
+    }
     srv->conns.next = srv->conns.prev = &srv->conns;
     uv_timer_init(loop, &srv->sweep);
     srv->sweep.data = srv;

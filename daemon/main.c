@@ -178,7 +178,7 @@ static void fit_to_fd_limit(struct config *cfg, int quiet)
         r->max_lookups = 1;
     if (r->max_lookups > UPSTREAM_MAX_IN_FLIGHT)
         r->max_lookups = UPSTREAM_MAX_IN_FLIGHT;
-    r->max_forwarder_sockets = fd_share(usable, 25, 2048);
+    r->max_forwarder_sockets = fd_share(usable, 25, 3072); /* 2048 requests, their retransmits */
     if (r->max_tcp_clients > tcp) {
         log_warnx("resolver.max_tcp_clients %u lowered to %u to fit the open-file limit of %llu "
                   "(raise the hard limit, e.g. LimitNOFILE=)",
@@ -194,7 +194,7 @@ static void fit_to_fd_limit(struct config *cfg, int quiet)
     }
     if (!quiet)
         log_info("open-file limit %llu: at most %u DNS TCP clients, %u lookups in flight "
-                 "(%u getdns sockets), %u forwarder queries upstream, %u proxy connections",
+                 "(%u getdns sockets), %u forwarder sockets upstream, %u proxy connections",
                  (unsigned long long)fd_limit, r->max_tcp_clients, r->max_lookups,
                  r->max_getdns_sockets, r->max_forwarder_sockets,
                  cfg->proxy.enabled ? cfg->proxy.max_connections : 0);

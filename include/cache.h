@@ -25,6 +25,7 @@ struct dns_cache_hit {
     enum dns_security security;
     uint32_t age_s; /* seconds since it was stored */
     uint32_t ttl_left_s;
+    uint8_t origin; /* as given to dns_cache_put_from(), else 0 */
 };
 
 struct dns_cache_stats {
@@ -46,6 +47,24 @@ void dns_cache_free(struct dns_cache *cache);
  * entry alone is larger than an eighth of the bound (nothing stored then). */
 int dns_cache_put(struct dns_cache *cache, const struct dns_cache_key *key, const uint8_t *msg,
                   size_t len, enum dns_security security, uint32_t ttl_s, uint64_t now_ms);
+
+/* dns_cache_put(), remembering origin (the caller's number for where the answer
+ * came from, e.g. which upstream), given back in dns_cache_hit.origin. */
+int dns_cache_put_from(struct dns_cache *cache, const struct dns_cache_key *key,
+                       const uint8_t *msg, size_t len, enum dns_security security,
+                       uint32_t ttl_s, uint64_t now_ms, uint8_t origin);
+
+/* Drop key's entry: 1 when there was one (its origin in *origin unless NULL), else 0. */
+int dns_cache_remove(struct dns_cache *cache, const struct dns_cache_key *key, uint8_t *origin);
+
+/* RFC 4035 §5.3.3: lower, in place, the TTL of every record of msg (OPT excepted)
+ * covered by an RRSIG of the message (same owner, type covered) to at most that
+ * RRSIG's Original TTL and the seconds left until its Signature Expiration at
+ * now (0 once expired; serial-number arithmetic, RFC 4034 §3.1.5); an RRSIG
+ * record's own TTL likewise. So an answer is never cached, nor served, past its
+ * signatures. Past 64 RRSIGs every record is capped at the smallest such bound.
+ * Returns 0 or WIRE_EFORMERR (msg unchanged from the bad record on). */
+int dns_cap_ttls_by_rrsig(uint8_t *msg, size_t len, time_t now);
 
 /* Look key up at now_ms: 1 and *hit filled (the entry becomes most recently used),
  * 0 when absent or expired (an expired entry is dropped). */

@@ -70,7 +70,7 @@ struct config_resolver {
      * the module's own bound. */
     uint32_t max_lookups;           /* distinct lookups in flight */
     uint32_t max_getdns_sockets;    /* sockets getdns may hold open */
-    uint32_t max_forwarder_sockets; /* forwarder queries in flight upstream (one socket each) */
+    uint32_t max_forwarder_sockets; /* forwarder tries open upstream (one socket each) */
 };
 
 struct config_proxy {

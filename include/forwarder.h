@@ -5,8 +5,12 @@
  * (DNSKEY and DS of every zone on the way), every time. daneguard therefore
  * gives getdns one upstream of its own, on 127.0.0.1 (UDP and TCP), that answers
  * from a cache of raw upstream responses (DNSKEY, DS and everything else, for
- * their TTL) and forwards misses to the configured upstreams. getdns still
- * validates every answer itself; the forwarder only saves the round trips.
+ * their TTL, never past their signatures) and forwards misses to the
+ * configured upstreams: identical queries in flight share one request, whose
+ * retransmits go beside the earlier tries (adaptive timeouts per upstream) and
+ * whose first reply matching the question is taken. getdns still validates
+ * every answer itself; the forwarder only saves the round trips, and drops
+ * what a bogus validation used (forwarder_purge()).
  * It is used when the transports are UDP first (TCP on truncation); with
  * DNS-over-TLS in the list, or TCP first, getdns talks to the upstreams
  * directly, over its own reused connections.
@@ -24,10 +28,14 @@
 struct forwarder;
 
 struct forwarder_stats {
-    uint64_t queries;  /* from getdns */
-    uint64_t hits;     /* answered from the cache */
-    uint64_t upstream; /* queries sent upstream, retries included */
-    uint64_t failures; /* queries no upstream answered */
+    uint64_t queries;     /* from getdns */
+    uint64_t hits;        /* answered from the cache */
+    uint64_t joined;      /* joined the same query already in flight */
+    uint64_t upstream;    /* queries sent upstream, retries included */
+    uint64_t retransmits; /* of those, sent beside an overdue one */
+    uint64_t mismatched;  /* responses dropped: wrong source, ID or question */
+    uint64_t failures;    /* queries no upstream answered */
+    uint64_t purged;      /* cached answers dropped after bogus validations */
 };
 
 /* Listen on 127.0.0.1 (a port the kernel picks, UDP and TCP alike) and forward
@@ -39,6 +47,15 @@ int forwarder_new(uv_loop_t *loop, const struct config_resolver *cfg, struct for
 /* Close everything; the memory goes once libuv has released the handles.
  * NULL is a no-op. */
 void forwarder_free(struct forwarder *fw);
+
+/* A validation of (qname, qtype) came out bogus; msg (may be NULL) is the
+ * answer getdns validated. Drops the cached upstream answer for it and the
+ * DNSKEY and DS answers of every name at and above qname and above the owners
+ * and RRSIG signers in msg's answer and authority sections (the zones the
+ * validation went through), so that asking again goes upstream, to another
+ * upstream first when there is one. NULL fw is a no-op. */
+void forwarder_purge(struct forwarder *fw, const uint8_t *qname, size_t qname_len, uint16_t qtype,
+                     const uint8_t *msg, size_t len);
 
 void forwarder_get_stats(const struct forwarder *fw, struct forwarder_stats *st);
 

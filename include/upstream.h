@@ -4,8 +4,9 @@
  *
  * getdns 1.6.0 double-frees when its own timeout fires during a validation-chain
  * query, so its timeout is set out of reach and a fetch is bounded here instead:
- * an attempt that has not completed in time is cancelled with
- * getdns_cancel_callback() and sent again, until the deadline (config timeout).
+ * an attempt that has not completed in time gets another beside it (the first
+ * complete answer wins), until the deadline (config timeout). A bogus answer
+ * is asked for once more after the forwarder's copies are dropped.
  */
 #ifndef DANEGUARD_UPSTREAM_H
 #define DANEGUARD_UPSTREAM_H
@@ -54,6 +55,7 @@ struct upstream_stats {
     uint64_t joined;   /* client queries that joined a fetch already in flight */
     uint64_t attempts; /* getdns_general calls, retries included */
     uint64_t timeouts; /* fetches that reached their deadline */
+    uint64_t requeries; /* bogus answers asked again after purging the forwarder */
     uint64_t in_flight;
 };
 

@@ -23,7 +23,7 @@ struct cache_entry {
     uint32_t ttl_s;
     enum dns_security security;
     uint16_t qtype, qclass;
-    uint8_t do_bit, cd, qname_len;
+    uint8_t do_bit, cd, qname_len, origin;
     uint8_t data[]; /* qname (lowercased), then the message */
 };
 
@@ -264,6 +264,26 @@ static struct cache_entry *lookup(struct dns_cache *cache, const struct dns_cach
 int dns_cache_put(struct dns_cache *cache, const struct dns_cache_key *key, const uint8_t *msg,
                   size_t len, enum dns_security security, uint32_t ttl_s, uint64_t now_ms)
 {
+    return dns_cache_put_from(cache, key, msg, len, security, ttl_s, now_ms, 0);
+}
+
+int dns_cache_remove(struct dns_cache *cache, const struct dns_cache_key *key, uint8_t *origin)
+{
+    if (key->qname_len == 0 || key->qname_len > DNS_MAX_NAME)
+        return 0;
+    struct cache_entry *e = lookup(cache, key, key_hash(cache, key));
+    if (!e)
+        return 0;
+    if (origin)
+        *origin = e->origin;
+    entry_remove(cache, e);
+    return 1;
+}
+
+int dns_cache_put_from(struct dns_cache *cache, const struct dns_cache_key *key,
+                       const uint8_t *msg, size_t len, enum dns_security security,
+                       uint32_t ttl_s, uint64_t now_ms, uint8_t origin)
+{
     uint64_t hash;
     struct cache_entry *old, *e;
 
@@ -290,6 +310,7 @@ int dns_cache_put(struct dns_cache *cache, const struct dns_cache_key *key, cons
     e->ttl_s = ttl_s;
     e->msg_len = len;
     e->security = security;
+    e->origin = origin;
     e->qtype = key->qtype;
     e->qclass = key->qclass;
     e->do_bit = key->do_bit ? 1 : 0;
@@ -348,6 +369,7 @@ int dns_cache_get(struct dns_cache *cache, const struct dns_cache_key *key, uint
     hit->security = e->security;
     hit->age_s = (uint32_t)(age_ms / 1000);
     hit->ttl_left_s = e->ttl_s - hit->age_s;
+    hit->origin = e->origin;
     cache->stats.hits++;
     return 1;
 }
@@ -367,4 +389,89 @@ void dns_cache_key_of_query(const struct dns_query *q, struct dns_cache_key *key
     key->qclass = q->qclass;
     key->do_bit = q->do_bit;
     key->cd = q->cd;
+}
+
+/* ---- TTLs bounded by signatures (RFC 4035 §5.3.3) ---- */
+
+#define CAP_MAX_SIGS 64
+
+struct sig_bound {
+    uint8_t owner[DNS_MAX_NAME];
+    size_t owner_len;
+    uint16_t covered;
+    uint32_t bound; /* min(Original TTL, seconds to Signature Expiration) */
+};
+
+static uint32_t rd32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* The bound an RRSIG's rdata puts on its RRset's TTL, or 0 when unreadable. */
+static uint32_t sig_bound_of(const struct dns_rr *rr, time_t now)
+{
+    if (rr->rdlen < 18)
+        return 0;
+    uint32_t orig = rd32(rr->rdata + 4), expiration = rd32(rr->rdata + 8);
+    int32_t left = (int32_t)(expiration - (uint32_t)now); /* serial arithmetic */
+    uint32_t until = left > 0 ? (uint32_t)left : 0;
+    return orig < until ? orig : until;
+}
+
+int dns_cap_ttls_by_rrsig(uint8_t *msg, size_t len, time_t now)
+{
+    struct dns_rr_iter it;
+    struct dns_rr rr;
+    struct sig_bound *sigs;
+    size_t nsigs = 0;
+    uint32_t all_min = UINT32_MAX;
+    int overflow = 0, rc;
+
+    if (dns_rr_iter_init(&it, msg, len) < 0)
+        return WIRE_EFORMERR;
+    sigs = malloc(CAP_MAX_SIGS * sizeof *sigs);
+    while ((rc = dns_rr_iter_next(&it, &rr)) == 1) {
+        if (rr.type != DNS_TYPE_RRSIG)
+            continue;
+        uint32_t b = sig_bound_of(&rr, now);
+        if (b < all_min)
+            all_min = b;
+        if (!sigs || nsigs == CAP_MAX_SIGS || rr.rdlen < 2) {
+            overflow = 1;
+            continue;
+        }
+        struct sig_bound *s = &sigs[nsigs++];
+        memcpy(s->owner, rr.owner, rr.owner_len);
+        s->owner_len = rr.owner_len;
+        s->covered = (uint16_t)(rr.rdata[0] << 8 | rr.rdata[1]);
+        s->bound = b;
+    }
+    if (rc < 0 || all_min == UINT32_MAX) { /* malformed, or nothing signed */
+        free(sigs);
+        return rc < 0 ? rc : 0;
+    }
+    dns_rr_iter_init(&it, msg, len);
+    while (dns_rr_iter_next(&it, &rr) == 1) {
+        uint32_t cap = overflow ? all_min : UINT32_MAX;
+        if (rr.type == DNS_TYPE_OPT)
+            continue;
+        if (rr.type == DNS_TYPE_RRSIG) {
+            uint32_t b = sig_bound_of(&rr, now);
+            cap = b < cap ? b : cap;
+        } else {
+            for (size_t i = 0; i < nsigs; i++)
+                if (sigs[i].covered == rr.type && sigs[i].bound < cap &&
+                    dns_name_equal(sigs[i].owner, sigs[i].owner_len, rr.owner, rr.owner_len))
+                    cap = sigs[i].bound;
+        }
+        uint8_t *ttl = msg + rr.rdata_offset - 6; /* TTL, then RDLENGTH, then rdata */
+        if (rr.ttl > cap) {
+            ttl[0] = (uint8_t)(cap >> 24);
+            ttl[1] = (uint8_t)(cap >> 16);
+            ttl[2] = (uint8_t)(cap >> 8);
+            ttl[3] = (uint8_t)cap;
+        }
+    }
+    free(sigs);
+    return 0;
 }

@@ -2,14 +2,30 @@
  *
  * getdns sends its queries (the client's, and the DNSKEY/DS queries of every
  * validation) here; a cached upstream response answers at once, with its TTLs
- * aged, else the query goes upstream under an ID of our own and the response
- * comes back to getdns and into the cache. An upstream attempt that is not
- * answered in FWD_ATTEMPT_MS moves to the next upstream; after FWD_ATTEMPTS per
- * upstream (8 at most) nothing is answered and getdns's request is retried by
- * upstream.c's timers.
- * Each UDP attempt has its own socket (a fresh source port, as getdns and
- * every resolver does against spoofing), a random ID, and a response must come
- * from the upstream asked.
+ * aged, else the query goes upstream and the response comes back to getdns and
+ * into the cache. Identical queries in flight (name, type, class, DO, CD) share
+ * one upstream request.
+ *
+ * Each UDP try has its own socket (a fresh source port, as getdns and every
+ * resolver does against spoofing) and a random ID; a response must come from
+ * the upstream asked, to that socket, with that ID and the question asked
+ * (name case-insensitively, type, class), else it is dropped and the try keeps
+ * listening. A try unanswered after its upstream's retransmit timeout (Unbound's
+ * infra cache: srtt + 4 * rttvar from measured round trips, doubled on each
+ * loss, FWD_RTO_MIN..FWD_RTO_MAX) is not closed: another try goes out beside it,
+ * to the next upstream, and the first valid answer of any try is taken. A
+ * request gives up, silently, at the configured timeout; getdns's side is
+ * retried by upstream.c. Tries in all (UDP and TCP, one socket each) stay
+ * within max_sockets, fitted to the open-file limit: requests are capped at two
+ * thirds of it, and a try beside another goes only while every request that
+ * may still come has room for its first; else the request's oldest try makes
+ * room.
+ *
+ * Nothing is kept past its signatures (dns_cap_ttls_by_rrsig()), and when a
+ * validation turns out bogus upstream.c calls forwarder_purge(): the answer and
+ * the DNSKEY/DS sets of every zone above it are dropped and their next query
+ * goes to another upstream first, so one corrupted answer is asked for again
+ * instead of being served for its TTL.
  *
  * Its TCP listener serves getdns alone: a connection is kept only when its
  * peer is a socket getdns opened in this process (uvloop.c tracks them), at
@@ -24,6 +40,7 @@
 #include <errno.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "acceptor.h"
@@ -33,44 +50,74 @@
 #include "uvloop.h"
 #include "wire.h"
 
-#define FWD_ATTEMPT_MS 700
-#define FWD_TCP_ATTEMPT_MS 2000
-#define FWD_ATTEMPTS 3
+#define FWD_RTO_INIT 376 /* ms, an upstream not measured yet (Unbound's) */
+#define FWD_RTO_MIN 150
+#define FWD_RTO_MAX 4000
+#define FWD_RTO_BAND 400          /* upstreams this close to the best are as good */
+#define FWD_INFRA_TTL_MS 900000   /* Unbound's infra-host-ttl */
+#define FWD_TCP_TRY_MS 2000 /* before a TCP try gets a second one beside it */
+#define FWD_MAX_SENDS 8     /* upstream queries for one request, retransmits included */
+#define FWD_MAX_WAITERS 1024
 #define FWD_CACHE_BYTES (8u << 20)
 #define FWD_MAX_TTL 86400
-#define FWD_MAX_PENDING 2048 /* each holds a socket: stay well inside the fd limit */
+#define FWD_MAX_PENDING 2048 /* requests, unless fitted to the open-file limit */
+#define FWD_MAX_SOCKETS (FWD_MAX_PENDING + FWD_MAX_PENDING / 2) /* tries in all, likewise */
 #define FWD_MAX_CONNS 16     /* TCP connections from getdns (one per context) */
+#define FWD_BUCKETS 4096
+#define FWD_AVOID_SLOTS 64
+#define FWD_AVOID_MS 30000
 #define FWD_TCP_BUF (2 + 65535)
 
 struct fwd_conn;
+struct fwd_req;
+
+/* Someone waiting for a request's answer: getdns over UDP (peer) or TCP (conn). */
+struct fwd_waiter {
+    struct fwd_waiter *next;
+    struct fwd_conn *conn;
+    struct sockaddr_storage peer;
+    struct dns_query q; /* as getdns asked: its ID, case and EDNS size */
+};
+
+/* One query sent upstream, UDP or TCP. It lives until its handle's close
+ * callback: libuv may still call its connect and write callbacks (ECANCELED)
+ * after the request gave up on it (r == NULL). */
+struct fwd_try {
+    union {
+        uv_handle_t h;
+        uv_udp_t udp;
+        uv_tcp_t tcp;
+    } u;
+    struct fwd_req *r;
+    uint64_t sent_ms;
+    uint32_t rto_ms; /* the upstream's timeout when it was sent */
+    uint16_t id;
+    uint8_t upstream;
+    uint8_t is_tcp;
+    uv_connect_t creq;
+    uv_write_t wreq;
+    size_t len;
+    uint8_t *buf; /* TCP: the query out, then the response in (FWD_TCP_BUF) */
+};
 
 struct fwd_req {
     struct forwarder *fw;
-    struct dns_query q; /* as getdns asked */
-    uint8_t *query;     /* getdns's query bytes */
+    struct fwd_req *hnext;      /* in-flight table chain */
+    struct fwd_req *next, *prev; /* fw->reqs */
+    unsigned bucket;
+    struct dns_query q; /* the first asker's: the key */
+    uint8_t *query;     /* the first asker's query bytes, our IDs written in */
     size_t qlen;
-    struct fwd_conn *conn; /* getdns came over TCP; else UDP from peer */
-    struct sockaddr_storage peer;
-    uint16_t up_id;
-    int attempts;
-    size_t upstream; /* index of the upstream being tried */
+    struct fwd_waiter *waiters;
+    unsigned n_waiters;
+    struct fwd_try *tries[FWD_MAX_SENDS]; /* alive, oldest first */
+    unsigned n_tries;
+    unsigned sends;
+    size_t last_upstream;
+    uint64_t deadline_ms;
     int use_tcp;
     uv_timer_t timer;
-    uv_udp_t *up_udp;       /* this attempt's own socket (a fresh source port) */
-    struct fwd_tcp *up_tcp; /* this attempt's TCP to the upstream, when use_tcp */
     int done;
-};
-
-/* One TCP attempt towards an upstream. It owns its requests and buffer, and
- * lives until its own close callback: libuv may still call its connect and
- * write callbacks (ECANCELED) after the request gave up on it (r == NULL). */
-struct fwd_tcp {
-    uv_tcp_t tcp;
-    uv_connect_t creq;
-    uv_write_t wreq;
-    struct fwd_req *r;
-    size_t len;
-    uint8_t buf[FWD_TCP_BUF]; /* the query out, then the response in */
 };
 
 struct fwd_conn {
@@ -83,6 +130,19 @@ struct fwd_conn {
     int closed;
 };
 
+/* Unbound's rtt_info: what round trips to one upstream look like. */
+struct fwd_infra {
+    int32_t srtt, rttvar;
+    uint32_t rto;
+    uint64_t updated_ms;
+};
+
+struct fwd_avoid {
+    uint64_t hash; /* of (name, type) */
+    uint64_t until_ms;
+    uint8_t upstream;
+};
+
 struct forwarder {
     uv_loop_t *loop;
     uv_udp_t udp; /* getdns's side */
@@ -90,15 +150,23 @@ struct forwarder {
     struct sockaddr_in addr; /* where it listens (UDP and TCP) */
     unsigned n_conns;        /* on conns, not yet freed */
     int accept_paused;
-    size_t max_pending;      /* fitted to the open-file limit */
+    size_t max_pending;      /* requests, 2/3 of max_sockets */
+    size_t max_sockets;      /* tries open, fitted to the open-file limit */
     unsigned handles;
     int closing;
     struct config_upstream upstreams[CONFIG_MAX_ADDRS];
+    struct fwd_infra infra[CONFIG_MAX_ADDRS];
     size_t n_upstreams;
+    uint32_t timeout_ms;
     struct dns_cache *cache;
     struct fwd_conn conns; /* list head */
-    struct fwd_req *by_id[65536];
+    struct fwd_req reqs;   /* list head of requests in flight */
+    struct fwd_req *buckets[FWD_BUCKETS];
+    uint64_t hash_seed;
+    struct fwd_avoid avoid[FWD_AVOID_SLOTS];
+    unsigned avoid_next;
     size_t pending;
+    size_t sockets; /* tries open (UDP and TCP: one socket each) */
     struct forwarder_stats stats;
     uint8_t rbuf[65536];
     uint8_t out[65536];
@@ -169,33 +237,157 @@ static void answer(struct forwarder *fw, struct fwd_conn *conn, const struct soc
     uv_udp_try_send(&fw->udp, &b, 1, peer); /* a lost answer is retried by getdns's side */
 }
 
-/* --- requests ---------------------------------------------------------------- */
+/* --- upstream round trips (Unbound's util/rtt.c) --------------------------- */
+
+static void infra_init(struct fwd_infra *inf, uint64_t now)
+{
+    inf->srtt = 0;
+    inf->rttvar = FWD_RTO_INIT / 4;
+    inf->rto = FWD_RTO_INIT;
+    inf->updated_ms = now;
+}
+
+static uint32_t infra_bound(int64_t rto)
+{
+    return rto < FWD_RTO_MIN ? FWD_RTO_MIN : rto > FWD_RTO_MAX ? FWD_RTO_MAX : (uint32_t)rto;
+}
+
+/* A round trip of ms to an upstream, from a try answered to its own ID and
+ * port: no ambiguity about which transmission it answers (Karn's problem). */
+static void infra_update(struct fwd_infra *inf, uint64_t ms, uint64_t now)
+{
+    inf->updated_ms = now;
+    int32_t delta = (int32_t)(ms > 60000 ? 60000 : ms) - inf->srtt;
+    inf->srtt += delta / 8;
+    if (delta < 0)
+        delta = -delta;
+    inf->rttvar += (delta - inf->rttvar) / 4;
+    inf->rto = infra_bound((int64_t)inf->srtt + 4 * (int64_t)inf->rttvar);
+}
+
+/* A try sent with timeout rto_ms went unanswered that long: back off, once per
+ * timeout (a second loss of the same round does not double again). */
+static void infra_lost(struct fwd_infra *inf, uint32_t rto_ms, uint64_t now)
+{
+    inf->updated_ms = now;
+    if (inf->rto <= rto_ms)
+        inf->rto = infra_bound((int64_t)rto_ms * 2);
+}
+
+/* --- requests in flight, by key -------------------------------------------- */
+
+static inline uint8_t lower(uint8_t c)
+{
+    return (c >= 'A' && c <= 'Z') ? (uint8_t)(c + 32) : c;
+}
+
+static uint64_t name_type_hash(uint64_t seed, const uint8_t *name, size_t len, uint16_t qtype)
+{
+    uint64_t h = 14695981039346656037ULL ^ seed;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ lower(name[i])) * 1099511628211ULL;
+    h = (h ^ qtype) * 1099511628211ULL;
+    return h ^ (h >> 29);
+}
+
+static unsigned req_bucket(const struct forwarder *fw, const struct dns_query *q)
+{
+    uint64_t h = name_type_hash(fw->hash_seed, q->qname, q->qname_len, q->qtype);
+    h = (h ^ q->qclass ^ (uint64_t)q->do_bit << 17 ^ (uint64_t)q->cd << 18) * 1099511628211ULL;
+    return (unsigned)(h >> 20) % FWD_BUCKETS;
+}
+
+static int same_question(const struct dns_query *a, const struct dns_query *b)
+{
+    return a->qtype == b->qtype && a->qclass == b->qclass && a->do_bit == b->do_bit &&
+           a->cd == b->cd && dns_name_equal(a->qname, a->qname_len, b->qname, b->qname_len);
+}
+
+static struct fwd_req *req_find(struct forwarder *fw, const struct dns_query *q)
+{
+    for (struct fwd_req *r = fw->buckets[req_bucket(fw, q)]; r; r = r->hnext)
+        if (!r->done && same_question(&r->q, q))
+            return r;
+    return NULL;
+}
+
+/* --- upstreams to avoid (after a bogus answer) ------------------------------ */
+
+static void avoid_add(struct forwarder *fw, const uint8_t *name, size_t len, uint16_t qtype,
+                      uint8_t upstream)
+{
+    struct fwd_avoid *a = &fw->avoid[fw->avoid_next++ % FWD_AVOID_SLOTS];
+    a->hash = name_type_hash(fw->hash_seed, name, len, qtype);
+    a->until_ms = uv_now(fw->loop) + FWD_AVOID_MS;
+    a->upstream = upstream;
+}
+
+/* The upstream that gave a purged answer for q, or -1. */
+static int avoid_find(struct forwarder *fw, const struct dns_query *q)
+{
+    uint64_t h = name_type_hash(fw->hash_seed, q->qname, q->qname_len, q->qtype);
+    uint64_t now = uv_now(fw->loop);
+    for (unsigned i = 0; i < FWD_AVOID_SLOTS; i++)
+        if (fw->avoid[i].hash == h && fw->avoid[i].until_ms > now)
+            return fw->avoid[i].upstream;
+    return -1;
+}
+
+/* The first upstream for q, as Unbound picks: at random among those whose
+ * retransmit timeout is within FWD_RTO_BAND of the best, not the one that
+ * gave q a bogus answer when there is another. What is known of an upstream
+ * is forgotten after FWD_INFRA_TTL_MS, so a server that was down gets asked
+ * again. */
+static size_t first_upstream(struct forwarder *fw, const struct dns_query *q)
+{
+    int avoid = fw->n_upstreams > 1 ? avoid_find(fw, q) : -1;
+    uint64_t now = uv_now(fw->loop);
+    uint32_t best_rto = UINT32_MAX;
+    size_t band[CONFIG_MAX_ADDRS], n = 0;
+    for (size_t i = 0; i < fw->n_upstreams; i++) {
+        if (now - fw->infra[i].updated_ms > FWD_INFRA_TTL_MS)
+            infra_init(&fw->infra[i], now);
+        if ((int)i != avoid && fw->infra[i].rto < best_rto)
+            best_rto = fw->infra[i].rto;
+    }
+    for (size_t i = 0; i < fw->n_upstreams; i++)
+        if ((int)i != avoid && fw->infra[i].rto <= best_rto + FWD_RTO_BAND)
+            band[n++] = i;
+    return n ? band[(size_t)random() % n] : 0;
+}
+
+/* --- requests -------------------------------------------------------------- */
+
+static void try_closed(uv_handle_t *h)
+{
+    struct fwd_try *t = h->data;
+    free(t->buf);
+    free(t);
+}
+
+/* Close one try; its late callbacks find r == NULL. */
+static void try_close(struct fwd_try *t)
+{
+    struct fwd_req *r = t->r;
+    if (r) {
+        unsigned i = 0;
+        while (i < r->n_tries && r->tries[i] != t)
+            i++;
+        if (i < r->n_tries) {
+            memmove(&r->tries[i], &r->tries[i + 1], (r->n_tries - i - 1) * sizeof r->tries[0]);
+            r->n_tries--;
+        }
+        r->fw->sockets--;
+    }
+    t->r = NULL;
+    uv_close(&t->u.h, try_closed);
+}
 
 static void req_closed(uv_handle_t *h)
 {
     struct fwd_req *r = h->data;
-    if (r->conn)
-        conn_release(r->conn);
     free(r->query);
     free(r);
-}
-
-static void up_tcp_closed(uv_handle_t *h)
-{
-    free(h);
-}
-
-static void req_drop_tcp(struct fwd_req *r)
-{
-    if (r->up_tcp) {
-        r->up_tcp->r = NULL;
-        uv_close((uv_handle_t *)&r->up_tcp->tcp, up_tcp_closed);
-        r->up_tcp = NULL;
-    }
-    if (r->up_udp) {
-        uv_close((uv_handle_t *)r->up_udp, up_tcp_closed);
-        r->up_udp = NULL;
-    }
 }
 
 static void req_finish(struct fwd_req *r)
@@ -204,153 +396,279 @@ static void req_finish(struct fwd_req *r)
     if (r->done)
         return;
     r->done = 1;
-    if (fw->by_id[r->up_id] == r)
-        fw->by_id[r->up_id] = NULL;
+    struct fwd_req **pp = &fw->buckets[r->bucket];
+    while (*pp && *pp != r)
+        pp = &(*pp)->hnext;
+    if (*pp)
+        *pp = r->hnext;
+    r->next->prev = r->prev;
+    r->prev->next = r->next;
     fw->pending--;
-    req_drop_tcp(r);
+    while (r->n_tries)
+        try_close(r->tries[0]);
+    while (r->waiters) {
+        struct fwd_waiter *w = r->waiters;
+        r->waiters = w->next;
+        if (w->conn)
+            conn_release(w->conn);
+        free(w);
+    }
     uv_close((uv_handle_t *)&r->timer, req_closed);
 }
 
-/* The upstream's response to r: into the cache when it may be, then to getdns. */
-static void req_deliver(struct fwd_req *r, uint8_t *msg, size_t len)
+/* Whether msg answers the query sent as id: a response (QR), standard query
+ * opcode, one question, and that question is ours (name case-insensitively,
+ * type, class). Anything else is late, spoofed or broken, and dropped. */
+static int reply_matches(const uint8_t *msg, size_t len, uint16_t id, const struct dns_query *q)
+{
+    uint8_t name[DNS_MAX_NAME];
+    size_t name_len, pos = DNS_HEADER_LEN;
+    if (len < DNS_HEADER_LEN || !(msg[2] & 0x80) || (msg[2] & 0x78) != 0 ||
+        (uint16_t)(msg[0] << 8 | msg[1]) != id || msg[4] != 0 || msg[5] != 1)
+        return 0;
+    if (dns_name_read(msg, len, &pos, name, &name_len) < 0 || len - pos < 4 ||
+        pos != DNS_HEADER_LEN + name_len) /* compressed: nothing to point back to */
+        return 0;
+    return dns_name_equal(name, name_len, q->qname, q->qname_len) &&
+           (uint16_t)(msg[pos] << 8 | msg[pos + 1]) == q->qtype &&
+           (uint16_t)(msg[pos + 2] << 8 | msg[pos + 3]) == q->qclass;
+}
+
+/* A valid response of try t: into the cache when it may be, then to every
+ * waiter, each with its own ID and question case. */
+static void req_deliver(struct fwd_req *r, struct fwd_try *t, uint8_t *msg, size_t len)
 {
     struct forwarder *fw = r->fw;
     int rcode = dns_msg_rcode(msg, len);
     uint32_t ttl = 0;
+    dns_cap_ttls_by_rrsig(msg, len, time(NULL));
     if ((rcode == DNS_RCODE_NOERROR || rcode == DNS_RCODE_NXDOMAIN) && !(msg[2] & 0x02) &&
         dns_answer_ttl(msg, len, &ttl) == 0 && ttl > 0) {
         struct dns_cache_key k;
         dns_cache_key_of_query(&r->q, &k);
-        dns_cache_put(fw->cache, &k, msg, len, DNS_INDETERMINATE,
-                      ttl > FWD_MAX_TTL ? FWD_MAX_TTL : ttl, uv_now(fw->loop));
+        dns_cache_put_from(fw->cache, &k, msg, len, DNS_INDETERMINATE,
+                           ttl > FWD_MAX_TTL ? FWD_MAX_TTL : ttl, uv_now(fw->loop), t->upstream);
     }
-    msg[0] = (uint8_t)(r->q.id >> 8);
-    msg[1] = (uint8_t)r->q.id;
-    answer(fw, r->conn, (struct sockaddr *)&r->peer, &r->q, msg, len);
+    for (struct fwd_waiter *w = r->waiters; w; w = w->next) {
+        memcpy(fw->out, msg, len);
+        fw->out[0] = (uint8_t)(w->q.id >> 8);
+        fw->out[1] = (uint8_t)w->q.id;
+        if (len >= DNS_HEADER_LEN + w->q.qname_len) /* the name as this asker wrote it */
+            memcpy(fw->out + DNS_HEADER_LEN, w->q.qname, w->q.qname_len);
+        answer(fw, w->conn, (struct sockaddr *)&w->peer, &w->q, fw->out, len);
+    }
     req_finish(r);
 }
 
-static void req_attempt(struct fwd_req *r);
+static void req_send(struct fwd_req *r, size_t upstream);
 
-static void req_timeout(uv_timer_t *t)
+/* The most recent try is overdue: send another beside it (the earlier ones
+ * keep listening), or give up at the deadline. */
+static void req_timeout(uv_timer_t *timer)
 {
-    struct fwd_req *r = t->data;
-    req_drop_tcp(r);
-    r->upstream = (r->upstream + 1) % r->fw->n_upstreams;
-    req_attempt(r);
+    struct fwd_req *r = timer->data;
+    struct forwarder *fw = r->fw;
+    uint64_t now = uv_now(fw->loop);
+    if (now >= r->deadline_ms) {
+        fw->stats.failures++;
+        req_finish(r);
+        return;
+    }
+    if (r->n_tries && !r->use_tcp) {
+        struct fwd_try *last = r->tries[r->n_tries - 1];
+        infra_lost(&fw->infra[last->upstream], last->rto_ms, now);
+    }
+    if (r->sends >= FWD_MAX_SENDS) {
+        uv_timer_start(&r->timer, req_timeout, r->deadline_ms - now, 0);
+        return;
+    }
+    fw->stats.retransmits++;
+    req_send(r, (r->last_upstream + 1) % fw->n_upstreams);
 }
 
 /* TCP to the upstream: connect, write the query, read one response. */
 static void up_tcp_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
-    struct fwd_tcp *t = h->data;
+    struct fwd_try *t = h->data;
     buf->base = (char *)t->buf + t->len;
     buf->len = FWD_TCP_BUF - t->len;
 }
 
+/* A TCP try failed: when it was the last one alive, the next goes out now. */
+static void tcp_try_failed(struct fwd_try *t)
+{
+    struct fwd_req *r = t->r;
+    try_close(t);
+    if (r && r->n_tries == 0 && !r->done) {
+        if (r->sends >= FWD_MAX_SENDS) {
+            r->fw->stats.failures++;
+            req_finish(r);
+        } else {
+            req_send(r, (r->last_upstream + 1) % r->fw->n_upstreams);
+        }
+    }
+}
+
 static void up_tcp_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 {
-    struct fwd_tcp *t = s->data;
+    struct fwd_try *t = s->data;
     struct fwd_req *r = t->r;
     if (!r)
         return;
     if (n < 0) {
-        req_drop_tcp(r); /* the attempt timer moves on */
+        tcp_try_failed(t);
         return;
     }
     t->len += (size_t)n;
     if (t->len >= 2) {
         size_t mlen = (size_t)t->buf[0] << 8 | t->buf[1];
-        if (t->len >= 2 + mlen && mlen >= DNS_HEADER_LEN &&
-            ((size_t)t->buf[2] << 8 | t->buf[3]) == r->up_id)
-            req_deliver(r, t->buf + 2, mlen);
+        if (t->len >= 2 + mlen && reply_matches(t->buf + 2, mlen, t->id, &r->q))
+            req_deliver(r, t, t->buf + 2, mlen);
         else if (t->len >= 2 + mlen || t->len == FWD_TCP_BUF)
-            req_drop_tcp(r);
+            tcp_try_failed(t);
     }
 }
 
 static void up_tcp_written(uv_write_t *w, int status)
 {
-    struct fwd_tcp *t = w->data;
-    if (status < 0 || !t->r)
+    struct fwd_try *t = w->data;
+    if (!t->r)
         return;
+    if (status < 0) {
+        tcp_try_failed(t);
+        return;
+    }
     t->len = 0;
-    uv_read_start((uv_stream_t *)&t->tcp, up_tcp_alloc, up_tcp_read);
+    if (uv_read_start((uv_stream_t *)&t->u.tcp, up_tcp_alloc, up_tcp_read) < 0)
+        tcp_try_failed(t);
 }
 
 static void up_tcp_connected(uv_connect_t *c, int status)
 {
-    struct fwd_tcp *t = c->data;
-    if (status < 0 || !t->r)
+    struct fwd_try *t = c->data;
+    if (!t->r)
         return;
+    if (status < 0) {
+        tcp_try_failed(t);
+        return;
+    }
     uv_buf_t b = uv_buf_init((char *)t->buf, (unsigned)t->len);
     t->wreq.data = t;
-    if (uv_write(&t->wreq, (uv_stream_t *)&t->tcp, &b, 1, up_tcp_written) < 0)
-        req_drop_tcp(t->r);
+    if (uv_write(&t->wreq, (uv_stream_t *)&t->u.tcp, &b, 1, up_tcp_written) < 0)
+        tcp_try_failed(t);
 }
 
 static void up_udp_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 static void upstream_udp_recv(uv_udp_t *u, ssize_t n, const uv_buf_t *buf,
                               const struct sockaddr *peer, unsigned flags);
 
-static void req_attempt(struct fwd_req *r)
+/* One more try to upstream u, under a new ID (and over UDP a new socket); the
+ * timer is set for its retransmit timeout. A try that cannot even be sent
+ * counts as sent and lost: the timer moves on. */
+static void req_send(struct fwd_req *r, size_t u)
 {
     struct forwarder *fw = r->fw;
-    const struct config_upstream *u = &fw->upstreams[r->upstream];
-    const struct sockaddr *sa = (const struct sockaddr *)&u->addr.ss;
+    const struct sockaddr *sa = (const struct sockaddr *)&fw->upstreams[u].addr.ss;
+    uint64_t now = uv_now(fw->loop);
+    uint32_t wait;
+    struct fwd_try *t;
 
-    if (++r->attempts > FWD_ATTEMPTS * (int)fw->n_upstreams || r->attempts > 8) {
-        fw->stats.failures++;
-        req_finish(r);
+    r->sends++;
+    r->last_upstream = u;
+    fw->stats.upstream++;
+    if (r->n_tries == FWD_MAX_SENDS)
+        try_close(r->tries[0]);
+    /* The fd budget: a try beside others leaves room for the first try of
+     * every request that may still come; past it the oldest try makes room. */
+    size_t reserved = fw->pending < fw->max_pending ? fw->max_pending - fw->pending : 0;
+    if (r->n_tries && fw->sockets + reserved >= fw->max_sockets)
+        try_close(r->tries[0]);
+    /* The upstream's timeout, but at most a quarter of the request's time: an
+     * upstream that dropped a few queries (restarting, say) is asked again
+     * before the client gives up, however far its timeout has backed off. */
+    wait = r->use_tcp ? (fw->infra[u].rto * 2 > FWD_TCP_TRY_MS ? fw->infra[u].rto * 2
+                                                                : FWD_TCP_TRY_MS)
+                      : fw->infra[u].rto;
+    if (wait > fw->timeout_ms / 4 && fw->timeout_ms / 4 >= FWD_RTO_MIN)
+        wait = fw->timeout_ms / 4;
+    if (now + wait > r->deadline_ms)
+        wait = (uint32_t)(r->deadline_ms > now ? r->deadline_ms - now : 0);
+    uv_timer_start(&r->timer, req_timeout, wait, 0);
+
+    if (fw->sockets >= fw->max_sockets) /* only a request that lost every try: lost */
+        return;
+    if (!(t = calloc(1, sizeof *t)) || (r->use_tcp && !(t->buf = malloc(FWD_TCP_BUF)))) {
+        free(t);
         return;
     }
-    fw->stats.upstream++;
-    r->query[0] = (uint8_t)(r->up_id >> 8);
-    r->query[1] = (uint8_t)r->up_id;
+    t->r = r;
+    t->sent_ms = now;
+    t->rto_ms = fw->infra[u].rto;
+    t->upstream = (uint8_t)u;
+    t->is_tcp = (uint8_t)r->use_tcp;
+    if (getrandom(&t->id, sizeof t->id, 0) != sizeof t->id)
+        t->id = (uint16_t)random();
+    r->query[0] = (uint8_t)(t->id >> 8);
+    r->query[1] = (uint8_t)t->id;
+    r->tries[r->n_tries++] = t;
+    t->u.h.data = t;
+
     if (!r->use_tcp) {
         struct sockaddr_in any4 = {.sin_family = AF_INET};
         struct sockaddr_in6 any6 = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_ANY_INIT};
         uv_buf_t b = uv_buf_init((char *)r->query, (unsigned)r->qlen);
-        r->up_udp = malloc(sizeof *r->up_udp);
-        if (r->up_udp) {
-            uv_udp_init(fw->loop, r->up_udp);
-            r->up_udp->data = r;
-            if (uv_udp_bind(r->up_udp,
-                            sa->sa_family == AF_INET6 ? (struct sockaddr *)&any6
-                                                      : (struct sockaddr *)&any4,
-                            0) == 0 &&
-                uv_udp_recv_start(r->up_udp, up_udp_alloc, upstream_udp_recv) == 0)
-                uv_udp_try_send(r->up_udp, &b, 1, sa);
-        }
-        uv_timer_start(&r->timer, req_timeout, FWD_ATTEMPT_MS, 0);
+        uv_udp_init(fw->loop, &t->u.udp);
+        t->u.h.data = t;
+        fw->sockets++;
+        if (uv_udp_bind(&t->u.udp,
+                        sa->sa_family == AF_INET6 ? (struct sockaddr *)&any6
+                                                  : (struct sockaddr *)&any4,
+                        0) == 0 &&
+            uv_udp_recv_start(&t->u.udp, up_udp_alloc, upstream_udp_recv) == 0)
+            uv_udp_try_send(&t->u.udp, &b, 1, sa);
         return;
     }
-    struct fwd_tcp *t = malloc(sizeof *t);
-    if (!t) {
-        req_finish(r);
-        return;
-    }
-    t->r = r;
     t->len = r->qlen + 2;
     t->buf[0] = (uint8_t)(r->qlen >> 8);
     t->buf[1] = (uint8_t)r->qlen;
     memcpy(t->buf + 2, r->query, r->qlen);
-    uv_tcp_init(fw->loop, &t->tcp);
-    t->tcp.data = t;
+    uv_tcp_init(fw->loop, &t->u.tcp);
+    t->u.h.data = t;
+    fw->sockets++;
     t->creq.data = t;
-    r->up_tcp = t;
-    if (uv_tcp_connect(&t->creq, &t->tcp, sa, up_tcp_connected) < 0)
-        req_drop_tcp(r);
-    uv_timer_start(&r->timer, req_timeout, FWD_TCP_ATTEMPT_MS, 0);
+    if (uv_tcp_connect(&t->creq, &t->u.tcp, sa, up_tcp_connected) < 0)
+        try_close(t); /* the timer moves on */
 }
 
-/* A query from getdns: from the cache, or upstream. */
+static int waiter_add(struct fwd_req *r, const struct dns_query *q, struct fwd_conn *conn,
+                      const struct sockaddr *peer)
+{
+    struct fwd_waiter *w;
+    if (r->n_waiters >= FWD_MAX_WAITERS || !(w = calloc(1, sizeof *w)))
+        return -1;
+    w->q = *q;
+    w->conn = conn;
+    if (conn)
+        conn->refs++;
+    else
+        memcpy(&w->peer, peer,
+               peer->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                           : sizeof(struct sockaddr_in));
+    w->next = r->waiters;
+    r->waiters = w;
+    r->n_waiters++;
+    return 0;
+}
+
+/* A query from getdns: from the cache, joined to the same query in flight, or
+ * upstream. */
 static void handle_query(struct forwarder *fw, const uint8_t *msg, size_t len,
                          struct fwd_conn *conn, const struct sockaddr *peer)
 {
     struct dns_query q;
     struct dns_cache_key k;
     struct dns_cache_hit hit;
+    struct fwd_req *r;
 
     fw->stats.queries++;
     if (dns_query_parse(msg, len, &q) < 0 || fw->n_upstreams == 0)
@@ -367,13 +685,15 @@ static void handle_query(struct forwarder *fw, const uint8_t *msg, size_t len,
             return;
         }
     }
-    if (fw->pending >= fw->max_pending)
+    if ((r = req_find(fw, &q))) {
+        if (waiter_add(r, &q, conn, peer) == 0)
+            fw->stats.joined++;
         return;
-    struct fwd_req *r = calloc(1, sizeof *r);
-    if (!r)
+    }
+    if (fw->pending >= fw->max_pending || !(r = calloc(1, sizeof *r)))
         return;
-    r->query = malloc(len);
-    if (!r->query) {
+    if (!(r->query = malloc(len)) || waiter_add(r, &q, conn, peer) < 0) {
+        free(r->query);
         free(r);
         return;
     }
@@ -381,23 +701,18 @@ static void handle_query(struct forwarder *fw, const uint8_t *msg, size_t len,
     r->qlen = len;
     r->q = q;
     r->fw = fw;
-    r->conn = conn;
-    if (conn)
-        conn->refs++;
-    else
-        memcpy(&r->peer, peer,
-               peer->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-                                           : sizeof(struct sockaddr_in));
-    do {
-        if (getrandom(&r->up_id, sizeof r->up_id, 0) != sizeof r->up_id)
-            r->up_id = (uint16_t)random();
-    } while (fw->by_id[r->up_id]);
-    fw->by_id[r->up_id] = r;
+    r->bucket = req_bucket(fw, &q);
+    r->hnext = fw->buckets[r->bucket];
+    fw->buckets[r->bucket] = r;
+    r->next = fw->reqs.next;
+    r->prev = &fw->reqs;
+    fw->reqs.next->prev = r;
+    fw->reqs.next = r;
     fw->pending++;
+    r->deadline_ms = uv_now(fw->loop) + fw->timeout_ms;
     uv_timer_init(fw->loop, &r->timer);
     r->timer.data = r;
-    r->upstream = (size_t)random() % fw->n_upstreams;
-    req_attempt(r);
+    req_send(r, first_upstream(fw, &q));
 }
 
 /* --- UDP -------------------------------------------------------------------------- */
@@ -411,9 +726,15 @@ static void udp_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 
 static void up_udp_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
-    struct fwd_req *r = h->data;
-    buf->base = (char *)r->fw->rbuf;
-    buf->len = sizeof r->fw->rbuf;
+    struct fwd_try *t = h->data;
+    static uint8_t spare[512]; /* a try whose request is gone reads into this */
+    if (t->r) {
+        buf->base = (char *)t->r->fw->rbuf;
+        buf->len = sizeof t->r->fw->rbuf;
+    } else {
+        buf->base = (char *)spare;
+        buf->len = sizeof spare;
+    }
 }
 
 static void getdns_udp_recv(uv_udp_t *u, ssize_t n, const uv_buf_t *buf,
@@ -433,24 +754,117 @@ static int same_addr(const struct sockaddr *a, const struct sockaddr *b)
 static void upstream_udp_recv(uv_udp_t *u, ssize_t n, const uv_buf_t *buf,
                               const struct sockaddr *peer, unsigned flags)
 {
-    struct fwd_req *r = u->data;
-    struct forwarder *fw = r->fw;
+    struct fwd_try *t = u->data;
+    struct fwd_req *r = t->r;
     uint8_t *msg = (uint8_t *)buf->base;
-    if (n < DNS_HEADER_LEN || !peer || fw->closing || r->done || !(msg[2] & 0x80))
+    if (!r || n < DNS_HEADER_LEN || !peer || r->fw->closing || r->done || r->use_tcp)
         return;
-    if ((uint16_t)(msg[0] << 8 | msg[1]) != r->up_id || r->use_tcp ||
-        !same_addr(peer, (const struct sockaddr *)&fw->upstreams[r->upstream].addr.ss))
-        return;          /* late, spoofed, or not ours */
-    if (msg[2] & 0x02) { /* truncated: the same upstream over TCP */
+    struct forwarder *fw = r->fw;
+    if (!same_addr(peer, (const struct sockaddr *)&fw->upstreams[t->upstream].addr.ss) ||
+        !reply_matches(msg, (size_t)n, t->id, &r->q)) {
+        fw->stats.mismatched++;
+        return; /* late, spoofed, or not ours: keep listening */
+    }
+    infra_update(&fw->infra[t->upstream], uv_now(fw->loop) - t->sent_ms, uv_now(fw->loop));
+    if (msg[2] & 0x02) { /* truncated: the same upstream over TCP, the UDP tries end */
+        size_t up = t->upstream;
         r->use_tcp = 1;
-        r->attempts--;
-        uv_timer_stop(&r->timer);
-        req_drop_tcp(r);
-        req_attempt(r);
+        while (r->n_tries)
+            try_close(r->tries[0]);
+        req_send(r, up);
         return;
     }
-    uv_timer_stop(&r->timer);
-    req_deliver(r, msg, (size_t)n);
+    req_deliver(r, t, msg, (size_t)n);
+}
+
+/* --- purging after a bogus validation ---------------------------------------- */
+
+#define PURGE_MAX_NAMES 32
+
+struct purge_set {
+    uint8_t names[PURGE_MAX_NAMES][DNS_MAX_NAME];
+    size_t lens[PURGE_MAX_NAMES];
+    size_t n;
+};
+
+/* name and every name above it, each once, as far as there is room. */
+static void purge_add_ancestors(struct purge_set *ps, const uint8_t *name, size_t len)
+{
+    size_t pos = 0;
+    while (pos < len) {
+        const uint8_t *n = name + pos;
+        size_t nl = len - pos, i;
+        for (i = 0; i < ps->n; i++)
+            if (dns_name_equal(ps->names[i], ps->lens[i], n, nl))
+                break;
+        if (i == ps->n) {
+            if (ps->n == PURGE_MAX_NAMES)
+                return;
+            memcpy(ps->names[ps->n], n, nl);
+            ps->lens[ps->n++] = nl;
+        }
+        if (name[pos] == 0)
+            break;
+        pos += 1 + (size_t)name[pos];
+    }
+}
+
+/* Drop (name, type) in every variant getdns may have asked (DO, CD); the
+ * upstream that gave it is avoided for its next query. Returns how many. */
+static unsigned purge_key(struct forwarder *fw, const uint8_t *name, size_t len, uint16_t qtype)
+{
+    unsigned n = 0;
+    for (int v = 0; v < 4; v++) {
+        struct dns_cache_key k = {.qname = name, .qname_len = len, .qtype = qtype,
+                                  .qclass = DNS_CLASS_IN, .do_bit = v & 1, .cd = v >> 1};
+        uint8_t origin;
+        if (dns_cache_remove(fw->cache, &k, &origin) == 1) {
+            n++;
+            if (origin < fw->n_upstreams)
+                avoid_add(fw, name, len, qtype, origin);
+        }
+    }
+    return n;
+}
+
+void forwarder_purge(struct forwarder *fw, const uint8_t *qname, size_t qname_len, uint16_t qtype,
+                     const uint8_t *msg, size_t len)
+{
+    struct purge_set *ps;
+    struct dns_rr_iter it;
+    struct dns_rr rr;
+    unsigned n = 0;
+
+    if (!fw || !(ps = malloc(sizeof *ps)))
+        return;
+    ps->n = 0;
+    n += purge_key(fw, qname, qname_len, qtype);
+    purge_add_ancestors(ps, qname, qname_len);
+    /* The zones the answer involves: its owners' and its signers' (a CNAME
+     * may lead into another zone), and every zone above them. */
+    if (msg && dns_rr_iter_init(&it, msg, len) == 0) {
+        while (dns_rr_iter_next(&it, &rr) == 1 && rr.section != DNS_SECTION_ADDITIONAL) {
+            purge_add_ancestors(ps, rr.owner, rr.owner_len);
+            if (rr.type == DNS_TYPE_RRSIG && rr.rdlen > 18) {
+                uint8_t signer[DNS_MAX_NAME];
+                size_t signer_len, pos = rr.rdata_offset + 18;
+                if (dns_name_read(msg, len, &pos, signer, &signer_len) == 0)
+                    purge_add_ancestors(ps, signer, signer_len);
+            }
+        }
+    }
+    for (size_t i = 0; i < ps->n; i++) {
+        n += purge_key(fw, ps->names[i], ps->lens[i], DNS_TYPE_DNSKEY);
+        n += purge_key(fw, ps->names[i], ps->lens[i], DNS_TYPE_DS);
+    }
+    fw->stats.purged += n;
+    if (log_verbosity >= 2) {
+        char text[1024];
+        if (dns_name_to_text(qname, qname_len, text, sizeof text) == 0)
+            log_debug("forwarder: %s/%u bogus: %u cached answers dropped (%zu names)", text, qtype,
+                      n, ps->n);
+    }
+    free(ps);
 }
 
 /* --- TCP from getdns ------------------------------------------------------------------ */
@@ -573,9 +987,18 @@ int forwarder_new(uv_loop_t *loop, const struct config_resolver *cfg, struct for
     }
     fw->loop = loop;
     fw->conns.next = fw->conns.prev = &fw->conns;
+    fw->reqs.next = fw->reqs.prev = &fw->reqs;
     memcpy(fw->upstreams, cfg->upstreams, sizeof fw->upstreams);
     fw->n_upstreams = cfg->n_upstreams;
-    fw->max_pending = cfg->max_forwarder_sockets ? cfg->max_forwarder_sockets : FWD_MAX_PENDING;
+    fw->max_sockets = cfg->max_forwarder_sockets ? cfg->max_forwarder_sockets : FWD_MAX_SOCKETS;
+    fw->max_pending = fw->max_sockets * 2 / 3;
+    if (fw->max_pending < 1)
+        fw->max_pending = 1;
+    for (size_t i = 0; i < CONFIG_MAX_ADDRS; i++)
+        infra_init(&fw->infra[i], uv_now(loop));
+    fw->timeout_ms = cfg->timeout_ms ? cfg->timeout_ms : 5000;
+    if (getrandom(&fw->hash_seed, sizeof fw->hash_seed, 0) != sizeof fw->hash_seed)
+        fw->hash_seed = (uint64_t)random() << 32 ^ (uint64_t)random();
     uv_udp_init(loop, &fw->udp);
     fw->udp.data = fw;
     fw->handles = 1; /* the UDP handle; the acceptor is counted once it exists */
@@ -629,9 +1052,8 @@ void forwarder_free(struct forwarder *fw)
     if (!fw)
         return;
     fw->closing = 1;
-    for (size_t i = 0; i < 65536; i++)
-        if (fw->by_id[i])
-            req_finish(fw->by_id[i]);
+    while (fw->reqs.next != &fw->reqs)
+        req_finish(fw->reqs.next);
     for (struct fwd_conn *c = fw->conns.next; c != &fw->conns; c = c->next) {
         if (c->closed)
             continue;

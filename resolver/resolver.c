@@ -101,8 +101,11 @@ static int scrub_upstream(const struct resolver_request *req, const struct upstr
 {
     struct scrub_report rep;
     char name[1024];
+    struct dns_query q = req->q;
+    if (req->any_type)
+        q.qtype = req->any_type; /* ANY answered with one RRset, asked for again (RFC 8482) */
     *out = *res;
-    int rc = scrub_message(&req->q, res->security, res->msg, res->len, clean, &out->len, &rep);
+    int rc = scrub_message(&q, res->security, res->msg, res->len, clean, &out->len, &rep);
     if (rc < 0) {
         out->security = DNS_INDETERMINATE; /* served as SERVFAIL */
         return rc;

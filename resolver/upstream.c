@@ -5,9 +5,19 @@
  *   double-frees the request (_getdns_validation_chain_timeout →
  *   _getdns_cancel_validation_chain frees what stub_timeout_cb already freed).
  *   Its timeout is therefore set out of reach (UPSTREAM_GETDNS_TIMEOUT_MS) and
- *   every attempt is bounded by our own timer, which cancels the request with
- *   getdns_cancel_callback() and sends it again: a lost packet costs one
- *   attempt, not a crash. The fetch's deadline is the configured timeout.
+ *   the fetch is bounded by our own timers: an attempt unanswered after its
+ *   attempt time (measured lookup times, srtt + 4 * rttvar, at least 400 ms,
+ *   then doubling) gets another getdns request beside it, the earlier ones
+ *   left running, and the first complete answer is taken; the whole fetch
+ *   has the configured timeout. Attempts still running when the fetch ends,
+ *   or when nobody waits for it any more, are cancelled on the next loop
+ *   turn, from a timer callback, never from inside getdns's (uvloop.c keeps
+ *   EMFILE from getdns, after which its cancel would leave a freed request on
+ *   its pending list). Fetches are capped at max_in_flight (fitted to the
+ *   open-file limit), and an attempt beside a running one takes a slot too.
+ * - a bogus answer may be one corrupted upstream answer that the forwarder
+ *   cached: the forwarder's copies of it and of the DNSKEY/DS sets above it
+ *   are dropped (forwarder_purge()) and the lookup is asked once more.
  * - getdns_context_create(ctx, 1) reads /etc/resolv.conf, where daneguard may
  *   itself be listed: the context is created with 0 and given its upstreams.
  * - with no trust anchor it fetches one from the web: anchors are always given.
@@ -23,20 +33,34 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "addr.h"
+#include "cache.h"
 #include "forwarder.h"
 #include "log.h"
 #include "uvloop.h"
 
 #define UPSTREAM_GETDNS_TIMEOUT_MS (24u * 3600 * 1000) /* out of reach, see above */
-#define UPSTREAM_FIRST_ATTEMPT_MS 400                  /* then doubling */
+#define UPSTREAM_FIRST_ATTEMPT_MS 400                  /* at least; then doubling */
+#define UPSTREAM_MAX_ATTEMPTS 8                        /* getdns requests per fetch */
+#define UPSTREAM_MAX_PENDING 4  /* of them running at once */
+#define UPSTREAM_MAX_EXTRA 64   /* attempts beside a running one, in all fetches */
 #define UPSTREAM_BUCKETS 1024
 #define UPSTREAM_MAX_ANCHORS 32
+
+struct fetch_attempt {
+    getdns_transaction_t tid;
+    uint64_t started_ms;
+    uint8_t pending; /* getdns has not called back yet */
+    uint8_t extra;   /* started while another was pending (counted in up->extra_pending) */
+    uint8_t gen;     /* the fetch's generation when started */
+};
 
 struct upstream_fetch {
     struct upstream *up;
     struct upstream_fetch *next_in_bucket;
+    struct upstream_fetch *next, *prev; /* up->all, until freed */
     uint8_t qname[DNS_MAX_NAME]; /* lowercased */
     size_t qname_len;
     uint16_t qtype;
@@ -44,12 +68,14 @@ struct upstream_fetch {
     struct upstream_waiter waiters; /* list head */
     uv_timer_t attempt_timer;
     uv_timer_t deadline_timer;
-    getdns_transaction_t tid;
-    int getdns_pending; /* a getdns request is outstanding */
-    int closing;        /* counts timer handles still to close */
-    int finishing;      /* handing its result to the waiters */
-    struct upstream_fetch *next_orphan; /* on up->orphans: nobody waits, destroyed soon */
-    int orphaned;
+    struct fetch_attempt att[UPSTREAM_MAX_ATTEMPTS];
+    unsigned n_att;
+    int starting;  /* index of the attempt whose getdns_general is running, or -1 */
+    uint8_t gen;   /* bumped when a bogus answer is asked again */
+    int requeried; /* a bogus answer was asked again already */
+    int finished;  /* waiters answered, or none left (orphaned): attempts left are
+                    * cancelled on the next loop turn, no new query joins it */
+    int closing;   /* counts timer handles still to close */
     uint32_t attempt_ms;
 };
 
@@ -61,12 +87,14 @@ struct upstream {
     uint32_t timeout_ms;
     uint32_t max_in_flight; /* fitted to the open-file limit */
     struct upstream_fetch *buckets[UPSTREAM_BUCKETS];
-    struct upstream_fetch *orphans; /* fetches nobody waits for, to destroy next turn */
     struct upstream_stats stats;
     struct forwarder *forwarder; /* getdns's one upstream, unless DNS-over-TLS */
     uint8_t anchors[UPSTREAM_MAX_ANCHORS][DNS_MAX_NAME]; /* trust anchor owners, wire */
     size_t anchor_len[UPSTREAM_MAX_ANCHORS];
     size_t n_anchors;
+    struct upstream_fetch all; /* list head: every fetch not yet freed */
+    int32_t lookup_srtt, lookup_rttvar; /* ms, of complete attempts (Unbound's rtt) */
+    unsigned extra_pending; /* attempts running beside another of the same fetch */
 };
 
 const char *upstream_strerror(int err)
@@ -234,6 +262,8 @@ int upstream_new(uv_loop_t *loop, const struct config_resolver *cfg, struct upst
     up->max_in_flight = cfg->max_lookups ? cfg->max_lookups : UPSTREAM_MAX_IN_FLIGHT;
     if (cfg->max_getdns_sockets)
         uvloop_set_socket_limit(cfg->max_getdns_sockets);
+    up->all.next = up->all.prev = &up->all;
+    up->lookup_rttvar = UPSTREAM_FIRST_ATTEMPT_MS / 4;
     if (getdns_context_create(&up->ctx, 0) != GETDNS_RETURN_GOOD) {
         snprintf(err, errlen, "getdns_context_create failed");
         goto fail;
@@ -289,8 +319,11 @@ fail:
 static void fetch_timer_closed(uv_handle_t *h)
 {
     struct upstream_fetch *f = h->data;
-    if (--f->closing == 0)
+    if (--f->closing == 0) {
+        f->next->prev = f->prev;
+        f->prev->next = f->next;
         free(f);
+    }
 }
 
 static void fetch_unlink(struct upstream_fetch *f)
@@ -302,21 +335,33 @@ static void fetch_unlink(struct upstream_fetch *f)
         *pp = f->next_in_bucket;
 }
 
-/* Stop the getdns request and the timers, unlink, and free once closed. */
+static void attempt_done(struct upstream_fetch *f, struct fetch_attempt *a)
+{
+    if (a->pending && a->extra)
+        f->up->extra_pending--;
+    a->pending = 0;
+}
+
+static unsigned attempts_pending(const struct upstream_fetch *f)
+{
+    unsigned n = 0;
+    for (unsigned i = 0; i < f->n_att; i++)
+        n += f->att[i].pending;
+    return n;
+}
+
+/* Stop the getdns requests still running and the timers, unlink, and free once
+ * closed. Not from inside a getdns callback (see fetch_finish()). */
 static void fetch_destroy(struct upstream_fetch *f)
 {
     struct upstream *up = f->up;
-    if (f->orphaned) {
-        struct upstream_fetch **pp = &up->orphans;
-        while (*pp && *pp != f)
-            pp = &(*pp)->next_orphan;
-        if (*pp)
-            *pp = f->next_orphan;
-        f->orphaned = 0;
-    }
-    if (f->getdns_pending) {
-        f->getdns_pending = 0; /* the CANCEL callback will see this and ignore */
-        getdns_cancel_callback(up->ctx, f->tid);
+    if (f->closing)
+        return;
+    for (unsigned i = 0; i < f->n_att; i++) {
+        if (f->att[i].pending) {
+            attempt_done(f, &f->att[i]); /* the CANCEL callback will see this and ignore */
+            getdns_cancel_callback(up->ctx, f->att[i].tid);
+        }
     }
     fetch_unlink(f);
     up->stats.in_flight--;
@@ -325,12 +370,27 @@ static void fetch_destroy(struct upstream_fetch *f)
     uv_close((uv_handle_t *)&f->deadline_timer, fetch_timer_closed);
 }
 
-/* Hand res to every waiter; each is unlinked before its callback runs. */
+static void fetch_reap_cb(uv_timer_t *t)
+{
+    fetch_destroy(t->data);
+}
+
+/* f is finished (answered, or nobody waits): destroy it on the next loop turn,
+ * from its attempt timer, where cancelling its attempts still running is safe. */
+static void fetch_reap_soon(struct upstream_fetch *f)
+{
+    uv_timer_stop(&f->deadline_timer);
+    uv_timer_start(&f->attempt_timer, fetch_reap_cb, 0, 0);
+}
+
+/* Hand res to every waiter; each is unlinked before its callback runs. Earlier
+ * attempts still running are cancelled on the next loop turn: this runs from
+ * getdns's callback of another request, where cancelling is not safe. */
 static void fetch_finish(struct upstream_fetch *f, const struct upstream_result *res)
 {
     struct upstream_waiter *head = &f->waiters;
     fetch_unlink(f); /* new identical queries start a new fetch from here on */
-    f->finishing = 1;
+    f->finished = 1;
     while (head->next != head) {
         struct upstream_waiter *w = head->next;
         w->prev->next = w->next;
@@ -339,41 +399,83 @@ static void fetch_finish(struct upstream_fetch *f, const struct upstream_result 
         w->fetch = NULL;
         w->done(w, res);
     }
-    fetch_destroy(f);
+    if (attempts_pending(f) == 0 && f->starting < 0) {
+        fetch_destroy(f);
+        return;
+    }
+    fetch_reap_soon(f);
 }
 
 static void getdns_done(getdns_context *ctx, getdns_callback_type_t type, getdns_dict *response,
                         void *userarg, getdns_transaction_t tid);
 
+/* One more getdns request for f, beside those still running. */
 static void fetch_attempt(struct upstream_fetch *f)
 {
     struct upstream *up = f->up;
+    if (f->n_att == UPSTREAM_MAX_ATTEMPTS || f->finished)
+        return;
+    struct fetch_attempt *a = &f->att[f->n_att];
     up->stats.attempts++;
-    /* Marked pending before the call: getdns may complete (or fail) synchronously. */
-    f->getdns_pending = 1;
-    f->tid = 0;
+    /* Marked pending before the call: getdns may complete (or fail) synchronously,
+     * before it has told us the transaction ID. */
+    a->extra = attempts_pending(f) > 0;
+    a->pending = 1;
+    up->extra_pending += a->extra;
+    a->tid = 0;
+    a->gen = f->gen;
+    a->started_ms = uv_now(up->loop);
+    f->starting = (int)f->n_att++;
+    getdns_transaction_t tid = 0;
     getdns_return_t r =
-        getdns_general(up->ctx, f->qname_text, f->qtype, up->extensions, f, &f->tid, getdns_done);
-    if (f->closing)
-        return; /* finished inside the call */
+        getdns_general(up->ctx, f->qname_text, f->qtype, up->extensions, f, &tid, getdns_done);
+    f->starting = -1;
     if (r != GETDNS_RETURN_GOOD) {
         log_debug("upstream: getdns_general refused %s/%u: %s", f->qname_text, f->qtype,
                   getdns_get_errorstr_by_id(r));
-        f->getdns_pending = 0; /* try again when the attempt timer fires */
+        attempt_done(f, a); /* another goes when the attempt timer fires */
+    } else {
+        a->tid = tid;
     }
+}
+
+/* The time one attempt is given before another goes beside it: Unbound's
+ * srtt + 4 * rttvar of how long complete attempts took, at least
+ * UPSTREAM_FIRST_ATTEMPT_MS and at most half the fetch's timeout. */
+static uint32_t first_attempt_ms(const struct upstream *up)
+{
+    int64_t ms = (int64_t)up->lookup_srtt + 4 * (int64_t)up->lookup_rttvar;
+    if (ms > up->timeout_ms / 2)
+        ms = up->timeout_ms / 2;
+    return ms < UPSTREAM_FIRST_ATTEMPT_MS ? UPSTREAM_FIRST_ATTEMPT_MS : (uint32_t)ms;
+}
+
+static void lookup_rtt_update(struct upstream *up, uint64_t ms)
+{
+    int32_t delta = (int32_t)(ms > 60000 ? 60000 : ms) - up->lookup_srtt;
+    up->lookup_srtt += delta / 8;
+    if (delta < 0)
+        delta = -delta;
+    up->lookup_rttvar += (delta - up->lookup_rttvar) / 4;
 }
 
 static void attempt_timer_cb(uv_timer_t *t)
 {
     struct upstream_fetch *f = t->data;
-    if (f->getdns_pending) {
-        f->getdns_pending = 0;
-        getdns_cancel_callback(f->up->ctx, f->tid);
-        log_trace("upstream: %s/%u: attempt after %u ms unanswered, retrying", f->qname_text,
-                  f->qtype, f->attempt_ms);
-    }
+    struct upstream *up = f->up;
+    unsigned running = attempts_pending(f);
     f->attempt_ms *= 2;
     uv_timer_start(&f->attempt_timer, attempt_timer_cb, f->attempt_ms, 0);
+    /* Not cancelled: an earlier attempt may be slow, not lost, and its answer
+     * is as good as the new one's. Attempts beside running ones are bounded,
+     * per fetch and in all, so that an overloaded upstream (or daneguard) is
+     * not handed more of the same work; and each takes a lookup slot, so that
+     * getdns's sockets stay within the share max_in_flight was fitted to. */
+    if (running && (running >= UPSTREAM_MAX_PENDING || up->extra_pending >= UPSTREAM_MAX_EXTRA ||
+                    up->stats.in_flight + up->extra_pending >= up->max_in_flight))
+        return;
+    log_trace("upstream: %s/%u: no answer yet, one more attempt beside %u running", f->qname_text,
+              f->qtype, running);
     fetch_attempt(f);
 }
 
@@ -435,17 +537,29 @@ static void getdns_done(getdns_context *ctx, getdns_callback_type_t type, getdns
                         void *userarg, getdns_transaction_t tid)
 {
     struct upstream_fetch *f = userarg;
+    struct fetch_attempt *a = NULL;
     getdns_list *full, *tree;
     getdns_bindata *wire;
     getdns_dict *reply;
     uint32_t status = GETDNS_DNSSEC_INDETERMINATE;
     (void)ctx;
 
-    if (type == GETDNS_CALLBACK_CANCEL || !f->getdns_pending || (f->tid && tid != f->tid)) {
+    for (unsigned i = 0; i < f->n_att && !a; i++)
+        if (f->att[i].pending && f->att[i].tid == tid && (f->att[i].tid || (int)i == f->starting))
+            a = &f->att[i];
+    if (!a && f->starting >= 0 && f->att[f->starting].pending && f->att[f->starting].tid == 0)
+        a = &f->att[f->starting]; /* called back inside getdns_general */
+    if (!a || type == GETDNS_CALLBACK_CANCEL) {
+        if (a)
+            attempt_done(f, a);
         getdns_dict_destroy(response);
         return;
     }
-    f->getdns_pending = 0;
+    attempt_done(f, a);
+    if (f->finished) { /* another attempt answered first */
+        getdns_dict_destroy(response);
+        return;
+    }
     if (type != GETDNS_CALLBACK_COMPLETE ||
         getdns_dict_get_list(response, "replies_full", &full) != GETDNS_RETURN_GOOD ||
         getdns_list_get_bindata(full, 0, &wire) != GETDNS_RETURN_GOOD) {
@@ -462,6 +576,32 @@ static void getdns_done(getdns_context *ctx, getdns_callback_type_t type, getdns
     if ((status == GETDNS_DNSSEC_BOGUS || status == GETDNS_DNSSEC_INDETERMINATE) &&
         outside_anchors(f))
         status = GETDNS_DNSSEC_INSECURE;
+    lookup_rtt_update(f->up, uv_now(f->up->loop) - a->started_ms);
+    if (status == GETDNS_DNSSEC_BOGUS || status == GETDNS_DNSSEC_INDETERMINATE) {
+        /* Perhaps one corrupted answer, cached by the forwarder: drop what the
+         * validation used and ask once more (indeterminate under a trust
+         * anchor, since outside_anchors() made the rest insecure, is a chain
+         * that did not come together: the same). A bogus answer from an attempt
+         * started before that purge says nothing new: wait for the newer one. */
+        if (a->gen != f->gen) {
+            getdns_dict_destroy(response);
+            return;
+        }
+        forwarder_purge(f->up->forwarder, f->qname, f->qname_len, f->qtype, wire->data,
+                        wire->size);
+        if (!f->requeried && f->n_att < UPSTREAM_MAX_ATTEMPTS) {
+            log_debug("upstream: %s/%u: bogus, asking again", f->qname_text, f->qtype);
+            f->requeried = 1;
+            f->gen++;
+            f->up->stats.requeries++;
+            getdns_dict_destroy(response);
+            fetch_attempt(f);
+            return;
+        }
+    }
+    /* RFC 4035 §5.3.3: no TTL past the signatures' expiration or Original TTL.
+     * The wire data is ours (in response, destroyed below). */
+    dns_cap_ttls_by_rrsig(wire->data, wire->size, time(NULL));
     struct upstream_result res = {
         .error = 0,
         .security = security_from_getdns(status),
@@ -504,11 +644,16 @@ int upstream_fetch(struct upstream *up, const uint8_t *qname, size_t qname_len, 
             return UPSTREAM_EGETDNS;
         }
         f->up = up;
+        f->next = up->all.next;
+        f->prev = &up->all;
+        up->all.next->prev = f;
+        up->all.next = f;
+        f->starting = -1;
         memcpy(f->qname, lower, qname_len);
         f->qname_len = qname_len;
         f->qtype = qtype;
         f->waiters.next = f->waiters.prev = &f->waiters;
-        f->attempt_ms = UPSTREAM_FIRST_ATTEMPT_MS;
+        f->attempt_ms = first_attempt_ms(up);
         uv_timer_init(up->loop, &f->attempt_timer);
         uv_timer_init(up->loop, &f->deadline_timer);
         f->attempt_timer.data = f->deadline_timer.data = f;
@@ -529,11 +674,6 @@ int upstream_fetch(struct upstream *up, const uint8_t *qname, size_t qname_len, 
     return 0;
 }
 
-static void orphan_timer_cb(uv_timer_t *t)
-{
-    fetch_destroy(t->data);
-}
-
 void upstream_cancel(struct upstream_waiter *w)
 {
     struct upstream_fetch *f = w->fetch;
@@ -547,13 +687,13 @@ void upstream_cancel(struct upstream_waiter *w)
      * give back its slot and getdns's sockets (what keeps a flooding client's
      * dropped queries from holding every lookup). Not from here, which may be
      * inside a getdns callback: on the next turn of the loop, by its attempt
-     * timer; no new query joins it meanwhile. */
-    if (f->waiters.next == &f->waiters && !f->finishing && !f->closing && !f->orphaned) {
+     * timer; no new query joins it and no new attempt starts meanwhile, and an
+     * answer that comes is dropped (f->finished). It stays on up->all, so
+     * upstream_free() destroys it if the loop never turns again. */
+    if (f->waiters.next == &f->waiters && !f->finished && !f->closing) {
         fetch_unlink(f);
-        f->orphaned = 1;
-        f->next_orphan = f->up->orphans;
-        f->up->orphans = f;
-        uv_timer_start(&f->attempt_timer, orphan_timer_cb, 0, 0);
+        f->finished = 1;
+        fetch_reap_soon(f);
     }
 }
 
@@ -575,8 +715,16 @@ void upstream_free(struct upstream *up)
                 upstream_cancel(f->waiters.next); /* the last one orphans f */
         }
     }
-    while (up->orphans)
-        fetch_destroy(up->orphans);
+    /* finished and orphaned fetches waiting to cancel their last attempts; the
+     * list head goes with up, so every fetch leaves it now (their memory goes
+     * when their timers have closed) */
+    while (up->all.next != &up->all) {
+        struct upstream_fetch *f = up->all.next;
+        fetch_destroy(f);
+        f->next->prev = f->prev;
+        f->prev->next = f->next;
+        f->next = f->prev = f;
+    }
     if (up->ctx)
         getdns_context_destroy(up->ctx);
     uvloop_free(up->uvloop);

@@ -301,6 +301,174 @@ static void test_stats(void)
     dns_cache_free(NULL); /* a no-op */
 }
 
+static void test_remove_origin(void)
+{
+    struct dns_cache *c = dns_cache_new(1 << 20);
+    struct key_buf kb;
+    struct dns_cache_hit hit;
+    uint8_t origin = 99;
+
+    mkkey(&kb, "Example.COM", 48, 1, 0);
+    CHECK_INT_EQ(dns_cache_put_from(c, &kb.key, (const uint8_t *)"k", 1, DNS_INDETERMINATE, 60, T0,
+                                    3),
+                 0);
+    CHECK_INT_EQ(dns_cache_get(c, mkkey(&kb, "example.com", 48, 1, 0), T0, &hit), 1);
+    CHECK_INT_EQ(hit.origin, 3);
+    CHECK_INT_EQ(dns_cache_remove(c, mkkey(&kb, "example.com", 48, 0, 0), &origin), 0);
+    CHECK_INT_EQ(origin, 99); /* untouched when nothing was there */
+    CHECK_INT_EQ(dns_cache_remove(c, mkkey(&kb, "EXAMPLE.com", 48, 1, 0), &origin), 1);
+    CHECK_INT_EQ(origin, 3);
+    CHECK_INT_EQ(dns_cache_get(c, &kb.key, T0, &hit), 0);
+    CHECK_INT_EQ(dns_cache_remove(c, &kb.key, NULL), 0);
+    /* dns_cache_put() stores origin 0 */
+    dns_cache_put(c, &kb.key, (const uint8_t *)"k", 1, DNS_INDETERMINATE, 60, T0);
+    CHECK_INT_EQ(dns_cache_get(c, &kb.key, T0, &hit), 1);
+    CHECK_INT_EQ(hit.origin, 0);
+    dns_cache_free(c);
+}
+
+/* ---- TTLs capped by RRSIGs ---- */
+
+struct msg_buf {
+    uint8_t b[2048];
+    size_t n;
+};
+
+static void put16(struct msg_buf *m, unsigned v)
+{
+    m->b[m->n++] = (uint8_t)(v >> 8);
+    m->b[m->n++] = (uint8_t)v;
+}
+
+static void put32(struct msg_buf *m, uint32_t v)
+{
+    put16(m, v >> 16);
+    put16(m, v & 0xffff);
+}
+
+static void put_name(struct msg_buf *m, const char *name)
+{
+    m->n += name_wire(name, m->b + m->n);
+}
+
+/* A record; returns the offset of its TTL. */
+static size_t put_rr(struct msg_buf *m, const char *owner, unsigned type, uint32_t ttl,
+                     const uint8_t *rdata, size_t rdlen)
+{
+    put_name(m, owner);
+    put16(m, type);
+    put16(m, 1);
+    size_t at = m->n;
+    put32(m, ttl);
+    put16(m, (unsigned)rdlen);
+    memcpy(m->b + m->n, rdata, rdlen);
+    m->n += rdlen;
+    return at;
+}
+
+static size_t put_rrsig(struct msg_buf *m, const char *owner, unsigned covered, uint32_t ttl,
+                        uint32_t orig_ttl, uint32_t expiration)
+{
+    uint8_t rd[18 + 64 + 8];
+    size_t n = 0;
+    rd[n++] = (uint8_t)(covered >> 8);
+    rd[n++] = (uint8_t)covered;
+    rd[n++] = 13; /* algorithm */
+    rd[n++] = 2;  /* labels */
+    for (int i = 3; i >= 0; i--)
+        rd[n++] = (uint8_t)(orig_ttl >> (8 * i));
+    for (int i = 3; i >= 0; i--)
+        rd[n++] = (uint8_t)(expiration >> (8 * i));
+    for (int i = 3; i >= 0; i--)
+        rd[n++] = (uint8_t)((expiration - 86400 * 30) >> (8 * i)); /* inception */
+    rd[n++] = 0x12;
+    rd[n++] = 0x34; /* key tag */
+    n += name_wire("example.com", rd + n);
+    memset(rd + n, 0xab, 16); /* a signature, short */
+    n += 16;
+    return put_rr(m, owner, 46, ttl, rd, n);
+}
+
+static uint32_t ttl_at(const struct msg_buf *m, size_t at)
+{
+    return (uint32_t)m->b[at] << 24 | (uint32_t)m->b[at + 1] << 16 | (uint32_t)m->b[at + 2] << 8 |
+           m->b[at + 3];
+}
+
+static void test_ttl_cap_by_rrsig(void)
+{
+    const time_t now = 1700000000;
+    const uint8_t a[4] = {192, 0, 2, 1}, aaaa[16] = {0x20, 0x01, 0x0d, 0xb8};
+    struct msg_buf m = {.n = 0};
+
+    /* header: a response, 1 question, 4 answers, 2 authority, 1 additional (OPT) */
+    put16(&m, 0x1234);
+    put16(&m, 0x8180);
+    put16(&m, 1);
+    put16(&m, 4);
+    put16(&m, 2);
+    put16(&m, 1);
+    put_name(&m, "www.example.com");
+    put16(&m, 1);
+    put16(&m, 1);
+    /* A, TTL 3600, its RRSIG: Original TTL 300, expiring in 100 s */
+    size_t a_ttl = put_rr(&m, "WWW.example.com", 1, 3600, a, 4);
+    size_t a_sig = put_rrsig(&m, "www.example.com", 1, 3600, 300, (uint32_t)now + 100);
+    /* AAAA, unsigned: untouched */
+    size_t aaaa_ttl = put_rr(&m, "www.example.com", 28, 7200, aaaa, 16);
+    /* an RRSIG over TXT (absent): its own TTL capped by its Original TTL */
+    size_t txt_sig = put_rrsig(&m, "www.example.com", 16, 900, 60, (uint32_t)now + 100000);
+    /* authority: an SOA signed with an expired signature: 0 */
+    uint8_t soa[22] = {0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 1, 0x2c};
+    size_t soa_ttl = put_rr(&m, "example.com", 6, 3600, soa, sizeof soa);
+    size_t soa_sig = put_rrsig(&m, "example.com", 6, 3600, 3600, (uint32_t)now - 5);
+    /* the OPT's TTL field holds flags, never a TTL */
+    m.b[m.n++] = 0;
+    put16(&m, 41);
+    put16(&m, 1232);
+    size_t opt_ttl = m.n;
+    put32(&m, 0x00008000);
+    put16(&m, 0);
+
+    CHECK_INT_EQ(dns_cap_ttls_by_rrsig(m.b, m.n, now), 0);
+    CHECK_INT_EQ(ttl_at(&m, a_ttl), 100); /* expiration, over the Original TTL 300 */
+    CHECK_INT_EQ(ttl_at(&m, a_sig), 100);
+    CHECK_INT_EQ(ttl_at(&m, aaaa_ttl), 7200);
+    CHECK_INT_EQ(ttl_at(&m, txt_sig), 60);
+    CHECK_INT_EQ(ttl_at(&m, soa_ttl), 0);
+    CHECK_INT_EQ(ttl_at(&m, soa_sig), 0);
+    CHECK_INT_EQ(ttl_at(&m, opt_ttl), 0x00008000);
+    uint32_t ttl = 99;
+    CHECK_INT_EQ(dns_answer_ttl(m.b, m.n, &ttl), 0);
+    CHECK_INT_EQ(ttl, 0); /* the expired SOA signature: not cacheable at all */
+
+    /* 500 s earlier: the Original TTL (300) is the lower bound for the A */
+    struct msg_buf m2 = m;
+    memcpy(m2.b + a_ttl, "\x00\x00\x0e\x10", 4); /* 3600 again */
+    CHECK_INT_EQ(dns_cap_ttls_by_rrsig(m2.b, m2.n, now - 500), 0);
+    CHECK_INT_EQ(ttl_at(&m2, a_ttl), 300);
+
+    /* serial arithmetic (RFC 4034 §3.1.5): an expiration just past 2^32 wraps
+     * to a small number and is still 32 s ahead */
+    struct msg_buf m3 = {.n = 0};
+    put16(&m3, 1);
+    put16(&m3, 0x8180);
+    put16(&m3, 1);
+    put16(&m3, 2);
+    put16(&m3, 0);
+    put16(&m3, 0);
+    put_name(&m3, "example.com");
+    put16(&m3, 1);
+    put16(&m3, 1);
+    size_t w_ttl = put_rr(&m3, "example.com", 1, 3600, a, 4);
+    put_rrsig(&m3, "example.com", 1, 3600, 3600, 0x10);
+    CHECK_INT_EQ(dns_cap_ttls_by_rrsig(m3.b, m3.n, (time_t)0xfffffff0LL), 0);
+    CHECK_INT_EQ(ttl_at(&m3, w_ttl), 32);
+
+    /* a record cut short is an error, not a read past the end */
+    CHECK(dns_cap_ttls_by_rrsig(m.b, a_sig + 10, now) < 0);
+}
+
 int main(void)
 {
     UNIT_RUN(test_put_get);
@@ -311,5 +479,7 @@ int main(void)
     UNIT_RUN(test_lru);
     UNIT_RUN(test_many);
     UNIT_RUN(test_stats);
+    UNIT_RUN(test_remove_origin);
+    UNIT_RUN(test_ttl_cap_by_rrsig);
     return UNIT_END();
 }

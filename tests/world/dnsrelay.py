@@ -40,6 +40,9 @@ test can change the relay's lies while it runs:
                       "rcode" ("servfail", "refused", "formerr", "nxdomain", ...)
         rcode         the upstream answer with its rcode set to "rcode" (a number;
                       above 15 the upper bits go in the OPT, e.g. 23 BADCOOKIE)
+        question      the upstream's answer to another question, "from_qname"/
+                      "from_qtype" (DO set), under the query's ID (a reply
+                      that does not match the query)
      "ms", "bytes", "type", "from_qname", "from_qtype", "section", "ttl",
      "rcode": as above
     }
@@ -173,6 +176,11 @@ def tamper(query, wire, rule, proto):
         return r.to_wire()
     if action == "delay":
         time.sleep(rule.get("ms", 1000) / 1000.0)
+    if action == "question":
+        other = dns.message.make_query(rule["from_qname"], rule.get("from_qtype", "A"),
+                                       want_dnssec=True)
+        reply = ask_upstream(other.to_wire())
+        return None if reply is None else wire[:2] + reply[2:]
     answer = ask_upstream(wire)
     if answer is None:
         return None
@@ -247,21 +255,39 @@ class UDPHandler(socketserver.BaseRequestHandler):
 
 
 class TCPHandler(socketserver.StreamRequestHandler):
+    """Pipelined queries are answered concurrently, each as soon as it is ready
+    (out of order, RFC 7766 §6.2.1.1), as a recursive resolver does: a delayed
+    answer does not hold up the ones behind it."""
     timeout = 10
 
     def handle(self):
+        wlock = threading.Lock()
+        workers = []
+
+        def work(data):
+            reply = handle(data, "tcp")
+            with wlock:
+                try:
+                    if reply is None:  # drop: no answer, and the connection ends
+                        self.connection.shutdown(socket.SHUT_RDWR)
+                    else:
+                        self.wfile.write(struct.pack("!H", len(reply)) + reply)
+                except OSError:
+                    pass
+
         try:
             while True:
                 ln = self.rfile.read(2)
                 if len(ln) < 2:
-                    return
+                    break
                 data = self.rfile.read(struct.unpack("!H", ln)[0])
-                reply = handle(data, "tcp")
-                if reply is None:
-                    return
-                self.wfile.write(struct.pack("!H", len(reply)) + reply)
+                t = threading.Thread(target=work, args=(data,), daemon=True)
+                t.start()
+                workers.append(t)
         except OSError:
-            return
+            pass
+        for t in workers:
+            t.join(15)
 
 
 class UDPServer(socketserver.ThreadingMixIn, socketserver.UDPServer):

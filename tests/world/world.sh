@@ -51,7 +51,12 @@
 #                                ...) before signing. Owner names may be relative.
 #                                $WORLD_NS_ADDR is set when it runs.
 #   WORLD_EXTRA_CHILDREN         "label:mode ..." extra delegations under world.test.,
-#                                mode one of secure, insecure, bogus, expired.
+#                                mode one of secure, insecure, bogus, expired, shortlived
+#                                (signed to expire WORLD_SHORTLIVED_SECS, default 30, after
+#                                it is built; the time, in epoch seconds, is in
+#                                WORLD_DIR/zones/LABEL.world.test..expires).
+#   WORLD_KEEP_ANCHOR_KEY=1      world_rebuild re-signs world.test. with the key it had, so
+#                                the trust anchor stays; every other zone gets a new key.
 #
 # Test helpers: pass NAME, fail NAME WHY, skip NAME WHY, check NAME CMD...,
 # world_dig ARGS... (dig with a bounded wait), dig_rcode/dig_has_flag/dig_ede/
@@ -238,6 +243,11 @@ _world_child() {
             awk '$4 == "DNSKEY" || ($4 == "RRSIG" && $5 == "DNSKEY")' "$out.valid"
             awk '!($4 == "DNSKEY" || ($4 == "RRSIG" && $5 == "DNSKEY"))' "$out.old"
         } >"$out" && rm -f "$out.valid" "$out.old" || return 1 ;;
+    shortlived)
+        local expires=$(($(date +%s) + ${WORLD_SHORTLIVED_SECS:-30}))
+        key=$(_world_keygen "$zone") &&
+            _world_sign "$zone" "$src" "$out" "$key" "" "$(date -u -d "@$expires" +%Y%m%d%H%M%S)" &&
+            echo "$expires" >"$WORLD_DIR/zones/$zone.expires" || return 1 ;;
     bogus)
         key=$(_world_keygen "$zone") && _world_sign "$zone" "$src" "$out" "$key" || return 1
         # Change the data after signing: the RRSIG over www A no longer verifies.
@@ -257,6 +267,9 @@ _world_child() {
 # and WORLD_TA_FILE. Keys are made new each time.
 world_build_zones() {
     local z="$WORLD_DIR/zones" key i c delegations
+    if [ "${WORLD_KEEP_ANCHOR_KEY:-0}" = 1 ] && [ -f "${WORLD_ANCHOR_KEY:-}.key" ]; then
+        mkdir -p "$WORLD_DIR/anchor-key" && cp "$WORLD_ANCHOR_KEY".* "$WORLD_DIR/anchor-key/" || return 1
+    fi
     rm -rf "$WORLD_DIR/zones" "$WORLD_DIR/keys"
     mkdir -p "$z" "$WORLD_DIR/keys" || return 1
     WORLD_ZONES=()
@@ -268,7 +281,13 @@ world_build_zones() {
         WORLD_ZONES+=("${c%%:*}.world.test.")
     done
 
-    key=$(_world_keygen world.test.) || return 1
+    if [ "${WORLD_KEEP_ANCHOR_KEY:-0}" = 1 ] && [ -d "$WORLD_DIR/anchor-key" ]; then
+        mv "$WORLD_DIR/anchor-key"/* "$WORLD_DIR/keys/" && rmdir "$WORLD_DIR/anchor-key" || return 1
+        key=$WORLD_DIR/keys/${WORLD_ANCHOR_KEY##*/}
+    else
+        key=$(_world_keygen world.test.) || return 1
+    fi
+    WORLD_ANCHOR_KEY=$key
     {
         _world_soa_ns world.test.
         printf 'www\tIN\tA\t127.0.0.80\n'

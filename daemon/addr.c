@@ -1,9 +1,13 @@
-/* daemon/addr.c — IP addresses: sockaddr access, CIDR networks, kinds of address. */
+/* daemon/addr.c — IP addresses: sockaddr access, parsing and formatting,
+ * comparison, CIDR networks, kinds of address. */
 #include "addr.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 const char *addr_strerror(int err)
@@ -40,6 +44,13 @@ uint16_t addr_port(const struct sockaddr *sa)
         return 0;
     memcpy(&port, (const char *)sa + port_offset(sa->sa_family), sizeof port);
     return ntohs(port);
+}
+
+socklen_t addr_len(const struct sockaddr *sa)
+{
+    if (!is_ip(sa))
+        return 0;
+    return sa->sa_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
 }
 
 void addr_set_port(struct sockaddr_storage *ss, uint16_t port)
@@ -112,20 +123,203 @@ int addr_parse_ipv4_loose(const char *text, uint16_t port, struct sockaddr_stora
     return addr_from_bytes((const uint8_t *)&a.s_addr, 4, port, out);
 }
 
-char *addr_format(const struct sockaddr *sa, char *buf, size_t len)
+int addr_is_literal(const char *text)
 {
+    struct sockaddr_storage ss;
+    return addr_parse(text, 0, &ss) == 0;
+}
+
+int addr_parse_scoped(const char *text, uint16_t port, struct sockaddr_storage *out, socklen_t *len)
+{
+    uint8_t b[16];
+    char buf[64];
+
+    if (!text || !out || !len)
+        return ADDR_EINVAL;
+    memset(out, 0, sizeof *out);
+    *len = 0;
+    if (!strchr(text, ':')) {
+        if (inet_pton(AF_INET, text, b) != 1)
+            return ADDR_ENOTIP;
+        addr_from_bytes(b, 4, port, out);
+        *len = sizeof(struct sockaddr_in);
+        return 0;
+    }
+
+    struct sockaddr_in6 sin6;
+    const char *pct = strchr(text, '%');
+    size_t alen = pct ? (size_t)(pct - text) : strlen(text);
+
+    memset(&sin6, 0, sizeof sin6);
+    if (alen >= sizeof buf)
+        return ADDR_ENOTIP;
+    memcpy(buf, text, alen);
+    buf[alen] = '\0';
+    if (inet_pton(AF_INET6, buf, &sin6.sin6_addr) != 1)
+        return ADDR_ENOTIP;
+    if (pct) {
+        const char *scope = pct + 1;
+        char *end;
+        unsigned long idx;
+
+        if (!*scope)
+            return ADDR_ESCOPEEMPTY;
+        errno = 0;
+        idx = strtoul(scope, &end, 10);
+        if (*end != '\0' || errno || idx > UINT32_MAX)
+            idx = if_nametoindex(scope);
+        if (idx == 0)
+            return ADDR_ESCOPE;
+        sin6.sin6_scope_id = (uint32_t)idx;
+    }
+    sin6.sin6_family = AF_INET6;
+    sin6.sin6_port = htons(port);
+    memcpy(out, &sin6, sizeof sin6);
+    *len = sizeof sin6;
+    return 0;
+}
+
+int addr_port_parse(const char *text, uint16_t *port)
+{
+    unsigned long v = 0;
+
+    if (!text || !*text || strlen(text) > 5)
+        return ADDR_EPORT;
+    for (const char *s = text; *s; s++) {
+        if (*s < '0' || *s > '9')
+            return ADDR_EPORT;
+        v = v * 10 + (unsigned long)(*s - '0');
+    }
+    if (v < 1 || v > 65535)
+        return ADDR_EPORT;
+    *port = (uint16_t)v;
+    return 0;
+}
+
+int addr_parse_endpoint(const char *text, uint16_t default_port, struct sockaddr_storage *out,
+                        socklen_t *len)
+{
+    char host[ADDR_ENDPOINT_MAX];
+    const char *port_s = NULL;
+    size_t tlen, hlen;
+    uint16_t port = default_port;
+
+    if (!text || !out || !len)
+        return ADDR_EINVAL;
+    memset(out, 0, sizeof *out);
+    *len = 0;
+    tlen = strlen(text);
+    if (tlen == 0)
+        return ADDR_EEMPTY;
+    if (tlen >= ADDR_ENDPOINT_MAX)
+        return ADDR_ETOOLONG;
+    if (text[0] == '[') {
+        const char *close = strchr(text, ']');
+        if (!close)
+            return ADDR_EBRACKET;
+        hlen = (size_t)(close - text - 1);
+        memcpy(host, text + 1, hlen);
+        host[hlen] = '\0';
+        if (close[1] == ':' || close[1] == '@' || close[1] == '#')
+            port_s = close + 2;
+        else if (close[1] != '\0')
+            return ADDR_EAFTERBRACKET;
+        if (!strchr(host, ':'))
+            return ADDR_EBRACKETV4;
+    } else {
+        const char *sep = strpbrk(text, "@#");
+        const char *colon = strchr(text, ':');
+
+        if (!sep && colon && !strchr(colon + 1, ':'))
+            sep = colon; /* 192.0.2.1:53 */
+        hlen = sep ? (size_t)(sep - text) : tlen;
+        memcpy(host, text, hlen);
+        host[hlen] = '\0';
+        if (sep)
+            port_s = sep + 1;
+    }
+    if (port_s && addr_port_parse(port_s, &port) != 0)
+        return ADDR_EPORT;
+    if (port == 0)
+        return ADDR_ENOPORT;
+    return addr_parse_scoped(host, port, out, len);
+}
+
+char *addr_format(const struct sockaddr *sa, unsigned flags, char *buf, size_t len)
+{
+    char ip[INET6_ADDRSTRLEN];
     size_t n;
     const uint8_t *b = addr_bytes(sa, &n);
+    int w;
+
     if (!buf || len == 0)
         return buf;
-    if (!b || !inet_ntop(n == 4 ? AF_INET : AF_INET6, b, buf, (socklen_t)len))
+    if (!b || !inet_ntop(n == 4 ? AF_INET : AF_INET6, b, ip, sizeof ip)) {
+        snprintf(buf, len, "?");
+        return buf;
+    }
+    if (!(flags & ADDR_FORMAT_PORT))
+        w = snprintf(buf, len, "%s", ip);
+    else
+        w = snprintf(buf, len, n == 4 ? "%s:%u" : "[%s]:%u", ip, (unsigned)addr_port(sa));
+    if (w < 0 || (size_t)w >= len)
         snprintf(buf, len, "?");
     return buf;
 }
 
-/* ---- networks -------------------------------------------------------------- */
+/* ---- comparing ------------------------------------------------------------- */
 
 static const uint8_t v4mapped_prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+int addr_same_ip(const struct sockaddr *a, const struct sockaddr *b)
+{
+    size_t la, lb;
+    const uint8_t *aa = addr_bytes(a, &la), *ba = addr_bytes(b, &lb);
+    return aa && ba && la == lb && memcmp(aa, ba, la) == 0;
+}
+
+int addr_equal(const struct sockaddr *a, const struct sockaddr *b)
+{
+    return addr_same_ip(a, b) && addr_port(a) == addr_port(b);
+}
+
+int addr_is_unspecified(const struct sockaddr *sa)
+{
+    static const uint8_t zero[16];
+    size_t len;
+    const uint8_t *a = addr_bytes(sa, &len);
+    return a && memcmp(a, zero, len) == 0;
+}
+
+/* Loopback as the kernel routes it: 127/8, ::1 and v4-mapped 127/8 (not the
+ * embedded forms addr_kind_of() also calls loopback, which no socket reaches). */
+static int is_routed_loopback(const struct sockaddr *sa)
+{
+    static const uint8_t v6_loopback[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+    size_t len;
+    const uint8_t *a = addr_bytes(sa, &len);
+    if (!a)
+        return 0;
+    if (len == 4)
+        return a[0] == 127;
+    return memcmp(a, v6_loopback, 16) == 0 || (memcmp(a, v4mapped_prefix, 12) == 0 && a[12] == 127);
+}
+
+int addr_reaches(const struct sockaddr *listen, const struct sockaddr *dest)
+{
+    if (!is_ip(listen) || !is_ip(dest) || addr_port(listen) != addr_port(dest))
+        return 0;
+    if (addr_same_ip(listen, dest))
+        return 1;
+    if (!addr_is_unspecified(listen))
+        return 0;
+    /* a wildcard listener gets what is sent to loopback, and v6 any gets v4 too */
+    if (listen->sa_family == AF_INET6 || listen->sa_family == dest->sa_family)
+        return is_routed_loopback(dest);
+    return 0;
+}
+
+/* ---- networks -------------------------------------------------------------- */
 
 static void mask_bits(uint8_t *addr, size_t nbytes, int prefix)
 {

@@ -19,7 +19,6 @@
  * rather than moving it into a shared module: its errors here are values that
  * go into an address's FAIL line, not messages on stderr.
  */
-#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -42,6 +41,7 @@
 #include <mbedtls/oid.h>
 #include <mbedtls/x509_crt.h>
 
+#include "addr.h"
 #include "cli.h"
 #include "config.h"
 #include "dane.h"
@@ -292,22 +292,12 @@ static void check_wait(struct check *c, uint32_t timeout_ms)
 
 /* ---- connecting --------------------------------------------------------- */
 
-static void addr_text(const struct sockaddr_storage *ss, char *out, size_t cap)
-{
-    const void *a = ss->ss_family == AF_INET
-                        ? (const void *)&((const struct sockaddr_in *)ss)->sin_addr
-                        : (const void *)&((const struct sockaddr_in6 *)ss)->sin6_addr;
-    if (inet_ntop(ss->ss_family, a, out, (socklen_t)cap) == NULL)
-        snprintf(out, cap, "?");
-}
-
 /* A blocking TCP connection to ss, within timeout_ms; sends and receives are
  * bounded too. Returns the socket, or -1 with the reason in err. */
 static int connect_bounded(const struct sockaddr_storage *ss, int timeout_ms, char *err,
                            size_t errlen)
 {
-    socklen_t len =
-        ss->ss_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+    socklen_t len = addr_len((const struct sockaddr *)ss);
     int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0)
         goto fail;
@@ -521,9 +511,7 @@ int cli_check_main(int argc, char **argv)
     size_t hl = strlen(c.host);
     if (hl > 0 && c.host[hl - 1] == '.')
         c.host[--hl] = '\0';
-    unsigned char ipbuf[16];
-    if (hl == 0 || inet_pton(AF_INET, c.host, ipbuf) == 1 ||
-        inet_pton(AF_INET6, c.host, ipbuf) == 1 ||
+    if (hl == 0 || addr_is_literal(c.host) ||
         dns_name_from_text(c.host, wire, &wire_len) != 0 || wire_len + 12 > DNS_MAX_NAME) {
         fprintf(stderr,
                 "daneguard check: '%s' is not a host name (DANE needs a name, not an "
@@ -657,10 +645,10 @@ int cli_check_main(int argc, char **argv)
     time_t now = time(NULL);
     size_t n_ok = 0;
     for (size_t i = 0; i < c.n_addrs && nrec > 0; i++) {
-        char ip[INET6_ADDRSTRLEN], why[DANE_REASON_MAX + 64];
+        char ip[ADDR_TEXT_MAX], why[DANE_REASON_MAX + 64];
         mbedtls_x509_crt *chain = &chains[n_chains];
         struct dane_verdict v;
-        addr_text(&c.addrs[i], ip, sizeof ip);
+        addr_format((const struct sockaddr *)&c.addrs[i], 0, ip, sizeof ip);
         mbedtls_x509_crt_init(chain);
         n_chains++;
         if (fetch_chain(&c.addrs[i], c.port, c.host, starttls != NULL, chain, why, sizeof why) != 0) {
@@ -762,9 +750,9 @@ int cli_check_main(int argc, char **argv)
                 time_t until = x509_time_t(&crt->valid_to);
                 if (dup || until == (time_t)-1 || until - now > CHECK_EXPIRY_DAYS * 86400L)
                     continue;
-                char cn[128], ip[INET6_ADDRSTRLEN];
+                char cn[128], ip[ADDR_TEXT_MAX];
                 cert_name(crt, cn, sizeof cn);
-                addr_text(&c.addrs[i], ip, sizeof ip);
+                addr_format((const struct sockaddr *)&c.addrs[i], 0, ip, sizeof ip);
                 long days = (long)((until - now) / 86400);
                 printf("warning: certificate %s (depth %d, from %s) %s %04d-%02d-%02d (%s%ld "
                        "days): usage %s records fail once it has expired; renew it and publish "

@@ -7,7 +7,6 @@
  * pipeline. Exit 0 on success, 1 when the server could not be reached or
  * spoke no TLS, 2 on bad input.
  */
-#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
@@ -23,6 +22,7 @@
 #include <mbedtls/pk.h>
 #include <mbedtls/x509_crt.h>
 
+#include "addr.h"
 #include "cli.h"
 #include "dane.h"
 #include "tls_fetch.h"
@@ -76,12 +76,6 @@ static int parse_num(const char *opt, const char *s, int max, int *out)
     }
     *out = (int)v;
     return 0;
-}
-
-static int is_ip_literal(const char *s)
-{
-    unsigned char buf[16];
-    return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
 }
 
 /* HOST[:PORT], [V6]:PORT, or a bare IPv6 address. */
@@ -332,7 +326,7 @@ int cli_tlsa_main(int argc, char **argv)
             fprintf(stderr, "daneguard tlsa: --connect '%s' is not HOST[:PORT]\n", o.connect);
             goto out;
         }
-        const char *sni = o.sni ? o.sni : is_ip_literal(conn_host) ? NULL : conn_host;
+        const char *sni = o.sni ? o.sni : addr_is_literal(conn_host) ? NULL : conn_host;
         if (fetch_chain(conn_host, conn_port, sni, o.starttls != NULL, &crt) != 0) {
             status = 1;
             goto out;
@@ -361,7 +355,7 @@ int cli_tlsa_main(int argc, char **argv)
     /* the owner name: _port._tcp.host */
     if (o.host != NULL)
         snprintf(host, sizeof(host), "%s", o.host);
-    else if (o.connect != NULL && !is_ip_literal(conn_host))
+    else if (o.connect != NULL && !addr_is_literal(conn_host))
         snprintf(host, sizeof(host), "%s", conn_host);
     else if (o.sni != NULL)
         snprintf(host, sizeof(host), "%s", o.sni);

@@ -493,7 +493,7 @@ static void log_start_summary(const struct config *cfg)
     for (size_t i = 0; i < cfg->resolver.n_upstreams && n < sizeof line; i++) {
         const struct config_upstream *u = &cfg->resolver.upstreams[i];
         const struct sockaddr *sa = (const struct sockaddr *)&u->addr.ss;
-        addr_format(sa, a, sizeof a);
+        addr_format(sa, 0, a, sizeof a);
         n += (size_t)snprintf(line + n, sizeof line - n, "%s %s", i ? "," : " to", a);
         if (addr_port(sa) != 53 && n < sizeof line)
             n += (size_t)snprintf(line + n, sizeof line - n, " port %u", addr_port(sa));
@@ -502,13 +502,11 @@ static void log_start_summary(const struct config *cfg)
     if (!cfg->proxy.enabled || cfg->proxy.n_listen == 0)
         return;
     const struct sockaddr *p = (const struct sockaddr *)&cfg->proxy.listen[0].ss;
-    char host[ADDR_TEXT_MAX];
-    addr_format(p, host, sizeof host);
-    snprintf(a, sizeof a, p->sa_family == AF_INET6 ? "[%s]:%u" : "%s:%u", host, addr_port(p));
+    addr_format(p, ADDR_FORMAT_PORT, a, sizeof a);
     log_info("proxy: set-up page http://%s/", a);
     snprintf(dns, sizeof dns, "127.0.0.1");
     if (cfg->resolver.n_listen)
-        addr_format((const struct sockaddr *)&cfg->resolver.listen[0].ss, dns, sizeof dns);
+        addr_format((const struct sockaddr *)&cfg->resolver.listen[0].ss, 0, dns, sizeof dns);
     log_info("next: 1. \"nameserver %s\" in /etc/resolv.conf; 2. the browser's proxy set to "
              "http://%s/proxy.pac (automatic configuration); 3. http://%s/ opened in that "
              "browser, the fingerprint compared with the one above, and daneguard's CA trusted",

@@ -1,9 +1,11 @@
 /* include/addr.h — IP addresses: reading and writing socket addresses without
- * aliasing casts, CIDR networks (parse, match), and what kind of address a
+ * aliasing casts, parsing them ("addr@port" too) and formatting them, comparing
+ * them, CIDR networks (parse, match), and what kind of address a
  * destination is (loopback, private, link-local, ...), IPv4 addresses embedded
  * in IPv6 ones included.
  *
- * Every function here is pure (no I/O, no allocation). A "sockaddr" argument
+ * Every function here is pure (no allocation, no I/O but the interface-name
+ * lookup of addr_parse_scoped/addr_parse_endpoint). A "sockaddr" argument
  * is an AF_INET or AF_INET6 address (struct sockaddr_in / sockaddr_in6, or a
  * sockaddr_storage holding one); other families are "not an address" and each
  * function says what it returns for them. Addresses are read and written
@@ -22,7 +24,15 @@
     X(ADDR_ENOTIP, -2, "not an IP address")                                                        \
     X(ADDR_EPREFIX4, -3, "prefix length must be 0..32")                                            \
     X(ADDR_EPREFIX6, -4, "prefix length must be 0..128")                                           \
-    X(ADDR_EINVAL, -5, "invalid argument")
+    X(ADDR_EINVAL, -5, "invalid argument")                                                         \
+    X(ADDR_ETOOLONG, -6, "too long for an address")                                                \
+    X(ADDR_EBRACKET, -7, "missing ']'")                                                            \
+    X(ADDR_EAFTERBRACKET, -8, "unexpected text after ']'")                                         \
+    X(ADDR_EBRACKETV4, -9, "brackets are for IPv6 addresses")                                      \
+    X(ADDR_EPORT, -10, "port must be a number 1..65535")                                           \
+    X(ADDR_ENOPORT, -11, "no port given")                                                          \
+    X(ADDR_ESCOPEEMPTY, -12, "empty scope after '%'")                                              \
+    X(ADDR_ESCOPE, -13, "unknown interface after '%'")
 
 enum addr_error {
 #define ADDR_ENUM(name, value, text) name = value,
@@ -33,13 +43,21 @@ enum addr_error {
 /* A static string for err (0 is "success"); never NULL. */
 const char *addr_strerror(int err);
 
-/* The text of the longest address, with its NUL (INET6_ADDRSTRLEN). */
-#define ADDR_TEXT_MAX 46
+/* The text of the longest address with brackets and port, with its NUL:
+ * "[" INET6_ADDRSTRLEN - 1 "]:65535". */
+#define ADDR_TEXT_MAX 54
+
+/* The longest endpoint addr_parse_endpoint() takes, with its NUL. */
+#define ADDR_ENDPOINT_MAX 64
 
 /* ---- socket addresses ---------------------------------------------------- */
 
 /* The port in host order; 0 when sa is NULL or not AF_INET/AF_INET6. */
 uint16_t addr_port(const struct sockaddr *sa);
+
+/* The length of sa's family's struct (sizeof struct sockaddr_in or
+ * sockaddr_in6), for bind(2) and connect(2); 0 when not an IP address. */
+socklen_t addr_len(const struct sockaddr *sa);
 
 /* Set the port (host order) of an AF_INET/AF_INET6 address; others untouched. */
 void addr_set_port(struct sockaddr_storage *ss, uint16_t port);
@@ -64,10 +82,52 @@ int addr_parse(const char *text, uint16_t port, struct sockaddr_storage *out);
  * ADDR_ENOTIP; a name like "www.example" is not. */
 int addr_parse_ipv4_loose(const char *text, uint16_t port, struct sockaddr_storage *out);
 
-/* The address of sa without its port ("127.0.0.1", "::ffff:127.0.0.1") into
- * buf (ADDR_TEXT_MAX is enough); "?" when sa is not an IP address.
- * Returns buf. */
-char *addr_format(const struct sockaddr *sa, char *buf, size_t len);
+/* Whether text is a numeric IPv4 or IPv6 address as addr_parse() takes it. */
+int addr_is_literal(const char *text);
+
+/* A numeric address as written in a configuration or resolv.conf: IPv4, or
+ * IPv6 with an optional zone ("fe80::1%eth0", "fe80::1%2"; an interface name
+ * is looked up with if_nametoindex(3)). *out is zeroed, then set with port
+ * (host order); *len is the family's struct length. Returns 0, or
+ * ADDR_ENOTIP, ADDR_ESCOPEEMPTY, ADDR_ESCOPE. */
+int addr_parse_scoped(const char *text, uint16_t port, struct sockaddr_storage *out,
+                      socklen_t *len);
+
+/* A port in decimal, 1..65535, digits only. Returns 0 (*port set) or ADDR_EPORT. */
+int addr_port_parse(const char *text, uint16_t *port);
+
+/* An endpoint as Stubby and daneguard.yml write it: "addr@port", "addr#port",
+ * "[v6]:port", "[v6]@port", "v4:port", or "addr" alone with default_port (0:
+ * a port is required). addr is what addr_parse_scoped() takes. text is at
+ * most ADDR_ENDPOINT_MAX - 1 characters. Returns 0 (*out, *len set as
+ * addr_parse_scoped does), or an ADDR_E* code that says what is wrong. */
+int addr_parse_endpoint(const char *text, uint16_t default_port, struct sockaddr_storage *out,
+                        socklen_t *len);
+
+/* Flags of addr_format(). */
+#define ADDR_FORMAT_PORT 1u /* "192.0.2.1:53", "[2001:db8::1]:53" */
+
+/* sa as text into buf (ADDR_TEXT_MAX is enough): the address alone
+ * ("127.0.0.1", "::ffff:127.0.0.1"), or with ADDR_FORMAT_PORT its port too,
+ * an IPv6 address in brackets. "?" when sa is not an IP address or buf is too
+ * small. A zone (sin6_scope_id) is not shown. Returns buf. */
+char *addr_format(const struct sockaddr *sa, unsigned flags, char *buf, size_t len);
+
+/* Whether a and b are IP addresses of one family with the same address bytes
+ * (ports, zones and flow labels aside). 0 when either is not an IP address. */
+int addr_same_ip(const struct sockaddr *a, const struct sockaddr *b);
+
+/* addr_same_ip() and the same port. */
+int addr_equal(const struct sockaddr *a, const struct sockaddr *b);
+
+/* Whether sa is the unspecified address, 0.0.0.0 or :: (a wildcard listener). */
+int addr_is_unspecified(const struct sockaddr *sa);
+
+/* Whether a socket bound to listen receives what is sent to dest: the same
+ * port, and the same address, or listen a wildcard and dest a loopback address
+ * as the kernel routes it (127/8, ::1, ::ffff:127/104; an IPv6 wildcard gets
+ * IPv4 too). */
+int addr_reaches(const struct sockaddr *listen, const struct sockaddr *dest);
 
 /* ---- networks -------------------------------------------------------------- */
 

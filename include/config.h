@@ -21,7 +21,7 @@
 struct config_sockaddr {
     struct sockaddr_storage ss; /* family, address and port, network order */
     socklen_t len;
-    char text[64]; /* as written, for logs */
+    char text[ADDR_ENDPOINT_MAX]; /* as written, for logs */
 };
 
 

@@ -20,7 +20,6 @@
  */
 #include "ca.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -46,6 +45,7 @@
 #include <mbedtls/sha256.h>
 #include <mbedtls/x509_crt.h>
 
+#include "addr.h"
 #include "log.h"
 
 #define CA_KEY_FILE "ca.key"
@@ -878,24 +878,27 @@ static int host_normalize(const char *host, char *out, size_t cap, unsigned char
 {
     size_t n = strlen(host), i, label = 0;
     char tmp[CA_HOST_MAX + 3];
+    struct sockaddr_storage ss;
+    const struct sockaddr *sa = (const struct sockaddr *)&ss;
+    int bracketed = n >= 2 && host[0] == '[' && host[n - 1] == ']';
 
     *ip_len = 0;
-    if (n >= 2 && host[0] == '[' && host[n - 1] == ']') {
+    if (bracketed) {
         if (n - 2 >= sizeof tmp)
             return CA_EHOST;
         memcpy(tmp, host + 1, n - 2);
         tmp[n - 2] = '\0';
-        if (inet_pton(AF_INET6, tmp, ip) != 1)
+        if (addr_parse(tmp, 0, &ss) != 0 || ss.ss_family != AF_INET6)
             return CA_EHOST;
-        *ip_len = 16;
-    } else if (n < sizeof tmp && inet_pton(AF_INET, host, ip) == 1) {
-        *ip_len = 4;
-    } else if (n < sizeof tmp && inet_pton(AF_INET6, host, ip) == 1) {
-        *ip_len = 16;
     }
-    if (*ip_len) {
-        if (!inet_ntop(*ip_len == 4 ? AF_INET : AF_INET6, ip, out, (socklen_t)cap))
+    if (bracketed || (n < sizeof tmp && addr_parse(host, 0, &ss) == 0)) {
+        char text[ADDR_TEXT_MAX];
+        const uint8_t *b = addr_bytes(sa, ip_len);
+        memcpy(ip, b, *ip_len);
+        addr_format(sa, 0, text, sizeof text);
+        if (strlen(text) >= cap)
             return CA_EHOST;
+        memcpy(out, text, strlen(text) + 1);
         return 0;
     }
     if (n > 0 && host[n - 1] == '.')

@@ -131,7 +131,7 @@ struct client *clients_ref(struct clients *cs, const struct sockaddr *sa)
         return NULL;
     memcpy(c->key, key, 16);
     c->refs = 1;
-    addr_format(sa, c->text, sizeof c->text);
+    addr_format(sa, 0, c->text, sizeof c->text);
     c->next = cs->buckets[k];
     cs->buckets[k] = c;
     cs->count++;

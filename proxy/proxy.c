@@ -21,7 +21,6 @@
  */
 #include "proxy.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -1318,7 +1317,7 @@ static int destination_allowed(struct pconn *pc)
     pc->n_addrs = hconnect_policy_filter(pc->px->dest, pc->addrs, pc->n_addrs, &why);
     if (pc->n_addrs == before)
         return 1;
-    addr_format((const struct sockaddr *)&why.addr, text, sizeof text);
+    addr_format((const struct sockaddr *)&why.addr, 0, text, sizeof text);
     snprintf(msg, sizeof msg, "%s is %s", text,
              why.kind == ADDR_GLOBAL && why.own ? "an address of this machine"
                                                 : addr_kind_describe(why.kind));
@@ -1755,17 +1754,11 @@ static int is_local_literal(const char *host)
 {
     uv_interface_address_t *ifs;
     int n, found = 0;
-    struct in6_addr a6;
-    struct in_addr a4;
-    int v4 = inet_pton(AF_INET, host, &a4) == 1, v6 = !v4 && inet_pton(AF_INET6, host, &a6) == 1;
-    if ((!v4 && !v6) || uv_interface_addresses(&ifs, &n) != 0)
+    struct sockaddr_storage ss;
+    if (addr_parse(host, 0, &ss) != 0 || uv_interface_addresses(&ifs, &n) != 0)
         return 0;
-    for (int i = 0; i < n && !found; i++) {
-        if (v4 && ifs[i].address.address4.sin_family == AF_INET)
-            found = ifs[i].address.address4.sin_addr.s_addr == a4.s_addr;
-        else if (v6 && ifs[i].address.address6.sin6_family == AF_INET6)
-            found = memcmp(&ifs[i].address.address6.sin6_addr, &a6, sizeof a6) == 0;
-    }
+    for (int i = 0; i < n && !found; i++)
+        found = addr_same_ip((const struct sockaddr *)&ss, (const struct sockaddr *)&ifs[i].address);
     uv_free_interface_addresses(ifs, n);
     return found;
 }
@@ -1775,21 +1768,11 @@ static int is_own_address(struct pconn *pc)
     struct proxy *px = pc->px;
     for (size_t i = 0; i < px->cfg.n_listen; i++) {
         const struct sockaddr *sa = (const struct sockaddr *)&px->cfg.listen[i].ss;
-        char text[INET6_ADDRSTRLEN] = "";
-        uint16_t port;
-        if (sa->sa_family == AF_INET) {
-            const struct sockaddr_in *s4 = (const void *)sa;
-            inet_ntop(AF_INET, &s4->sin_addr, text, sizeof text);
-            port = ntohs(s4->sin_port);
-        } else {
-            const struct sockaddr_in6 *s6 = (const void *)sa;
-            inet_ntop(AF_INET6, &s6->sin6_addr, text, sizeof text);
-            port = ntohs(s6->sin6_port);
-        }
-        int wildcard = strcmp(text, "0.0.0.0") == 0 || strcmp(text, "::") == 0;
-        if (port == pc->port &&
+        char text[ADDR_TEXT_MAX];
+        addr_format(sa, 0, text, sizeof text);
+        if (addr_port(sa) == pc->port &&
             (strcmp(text, pc->host) == 0 || strcmp(pc->host, "localhost") == 0 ||
-             (wildcard && is_local_literal(pc->host))))
+             (addr_is_unspecified(sa) && is_local_literal(pc->host))))
             return 1;
     }
     return 0;
@@ -2162,22 +2145,9 @@ static void listener_closed(uv_handle_t *h)
 
 static void self_address(struct proxy *px)
 {
-    const struct sockaddr *sa = (const struct sockaddr *)&px->cfg.listen[0].ss;
-    char text[INET6_ADDRSTRLEN] = "127.0.0.1";
-    uint16_t port = 8080;
-    if (px->cfg.n_listen == 0)
-        return;
-    if (sa->sa_family == AF_INET) {
-        const struct sockaddr_in *s4 = (const void *)sa;
-        inet_ntop(AF_INET, &s4->sin_addr, text, sizeof text);
-        port = ntohs(s4->sin_port);
-        snprintf(px->self, sizeof px->self, "%s:%u", text, port);
-    } else {
-        const struct sockaddr_in6 *s6 = (const void *)sa;
-        inet_ntop(AF_INET6, &s6->sin6_addr, text, sizeof text);
-        port = ntohs(s6->sin6_port);
-        snprintf(px->self, sizeof px->self, "[%s]:%u", text, port);
-    }
+    if (px->cfg.n_listen > 0)
+        addr_format((const struct sockaddr *)&px->cfg.listen[0].ss, ADDR_FORMAT_PORT, px->self,
+                    sizeof px->self);
 }
 
 /* The line an operator compares with the onboarding page (fetched over plain HTTP). */

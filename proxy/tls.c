@@ -16,7 +16,6 @@
  */
 #include "tls.h"
 
-#include <arpa/inet.h>
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +29,7 @@
 #include <mbedtls/ssl_internal.h>
 #include <mbedtls/ssl_ticket.h>
 
+#include "addr.h"
 #include "log.h"
 
 #define TLS_HOST_MAX 255
@@ -629,12 +629,6 @@ static struct tls_conn *conn_alloc(void)
     return conn;
 }
 
-static int is_ip_literal(const char *host)
-{
-    unsigned char addr[16];
-    return inet_pton(AF_INET, host, addr) == 1 || inet_pton(AF_INET6, host, addr) == 1;
-}
-
 struct tls_conn *tls_conn_new_client(struct tls_client_config *cfg, const char *host, uint16_t port)
 {
     if (!cfg || !host)
@@ -648,7 +642,7 @@ struct tls_conn *tls_conn_new_client(struct tls_client_config *cfg, const char *
     if (mbedtls_ssl_setup(&conn->ssl, &cfg->conf) != 0)
         goto fail;
     /* RFC 6066 §3: no SNI for address literals */
-    if (!is_ip_literal(host) && mbedtls_ssl_set_hostname(&conn->ssl, host) != 0)
+    if (!addr_is_literal(host) && mbedtls_ssl_set_hostname(&conn->ssl, host) != 0)
         goto fail;
     mbedtls_ssl_set_bio(&conn->ssl, conn, bio_send, bio_recv, NULL);
     struct session_entry *e = cfg->cache_max ? entry_find(cfg, conn->key) : NULL;

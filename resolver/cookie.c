@@ -12,6 +12,8 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "addr.h"
+
 static inline uint64_t rotl(uint64_t x, int b)
 {
     return (x << b) | (x >> (64 - b));
@@ -92,12 +94,11 @@ static void cookie_hash(const struct dns_cookie_secret *s, const uint8_t cc[DNS_
     n += DNS_COOKIE_CLIENT_LEN;
     memcpy(in + n, sc, 8);
     n += 8;
-    if (peer && peer->sa_family == AF_INET6) {
-        memcpy(in + n, &((const struct sockaddr_in6 *)(const void *)peer)->sin6_addr, 16);
-        n += 16;
-    } else if (peer && peer->sa_family == AF_INET) {
-        memcpy(in + n, &((const struct sockaddr_in *)(const void *)peer)->sin_addr, 4);
-        n += 4;
+    size_t alen;
+    const uint8_t *a = addr_bytes(peer, &alen); /* 16, 4, or none */
+    if (a) {
+        memcpy(in + n, a, alen);
+        n += alen;
     }
     uint64_t h = siphash24(s->key, in, n);
     for (int i = 0; i < 8; i++)

@@ -44,6 +44,7 @@
 #include <unistd.h>
 
 #include "acceptor.h"
+#include "addr.h"
 #include "cache.h"
 #include "log.h"
 #include "uvloop.h"
@@ -747,14 +748,7 @@ static void getdns_udp_recv(uv_udp_t *u, ssize_t n, const uv_buf_t *buf,
 
 static int same_addr(const struct sockaddr *a, const struct sockaddr *b)
 {
-    if (a->sa_family != b->sa_family)
-        return 0;
-    if (a->sa_family == AF_INET) {
-        const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
-        return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
-    }
-    const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
-    return x->sin6_port == y->sin6_port && memcmp(&x->sin6_addr, &y->sin6_addr, 16) == 0;
+    return addr_equal(a, b);
 }
 
 static void upstream_udp_recv(uv_udp_t *u, ssize_t n, const uv_buf_t *buf,
@@ -934,9 +928,7 @@ static void conn_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
  * the machine can connect too, and is not served. */
 static int peer_is_getdns(const struct forwarder *fw, const struct sockaddr *peer)
 {
-    const struct sockaddr_in *p4 = (const void *)peer;
-    return peer->sa_family == AF_INET && p4->sin_addr.s_addr == fw->addr.sin_addr.s_addr &&
-           uvloop_getdns_socket_at(peer);
+    return addr_same_ip(peer, (const struct sockaddr *)&fw->addr) && uvloop_getdns_socket_at(peer);
 }
 
 static void on_accept(void *data, int fd, const struct sockaddr *peer, socklen_t peer_len)

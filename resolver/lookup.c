@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "addr.h"
 #include "scrub.h"
 
 struct lookup {
@@ -155,21 +156,9 @@ static int add_address(void *arg, const struct dns_rr *rr)
     struct addr_sink *s = arg;
     if (s->n >= s->max)
         return -1;
-    struct sockaddr_storage *ss = &s->out[s->n];
-    memset(ss, 0, sizeof *ss);
-    if (rr->type == DNS_TYPE_A && rr->rdlen == 4) {
-        struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-        s4->sin_family = AF_INET;
-        s4->sin_port = htons(s->port);
-        memcpy(&s4->sin_addr, rr->rdata, 4);
-        s->n++;
-    } else if (rr->type == DNS_TYPE_AAAA && rr->rdlen == 16) {
-        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-        s6->sin6_family = AF_INET6;
-        s6->sin6_port = htons(s->port);
-        memcpy(&s6->sin6_addr, rr->rdata, 16);
-        s->n++;
-    }
+    if ((rr->type == DNS_TYPE_A && rr->rdlen == 4) || (rr->type == DNS_TYPE_AAAA && rr->rdlen == 16))
+        if (addr_from_bytes(rr->rdata, rr->rdlen, s->port, &s->out[s->n]) == 0)
+            s->n++;
     return 0;
 }
 

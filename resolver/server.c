@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "acceptor.h"
+#include "addr.h"
 #include "cookie.h"
 #include "log.h"
 #include "wire.h"
@@ -162,19 +163,19 @@ static int same_client(const struct udp_client *c, int family, const uint8_t *ad
 /* A client's key: its address (v4-mapped v6 counts as v4), not its port. */
 static void client_key(const struct sockaddr *peer, int *family, uint8_t addr[16])
 {
+    static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    size_t len;
+    const uint8_t *b = addr_bytes(peer, &len);
+
     memset(addr, 0, 16);
-    if (peer->sa_family == AF_INET6) {
-        const struct sockaddr_in6 *s6 = (const void *)peer;
-        if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
-            *family = AF_INET;
-            memcpy(addr, s6->sin6_addr.s6_addr + 12, 4);
-        } else {
-            *family = AF_INET6;
-            memcpy(addr, s6->sin6_addr.s6_addr, 16);
-        }
+    *family = AF_INET;
+    if (!b)
+        return;
+    if (len == 16 && memcmp(b, v4mapped, 12) != 0) {
+        *family = AF_INET6;
+        memcpy(addr, b, 16);
     } else {
-        *family = AF_INET;
-        memcpy(addr, &((const struct sockaddr_in *)(const void *)peer)->sin_addr, 4);
+        memcpy(addr, len == 16 ? b + 12 : b, 4);
     }
 }
 

@@ -35,6 +35,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "addr.h"
 #include "cache.h"
 #include "forwarder.h"
 #include "log.h"
@@ -170,22 +171,11 @@ static getdns_dict *upstream_dict(const struct config_upstream *u)
     getdns_dict *d = getdns_dict_create();
     const struct sockaddr *sa = (const struct sockaddr *)&u->addr.ss;
     getdns_bindata addr;
-    uint16_t port;
+    uint16_t port = addr_port(sa);
     if (!d)
         return NULL;
-    if (sa->sa_family == AF_INET6) {
-        const struct sockaddr_in6 *s6 = (const void *)sa;
-        addr.size = 16;
-        addr.data = (uint8_t *)&s6->sin6_addr;
-        port = ntohs(s6->sin6_port);
-        getdns_dict_util_set_string(d, "address_type", "IPv6");
-    } else {
-        const struct sockaddr_in *s4 = (const void *)sa;
-        addr.size = 4;
-        addr.data = (uint8_t *)&s4->sin_addr;
-        port = ntohs(s4->sin_port);
-        getdns_dict_util_set_string(d, "address_type", "IPv4");
-    }
+    addr.data = (uint8_t *)addr_bytes(sa, &addr.size); /* getdns copies it */
+    getdns_dict_util_set_string(d, "address_type", addr.size == 16 ? "IPv6" : "IPv4");
     getdns_dict_set_bindata(d, "address_data", &addr);
     getdns_dict_set_int(d, "port", port ? port : 53);
     getdns_dict_set_int(d, "tls_port", u->tls_port ? u->tls_port : 853);
@@ -750,21 +740,15 @@ static int listens_on(const struct config_resolver *cfg, const struct config_soc
     for (size_t i = 0; i < cfg->n_listen; i++) {
         const struct sockaddr *l = (const void *)&cfg->listen[i].ss;
         const struct sockaddr *n = (const void *)&ns->ss;
-        if (l->sa_family != n->sa_family)
+        static const uint8_t loopback6[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+        size_t len;
+        const uint8_t *b = addr_bytes(n, &len);
+        if (!b || l->sa_family != n->sa_family || addr_port(l) != addr_port(n))
             continue;
-        if (l->sa_family == AF_INET) {
-            const struct sockaddr_in *a = (const void *)l, *b = (const void *)n;
-            if (a->sin_port == b->sin_port &&
-                (a->sin_addr.s_addr == b->sin_addr.s_addr || a->sin_addr.s_addr == INADDR_ANY ||
-                 (ntohl(b->sin_addr.s_addr) >> 24) == 127))
-                return 1;
-        } else {
-            const struct sockaddr_in6 *a = (const void *)l, *b = (const void *)n;
-            if (a->sin6_port == b->sin6_port &&
-                (memcmp(&a->sin6_addr, &b->sin6_addr, 16) == 0 ||
-                 IN6_IS_ADDR_UNSPECIFIED(&a->sin6_addr) || IN6_IS_ADDR_LOOPBACK(&b->sin6_addr)))
-                return 1;
-        }
+        /* any loopback nameserver of the family counts, whichever address we bind */
+        if (addr_same_ip(l, n) || addr_is_unspecified(l) ||
+            (len == 4 ? b[0] == 127 : memcmp(b, loopback6, 16) == 0))
+            return 1;
     }
     return 0;
 }

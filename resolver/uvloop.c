@@ -63,6 +63,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "log.h"
 
 struct uvloop_fd;
@@ -538,17 +539,7 @@ void uvloop_get_stats(struct uvloop_stats *st)
 
 static int same_sockaddr(const struct sockaddr_storage *a, const struct sockaddr *b)
 {
-    if (a->ss_family != b->sa_family)
-        return 0;
-    if (b->sa_family == AF_INET) {
-        const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
-        return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
-    }
-    if (b->sa_family == AF_INET6) {
-        const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
-        return x->sin6_port == y->sin6_port && memcmp(&x->sin6_addr, &y->sin6_addr, 16) == 0;
-    }
-    return 0;
+    return addr_equal((const struct sockaddr *)a, b);
 }
 
 int uvloop_getdns_socket_at(const struct sockaddr *local)

@@ -70,7 +70,7 @@ mint() {
 
 # --- build the minting tool and mint -------------------------------------------
 if ! gcc -std=c11 -Wall -Wextra -D_GNU_SOURCE -Iinclude -Itests/unit -O2 -o "$work/test_ca" \
-    tests/unit/test_ca.c proxy/ca.c daemon/log.c -lmbedtls -lmbedx509 -lmbedcrypto \
+    tests/unit/test_ca.c proxy/ca.c daemon/addr.c daemon/log.c -lmbedtls -lmbedx509 -lmbedcrypto \
     >"$work/build.log" 2>&1; then
     fail build_mint_tool "$(head -5 "$work/build.log")"
     exit 1

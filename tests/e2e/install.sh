@@ -183,9 +183,9 @@ for p in "$page8" "$page5"; do
 done
 
 # daneguard.yml(5) names, in bold, every key the parser accepts (daemon/config.c's
-# key tables).
+# key tables: one K_KIND("name", ...) row per key).
 if [ -n "$page5" ]; then
-    keys=$(grep -o '{"[a-z_]*", *[a-z_]*}' daemon/config.c | sed -E 's/\{"([a-z_]*)".*/\1/' | sort -u)
+    keys=$(grep -o -E 'K_[A-Z_]+\("[a-z_]+"' daemon/config.c | sed -E 's/.*\("([a-z_]+)"/\1/' | sort -u)
     src=$(zcat -f "$page5")
     missing=
     for k in $keys; do

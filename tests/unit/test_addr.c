@@ -147,7 +147,7 @@ static void test_sockaddr_access(void)
     CHECK_MEM_EQ(b, v4, 4);
     addr_set_port(&ss, 443);
     CHECK_INT_EQ(addr_port(SA(ss)), 443);
-    CHECK_STR_EQ(addr_format(SA(ss), text, sizeof text), "192.0.2.7");
+    CHECK_STR_EQ(addr_format(SA(ss), 0, text, sizeof text), "192.0.2.7");
 
     CHECK_INT_EQ(addr_parse("::ffff:127.0.0.1", 80, &ss), 0);
     CHECK_INT_EQ(ss.ss_family, AF_INET6);
@@ -156,7 +156,7 @@ static void test_sockaddr_access(void)
     CHECK_INT_EQ(len, 16);
     CHECK_INT_EQ(b[10], 0xff);
     CHECK_INT_EQ(b[12], 127);
-    CHECK_STR_EQ(addr_format(SA(ss), text, sizeof text), "::ffff:127.0.0.1");
+    CHECK_STR_EQ(addr_format(SA(ss), 0, text, sizeof text), "::ffff:127.0.0.1");
 
     /* addr_from_bytes round-trips */
     struct sockaddr_storage again;
@@ -176,7 +176,7 @@ static void test_sockaddr_access(void)
     CHECK_INT_EQ(addr_port(SA(ss)), 0);
     CHECK(addr_bytes(SA(ss), &len) == NULL);
     CHECK_INT_EQ(len, 0);
-    CHECK_STR_EQ(addr_format(SA(ss), text, sizeof text), "?");
+    CHECK_STR_EQ(addr_format(SA(ss), 0, text, sizeof text), "?");
     CHECK_INT_EQ(addr_port(NULL), 0);
     CHECK_STR_EQ(addr_strerror(ADDR_EPREFIX4), "prefix length must be 0..32");
     CHECK_STR_EQ(addr_strerror(0), "success");
@@ -197,7 +197,7 @@ static void test_ipv4_loose(void)
             fprintf(stderr, "  not taken: %s\n", loopback[i]);
         CHECK_INT_EQ(rc, 0);
         if (rc == 0) {
-            CHECK_STR_EQ(addr_format(SA(ss), text, sizeof text), "127.0.0.1");
+            CHECK_STR_EQ(addr_format(SA(ss), 0, text, sizeof text), "127.0.0.1");
             CHECK_INT_EQ(addr_kind_of(SA(ss)), ADDR_LOOPBACK);
             CHECK_INT_EQ(addr_port(SA(ss)), 80);
         }
@@ -295,6 +295,221 @@ static void test_kinds(void)
     CHECK_STR_EQ(addr_kind_describe((enum addr_kind)99), "an unknown kind of address");
 }
 
+/* addr_parse_endpoint: the "addr@port" forms of daneguard.yml and Stubby
+ * (moved here from daemon/config.c; test_config.c checks the messages). */
+static void test_endpoint_parse(void)
+{
+    static const struct {
+        const char *text;
+        int family;
+        const char *addr;
+        uint16_t port;
+    } ok[] = {
+        {"127.0.0.1@53", AF_INET, "127.0.0.1", 53},
+        {"::1@53", AF_INET6, "::1", 53},
+        {"0::1@5353", AF_INET6, "::1", 5353},
+        {"127.0.0.1#53", AF_INET, "127.0.0.1", 53},
+        {"[::1]:53", AF_INET6, "::1", 53},
+        {"[::1]@54", AF_INET6, "::1", 54},
+        {"[::1]#55", AF_INET6, "::1", 55},
+        {"[2001:db8::1]", AF_INET6, "2001:db8::1", 99},
+        {"127.0.0.1", AF_INET, "127.0.0.1", 99},
+        {"192.0.2.1:8080", AF_INET, "192.0.2.1", 8080},
+        {"::", AF_INET6, "::", 99},
+        {"::ffff:192.0.2.1@53", AF_INET6, "::ffff:192.0.2.1", 53},
+        {"fe80::1%1@53", AF_INET6, "fe80::1", 53},
+        {"[fe80::1%1]:53", AF_INET6, "fe80::1", 53},
+        {"0.0.0.0@65535", AF_INET, "0.0.0.0", 65535},
+    };
+    static const struct {
+        const char *text;
+        int rc;
+    } bad[] = {
+        {"", ADDR_EEMPTY},
+        {"localhost", ADDR_ENOTIP},
+        {"127.0.0.1@", ADDR_EPORT},
+        {"127.0.0.1@0", ADDR_EPORT},
+        {"127.0.0.1@65536", ADDR_EPORT},
+        {"127.0.0.1@53x", ADDR_EPORT},
+        {"127.0.0.1@-1", ADDR_EPORT},
+        {"127.0.0.1@000053", ADDR_EPORT},
+        {"[::1", ADDR_EBRACKET},
+        {"[::1]x", ADDR_EAFTERBRACKET},
+        {"[127.0.0.1]:53", ADDR_EBRACKETV4},
+        {"1.2.3", ADDR_ENOTIP},
+        {"::1@53@53", ADDR_EPORT},
+        {"fe80::1%@53", ADDR_ESCOPEEMPTY},
+        {"fe80::1%nosuchif0@53", ADDR_ESCOPE},
+        {"1.2.3.4%1@53", ADDR_ENOTIP},
+        {"1.2.3.4.5", ADDR_ENOTIP},
+        {"0000:0000:0000:0000:0000:0000:0000:0000:0000:0000:0000:0000:0000:0000@53", ADDR_ETOOLONG},
+    };
+    struct sockaddr_storage ss;
+    socklen_t len;
+    char text[ADDR_TEXT_MAX];
+
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        int rc = addr_parse_endpoint(ok[i].text, 99, &ss, &len);
+        if (rc != 0)
+            fprintf(stderr, "  did not parse: %s (%s)\n", ok[i].text, addr_strerror(rc));
+        CHECK_INT_EQ(rc, 0);
+        CHECK_INT_EQ(ss.ss_family, ok[i].family);
+        CHECK_STR_EQ(addr_format(SA(ss), 0, text, sizeof text), ok[i].addr);
+        CHECK_INT_EQ(addr_port(SA(ss)), ok[i].port);
+        CHECK_INT_EQ(len, addr_len(SA(ss)));
+        CHECK_INT_EQ(len, ok[i].family == AF_INET ? sizeof(struct sockaddr_in)
+                                                  : sizeof(struct sockaddr_in6));
+    }
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int rc = addr_parse_endpoint(bad[i].text, 53, &ss, &len);
+        if (rc != bad[i].rc)
+            fprintf(stderr, "  \"%s\": %s, expected %s\n", bad[i].text, addr_strerror(rc),
+                    addr_strerror(bad[i].rc));
+        CHECK_INT_EQ(rc, bad[i].rc);
+        CHECK_INT_EQ(len, 0);
+    }
+    /* no default port: one must be written */
+    CHECK_INT_EQ(addr_parse_endpoint("127.0.0.1", 0, &ss, &len), ADDR_ENOPORT);
+    CHECK_INT_EQ(addr_parse_endpoint("127.0.0.1@1", 0, &ss, &len), 0);
+    CHECK_INT_EQ(addr_parse_endpoint(NULL, 53, &ss, &len), ADDR_EINVAL);
+    CHECK_STR_EQ(addr_strerror(ADDR_EPORT), "port must be a number 1..65535");
+}
+
+/* addr_parse_scoped: zones, by number and by interface name. */
+static void test_scoped_parse(void)
+{
+    struct sockaddr_storage ss;
+    struct sockaddr_in6 sin6;
+    socklen_t len;
+
+    CHECK_INT_EQ(addr_parse_scoped("fe80::1%7", 853, &ss, &len), 0);
+    memcpy(&sin6, &ss, sizeof sin6);
+    CHECK_INT_EQ(sin6.sin6_scope_id, 7);
+    CHECK_INT_EQ(addr_port(SA(ss)), 853);
+    CHECK_INT_EQ(len, sizeof sin6);
+    CHECK_INT_EQ(addr_parse_scoped("fe80::1%lo", 0, &ss, &len), 0); /* lo is always there */
+    memcpy(&sin6, &ss, sizeof sin6);
+    CHECK(sin6.sin6_scope_id != 0);
+    CHECK_INT_EQ(addr_parse_scoped("2001:db8::1", 0, &ss, &len), 0);
+    memcpy(&sin6, &ss, sizeof sin6);
+    CHECK_INT_EQ(sin6.sin6_scope_id, 0);
+    CHECK_INT_EQ(addr_parse_scoped("192.0.2.1", 5, &ss, &len), 0);
+    CHECK_INT_EQ(len, sizeof(struct sockaddr_in));
+    CHECK_INT_EQ(addr_port(SA(ss)), 5);
+    CHECK_INT_EQ(addr_parse_scoped("192.0.2.1@53", 0, &ss, &len), ADDR_ENOTIP);
+    CHECK_INT_EQ(addr_parse_scoped("fe80::1%", 0, &ss, &len), ADDR_ESCOPEEMPTY);
+    CHECK_INT_EQ(addr_parse_scoped("fe80::1%99999999999", 0, &ss, &len), ADDR_ESCOPE);
+    CHECK_INT_EQ(addr_parse_scoped("", 0, &ss, &len), ADDR_ENOTIP);
+}
+
+static void test_port_parse(void)
+{
+    uint16_t port = 7;
+    static const char *const bad[] = {"",   "0",  "65536", "99999", "123456",
+                                      "8o", "-1", "+80",   " 80"};
+
+    CHECK_INT_EQ(addr_port_parse("1", &port), 0);
+    CHECK_INT_EQ(port, 1);
+    CHECK_INT_EQ(addr_port_parse("65535", &port), 0);
+    CHECK_INT_EQ(port, 65535);
+    CHECK_INT_EQ(addr_port_parse("00080", &port), 0);
+    CHECK_INT_EQ(port, 80);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CHECK_INT_EQ(addr_port_parse(bad[i], &port), ADDR_EPORT);
+        CHECK_INT_EQ(port, 80); /* untouched */
+    }
+    CHECK_INT_EQ(addr_port_parse(NULL, &port), ADDR_EPORT);
+}
+
+/* addr_format: the one formatter (the proxy's own address, peers, check's output). */
+static void test_format(void)
+{
+    struct sockaddr_storage ss;
+    char text[ADDR_TEXT_MAX], small[9];
+
+    CHECK_INT_EQ(addr_parse("192.0.2.1", 8080, &ss), 0);
+    CHECK_STR_EQ(addr_format(SA(ss), 0, text, sizeof text), "192.0.2.1");
+    CHECK_STR_EQ(addr_format(SA(ss), ADDR_FORMAT_PORT, text, sizeof text), "192.0.2.1:8080");
+    CHECK_INT_EQ(addr_parse("2001:db8::1", 443, &ss), 0);
+    CHECK_STR_EQ(addr_format(SA(ss), 0, text, sizeof text), "2001:db8::1");
+    CHECK_STR_EQ(addr_format(SA(ss), ADDR_FORMAT_PORT, text, sizeof text), "[2001:db8::1]:443");
+    /* the longest text fits ADDR_TEXT_MAX */
+    CHECK_INT_EQ(addr_parse("ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255", 65535, &ss), 0);
+    CHECK_STR_EQ(addr_format(SA(ss), ADDR_FORMAT_PORT, text, sizeof text),
+                 "[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:65535");
+    /* too small a buffer: "?", never a cut address */
+    CHECK_STR_EQ(addr_format(SA(ss), 0, small, sizeof small), "?");
+    CHECK_INT_EQ(addr_parse("::1", 53, &ss), 0);
+    CHECK_STR_EQ(addr_format(SA(ss), ADDR_FORMAT_PORT, small, sizeof small), "[::1]:53");
+    CHECK_STR_EQ(addr_format(NULL, ADDR_FORMAT_PORT, text, sizeof text), "?");
+    CHECK(addr_format(SA(ss), 0, NULL, 10) == NULL);
+}
+
+static void test_compare(void)
+{
+    struct sockaddr_storage a, b, c;
+
+    CHECK_INT_EQ(addr_parse("192.0.2.1", 53, &a), 0);
+    CHECK_INT_EQ(addr_parse("192.0.2.1", 54, &b), 0);
+    CHECK_INT_EQ(addr_parse("::ffff:192.0.2.1", 53, &c), 0);
+    CHECK_INT_EQ(addr_same_ip(SA(a), SA(b)), 1);
+    CHECK_INT_EQ(addr_equal(SA(a), SA(b)), 0);
+    CHECK_INT_EQ(addr_equal(SA(a), SA(a)), 1);
+    CHECK_INT_EQ(addr_same_ip(SA(a), SA(c)), 0); /* a v4-mapped address is another family */
+    CHECK_INT_EQ(addr_same_ip(SA(a), NULL), 0);
+    CHECK_INT_EQ(addr_len(SA(a)), sizeof(struct sockaddr_in));
+    CHECK_INT_EQ(addr_len(SA(c)), sizeof(struct sockaddr_in6));
+    CHECK_INT_EQ(addr_len(NULL), 0);
+    CHECK_INT_EQ(addr_is_unspecified(SA(a)), 0);
+    CHECK_INT_EQ(addr_parse("0.0.0.0", 53, &a), 0);
+    CHECK_INT_EQ(addr_is_unspecified(SA(a)), 1);
+    CHECK_INT_EQ(addr_parse("::", 53, &a), 0);
+    CHECK_INT_EQ(addr_is_unspecified(SA(a)), 1);
+    CHECK_INT_EQ(addr_is_unspecified(NULL), 0);
+
+    CHECK_INT_EQ(addr_is_literal("192.0.2.1"), 1);
+    CHECK_INT_EQ(addr_is_literal("2001:db8::1"), 1);
+    CHECK_INT_EQ(addr_is_literal("[2001:db8::1]"), 0);
+    CHECK_INT_EQ(addr_is_literal("127.1"), 0);
+    CHECK_INT_EQ(addr_is_literal("www.example"), 0);
+    CHECK_INT_EQ(addr_is_literal(NULL), 0);
+}
+
+/* addr_reaches: would a daemon listening on L receive what is sent to D? */
+static void test_reaches(void)
+{
+    static const struct {
+        const char *listen, *dest;
+        int reaches;
+    } cases[] = {
+        {"127.0.0.1@53", "127.0.0.1@53", 1},
+        {"127.0.0.1@53", "127.0.0.1@54", 0},
+        {"127.0.0.1@53", "127.0.0.53@53", 0}, /* another loopback address */
+        {"0.0.0.0@53", "127.0.0.53@53", 1},
+        {"0.0.0.0@53", "192.0.2.1@53", 0}, /* may be ours, may not: not claimed */
+        {"::@53", "127.0.0.1@53", 1},      /* v6 any gets v4 too */
+        {"::@53", "::1@53", 1},
+        {"::@53", "::ffff:127.0.0.2@53", 1},
+        {"0.0.0.0@53", "::1@53", 0}, /* v4 any does not get v6 */
+        {"::1@53", "::1@53", 1},
+        {"::1@53", "127.0.0.1@53", 0},
+        {"192.0.2.1@53", "192.0.2.1@53", 1},
+        {"::@53", "::127.0.0.1@53", 0}, /* v4-compatible: not routed to loopback */
+    };
+    struct sockaddr_storage l, d;
+    socklen_t len;
+
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        CHECK_INT_EQ(addr_parse_endpoint(cases[i].listen, 0, &l, &len), 0);
+        CHECK_INT_EQ(addr_parse_endpoint(cases[i].dest, 0, &d, &len), 0);
+        int got = addr_reaches(SA(l), SA(d));
+        if (got != cases[i].reaches)
+            fprintf(stderr, "  %s -> %s: %d\n", cases[i].listen, cases[i].dest, got);
+        CHECK_INT_EQ(got, cases[i].reaches);
+    }
+    CHECK_INT_EQ(addr_reaches(NULL, SA(d)), 0);
+}
+
 int main(void)
 {
     UNIT_RUN(test_cidr_parse);
@@ -302,5 +517,11 @@ int main(void)
     UNIT_RUN(test_sockaddr_access);
     UNIT_RUN(test_ipv4_loose);
     UNIT_RUN(test_kinds);
+    UNIT_RUN(test_endpoint_parse);
+    UNIT_RUN(test_scoped_parse);
+    UNIT_RUN(test_port_parse);
+    UNIT_RUN(test_format);
+    UNIT_RUN(test_compare);
+    UNIT_RUN(test_reaches);
     return UNIT_END();
 }

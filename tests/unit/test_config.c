@@ -1,6 +1,7 @@
 /* tests/unit/test_config.c — the YAML configuration: defaults, every key, a
  * stubby.yml carried over, every class of error with its "file:line: key:"
- * prefix, the shipped conf/daneguard.yml, addresses and networks. */
+ * prefix, the shipped conf/daneguard.yml, addresses and networks, and every
+ * row of the key tables (the engine that reads them: test_keys.c). */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -11,10 +12,13 @@
 #include "config.h"
 #include "unit.h"
 
+/* the tables themselves (static) for test_table_*; config.c is the code under test */
+#include "../../daemon/config.c"
+
 static struct config cfg;
 static char err[CONFIG_ERR_LEN];
 
-static int load(const char *yaml)
+static int load_yaml(const char *yaml)
 {
     err[0] = '\0';
     return config_load_string("t.yml", yaml, &cfg, err);
@@ -24,7 +28,7 @@ static int load(const char *yaml)
  * needle, when given). */
 #define CHECK_ERR(yaml, prefix, needle)                                                            \
     do {                                                                                           \
-        int rc_ = load(yaml);                                                                      \
+        int rc_ = load_yaml(yaml);                                                                 \
         CHECK_INT_EQ(rc_, -1);                                                                     \
         if (strncmp(err, (prefix), strlen(prefix)) != 0) {                                         \
             fprintf(stderr, "  %s:%d: error \"%s\" does not start with \"%s\"\n", __FILE__,        \
@@ -40,7 +44,7 @@ static int load(const char *yaml)
 
 #define CHECK_OK(yaml)                                                                             \
     do {                                                                                           \
-        int rc_ = load(yaml);                                                                      \
+        int rc_ = load_yaml(yaml);                                                                 \
         if (rc_ != 0) {                                                                            \
             fprintf(stderr, "  %s:%d: load failed: %s\n", __FILE__, __LINE__, err);                \
             unit_failed_checks++;                                                                  \
@@ -639,7 +643,7 @@ static void test_sample_file_uncommented(void)
     CHECK(examples >= 25);
     if (!out)
         return;
-    int rc = load(out);
+    int rc = load_yaml(out);
     if (rc != 0)
         fprintf(stderr, "  uncommented sample: %s\n", err);
     CHECK_INT_EQ(rc, 0);
@@ -720,6 +724,16 @@ static void test_errors_unknown_keys(void)
               "      tls_name: x\n",
               "t.yml:4: resolver.upstream_recursive_servers.tls_name: unknown key", NULL);
     CHECK_ERR("proxy:\n  cache_size: 1m\n", "t.yml:2: proxy.cache_size: unknown key", NULL);
+    CHECK_ERR("resolver:\n  upstream_recursive_servers:\n    - address_data: 1.1.1.1\n"
+              "      tls_prot: 853\n",
+              "t.yml:4: resolver.upstream_recursive_servers.tls_prot: unknown key; did you mean "
+              "\"tls_port\"?",
+              NULL);
+    CHECK_ERR("allow: []\n", "t.yml:1: allow: unknown key at the top level; it belongs under "
+                             "resolver: or proxy:",
+              NULL);
+    CHECK_ERR("intercept: all\n",
+              "t.yml:1: intercept: unknown key at the top level; it belongs under proxy:", NULL);
 }
 
 static void test_errors_syntax(void)
@@ -764,7 +778,12 @@ static void test_errors_ranges(void)
               "      tls_port: 0\n",
               "t.yml:4: resolver.upstream_recursive_servers.tls_port: ", "out of range");
     CHECK_ERR("proxy:\n  allowed_ports: [0]\n", "t.yml:2: proxy.allowed_ports: ", "out of range");
-    CHECK_ERR("resolver:\n  timeout: 0\n", "t.yml:2: resolver.timeout: ", "out of range");
+    CHECK_ERR("resolver:\n  timeout: 0\n",
+              "t.yml:2: resolver.timeout: 0 is out of range (1..3600000 milliseconds)", NULL);
+    CHECK_ERR("resolver:\n  tls_authentication:\n",
+              "t.yml:2: resolver.tls_authentication: expected GETDNS_AUTHENTICATION_REQUIRED or "
+              "GETDNS_AUTHENTICATION_NONE (or required, none), got nothing",
+              NULL);
     CHECK_ERR("resolver:\n  timeout: 99999999999999999999999\n",
               "t.yml:2: resolver.timeout: ", NULL);
     CHECK_ERR("resolver:\n  bogus_ttl: 86401\n", "t.yml:2: resolver.bogus_ttl: ", "out of range");
@@ -980,6 +999,199 @@ static void test_default_allow(void)
     CHECK_INT_EQ(addr_cidr_match(c.proxy.allow, c.proxy.n_allow, (struct sockaddr *)&ss), 0);
 }
 
+/* Every row of daneguard's tables is sound: its field lies in its struct and
+ * has the width its kind needs, its maximum fits the field, its default is in
+ * its range, and no name is given twice. */
+static void test_table_rows(void)
+{
+    static const struct {
+        const char *name;
+        const struct key_def *keys;
+        size_t size;
+    } tables[] = {
+        {"top", top_keys, sizeof(struct config)},
+        {"resolver", resolver_keys, sizeof(struct config_resolver)},
+        {"proxy", proxy_keys, sizeof(struct config_proxy)},
+        {"upstream", upstream_keys, sizeof(struct upstream_parse)},
+    };
+    size_t rows = 0;
+
+    for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++)
+        for (const struct key_def *d = tables[t].keys; d->name; d++) {
+            unsigned long long width_max;
+            int ok = 1;
+
+            rows++;
+            for (const struct key_def *e = d + 1; e->name; e++)
+                ok &= strcmp(d->name, e->name) != 0;
+            switch (d->kind) {
+            case KIND_COUNT:
+            case KIND_MSECS:
+            case KIND_SECONDS:
+            case KIND_PORT:
+            case KIND_BYTES:
+            case KIND_FLAG:
+            case KIND_CHOICE:
+                ok &= d->size == 2 || d->size == 4 || d->size == 8;
+                width_max = d->size == 8 ? ~0ULL : (1ULL << (8 * d->size)) - 1;
+                ok &= d->offset + d->size <= tables[t].size && d->min <= d->max &&
+                      d->max <= width_max;
+                if (d->kind == KIND_CHOICE) {
+                    int found = 0;
+                    ok &= d->size == sizeof(int);
+                    for (size_t i = 0; d->choices->words[i].word; i++)
+                        found |= (unsigned long long)d->choices->words[i].value == d->dflt;
+                    ok &= found;
+                } else {
+                    ok &= d->min <= d->dflt && d->dflt <= d->max;
+                }
+                if (d->kind == KIND_FLAG)
+                    ok &= d->size == sizeof(int) && d->max == 1;
+                if (d->kind == KIND_PORT)
+                    ok &= d->min == 1 && d->max == 65535;
+                break;
+            case KIND_PATH:
+                ok &= d->offset + d->size <= tables[t].size && d->dflt_text &&
+                      strlen(d->dflt_text) < d->size && d->dflt_text[0];
+                break;
+            case KIND_ENDPOINTS:
+            case KIND_NETWORKS:
+                ok &= d->offset + d->size <= tables[t].size &&
+                      d->count_offset + sizeof(size_t) <= tables[t].size &&
+                      d->size % (d->kind == KIND_ENDPOINTS ? sizeof(struct config_sockaddr)
+                                                           : sizeof(struct addr_cidr)) ==
+                          0;
+                if (d->kind == KIND_ENDPOINTS)
+                    ok &= d->dflt >= 1 && d->dflt <= 65535;
+                break;
+            case KIND_SECTION:
+                ok &= d->keys != NULL && d->offset + d->size <= tables[t].size;
+                break;
+            case KIND_FUNC:
+                ok &= d->fn != NULL;
+                break;
+            case KIND_IGNORED:
+            case KIND_IGNORED_SCALAR:
+                break;
+            }
+            if (!ok)
+                fprintf(stderr, "  %s.%s: unsound row\n", tables[t].name, d->name);
+            CHECK(ok);
+        }
+    CHECK(rows >= 50);
+}
+
+/* The field of row d in section struct obj, as a number. */
+static unsigned long long field_value(const void *obj, const struct key_def *d)
+{
+    uint16_t v16;
+    uint32_t v32;
+    uint64_t v64;
+    const char *at = (const char *)obj + d->offset;
+
+    if (d->size == 2)
+        return memcpy(&v16, at, 2), v16;
+    if (d->size == 4)
+        return memcpy(&v32, at, 4), v32;
+    return memcpy(&v64, at, 8), v64;
+}
+
+/* Each scalar key of resolver: and proxy: reads into its own field and only
+ * there; its maximum is taken, and one past either end of its range is
+ * refused with the key's name and the range. */
+static void test_table_keys(void)
+{
+    static const struct {
+        const char *name;
+        const struct key_def *keys;
+        size_t offset;
+    } sections[] = {
+        {"resolver", resolver_keys, offsetof(struct config, resolver)},
+        {"proxy", proxy_keys, offsetof(struct config, proxy)},
+    };
+    char yaml[256], prefix[128];
+    size_t tried = 0;
+
+    for (size_t s = 0; s < 2; s++)
+        for (const struct key_def *d = sections[s].keys; d->name; d++) {
+            struct config want;
+            const char *got_section = (const char *)&cfg + sections[s].offset;
+            unsigned long long value;
+
+            config_defaults(&want);
+            snprintf(prefix, sizeof prefix, "t.yml:2: %s.%s: ", sections[s].name, d->name);
+            switch (d->kind) {
+            case KIND_COUNT:
+            case KIND_MSECS:
+            case KIND_SECONDS:
+            case KIND_BYTES:
+                value = d->max;
+                snprintf(yaml, sizeof yaml, "%s:\n  %s: %llu\n", sections[s].name, d->name,
+                         value + 1);
+                CHECK_ERR(yaml, prefix, "is out of range (");
+                CHECK(strstr(err, d->kind == KIND_MSECS     ? " milliseconds)"
+                                  : d->kind == KIND_SECONDS ? " seconds)"
+                                  : d->kind == KIND_BYTES   ? " bytes)"
+                                                            : ")") != NULL);
+                if (d->min > 0) {
+                    snprintf(yaml, sizeof yaml, "%s:\n  %s: %llu\n", sections[s].name, d->name,
+                             d->min - 1);
+                    CHECK_ERR(yaml, prefix, "is out of range (");
+                }
+                snprintf(yaml, sizeof yaml, "%s:\n  %s: %llu\n", sections[s].name, d->name, value);
+                break;
+            case KIND_FLAG:
+                value = !d->dflt;
+                snprintf(yaml, sizeof yaml, "%s:\n  %s: %s\n", sections[s].name, d->name,
+                         value ? "yes" : "no");
+                break;
+            case KIND_CHOICE: {
+                size_t i = 0;
+                while (d->choices->words[i + 1].word &&
+                       (unsigned long long)d->choices->words[i].value == d->dflt)
+                    i++;
+                value = (unsigned long long)d->choices->words[i].value;
+                snprintf(yaml, sizeof yaml, "%s:\n  %s: %s\n", sections[s].name, d->name,
+                         d->choices->words[i].word);
+                CHECK(value != d->dflt);
+                snprintf(prefix + strlen(prefix), sizeof prefix - strlen(prefix), "expected %s",
+                         d->choices->what);
+                char bad[128];
+                snprintf(bad, sizeof bad, "%s:\n  %s: nonsense\n", sections[s].name, d->name);
+                CHECK_ERR(bad, prefix, "got \"nonsense\"");
+                break;
+            }
+            case KIND_PATH:
+                value = 0;
+                snprintf(yaml, sizeof yaml, "%s:\n  %s: /x/y\n", sections[s].name, d->name);
+                break;
+            default:
+                continue;
+            }
+            tried++;
+            CHECK_OK(yaml);
+            if (d->kind == KIND_PATH) {
+                CHECK_STR_EQ(got_section + d->offset, "/x/y");
+                snprintf((char *)&want + sections[s].offset + d->offset, d->size, "/x/y");
+            } else {
+                CHECK_INT_EQ(field_value(got_section, d), value);
+                memcpy((char *)&want + sections[s].offset + d->offset, got_section + d->offset,
+                       d->size);
+            }
+            /* max_connections_per_client follows max_connections unless given */
+            if (strcmp(d->name, "max_connections") == 0)
+                want.proxy.max_connections_per_client = (uint32_t)(value / 4);
+            /* nothing else moved */
+            if (memcmp((const char *)&want + sections[s].offset, got_section,
+                       s == 0 ? sizeof(struct config_resolver) : sizeof(struct config_proxy)) !=
+                0) {
+                fprintf(stderr, "  %s.%s: another field changed too\n", sections[s].name, d->name);
+                unit_failed_checks++;
+            }
+        }
+    CHECK(tried >= 16);
+}
+
 int main(void)
 {
     UNIT_RUN(test_defaults);
@@ -1007,5 +1219,7 @@ int main(void)
     UNIT_RUN(test_aliases);
     UNIT_RUN(test_sockaddr_parse);
     UNIT_RUN(test_default_allow);
+    UNIT_RUN(test_table_rows);
+    UNIT_RUN(test_table_keys);
     return UNIT_END();
 }

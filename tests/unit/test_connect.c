@@ -122,7 +122,7 @@ static void test_own_addresses(void)
         /* allowed by name: a /32 or /128 of it */
         struct addr_cidr one;
         char text[ADDR_TEXT_MAX];
-        CHECK_INT_EQ(addr_cidr_parse(addr_format(SA(ss), text, sizeof text), &one), 0);
+        CHECK_INT_EQ(addr_cidr_parse(addr_format(SA(ss), 0, text, sizeof text), &one), 0);
         struct hconnect_policy *q = hconnect_policy_new(&one, 1);
         CHECK_INT_EQ(hconnect_policy_allows(q, SA(ss), NULL), 1);
         hconnect_policy_free(q);
@@ -146,9 +146,9 @@ static void test_filter_and_start(void)
     size_t n = hconnect_policy_filter(p, addrs, 4, &first);
     char text[ADDR_TEXT_MAX];
     CHECK_INT_EQ(n, 2);
-    CHECK_STR_EQ(addr_format(SA(addrs[0]), text, sizeof text), "8.8.8.8");
-    CHECK_STR_EQ(addr_format(SA(addrs[1]), text, sizeof text), "2001:db8::1");
-    CHECK_STR_EQ(addr_format(SA(first.addr), text, sizeof text), "::1");
+    CHECK_STR_EQ(addr_format(SA(addrs[0]), 0, text, sizeof text), "8.8.8.8");
+    CHECK_STR_EQ(addr_format(SA(addrs[1]), 0, text, sizeof text), "2001:db8::1");
+    CHECK_STR_EQ(addr_format(SA(first.addr), 0, text, sizeof text), "::1");
     CHECK_INT_EQ(first.kind, ADDR_LOOPBACK);
     CHECK_INT_EQ(addr_port(SA(addrs[0])), 443);
 

@@ -66,7 +66,7 @@ static int world_open(struct world *w, uint32_t buffer_size)
         return -1;
     }
     /* port 0: whatever is free */
-    ((struct sockaddr_in *)&w->cfg.proxy.listen[0].ss)->sin_port = 0;
+    addr_set_port(&w->cfg.proxy.listen[0].ss, 0);
     if (uv_loop_init(&w->loop) < 0)
         return -1;
     if (resolver_new(&w->loop, &w->cfg.resolver, &w->r, err, sizeof err) < 0) {

@@ -6,6 +6,7 @@
  * unproven denials, and hostile input.
  */
 #include "unit.h"
+#include "addr.h"
 #include "lookup.h"
 #include "scrub.h"
 #include "wire.h"
@@ -855,8 +856,12 @@ static void test_lookup_helpers(void)
     res.len = m.n;
     CHECK_INT_EQ(lookup_addresses(&res, 443, ss, 8), 1);
     CHECK_INT_EQ(ss[0].ss_family, AF_INET);
-    CHECK_INT_EQ(ntohl(((struct sockaddr_in *)&ss[0])->sin_addr.s_addr), 0xc0000250);
-    CHECK_INT_EQ(ntohs(((struct sockaddr_in *)&ss[0])->sin_port), 443);
+    static const uint8_t a80[4] = {192, 0, 2, 80};
+    size_t alen;
+    const uint8_t *abytes = addr_bytes((const struct sockaddr *)&ss[0], &alen);
+    CHECK_INT_EQ(alen, 4);
+    CHECK(abytes && memcmp(abytes, a80, 4) == 0);
+    CHECK_INT_EQ(addr_port((const struct sockaddr *)&ss[0]), 443);
     CHECK_INT_EQ(lookup_cname_target(&res, target, sizeof target), 1);
     CHECK_STR_EQ(target, "host.secure.example.");
     CHECK_INT_EQ(lookup_addresses(&res, 443, ss, 0), 0);

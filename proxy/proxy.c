@@ -1512,7 +1512,7 @@ static void lookups_done(struct pconn *pc)
     start_connect(pc);
 }
 
-/* Forget a previous request's lookups (keep-alive, or a reload restarting them). */
+/* Forget a previous request's lookups (keep-alive). */
 static void lookups_reset(struct pconn *pc)
 {
     tlsa_set_clear(&pc->tlsa);
@@ -2204,7 +2204,7 @@ int proxy_new(uv_loop_t *loop, const struct config *cfg, struct resolver *r, str
     }
     px->loop = loop;
     px->cfg = cfg->proxy;
-    px->resolver = r;
+    px->resolver = resolver_ref(r);
     px->started = time(NULL);
     mbedtls_x509_crt_init(&px->trust);
     self_address(px);
@@ -2312,7 +2312,10 @@ int proxy_reconfigure(struct proxy *px, const struct config *cfg, struct resolve
     memcpy(px->cfg.listen, listen, sizeof listen); /* listeners stay as bound */
     px->cfg.n_listen = n_listen;
     px->cfg.cert_cache_entries = cache_entries;
-    px->resolver = r;
+    /* Lookups in flight keep the resolver they started on (a reference each);
+     * the requests from now on use r. */
+    resolver_unref(px->resolver);
+    px->resolver = resolver_ref(r);
     /* allow_destinations, and this machine's addresses read again */
     struct hconnect_policy *dest =
         hconnect_policy_new(cfg->proxy.allow_destinations, cfg->proxy.n_allow_destinations);
@@ -2336,16 +2339,6 @@ int proxy_reconfigure(struct proxy *px, const struct config *cfg, struct resolve
     if (dropped)
         log_info("proxy: reload: closed %zu connection(s) from clients no longer in allow",
                  dropped);
-
-    /* Lookups waiting on the old resolver would never finish (it is freed
-     * next): start them again on the new one, from scratch. */
-    for (struct pconn *pc = px->conns; pc; pc = pc->next) {
-        if (pc->state != PS_LOOKUP)
-            continue;
-        upstream_abandon(pc);
-        lookups_reset(pc);
-        start_lookups(pc);
-    }
     return 0;
 }
 
@@ -2369,6 +2362,8 @@ void proxy_close(struct proxy *px)
     px->dest = NULL;
     clients_free(px->clients); /* every connection let its entry go in pc_close */
     px->clients = NULL;
+    resolver_unref(px->resolver);
+    px->resolver = NULL;
     for (size_t i = 0; i < px->n_listeners; i++)
         uv_close((uv_handle_t *)&px->listeners[i], listener_closed);
     if (px->handles_open == 0 && px->pconns_alive == 0)

@@ -158,7 +158,7 @@ static void world_close(struct world *w)
     proxy_close(w->px);
     for (int i = 0; i < 50; i++)
         uv_run(&w->loop, UV_RUN_NOWAIT);
-    resolver_free(w->r);
+    resolver_unref(w->r);
     for (int i = 0; i < 50; i++)
         uv_run(&w->loop, UV_RUN_NOWAIT);
     uv_loop_close(&w->loop);

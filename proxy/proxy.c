@@ -246,8 +246,6 @@ static void tlsa_set_add(void *arg, const uint8_t *rdata, size_t len)
 static void handle_closed(uv_handle_t *h)
 {
     struct pconn *pc = h->data;
-    if (h != (uv_handle_t *)&pc->client_tcp && h != (uv_handle_t *)&pc->timer)
-        free(h);
     if (--pc->handles == 0) {
         struct proxy *px = pc->px;
         tlsa_set_clear(&pc->tlsa);
@@ -346,7 +344,7 @@ static void pc_close(struct pconn *pc)
     uv_close((uv_handle_t *)&pc->timer, handle_closed);
     uv_close((uv_handle_t *)&pc->client_tcp, handle_closed);
     if (pc->up.tcp)
-        uv_close((uv_handle_t *)pc->up.tcp, handle_closed);
+        hconnect_tcp_close(pc->up.tcp, handle_closed); /* hconnect frees it */
 }
 
 static void refuse(struct pconn *pc, const char *reason);
@@ -887,7 +885,7 @@ static void refuse(struct pconn *pc, const char *reason)
     log_verdict(pc, "refused");
     if (pc->up.tcp) { /* the site is no longer needed */
         side_read(&pc->up, 0);
-        uv_close((uv_handle_t *)pc->up.tcp, handle_closed);
+        hconnect_tcp_close(pc->up.tcp, handle_closed); /* hconnect frees it */
         pc->up.tcp = NULL;
     }
     pc->state = PS_REFUSED;
@@ -1134,7 +1132,7 @@ static void peek_hello(struct pconn *pc)
               pc->port);
     pc->h1_only = 1;
     side_read(&pc->up, 0);
-    uv_close((uv_handle_t *)pc->up.tcp, handle_closed);
+    hconnect_tcp_close(pc->up.tcp, handle_closed); /* hconnect frees it */
     pc->up.tcp = NULL;
     tls_conn_free(pc->up.tls);
     pc->up.tls = NULL;
@@ -1721,7 +1719,7 @@ static void http_upstream_bytes(struct pconn *pc)
     side_read(&pc->up, 0);
     if (ended) {
         /* The response is complete: drop the site, go on with the client. */
-        uv_close((uv_handle_t *)pc->up.tcp, handle_closed);
+        hconnect_tcp_close(pc->up.tcp, handle_closed); /* hconnect frees it */
         pc->up.tcp = NULL;
         pc->up.read_eof = 0;
         pc->up.reading = 0;

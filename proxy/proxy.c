@@ -1066,60 +1066,14 @@ static void upstream_verified(struct pconn *pc)
     start_down_tls(pc, alpn);
 }
 
-/* Does the ClientHello in data (its first TLS record) offer ALPN "h2"? 1 yes,
- * 0 no (no ALPN extension, or a list without h2), -1 not parsable (yet). */
-static int hello_offers_h2(const uint8_t *d, size_t n)
-{
-    if (n < 5 || d[0] != 0x16)
-        return -1;
-    size_t rec = ((size_t)d[3] << 8 | d[4]) + 5;
-    if (n < rec)
-        return -1;
-    size_t p = 5 + 4 + 2 + 32; /* handshake header, version, random */
-    if (rec < p + 1 || d[5] != 1)
-        return -1;
-    p += 1 + d[p]; /* session id */
-    if (p + 2 > rec)
-        return -1;
-    p += 2 + ((size_t)d[p] << 8 | d[p + 1]); /* cipher suites */
-    if (p + 1 > rec)
-        return -1;
-    p += 1 + d[p]; /* compression methods */
-    if (p + 2 > rec)
-        return p == rec ? 0 : -1; /* no extensions at all */
-    size_t end = p + 2 + ((size_t)d[p] << 8 | d[p + 1]);
-    if (end > rec)
-        return -1;
-    for (p += 2; p + 4 <= end;) {
-        unsigned type = (unsigned)d[p] << 8 | d[p + 1];
-        size_t len = (size_t)d[p + 2] << 8 | d[p + 3];
-        p += 4;
-        if (p + len > end)
-            return -1;
-        if (type == 16 && len >= 2) { /* application_layer_protocol_negotiation */
-            for (size_t q = p + 2; q < p + len;) {
-                size_t l = d[q];
-                if (q + 1 + l > p + len)
-                    return -1;
-                if (l == 2 && d[q + 1] == 'h' && d[q + 2] == '2')
-                    return 1;
-                q += 1 + l;
-            }
-            return 0;
-        }
-        p += len;
-    }
-    return 0;
-}
-
 /* The browser's ClientHello (in pc->in): h2 offered → go on with the site's
  * h2 session; otherwise reconnect to the site offering http/1.1 only, so both
  * legs speak the same protocol (a client without h2 would otherwise fail
  * ALPN, or speak HTTP/1.1 into an h2 session). */
 static void peek_hello(struct pconn *pc)
 {
-    int offers = hello_offers_h2(pc->in, pc->in_len);
-    if (offers < 0 && pc->in_len < pc->in_cap && pc->in_len < 16389) {
+    int offers = tls_hello_offers_alpn(pc->in, pc->in_len, "h2");
+    if (offers < 0 && pc->in_len < pc->in_cap && pc->in_len < TLS_HELLO_RECORD_MAX) {
         side_read(&pc->down, 1);
         return;
     }

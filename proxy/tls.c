@@ -998,12 +998,12 @@ const char *tls_conn_error(const struct tls_conn *conn)
 
 /* ---- a ClientHello, before any session ------------------------------------ */
 
-#define TLS_CONTENT_HANDSHAKE 22   /* RFC 5246 §6.2.1 ContentType handshake */
-#define TLS_HS_CLIENT_HELLO 1      /* RFC 5246 §7.4 HandshakeType client_hello */
-#define TLS_EXT_ALPN 16            /* RFC 7301 §3.1 application_layer_protocol_negotiation */
-#define TLS_RECORD_HEADER 5        /* type, version (2), length (2) */
-#define TLS_HS_HEADER 4            /* msg_type, length (3) */
-#define TLS_HELLO_FIXED (2 + 32)   /* client_version, random */
+#define TLS_CONTENT_HANDSHAKE 22 /* RFC 5246 §6.2.1 ContentType handshake */
+#define TLS_HS_CLIENT_HELLO 1    /* RFC 5246 §7.4 HandshakeType client_hello */
+#define TLS_EXT_ALPN 16          /* RFC 7301 §3.1 application_layer_protocol_negotiation */
+#define TLS_RECORD_HEADER 5      /* type, version (2), length (2) */
+#define TLS_HS_HEADER 4          /* msg_type, length (3) */
+#define TLS_HELLO_FIXED (2 + 32) /* client_version, random */
 
 static size_t get16(const uint8_t *p)
 {

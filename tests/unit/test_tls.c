@@ -198,8 +198,7 @@ static size_t hello_of(const char *const *alpn, uint8_t *out, size_t cap)
     struct tls_conn *c = cc ? tls_conn_new_client(cc, "hello.test", 443) : NULL;
     const uint8_t *p;
     size_t len = 0;
-    if (c && tls_conn_handshake(c) == TLS_WANT_IO && tls_conn_output(c, &p, &len) > 0 &&
-        len <= cap)
+    if (c && tls_conn_handshake(c) == TLS_WANT_IO && tls_conn_output(c, &p, &len) > 0 && len <= cap)
         memcpy(out, p, len);
     else
         len = 0;
@@ -214,10 +213,10 @@ static size_t hello_with(uint8_t *d, unsigned ext_type, const uint8_t *ext, size
     size_t n = 0, hs, exts;
     d[n++] = 22, d[n++] = 3, d[n++] = 1, d[n++] = 0, d[n++] = 0; /* record header */
     hs = n;
-    d[n++] = 1, d[n++] = 0, d[n++] = 0, d[n++] = 0; /* client_hello, length */
-    d[n++] = 3, d[n++] = 3;                         /* client_version */
-    memset(d + n, 0x5a, 32), n += 32;               /* random */
-    d[n++] = 0;                                     /* session id */
+    d[n++] = 1, d[n++] = 0, d[n++] = 0, d[n++] = 0;       /* client_hello, length */
+    d[n++] = 3, d[n++] = 3;                               /* client_version */
+    memset(d + n, 0x5a, 32), n += 32;                     /* random */
+    d[n++] = 0;                                           /* session id */
     d[n++] = 0, d[n++] = 2, d[n++] = 0xc0, d[n++] = 0x2b; /* one cipher suite */
     d[n++] = 1, d[n++] = 0;                               /* null compression */
     exts = n;

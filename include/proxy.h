@@ -1,6 +1,7 @@
 /* include/proxy.h — the DANE-enforcing HTTP forward proxy: listeners, the
- * allow list, and the per-connection state machine (request → lookups →
- * upstream TLS → verdict → intercept, tunnel or refuse → relay).
+ * allow list, and each connection's phases (request → lookups → upstream TLS
+ * → verdict → intercept, tunnel or refuse → relay; proxy/pconn.h says which
+ * file holds which).
  */
 #ifndef DANEGUARD_PROXY_H
 #define DANEGUARD_PROXY_H

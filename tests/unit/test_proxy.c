@@ -186,14 +186,13 @@ static size_t recv_until(struct world *w, char *buf, size_t cap, const char *nee
     return got;
 }
 
-/* One round of what libuv does when the client's socket is readable, with
- * the pair the connection's phase gave uv_read_start (none: not reading). */
-static void libuv_reads(struct pconn *pc)
+/* One round of what libuv does when a socket is readable, with the pair the
+ * connection's phase gave uv_read_start (none: not reading). */
+static void libuv_reads_of(uv_stream_t *s)
 {
     uv_os_fd_t fd;
     uv_buf_t b;
-    uv_stream_t *s = (uv_stream_t *)&pc->client_tcp;
-    if (uv_fileno((uv_handle_t *)s, &fd) < 0 || !s->alloc_cb || !s->read_cb)
+    if (!s || uv_fileno((uv_handle_t *)s, &fd) < 0 || !s->alloc_cb || !s->read_cb)
         return;
     s->alloc_cb((uv_handle_t *)s, 65536, &b);
     if (b.len == 0) {
@@ -203,6 +202,12 @@ static void libuv_reads(struct pconn *pc)
     ssize_t n = read(fd, b.base, b.len);
     if (n > 0)
         s->read_cb(s, n, &b);
+}
+
+/* The same for the client's side. */
+static void libuv_reads(struct pconn *pc)
+{
+    libuv_reads_of((uv_stream_t *)&pc->client_tcp);
 }
 
 static void world_close(struct world *w)
@@ -631,6 +636,84 @@ out:
     tls_client_config_free(tc);
 }
 
+static int in_http_body(struct pconn *pc)
+{
+    return pc->up.tcp && pc->phase == &http_phase && !pc->up.write_busy && pc->req.in_len == 0;
+}
+
+/* forward.c: the site answers a plain-HTTP request before its body is all
+ * sent, and more of the body arrives in the same poll round as the end of
+ * the response (the site's handle let go, our answer to the client on its
+ * way). The body waits; nothing is written to the site's released handle
+ * (before: uv_write on a NULL stream, and daneguard died). */
+static void test_body_after_response_end(void)
+{
+    struct world w;
+    char head[256], resp[1024];
+    static char body[4096];
+    uint16_t oport;
+    int origin = -1, oc = -1;
+    struct addr_cidr lo;
+    memset(body, 'b', sizeof body);
+    if (world_open(&w, 16384) < 0) {
+        CHECK(!"the proxy opens");
+        return;
+    }
+    /* the test's origin on 127.0.0.1, which the proxy may reach here */
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t alen = sizeof a;
+    origin = socket(AF_INET, SOCK_STREAM, 0);
+    CHECK(origin >= 0 && bind(origin, (struct sockaddr *)&a, sizeof a) == 0 &&
+          getsockname(origin, (struct sockaddr *)&a, &alen) == 0 && listen(origin, 4) == 0);
+    oport = ntohs(a.sin_port);
+    CHECK_INT_EQ(addr_cidr_parse("127.0.0.0/8", &lo), 0);
+    hconnect_policy_free(w.px->dest);
+    w.px->dest = hconnect_policy_new(&lo, 1);
+    w.px->cfg.n_http_ports = 1;
+    w.px->cfg.http_ports[0].lo = w.px->cfg.http_ports[0].hi = oport;
+    struct pconn *pc = world_connect(&w);
+    CHECK(pc != NULL);
+    if (!pc || origin < 0)
+        goto out;
+    snprintf(head, sizeof head,
+             "POST http://127.0.0.1:%u/up HTTP/1.1\r\nHost: 127.0.0.1:%u\r\n"
+             "Content-Length: 100000\r\n\r\n",
+             oport, oport);
+    CHECK_INT_EQ(send_all(w.client, head, strlen(head)), 0);
+    CHECK_INT_EQ(send_all(w.client, body, 1000), 0);
+    /* connected, the head and the body so far sent */
+    for (int i = 0; i < 2000 && oc < 0; i++) {
+        uv_run(&w.loop, UV_RUN_NOWAIT);
+        oc = accept4(origin, NULL, NULL, SOCK_NONBLOCK);
+        if (oc < 0)
+            usleep(500);
+    }
+    CHECK(oc >= 0);
+    CHECK(run_until(&w, pc, in_http_body));
+    if (!in_http_body(pc))
+        goto out;
+    static const char answer[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+    CHECK_INT_EQ(send_all(oc, answer, sizeof answer - 1), 0);
+    usleep(20000);
+    /* one poll round: the site's response, then the client's next bytes */
+    libuv_reads_of((uv_stream_t *)pc->up.tcp);
+    CHECK(pc->up.tcp == NULL); /* the response ended: the site let go */
+    CHECK(pc->fwd.resp == NULL);
+    CHECK_INT_EQ(send_all(w.client, body, 1000), 0);
+    usleep(20000);
+    libuv_reads(pc);
+    CHECK_INT_EQ(pc->req.in_len, 1000); /* kept: there is no site to send it to */
+    recv_until(&w, resp, sizeof resp, "\r\n\r\nok");
+    CHECK(strncmp(resp, "HTTP/1.1 200", 12) == 0);
+    CHECK(strstr(resp, "\r\n\r\nok") != NULL);
+out:
+    if (oc >= 0)
+        close(oc);
+    if (origin >= 0)
+        close(origin);
+    world_close(&w);
+}
+
 static int lookups_over(struct pconn *pc)
 {
     return pc->lookup.pending == 0 && !pc->lookup.target_tlsa;
@@ -713,6 +796,7 @@ int main(void)
     UNIT_RUN(test_lookup_timeout_refuses);
     UNIT_RUN(test_refusal_page_in_tls);
     UNIT_RUN(test_reload_keeps_lookups);
+    UNIT_RUN(test_body_after_response_end);
 
     close(sink_fd);
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);

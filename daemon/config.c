@@ -68,7 +68,12 @@ void config_defaults(struct config *cfg)
     add_default_allow(r->allow, &r->n_allow);
     r->cache_size = (size_t)32 << 20;
     r->bogus_ttl_s = 60;
+    r->cache_max_ttl_s = 86400;
+    r->cache_max_negative_ttl_s = 3600;
     snprintf(r->resolv_conf, sizeof r->resolv_conf, "%s", "/etc/resolv.conf");
+    r->max_tcp_clients = 1024;
+    r->max_waiting_queries = 4096;
+    r->max_waiting_per_client = 64;
 
     px->enabled = 1;
     add_default_listen(px->listen, &px->n_listen, "127.0.0.1", CONFIG_PROXY_PORT);
@@ -832,10 +837,66 @@ static int r_bogus_ttl(struct parse *p, yaml_node_t *v, const char *key, void *o
     return 0;
 }
 
+static int r_cache_max_ttl(struct parse *p, yaml_node_t *v, const char *key, void *obj)
+{
+    struct config_resolver *r = obj;
+    unsigned long long n;
+
+    /* RFC 2181 §8: a TTL is at most 2^31 - 1 */
+    if (get_uint(p, v, key, "a non-negative integer (seconds)", 0, 2147483647, &n) < 0)
+        return -1;
+    r->cache_max_ttl_s = (uint32_t)n;
+    return 0;
+}
+
+static int r_cache_max_negative_ttl(struct parse *p, yaml_node_t *v, const char *key, void *obj)
+{
+    struct config_resolver *r = obj;
+    unsigned long long n;
+
+    if (get_uint(p, v, key, "a non-negative integer (seconds)", 0, 2147483647, &n) < 0)
+        return -1;
+    r->cache_max_negative_ttl_s = (uint32_t)n;
+    return 0;
+}
+
 static int r_resolv_conf(struct parse *p, yaml_node_t *v, const char *key, void *obj)
 {
     struct config_resolver *r = obj;
     return get_path(p, v, key, r->resolv_conf, sizeof r->resolv_conf);
+}
+
+static int r_max_tcp_clients(struct parse *p, yaml_node_t *v, const char *key, void *obj)
+{
+    struct config_resolver *r = obj;
+    unsigned long long n;
+
+    if (get_uint(p, v, key, "a positive integer", 1, 1000000, &n) < 0)
+        return -1;
+    r->max_tcp_clients = (uint32_t)n;
+    return 0;
+}
+
+static int r_max_waiting_queries(struct parse *p, yaml_node_t *v, const char *key, void *obj)
+{
+    struct config_resolver *r = obj;
+    unsigned long long n;
+
+    if (get_uint(p, v, key, "a positive integer", 1, 10000000, &n) < 0)
+        return -1;
+    r->max_waiting_queries = (uint32_t)n;
+    return 0;
+}
+
+static int r_max_waiting_per_client(struct parse *p, yaml_node_t *v, const char *key, void *obj)
+{
+    struct config_resolver *r = obj;
+    unsigned long long n;
+
+    if (get_uint(p, v, key, "a positive integer", 1, 10000000, &n) < 0)
+        return -1;
+    r->max_waiting_per_client = (uint32_t)n;
+    return 0;
 }
 
 static int r_resolution_type(struct parse *p, yaml_node_t *v, const char *key, void *obj)
@@ -886,7 +947,12 @@ static const struct key_def resolver_keys[] = {
     {"allow", r_allow},
     {"cache_size", r_cache_size},
     {"bogus_ttl", r_bogus_ttl},
+    {"cache_max_ttl", r_cache_max_ttl},
+    {"cache_max_negative_ttl", r_cache_max_negative_ttl},
     {"resolv_conf", r_resolv_conf},
+    {"max_tcp_clients", r_max_tcp_clients},
+    {"max_waiting_queries", r_max_waiting_queries},
+    {"max_waiting_per_client", r_max_waiting_per_client},
     /* Stubby's keys that do not apply here: accepted so a stubby.yml carries over */
     {"resolution_type", r_resolution_type},
     {"dnssec", r_dnssec},

@@ -6,6 +6,10 @@
  * The daemon is one libuv loop: the DNS server and resolver, and the proxy.
  * SIGHUP re-reads the configuration whole; a file that does not parse, or an
  * upstream set-up that fails, leaves the running configuration in place.
+ *
+ * At start the soft open-file limit is raised to the hard one, and every bound
+ * on something that holds an fd (DNS TCP clients, proxy connections, lookups
+ * and getdns's sockets, the forwarder's upstream queries) is fitted to it.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -18,12 +22,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <uv.h>
 
 #include <mbedtls/x509_crt.h>
 
+#include "addr.h"
 #include "cli.h"
 #include "config.h"
 #include "log.h"
@@ -114,6 +120,86 @@ static int load_config(const char *path, struct config *cfg)
     return 0;
 }
 
+/* --- the open-file limit ---------------------------------------------------- */
+
+#define FD_RESERVE 64 /* listeners, the loop's own fds, logs, the CA, getdns's files */
+static rlim_t fd_limit = 1024;
+
+/* Raise the soft RLIMIT_NOFILE to the hard one (a daemon that holds a socket
+ * per client has no use for the 1,024 a login shell gives it). */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
+        log_warn("getrlimit(RLIMIT_NOFILE)");
+        return;
+    }
+    rlim_t was = rl.rlim_cur;
+    if (rl.rlim_cur < rl.rlim_max) {
+        struct rlimit want = {rl.rlim_max, rl.rlim_max};
+        if (want.rlim_cur == RLIM_INFINITY || setrlimit(RLIMIT_NOFILE, &want) < 0) {
+            /* An unlimited hard limit cannot be the soft one on Linux (nr_open
+             * bounds it): try a large finite value. */
+            want.rlim_cur = 1048576;
+            if (setrlimit(RLIMIT_NOFILE, &want) < 0)
+                log_warn("cannot raise the open-file limit above %llu", (unsigned long long)was);
+        }
+        getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    fd_limit = rl.rlim_cur;
+    if (fd_limit != was)
+        log_info("open-file limit raised from %llu to %llu", (unsigned long long)was,
+                 (unsigned long long)fd_limit);
+}
+
+static uint32_t fd_share(uint64_t usable, unsigned percent, uint32_t cap)
+{
+    uint64_t n = usable * percent / 100;
+    if (n < 1)
+        n = 1;
+    return n < cap ? (uint32_t)n : cap;
+}
+
+/* Fit every fd-holding bound of cfg to fd_limit, with FD_RESERVE kept back:
+ * DNS TCP clients 15% of the rest, proxy connections 25% (two fds each),
+ * getdns's sockets 25% (a lookup holds about two: its query and a validation
+ * query), the forwarder's upstream queries 25%; the last 10% is slack. A
+ * configured value above its share is lowered, and that is logged. */
+static void fit_to_fd_limit(struct config *cfg, int quiet)
+{
+    uint64_t usable = fd_limit > 2 * FD_RESERVE ? fd_limit - FD_RESERVE : fd_limit / 2;
+    struct config_resolver *r = &cfg->resolver;
+    uint32_t tcp = fd_share(usable, 15, UINT32_MAX);
+    uint32_t proxy = fd_share(usable, 25, UINT32_MAX) / 2;
+
+    r->max_getdns_sockets = fd_share(usable, 25, UINT32_MAX);
+    r->max_lookups = fd_share(usable, 25, UINT32_MAX) / 2;
+    if (r->max_lookups < 1)
+        r->max_lookups = 1;
+    if (r->max_lookups > UPSTREAM_MAX_IN_FLIGHT)
+        r->max_lookups = UPSTREAM_MAX_IN_FLIGHT;
+    r->max_forwarder_sockets = fd_share(usable, 25, 2048);
+    if (r->max_tcp_clients > tcp) {
+        log_warnx("resolver.max_tcp_clients %u lowered to %u to fit the open-file limit of %llu "
+                  "(raise the hard limit, e.g. LimitNOFILE=)",
+                  r->max_tcp_clients, tcp, (unsigned long long)fd_limit);
+        r->max_tcp_clients = tcp;
+    }
+    if (cfg->proxy.enabled && cfg->proxy.max_connections > proxy) {
+        log_warnx("proxy.max_connections %u lowered to %u to fit the open-file limit of %llu "
+                  "(raise the hard limit, e.g. LimitNOFILE=)",
+                  cfg->proxy.max_connections, proxy < 1 ? 1 : proxy,
+                  (unsigned long long)fd_limit);
+        cfg->proxy.max_connections = proxy < 1 ? 1 : proxy;
+    }
+    if (!quiet)
+        log_info("open-file limit %llu: at most %u DNS TCP clients, %u lookups in flight "
+                 "(%u getdns sockets), %u forwarder queries upstream, %u proxy connections",
+                 (unsigned long long)fd_limit, r->max_tcp_clients, r->max_lookups,
+                 r->max_getdns_sockets, r->max_forwarder_sockets,
+                 cfg->proxy.enabled ? cfg->proxy.max_connections : 0);
+}
+
 static void reload(struct daemon *d)
 {
     struct config *cfg = malloc(sizeof *cfg);
@@ -126,6 +212,7 @@ static void reload(struct daemon *d)
         free(cfg);
         return;
     }
+    fit_to_fd_limit(cfg, 1);
     if (resolver_new(d->loop, &cfg->resolver, &r, err, sizeof err) < 0) {
         log_warnx("reload failed: resolver: %s: keeping the running configuration", err);
         free(cfg);
@@ -183,7 +270,9 @@ static void on_signal(uv_signal_t *h, int signum)
  * at a time, following no symbolic link, with every directory on the way owned
  * by root (or uid) and not writable by anyone else unless sticky: nobody but
  * root or the daemon's user can then swap what the path names. Returns a
- * descriptor, or -1 with why in err. */
+ * descriptor, or -1 with why in err and errno ENOENT when a component is
+ * missing (to be created), EPERM for an owner or mode, ELOOP or ENOTDIR for a
+ * link. */
 static int open_dir_strict(const char *dir, uid_t uid, char *err, size_t errlen)
 {
     char path[PATH_MAX];
@@ -222,6 +311,7 @@ static int open_dir_strict(const char *dir, uid_t uid, char *err, size_t errlen)
                      "refusing to hand the CA directory over",
                      dir);
             close(fd);
+            errno = EPERM;
             return -1;
         }
         int next = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -235,6 +325,7 @@ static int open_dir_strict(const char *dir, uid_t uid, char *err, size_t errlen)
                          dir, name);
             else
                 snprintf(err, errlen, "%s: %s: %s", dir, name, strerror(e));
+            errno = e;
             return -1;
         }
         fd = next;
@@ -388,6 +479,44 @@ static int check_named_files(const char *path, const struct config *cfg)
     return rc;
 }
 
+/* Once, at start: what a person needs to use what just started. */
+static void log_start_summary(const struct config *cfg)
+{
+    static const char *const transport_name[] = {"UDP", "TCP", "TLS"};
+    char line[768], a[ADDR_TEXT_MAX + 16], dns[ADDR_TEXT_MAX];
+    size_t n = 0;
+
+    line[0] = '\0';
+    for (size_t i = 0; i < cfg->resolver.n_transports; i++) {
+        unsigned t = (unsigned)cfg->resolver.transports[i] - CONFIG_TRANSPORT_UDP;
+        n += (size_t)snprintf(line + n, n < sizeof line ? sizeof line - n : 0, "%s%s",
+                              i ? "/" : "", t < 3 ? transport_name[t] : "?");
+    }
+    for (size_t i = 0; i < cfg->resolver.n_upstreams && n < sizeof line; i++) {
+        const struct config_upstream *u = &cfg->resolver.upstreams[i];
+        const struct sockaddr *sa = (const struct sockaddr *)&u->addr.ss;
+        addr_format(sa, a, sizeof a);
+        n += (size_t)snprintf(line + n, sizeof line - n, "%s %s", i ? "," : " to", a);
+        if (addr_port(sa) != 53 && n < sizeof line)
+            n += (size_t)snprintf(line + n, sizeof line - n, " port %u", addr_port(sa));
+    }
+    log_info("daneguard " DANEGUARD_VERSION " started: DNS upstreams over %s", line);
+    if (!cfg->proxy.enabled || cfg->proxy.n_listen == 0)
+        return;
+    const struct sockaddr *p = (const struct sockaddr *)&cfg->proxy.listen[0].ss;
+    char host[ADDR_TEXT_MAX];
+    addr_format(p, host, sizeof host);
+    snprintf(a, sizeof a, p->sa_family == AF_INET6 ? "[%s]:%u" : "%s:%u", host, addr_port(p));
+    log_info("proxy: set-up page http://%s/", a);
+    snprintf(dns, sizeof dns, "127.0.0.1");
+    if (cfg->resolver.n_listen)
+        addr_format((const struct sockaddr *)&cfg->resolver.listen[0].ss, dns, sizeof dns);
+    log_info("next: 1. \"nameserver %s\" in /etc/resolv.conf; 2. the browser's proxy set to "
+             "http://%s/proxy.pac (automatic configuration); 3. http://%s/ opened in that "
+             "browser, the fingerprint compared with the one above, and daneguard's CA trusted",
+             dns, a, a);
+}
+
 static int run_daemon(const char *path, int check_only)
 {
     static struct daemon d; /* large; one per process */
@@ -409,7 +538,21 @@ static int run_daemon(const char *path, int check_only)
                   d.cfg.user, d.cfg.user);
         return 1;
     }
+    /* As root, before the CA is opened (and maybe created) there: a ca_dir
+     * that chown_ca_dir() would refuse is refused now, with nothing written
+     * through a link. It may not exist yet. */
+    if (geteuid() == 0 && d.cfg.user[0] && d.cfg.proxy.enabled) {
+        int fd = open_dir_strict(d.cfg.proxy.ca_dir, getpwnam(d.cfg.user)->pw_uid, err, sizeof err);
+        if (fd >= 0) {
+            close(fd);
+        } else if (errno != ENOENT) {
+            log_warnx("proxy.ca_dir: %s", err);
+            return 1;
+        }
+    }
     signal(SIGPIPE, SIG_IGN);
+    raise_fd_limit();
+    fit_to_fd_limit(&d.cfg, 0);
     d.loop = uv_default_loop();
     if (resolver_new(d.loop, &d.cfg.resolver, &d.resolver, err, sizeof err) < 0) {
         log_warnx("resolver: %s", err);
@@ -433,8 +576,7 @@ static int run_daemon(const char *path, int check_only)
     uv_signal_start(&d.sig_hup, on_signal, SIGHUP);
     uv_signal_start(&d.sig_term, on_signal, SIGTERM);
     uv_signal_start(&d.sig_int, on_signal, SIGINT);
-    log_info("daneguard started (%zu upstream%s)", d.cfg.resolver.n_upstreams,
-             d.cfg.resolver.n_upstreams == 1 ? "" : "s");
+    log_start_summary(&d.cfg);
     uv_run(d.loop, UV_RUN_DEFAULT);
     rc = 0;
 out:

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dane.h"
 #include "tls.h"
 
 static int64_t now_ms(void)
@@ -119,8 +120,16 @@ int tls_fetch_chain(int fd, const char *host, uint16_t port, int timeout_ms,
         if (rc == 0)
             break;
         if (rc != TLS_WANT_IO) {
-            snprintf(err, errlen, "TLS handshake failed: %s",
-                     tls_conn_error(conn)[0] ? tls_conn_error(conn) : tls_strerror(rc));
+            /* tls.c ends its text with mbedTLS's code, "(-0x23e0; ...)": a
+             * certificate mbedTLS cannot parse is said in words (dane.h) */
+            const char *code = strstr(tls_conn_error(conn), "(-0x");
+            unsigned mbed = 0;
+            if (code && sscanf(code, "(-0x%x", &mbed) == 1 && mbed <= 0xFFFF &&
+                dane_cert_parse_error(-(int)mbed))
+                dane_cert_unparsable_reason(err, errlen, -(int)mbed);
+            else
+                snprintf(err, errlen, "TLS handshake failed: %s",
+                         tls_conn_error(conn)[0] ? tls_conn_error(conn) : tls_strerror(rc));
             goto out;
         }
         if (fill_input(conn, fd, deadline, err, errlen) != 0) {

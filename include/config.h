@@ -60,7 +60,17 @@ struct config_resolver {
     size_t n_allow;
     size_t cache_size;     /* cache_size in bytes, default 32 MiB ("32m") */
     uint32_t bogus_ttl_s;  /* bogus_ttl: how long a bogus answer is cached, default 60 */
+    uint32_t cache_max_ttl_s;          /* cache_max_ttl: served and cached, default 86400 */
+    uint32_t cache_max_negative_ttl_s; /* cache_max_negative_ttl: NXDOMAIN/NODATA, 3600 */
     char resolv_conf[256]; /* resolv_conf: where upstreams come from when none given */
+    uint32_t max_tcp_clients;        /* max_tcp_clients: DNS-over-TCP connections, default 1024 */
+    uint32_t max_waiting_queries;    /* max_waiting_queries: UDP queries waiting, default 4096 */
+    uint32_t max_waiting_per_client; /* max_waiting_per_client: per client address, default 64 */
+    /* Not keys: derived from the open-file limit at start (daemon/main.c); 0 is
+     * the module's own bound. */
+    uint32_t max_lookups;           /* distinct lookups in flight */
+    uint32_t max_getdns_sockets;    /* sockets getdns may hold open */
+    uint32_t max_forwarder_sockets; /* forwarder queries in flight upstream (one socket each) */
 };
 
 struct config_proxy {

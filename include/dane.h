@@ -23,7 +23,9 @@
       "TLSA usage, selector or matching type is not a number 0-255 or an RFC 7218 name")           \
     X(HEX, -5, "TLSA association data must be hex digits, an even number of them")                 \
     X(RDATA, -6, "TLSA RDATA is shorter than 3 bytes")                                             \
-    X(CRYPTO, -7, "a hash or key operation failed in mbedTLS")
+    X(CRYPTO, -7, "a hash or key operation failed in mbedTLS")                                     \
+    X(CERT, -8,                                                                                    \
+      "not a DER X.509 certificate (no Certificate, TBSCertificate, SubjectPublicKeyInfo)")
 
 enum dane_errno {
 #define DANE_ERRNO_GEN(name, value, text) DANE_E##name = (value),
@@ -101,6 +103,32 @@ size_t dane_tlsa_count_usable(const struct dane_tlsa *records, size_t n);
  * "3 1 1" record, for error pages and log lines. Returns 0 or DANE_ECRYPTO. */
 int dane_cert_spki_sha256(const mbedtls_x509_crt *crt, unsigned char out[32]);
 
+/* Finds the SubjectPublicKeyInfo in a certificate's DER without parsing the
+ * certificate: a minimal, bounds-checked walk (RFC 5280 §4.1: Certificate,
+ * TBSCertificate, optional version, serialNumber, signature, issuer,
+ * validity, subject, subjectPublicKeyInfo; then signatureAlgorithm and
+ * signatureValue, and nothing after them). Names, dates, algorithms and
+ * extensions are not looked at, so it works on certificates mbedTLS refuses
+ * (an empty subject or issuer, notAfter before notBefore, an Ed25519 key...).
+ * On success *spki points into der (not copied) and *spki_len is its length.
+ * Returns 0, DANE_EINVAL (NULL arguments) or DANE_ECERT. */
+int dane_cert_der_spki(const unsigned char *der, size_t len, const unsigned char **spki,
+                       size_t *spki_len);
+
+/* 1 when an mbedTLS error code is one that parsing a certificate produces
+ * (mbedtls_x509_crt_parse_der(): X.509 format codes, public key parse codes),
+ * not a verification, I/O or allocation failure; else 0. A TLS client
+ * handshake that fails with such a code failed because the server's
+ * certificate could not be parsed: mbedTLS parses the peer's certificate
+ * inside the handshake and aborts it (bad_certificate alert) when it cannot. */
+int dane_cert_parse_error(int mbedtls_err);
+
+/* The one-line reason for a handshake that failed that way, for refusal pages,
+ * log lines and `daneguard check`: "the server's certificate cannot be parsed
+ * by mbedTLS (<mbedTLS's words>): ...". Writes at most cap bytes into buf,
+ * always NUL-terminated; returns buf. */
+char *dane_cert_unparsable_reason(char *buf, size_t cap, int mbedtls_err);
+
 enum dane_result {
     DANE_RESULT_MATCH = 0, /* a usable record matched and every check it implies passed */
     DANE_RESULT_NO_USABLE, /* no usable records: the RRset means "no DANE" */
@@ -116,9 +144,13 @@ const char *dane_result_name(enum dane_result result);
 struct dane_verdict {
     enum dane_result result;
     int record;    /* index in records[] of the matching record; -1 when none */
-    int depth;     /* chain depth of what matched: 0 the leaf, 1 its issuer, ...;
-                      a trust anchor supplied only by the TLSA record sits one
-                      above the last certificate it signs; -1 when none */
+    int depth;     /* chain depth of what matched: 0 the leaf, 1 its issuer, ...
+                      (OpenSSL's SSL_get0_dane_authority() convention): a
+                      "2 0 0" certificate the server did not send takes the
+                      depth above the certificate it signed; a "2 1 0" key
+                      the server did not send reports the depth of the
+                      certificate it signed (0 when it signed the leaf);
+                      -1 when none */
     uint8_t usage; /* the matching record's fields (0 when none) */
     uint8_t selector;
     uint8_t mtype;
@@ -146,6 +178,25 @@ struct dane_verdict {
 int dane_verify(const struct dane_tlsa *records, size_t n, const mbedtls_x509_crt *chain,
                 const char *host, const mbedtls_x509_crt *trust, time_t now,
                 struct dane_verdict *v);
+
+/* One certificate as the server presented it: DER, not copied. */
+struct dane_der {
+    const unsigned char *p;
+    size_t len;
+};
+
+/* dane_verify() for certificates given as DER, leaf first (chain[0..nchain)),
+ * so that a certificate mbedTLS cannot parse can still be judged where the
+ * rules need only its bytes: a DANE-EE(3) record is matched against the
+ * leaf's DER (selector 0) or the SubjectPublicKeyInfo found by
+ * dane_cert_der_spki() (selector 1), RFC 7671 §5.1. Usages 0-2 need a chain
+ * mbedTLS parses: when any certificate does not parse, those records fail
+ * and the reason names the certificate and mbedTLS's error. A certificate
+ * that is not DER X.509 at all (dane_cert_der_spki() fails) fails the whole
+ * chain. Nothing is kept; other arguments and results as for dane_verify(). */
+int dane_verify_der(const struct dane_tlsa *records, size_t n, const struct dane_der *chain,
+                    size_t nchain, const char *host, const mbedtls_x509_crt *trust, time_t now,
+                    struct dane_verdict *v);
 
 /* RFC 6125 §6.4 name check on a certificate, as dane_verify() does it: the
  * dNSName SANs when there is at least one, else the subject CNs; a wildcard

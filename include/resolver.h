@@ -1,7 +1,8 @@
 /* include/resolver.h — the resolver core: a client's query answered from the
- * cache or through one shared upstream fetch, rendered and cached per DO/CD
- * variant. The DNS server (server.c) and the in-process lookup API (lookup.c)
- * both go through it, so they share one cache.
+ * cache or through one shared upstream fetch, rendered once per DO/CD variant
+ * (every waiting query of that variant gets a patched copy) and cached. The
+ * DNS server (server.c) and the in-process lookup API (lookup.c) both go
+ * through it, so they share one cache.
  */
 #ifndef DANEGUARD_RESOLVER_H
 #define DANEGUARD_RESOLVER_H
@@ -31,6 +32,7 @@ struct resolver_request {
     void (*done)(struct resolver_request *req, const struct resolver_answer *ans);
     struct upstream_waiter waiter;
     struct resolver *resolver;
+    uint16_t any_type; /* ANY (RFC 8482): the one RRset type asked for instead, or 0 */
 };
 
 struct resolver_stats {
@@ -61,6 +63,11 @@ void resolver_unref(struct resolver *r);
  * (done never runs). req must stay put until done runs or it is cancelled. */
 int resolver_answer(struct resolver *r, struct resolver_request *req, uint8_t *out, size_t cap,
                     struct resolver_answer *ans);
+
+/* resolver_answer() for the cache alone: 1 with the reply in out, or 0 (nothing
+ * is asked upstream): for a caller that admits a lookup only on a miss. */
+int resolver_answer_cached(struct resolver *r, const struct dns_query *q, uint8_t *out, size_t cap,
+                           struct resolver_answer *ans);
 
 /* Stop waiting for req: done will not run. */
 void resolver_request_cancel(struct resolver_request *req);

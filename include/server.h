@@ -16,6 +16,10 @@ struct dns_server;
 struct dns_server_stats {
     uint64_t udp_queries, tcp_queries, refused, formerr, notimp, dropped;
     uint64_t tcp_connections, tcp_open;
+    uint64_t jostled;         /* UDP queries dropped for a newer one (caps) */
+    uint64_t shed;            /* UDP queries over a cap not let wait (no cache hit) */
+    uint64_t expired;         /* queries answered SERVFAIL at their deadline */
+    uint64_t tcp_idle_closed; /* TCP clients closed for want of a complete query */
 };
 
 /* Bind every cfg->listen address (UDP and TCP) on loop and serve queries through

@@ -8,6 +8,9 @@
 #define DANEGUARD_UVLOOP_H
 
 #include <getdns/getdns_extra.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
 #include <uv.h>
 
 struct uvloop;
@@ -20,7 +23,22 @@ getdns_eventloop *uvloop_getdns(struct uvloop *ul);
 
 /* Close every handle still registered and free the adapter once libuv has
  * released them (runs the loop briefly is the caller's business). NULL is a no-op.
- * Call after getdns_context_destroy(). */
+ * Call after getdns_context_destroy(): nothing getdns owns is touched. */
 void uvloop_free(struct uvloop *ul);
+
+/* The most sockets libgetdns may hold open at once, process-wide (0: no bound).
+ * Past it, and whenever the kernel says EMFILE or ENFILE, getdns's socket()
+ * fails with ENOBUFS: getdns 1.6.0 mishandles the first two (uvloop.c says how). */
+void uvloop_set_socket_limit(size_t max);
+
+struct uvloop_stats {
+    size_t getdns_sockets;           /* open now */
+    uint64_t getdns_socket_refusals; /* socket() calls of getdns refused or failed for fds */
+};
+void uvloop_get_stats(struct uvloop_stats *st);
+
+/* Whether a socket libgetdns opened in this process is bound to local (address
+ * and port): how the forwarder tells getdns's connections from anyone else's. */
+int uvloop_getdns_socket_at(const struct sockaddr *local);
 
 #endif

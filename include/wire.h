@@ -19,13 +19,27 @@
 enum dns_type {
     DNS_TYPE_A = 1,
     DNS_TYPE_NS = 2,
+    DNS_TYPE_MD = 3, /* MD, MF, MB, MG, MR, MINFO: RFC 1035, obsolete, names inside */
+    DNS_TYPE_MF = 4,
     DNS_TYPE_CNAME = 5,
     DNS_TYPE_SOA = 6,
+    DNS_TYPE_MB = 7,
+    DNS_TYPE_MG = 8,
+    DNS_TYPE_MR = 9,
     DNS_TYPE_PTR = 12,
+    DNS_TYPE_HINFO = 13,
+    DNS_TYPE_MINFO = 14,
     DNS_TYPE_MX = 15,
     DNS_TYPE_TXT = 16,
+    DNS_TYPE_RP = 17,
+    DNS_TYPE_AFSDB = 18,
+    DNS_TYPE_RT = 21,
+    DNS_TYPE_SIG = 24,
+    DNS_TYPE_PX = 26,
     DNS_TYPE_AAAA = 28,
+    DNS_TYPE_NXT = 30,
     DNS_TYPE_SRV = 33,
+    DNS_TYPE_NAPTR = 35,
     DNS_TYPE_DNAME = 39,
     DNS_TYPE_OPT = 41,
     DNS_TYPE_DS = 43,
@@ -52,6 +66,7 @@ enum dns_rcode {
 enum dns_ede {
     DNS_EDE_NONE = -1,
     DNS_EDE_OTHER = 0,
+    DNS_EDE_DNSSEC_INDETERMINATE = 5,
     DNS_EDE_DNSSEC_BOGUS = 6,
     DNS_EDE_SIGNATURE_EXPIRED = 7,
     DNS_EDE_SIGNATURE_NOT_YET_VALID = 8,
@@ -72,7 +87,8 @@ enum dns_security { DNS_SECURE, DNS_INSECURE, DNS_BOGUS, DNS_INDETERMINATE };
     X(WIRE_EBADVERS, -3, "unsupported EDNS version")                                               \
     X(WIRE_ENOSPC, -4, "message does not fit the buffer")                                          \
     X(WIRE_ENOTQUERY, -5, "message is a response, not a query")                                    \
-    X(WIRE_EBADNAME, -6, "bad domain name")
+    X(WIRE_EBADNAME, -6, "bad domain name")                                                        \
+    X(WIRE_ENOQUESTION, -7, "a query for a server cookie only (RFC 7873 §5.4)")
 
 enum wire_error {
 #define WIRE_ENUM(name, value, text) name = value,
@@ -92,12 +108,21 @@ struct dns_query {
     uint16_t qtype, qclass;
     uint8_t has_edns, do_bit, edns_version;
     uint16_t udp_size; /* EDNS payload size, at least 512; 512 without EDNS */
+    /* RFC 7873: the COOKIE option as the client sent it (8 bytes of client
+     * cookie, then 8 to 32 of server cookie); the server replaces it with
+     * what its reply is to carry. 0: none. */
+    uint8_t cookie_len;
+    uint8_t cookie[40];
 };
 
 /* Read a query. Returns 0; WIRE_EFORMERR (q->id is set when the header was there;
- * q->qname_len is 0 unless the question was read); WIRE_ENOTQUERY for QR=1 (drop it);
- * WIRE_ENOTIMP for an opcode other than QUERY; WIRE_EBADVERS for EDNS version > 0.
- * Exactly one question is required; an OPT RR is looked for in the additional section. */
+ * q->qname_len is 0 unless the question was read; q->has_edns when the OPT was
+ * read); WIRE_ENOTQUERY for QR=1 (drop it); WIRE_ENOTIMP for an opcode other than
+ * QUERY; WIRE_EBADVERS for EDNS version > 0; WIRE_ENOQUESTION for a query with no
+ * question and a COOKIE option (RFC 7873 §5.4: answer NOERROR with the cookies).
+ * One question is required otherwise; an OPT RR is looked for in the additional
+ * section; a COOKIE option of a length RFC 7873 §5.2.2 forbids, or a second one,
+ * is WIRE_EFORMERR. */
 int dns_query_parse(const uint8_t *msg, size_t len, struct dns_query *q);
 
 /* Fill *q as a query for name/type/IN with DO and CD set (the in-process lookup). */
@@ -111,8 +136,13 @@ int dns_reply_error(const struct dns_query *q, int rcode, int ede, const char *e
 
 /* Turn an upstream answer into our reply to q, with name compression:
  * - sec == DNS_BOGUS and !q->cd: SERVFAIL with the EDE of dns_bogus_ede();
+ * - sec == DNS_INDETERMINATE and !q->cd: SERVFAIL with EDE 5 (the upstream
+ *   marks INDETERMINATE only what lies under a trust anchor and could not be
+ *   validated: not to be served as if insecure);
+ * - an upstream OPT with extended rcode bits (BADVERS, BADCOOKIE: about the
+ *   upstream's own exchange, not the client's): SERVFAIL with EDE 0;
  * - otherwise upstream's rcode and sections, minus RRSIG/NSEC/NSEC3 records
- *   unless q->do_bit (a record of the queried type is always kept), minus
+ *   unless q->do_bit (a record of the queried type, or any for ANY, is kept), minus
  *   upstream's OPT; our own OPT when q->has_edns (DO echoed);
  * - AD when sec == DNS_SECURE and (q->do_bit or q->ad); RA set; id, RD, CD and
  *   the question (client's case) from q.
@@ -131,9 +161,26 @@ int dns_bogus_ede(const uint8_t *msg, size_t len, time_t now, const char **text)
  * dns_reply_render(), the DO bit in the OPT, and every TTL (OPT excepted) lowered
  * by elapsed_s, floored at 0. *len is the stored length in, the length to send out:
  * the OPT is removed when !q->has_edns (RFC 6891 §7), so render replies for the
- * cache with has_edns = 1. Returns 0 or WIRE_EFORMERR (q's name or type differs). */
+ * cache with has_edns = 1; an extended rcode the OPT carried cannot be told to
+ * such a client and becomes SERVFAIL. Returns 0 or WIRE_EFORMERR (q's name or
+ * type differs). */
 int dns_reply_patch(uint8_t *msg, size_t *len, const struct dns_query *q, enum dns_security sec,
                     uint32_t elapsed_s);
+
+/* Cap the TTLs of a reply rendered by dns_reply_render(), in place (the OPT
+ * aside): a TTL with the top bit set counts as 0 (RFC 2181 §8); none is above
+ * max_ttl; in a negative answer (NXDOMAIN, or no answer record of the question's
+ * type) every authority record is capped at max_neg_ttl and, when there is an
+ * SOA, at min(SOA TTL, SOA MINIMUM) (RFC 2308 §3 and §5, RFC 9077), as Unbound
+ * serves them (cache-max-ttl, cache-max-negative-ttl). 0 or WIRE_EFORMERR. */
+int dns_reply_cap_ttls(uint8_t *msg, size_t len, uint32_t max_ttl, uint32_t max_neg_ttl);
+
+/* Add a COOKIE option (RFC 7873 §4; cookie_len bytes) to the OPT RR that ends
+ * msg (every reply written here ends with its OPT), in place; *len grows, cap is
+ * the room in msg. 0, WIRE_ENOSPC, or WIRE_EFORMERR when msg does not end with
+ * an OPT. */
+int dns_reply_add_cookie(uint8_t *msg, size_t *len, size_t cap, const uint8_t *cookie,
+                         size_t cookie_len);
 
 /* Make msg fit in max bytes for UDP, in place: when it does not, drop the
  * additional section (OPT kept) without TC if that is enough, else keep only

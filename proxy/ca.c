@@ -1177,7 +1177,7 @@ int ca_open(const char *dir, const struct ca_config *cfg, time_t now, struct ca 
     ca->leaf_spki_len = (size_t)ret;
     memmove(ca->leaf_spki, ca->leaf_spki + sizeof ca->leaf_spki - ret, (size_t)ret);
     if (ca->created)
-        log_info("ca: created a new CA in %s (SPKI sha256 %s)", dir, ca->spki_b64);
+        log_debug("ca: created a new CA in %s (SPKI sha256 %s)", dir, ca->spki_b64);
     errf(err, errlen, "no error");
     *out = ca;
     return 0;

@@ -17,8 +17,12 @@
  *      size_t  dane_tlsa_count_usable(records, n)
  *      int     dane_cert_spki_sha256(crt, out)
  *      int     dane_cert_name_matches(crt, host)
+ *      int     dane_cert_der_spki(der, len, spki, spki_len)
+ *      int     dane_cert_parse_error(mbedtls_err)
+ *      char   *dane_cert_unparsable_reason(buf, cap, mbedtls_err)
  *      int     dane_verify(records, n, chain, host, trust, now, verdict)
  *      int     dane_pkix_verify(chain, host, trust, now, verdict)
+ *      int     dane_verify_der(records, n, ders, nders, host, trust, now, verdict)
  *      const char *dane_strerror(err)
  *      const char *dane_result_name(result)
  * DESCRIPTION
@@ -66,10 +70,24 @@
  *      first: 3, 2, then 0 and 1; within a usage, in RRset order.
  *
  *      DANE-EE(3), RFC 7671 §5.1: the record must match the leaf. Nothing else
- *      is checked: not the name, not the validity dates, not the issuer.
+ *      is checked: not the name, not the validity dates, not the issuer. So
+ *      only the leaf's bytes are needed: dane_verify_der() takes the chain as
+ *      DER and matches DANE-EE records against a leaf mbedTLS cannot parse
+ *      (an empty subject or issuer name, notAfter before notBefore, a key
+ *      type it lacks), using dane_cert_der_spki(), a bounds-checked walk to
+ *      the SubjectPublicKeyInfo with mbedTLS's asn1.h readers. Every other
+ *      usage needs signatures, names and dates, hence a chain mbedTLS parses;
+ *      with an unparsable certificate those records fail, and the reason
+ *      names the certificate and mbedTLS's error. In a live TLS handshake
+ *      mbedTLS parses the peer's certificate itself and aborts when it cannot;
+ *      dane_cert_parse_error() recognises those error codes and
+ *      dane_cert_unparsable_reason() words the refusal.
  *
  *      DANE-TA(2), RFC 7671 §5.2: the record must match a certificate above
- *      the leaf (depth >= 1) in the presented chain, and the leaf must chain
+ *      the leaf (depth >= 1) in the presented chain, never the leaf itself,
+ *      not even a self-signed one (RFC 6698 §2.1.1 makes it the trust anchor
+ *      for validating the leaf; OpenSSL and Postfix match DANE-TA records only
+ *      above depth 0), and the leaf must chain
  *      to it: signatures, basic constraints and key usage by
  *      mbedtls_x509_crt_verify() with that certificate as the only trust
  *      anchor, and the validity dates of the leaf and any intermediate
@@ -78,7 +96,17 @@
  *      `host`. The system trust store is not consulted. A "2 0 0" or "2 1 0"
  *      record carries the anchor itself (RFC 7671 §5.2.2-5.2.3): when it is
  *      not in the chain, a presented certificate whose signature verifies
- *      with the record's key takes its place as the top of the path.
+ *      with the record's key takes its place as the top of the path. That
+ *      includes a self-signed leaf whose own key a "2 1 0" record carries
+ *      (as in OpenSSL); a "2 0 0" record that is the leaf itself is not an
+ *      anchor of it. A DANE-TA record that matches only the leaf fails with a
+ *      reason that says so and suggests the DANE-EE record instead.
+ *
+ *      Depths follow OpenSSL's SSL_get0_dane_authority(), so operators can
+ *      compare the two: the matched certificate's depth in the validated
+ *      path; for a "2 0 0" certificate the server did not send, the depth it
+ *      takes above the certificate it signed; for a "2 1 0" key the server
+ *      did not send, the depth of the certificate it signed (0 for the leaf).
  *
  *      PKIX-TA(0) and PKIX-EE(1), RFC 6698 §2.1.1: the chain must pass a full
  *      PKIX validation against `trust` (mbedTLS's default profile: signatures,
@@ -116,6 +144,7 @@
 #include <string.h>
 
 #include <mbedtls/asn1.h>
+#include <mbedtls/error.h>
 #include <mbedtls/md.h>
 #include <mbedtls/oid.h>
 #include <mbedtls/pk.h>
@@ -393,6 +422,112 @@ int dane_cert_spki_sha256(const mbedtls_x509_crt *crt, unsigned char out[32])
     if (crt == NULL || out == NULL)
         return DANE_EINVAL;
     return mbedtls_sha256_ret(crt->pk_raw.p, crt->pk_raw.len, out, 0) == 0 ? 0 : DANE_ECRYPTO;
+}
+
+/* Reads one TLV of `tag` at *p (not past end) and steps over it. Returns 0,
+ * or -1 when it is missing or overruns. */
+static int asn1_skip(unsigned char **p, const unsigned char *end, int tag)
+{
+    size_t len;
+    if (mbedtls_asn1_get_tag(p, end, &len, tag) != 0)
+        return -1;
+    *p += len; /* mbedtls_asn1_get_tag() checked that len bytes remain */
+    return 0;
+}
+
+int dane_cert_der_spki(const unsigned char *der, size_t len, const unsigned char **spki,
+                       size_t *spki_len)
+{
+    const int seq = MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE;
+    /* mbedTLS's ASN.1 readers take a non-const cursor; they never write */
+    unsigned char *p = (unsigned char *)der;
+    const unsigned char *end = der + len, *cert_end, *tbs_end, *key, *key_end;
+    size_t n;
+
+    if (der == NULL || spki == NULL || spki_len == NULL)
+        return DANE_EINVAL;
+    /* Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signatureValue } */
+    if (len == 0 || mbedtls_asn1_get_tag(&p, end, &n, seq) != 0 || p + n != end)
+        return DANE_ECERT;
+    cert_end = p + n;
+    if (mbedtls_asn1_get_tag(&p, cert_end, &n, seq) != 0)
+        return DANE_ECERT;
+    tbs_end = p + n;
+    /* [0] EXPLICIT Version DEFAULT v1 */
+    if (p < tbs_end && *p == (MBEDTLS_ASN1_CONTEXT_SPECIFIC | MBEDTLS_ASN1_CONSTRUCTED | 0) &&
+        asn1_skip(&p, tbs_end, *p) != 0)
+        return DANE_ECERT;
+    /* serialNumber (an INTEGER; mbedTLS also takes a [2] tag), signature,
+     * issuer, validity, subject: stepped over unread */
+    if (asn1_skip(&p, tbs_end, MBEDTLS_ASN1_INTEGER) != 0 &&
+        asn1_skip(&p, tbs_end, MBEDTLS_ASN1_CONTEXT_SPECIFIC | MBEDTLS_ASN1_PRIMITIVE | 2) != 0)
+        return DANE_ECERT;
+    for (int k = 0; k < 4; k++)
+        if (asn1_skip(&p, tbs_end, seq) != 0)
+            return DANE_ECERT;
+    /* SubjectPublicKeyInfo ::= SEQUENCE { algorithm AlgorithmIdentifier,
+     * subjectPublicKey BIT STRING }, nothing else inside */
+    key = p;
+    if (mbedtls_asn1_get_tag(&p, tbs_end, &n, seq) != 0)
+        return DANE_ECERT;
+    key_end = p + n;
+    if (asn1_skip(&p, key_end, seq) != 0 || asn1_skip(&p, key_end, MBEDTLS_ASN1_BIT_STRING) != 0 ||
+        p != key_end)
+        return DANE_ECERT;
+    /* issuerUniqueID, subjectUniqueID, extensions: not read */
+    p = (unsigned char *)tbs_end;
+    if (asn1_skip(&p, cert_end, seq) != 0 ||
+        asn1_skip(&p, cert_end, MBEDTLS_ASN1_BIT_STRING) != 0 || p != cert_end)
+        return DANE_ECERT;
+    *spki = key;
+    *spki_len = (size_t)(key_end - key);
+    return 0;
+}
+
+int dane_cert_parse_error(int err)
+{
+    if (err >= 0 || err < -0xFFFF)
+        return 0;
+    /* a high-level code, possibly plus a low-level (ASN.1, OID) one */
+    switch (-((-err) & 0xFF80)) {
+    case MBEDTLS_ERR_X509_FEATURE_UNAVAILABLE:
+    case MBEDTLS_ERR_X509_UNKNOWN_OID:
+    case MBEDTLS_ERR_X509_INVALID_FORMAT:
+    case MBEDTLS_ERR_X509_INVALID_VERSION:
+    case MBEDTLS_ERR_X509_INVALID_SERIAL:
+    case MBEDTLS_ERR_X509_INVALID_ALG:
+    case MBEDTLS_ERR_X509_INVALID_NAME:
+    case MBEDTLS_ERR_X509_INVALID_DATE:
+    case MBEDTLS_ERR_X509_INVALID_SIGNATURE:
+    case MBEDTLS_ERR_X509_INVALID_EXTENSIONS:
+    case MBEDTLS_ERR_X509_UNKNOWN_VERSION:
+    case MBEDTLS_ERR_X509_UNKNOWN_SIG_ALG:
+    case MBEDTLS_ERR_X509_SIG_MISMATCH:
+    case MBEDTLS_ERR_X509_CERT_UNKNOWN_FORMAT:
+    case MBEDTLS_ERR_PK_KEY_INVALID_FORMAT:
+    case MBEDTLS_ERR_PK_UNKNOWN_PK_ALG:
+    case MBEDTLS_ERR_PK_INVALID_PUBKEY:
+    case MBEDTLS_ERR_PK_INVALID_ALG:
+    case MBEDTLS_ERR_PK_UNKNOWN_NAMED_CURVE:
+    case MBEDTLS_ERR_PK_FEATURE_UNAVAILABLE:
+        return 1;
+    }
+    return 0;
+}
+
+char *dane_cert_unparsable_reason(char *buf, size_t cap, int err)
+{
+    char msg[200];
+    if (buf == NULL || cap == 0)
+        return buf;
+    mbedtls_strerror(err, msg, sizeof(msg));
+    snprintf(buf, cap,
+             "the server's certificate cannot be parsed by mbedTLS (%s, -0x%04x): mbedTLS "
+             "parses it inside the TLS handshake and aborts, so daneguard cannot connect to "
+             "this server whatever its TLSA records say (`daneguard verify` still matches "
+             "DANE-EE records against such a certificate offline)",
+             msg, (unsigned)-err);
+    return buf;
 }
 
 /* 1 when rec matches der (a certificate or SPKI, as rec's selector says), 0
@@ -694,8 +829,13 @@ static int list_add(mbedtls_x509_crt *list, const unsigned char *der, size_t len
 struct job {
     const struct dane_tlsa *records;
     size_t n;
-    const mbedtls_x509_crt *chain[DANE_PATH_MAX]; /* presented, leaf first */
+    const mbedtls_x509_crt *chain[DANE_PATH_MAX]; /* presented, leaf first; NULL where
+                                                     mbedTLS cannot parse it */
+    struct dane_der der[DANE_PATH_MAX];           /* each one's DER */
+    struct dane_der spki[DANE_PATH_MAX];          /* and its SubjectPublicKeyInfo */
     int nchain;
+    int unparsed;     /* depth of the first certificate mbedTLS cannot parse, or -1 */
+    int unparsed_err; /* mbedTLS's error for it */
     const char *host;
     const mbedtls_x509_crt *trust;
     mbedtls_x509_time now;
@@ -733,16 +873,36 @@ static const char *what(const struct dane_tlsa *r)
     return r->selector == DANE_SELECTOR_CERT ? "" : "the public key of ";
 }
 
-/* DANE-EE(3), RFC 7671 §5.1. Returns 1 on a match, 0, or negative. */
+/* rec against presented certificate k's bytes: its DER or its SPKI. */
+static int match_presented(const struct job *j, const struct dane_tlsa *rec, int k)
+{
+    const struct dane_der *d = rec->selector == DANE_SELECTOR_CERT ? &j->der[k] : &j->spki[k];
+    return match_der(rec, d->p, d->len);
+}
+
+static void rb_mbedtls_error(struct rbuf *b, int err)
+{
+    char msg[200];
+    mbedtls_strerror(err, msg, sizeof(msg));
+    rb_printf(b, "%s, -0x%04x", msg, (unsigned)-err);
+}
+
+/* DANE-EE(3), RFC 7671 §5.1: the leaf's bytes only, so it works on a leaf
+ * mbedTLS cannot parse. Returns 1 on a match, 0, or negative. */
 static int try_dane_ee(struct job *j, size_t i)
 {
-    int m = match_cert(&j->records[i], j->chain[0]);
+    int m = match_presented(j, &j->records[i], 0);
     if (m <= 0)
         return m;
     set_match(j, i, 0);
     struct rbuf b = verdict_buf(j);
     rb_record(&b, &j->records[i]);
     rb_printf(&b, " matches %sthe leaf (DANE-EE: no name or date checks)", what(&j->records[i]));
+    if (j->chain[0] == NULL) {
+        rb_printf(&b, "; mbedTLS cannot parse the leaf (");
+        rb_mbedtls_error(&b, j->unparsed_err);
+        rb_printf(&b, "), and DANE-EE needs only its bytes");
+    }
     return 1;
 }
 
@@ -827,9 +987,28 @@ static int signed_by(const mbedtls_x509_crt *crt, mbedtls_pk_context *key)
                                  mbedtls_md_get_size(md), crt->sig.p, crt->sig.len) == 0;
 }
 
+/* 1 when crt's signature verifies with its own key. */
+static int self_signed(const mbedtls_x509_crt *crt)
+{
+    /* mbedTLS's verify takes the key non-const; it only reads it */
+    return signed_by(crt, (mbedtls_pk_context *)&crt->pk);
+}
+
+/* 1 when presented certificate k is the leaf again, byte for byte. */
+static int is_leaf_again(const struct job *j, int k)
+{
+    return j->der[k].len == j->der[0].len && memcmp(j->der[k].p, j->der[0].p, j->der[0].len) == 0;
+}
+
 /* "2 0 0" / "2 1 0": the record is the anchor, absent from the chain
  * (RFC 7671 §5.2.2-5.2.3). The highest presented certificate it signed
- * becomes the top of the path. */
+ * becomes the top of the path. The depth reported is OpenSSL's (what
+ * SSL_get0_dane_authority() returns): a "2 0 0" certificate joins the chain
+ * above the certificate it signed, so it takes the next depth; a "2 1 0" key
+ * is no certificate, and the depth is that of the certificate it signed. A
+ * self-signed leaf whose signature verifies with a "2 1 0" key is signed by
+ * that anchor (OpenSSL agrees: depth 0); a "2 0 0" record holding the leaf
+ * itself is no anchor of it (try_dane_ta() explains). */
 static int dane_ta_supplied(struct job *j, size_t i)
 {
     const struct dane_tlsa *r = &j->records[i];
@@ -848,6 +1027,8 @@ static int dane_ta_supplied(struct job *j, size_t i)
             goto out;
         }
         key = &ta.pk;
+        if (r->len == j->der[0].len && memcmp(r->data, j->der[0].p, r->len) == 0)
+            goto out; /* the leaf itself */
     } else if (mbedtls_pk_parse_public_key(&pk, r->data, r->len) != 0) {
         note_start(j, i);
         rb_printf(&j->notes, " is not a public key mbedTLS can parse");
@@ -874,7 +1055,7 @@ static int dane_ta_supplied(struct job *j, size_t i)
                                                                  : &j->chain[0]->valid_from);
             goto out;
         }
-        depth = 1;
+        depth = r->selector == DANE_SELECTOR_CERT ? 1 : 0;
     } else {
         if ((rc = copy_chain(j, &crt, signer)) != 0 ||
             (rc = list_add(&top, j->chain[signer]->raw.p, j->chain[signer]->raw.len)) != 0)
@@ -889,7 +1070,8 @@ static int dane_ta_supplied(struct job *j, size_t i)
             rb_printf(&j->notes, "), but the leaf does not chain to that: %s", why_buf);
             goto out;
         }
-        depth = pa.len;
+        /* chain[signer] heads the validated path, at depth pa.len - 1 */
+        depth = r->selector == DANE_SELECTOR_CERT ? pa.len : pa.len - 1;
     }
     char context[80];
     snprintf(context, sizeof(context), "(not presented) signed the certificate at depth %d",
@@ -899,10 +1081,16 @@ static int dane_ta_supplied(struct job *j, size_t i)
     set_match(j, i, depth);
     struct rbuf b = verdict_buf(j);
     rb_record(&b, r);
-    rb_printf(&b,
-              " is a trust anchor the server did not send; it signed the certificate at depth "
-              "%d, the leaf chains to it and is for %s",
-              signer, j->host);
+    if (signer == 0)
+        rb_printf(&b,
+                  " is a trust anchor the server did not send; it signed the leaf%s, which is "
+                  "for %s",
+                  self_signed(j->chain[0]) ? " (a self-signed leaf: its own key)" : "", j->host);
+    else
+        rb_printf(&b,
+                  " is a trust anchor the server did not send; it signed the certificate at "
+                  "depth %d, the leaf chains to it and is for %s",
+                  depth - (r->selector == DANE_SELECTOR_CERT), j->host);
     rc = 1;
 out:
     mbedtls_pk_free(&pk);
@@ -912,23 +1100,48 @@ out:
     return rc;
 }
 
-/* DANE-TA(2), RFC 7671 §5.2. */
+/* DANE-TA(2), RFC 7671 §5.2. A DANE-TA record names a trust anchor that
+ * issues the leaf, never the leaf itself, even a self-signed one: RFC 6698
+ * §2.1.1 ("the trust anchor when validating the end entity certificate"),
+ * OpenSSL (dane_match() tries DANE-TA records only above depth 0) and
+ * Postfix (which hands DNS records to OpenSSL as they are; only its local
+ * tafile anchors may match the leaf) agree. The one way such a record covers
+ * a self-signed leaf is a "2 1 0" key that verifies its signature
+ * (dane_ta_supplied()), as in OpenSSL. A record that matches only the leaf
+ * gets a note saying so and pointing at DANE-EE. */
 static int try_dane_ta(struct job *j, size_t i)
 {
-    int matched = 0;
+    const struct dane_tlsa *r = &j->records[i];
+    int matched = 0, rc;
     for (int d = 1; d < j->nchain; d++) {
-        int m = match_cert(&j->records[i], j->chain[d]);
+        if (is_leaf_again(j, d))
+            continue; /* the leaf sent twice is still the leaf */
+        int m = match_cert(r, j->chain[d]);
         if (m < 0)
             return m;
         if (m == 0)
             continue;
         matched = 1;
-        int rc = dane_ta_in_chain(j, i, d);
-        if (rc != 0)
+        if ((rc = dane_ta_in_chain(j, i, d)) != 0)
             return rc;
     }
-    if (!matched && j->records[i].mtype == DANE_MTYPE_FULL)
-        return dane_ta_supplied(j, i);
+    if (matched)
+        return 0;
+    size_t noted = j->notes.len;
+    if (r->mtype == DANE_MTYPE_FULL && (rc = dane_ta_supplied(j, i)) != 0)
+        return rc;
+    if (j->notes.len != noted)
+        return 0; /* it said why it failed */
+    if ((rc = match_cert(r, j->chain[0])) <= 0)
+        return rc;
+    note_start(j, i);
+    rb_printf(&j->notes,
+              " matches %sthe leaf itself%s, but a DANE-TA record must match a certificate above "
+              "the leaf that issued it (RFC 7671 §5.2; OpenSSL and Postfix do the same): publish "
+              "it as DANE-EE (3 %u %u)",
+              what(r),
+              self_signed(j->chain[0]) ? " (a self-signed certificate)" : "",
+              r->selector, r->mtype);
     return 0;
 }
 
@@ -1061,8 +1274,13 @@ static void fail_reason(struct job *j)
         rb_printf(&b, "%s; ", j->notes_buf);
     else
         rb_printf(&b, "no TLSA record matches the chain; ");
+    if (j->unparsed >= 0) {
+        rb_printf(&b, "mbedTLS cannot parse the certificate at depth %d (", j->unparsed);
+        rb_mbedtls_error(&b, j->unparsed_err);
+        rb_printf(&b, "); ");
+    }
     rb_printf(&b, "leaf key SHA-256 is ");
-    if (dane_cert_spki_sha256(j->chain[0], spki) == 0)
+    if (mbedtls_sha256_ret(j->spki[0].p, j->spki[0].len, spki, 0) == 0)
         rb_hex(&b, spki, sizeof(spki), sizeof(spki));
     rb_printf(&b, "; records:");
     for (size_t i = 0; i < j->n; i++) {
@@ -1075,23 +1293,28 @@ static void fail_reason(struct job *j)
     }
 }
 
-int dane_verify(const struct dane_tlsa *records, size_t n, const mbedtls_x509_crt *chain,
-                const char *host, const mbedtls_x509_crt *trust, time_t now, struct dane_verdict *v)
+/* Fills v with a failure for an internal error; returns err. */
+static int verdict_error(struct dane_verdict *v, int err)
 {
-    struct job *j = NULL;
-    struct tm tm;
-    int rc = 0;
-
-    if (v == NULL)
-        return DANE_EINVAL;
     memset(v, 0, sizeof(*v));
     v->result = DANE_RESULT_FAIL;
     v->record = -1;
     v->depth = -1;
-    if (records == NULL && n > 0) {
-        rc = DANE_EINVAL;
-        goto error;
-    }
+    snprintf(v->reason, sizeof(v->reason), "internal error: %s", dane_strerror(err));
+    return err;
+}
+
+/* The checks before any chain is looked at: arguments, usable records.
+ * Returns 1 when v already holds the verdict (or 0 with one to reach), or a
+ * negative error. */
+static int verify_start(const struct dane_tlsa *records, size_t n, struct dane_verdict *v)
+{
+    memset(v, 0, sizeof(*v));
+    v->result = DANE_RESULT_FAIL;
+    v->record = -1;
+    v->depth = -1;
+    if (records == NULL && n > 0)
+        return verdict_error(v, DANE_EINVAL);
     if (dane_tlsa_count_usable(records, n) == 0) {
         struct rbuf b = {v->reason, sizeof(v->reason), 0};
         v->result = DANE_RESULT_NO_USABLE;
@@ -1101,64 +1324,171 @@ int dane_verify(const struct dane_tlsa *records, size_t n, const mbedtls_x509_cr
             rb_record(&b, &records[i]);
         }
         rb_printf(&b, "%s", n ? ")" : "");
-        return 0;
+        return 1;
     }
-    if (chain == NULL || chain->raw.p == NULL) {
-        snprintf(v->reason, sizeof(v->reason), "the server presented no certificate");
-        return 0;
-    }
-    if ((j = calloc(1, sizeof(*j))) == NULL) {
-        rc = DANE_ENOMEM;
-        goto error;
-    }
+    return 0;
+}
+
+static struct job *job_new(const struct dane_tlsa *records, size_t n, const char *host,
+                           const mbedtls_x509_crt *trust, struct dane_verdict *v)
+{
+    struct job *j = calloc(1, sizeof(*j));
+    if (j == NULL)
+        return NULL;
     j->records = records;
     j->n = n;
     j->host = host;
     j->trust = trust;
     j->v = v;
+    j->unparsed = -1;
     j->notes = (struct rbuf){j->notes_buf, sizeof(j->notes_buf), 0};
-    for (const mbedtls_x509_crt *c = chain; c != NULL && c->raw.p != NULL; c = c->next) {
-        if (j->nchain == DANE_PATH_MAX) {
-            snprintf(v->reason, sizeof(v->reason), "the server presented more than %d certificates",
-                     DANE_PATH_MAX);
-            goto done;
-        }
-        j->chain[j->nchain++] = c;
-    }
-    if (gmtime_r(&now, &tm) == NULL) {
-        rc = DANE_EINVAL;
-        goto error;
-    }
+    return j;
+}
+
+/* Applies the RRset to the chain in j (filled in). Returns 0 with the verdict
+ * in j->v, or a negative error. */
+static int verify_job(struct job *j, time_t now)
+{
+    const struct dane_tlsa *records = j->records;
+    size_t n = j->n;
+    struct tm tm;
+    int rc = 0;
+
+    if (gmtime_r(&now, &tm) == NULL)
+        return DANE_EINVAL;
     j->now = (mbedtls_x509_time){tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
                                  tm.tm_hour,        tm.tm_min,     tm.tm_sec};
 
     for (size_t i = 0; i < n && rc == 0; i++)
         if (considered(records, n, i) && records[i].usage == DANE_USAGE_DANE_EE)
             rc = try_dane_ee(j, i);
-    for (size_t i = 0; i < n && rc == 0; i++)
-        if (considered(records, n, i) && records[i].usage == DANE_USAGE_DANE_TA)
-            rc = try_dane_ta(j, i);
-    int pkix = 0;
-    for (size_t i = 0; i < n; i++)
+    int pkix = 0, ta = 0;
+    for (size_t i = 0; i < n; i++) {
         if (considered(records, n, i) && records[i].usage <= DANE_USAGE_PKIX_EE)
             pkix = 1;
+        if (considered(records, n, i) && records[i].usage == DANE_USAGE_DANE_TA)
+            ta = 1;
+    }
+    if (rc == 0 && j->unparsed >= 0 && (pkix || ta)) {
+        /* paths, signatures, names and dates need what mbedTLS parses */
+        rb_printf(&j->notes,
+                  "%sDANE-TA and PKIX records need a certificate chain mbedTLS can parse",
+                  j->notes.len ? "; " : "");
+        pkix = ta = 0;
+    }
+    for (size_t i = 0; i < n && rc == 0 && ta; i++)
+        if (considered(records, n, i) && records[i].usage == DANE_USAGE_DANE_TA)
+            rc = try_dane_ta(j, i);
     if (rc == 0 && pkix)
         rc = try_pkix(j);
     if (rc < 0)
-        goto error;
+        return rc;
     if (rc == 0)
         fail_reason(j);
-done:
-    free(j);
     return 0;
-error:
+}
+
+int dane_verify(const struct dane_tlsa *records, size_t n, const mbedtls_x509_crt *chain,
+                const char *host, const mbedtls_x509_crt *trust, time_t now, struct dane_verdict *v)
+{
+    struct job *j = NULL;
+    int rc;
+
+    if (v == NULL)
+        return DANE_EINVAL;
+    if ((rc = verify_start(records, n, v)) != 0)
+        return rc < 0 ? rc : 0;
+    if (chain == NULL || chain->raw.p == NULL) {
+        snprintf(v->reason, sizeof(v->reason), "the server presented no certificate");
+        return 0;
+    }
+    if ((j = job_new(records, n, host, trust, v)) == NULL)
+        return verdict_error(v, DANE_ENOMEM);
+    for (const mbedtls_x509_crt *c = chain; c != NULL && c->raw.p != NULL; c = c->next) {
+        if (j->nchain == DANE_PATH_MAX) {
+            snprintf(v->reason, sizeof(v->reason), "the server presented more than %d certificates",
+                     DANE_PATH_MAX);
+            free(j);
+            return 0;
+        }
+        j->der[j->nchain] = (struct dane_der){c->raw.p, c->raw.len};
+        j->spki[j->nchain] = (struct dane_der){c->pk_raw.p, c->pk_raw.len};
+        j->chain[j->nchain++] = c;
+    }
+    rc = verify_job(j, now);
     free(j);
-    memset(v, 0, sizeof(*v));
-    v->result = DANE_RESULT_FAIL;
-    v->record = -1;
-    v->depth = -1;
-    snprintf(v->reason, sizeof(v->reason), "internal error: %s", dane_strerror(rc));
-    return rc;
+    return rc < 0 ? verdict_error(v, rc) : 0;
+}
+
+int dane_verify_der(const struct dane_tlsa *records, size_t n, const struct dane_der *chain,
+                    size_t nchain, const char *host, const mbedtls_x509_crt *trust, time_t now,
+                    struct dane_verdict *v)
+{
+    mbedtls_x509_crt *crts = NULL;
+    struct job *j = NULL;
+    size_t parsed = 0;
+    int rc;
+
+    if (v == NULL)
+        return DANE_EINVAL;
+    if ((rc = verify_start(records, n, v)) != 0)
+        return rc < 0 ? rc : 0;
+    if (chain == NULL && nchain > 0)
+        return verdict_error(v, DANE_EINVAL);
+    if (nchain == 0) {
+        snprintf(v->reason, sizeof(v->reason), "the server presented no certificate");
+        return 0;
+    }
+    if (nchain > DANE_PATH_MAX) {
+        snprintf(v->reason, sizeof(v->reason), "the server presented more than %d certificates",
+                 DANE_PATH_MAX);
+        return 0;
+    }
+    if ((j = job_new(records, n, host, trust, v)) == NULL ||
+        (crts = calloc(nchain, sizeof(*crts))) == NULL) {
+        rc = DANE_ENOMEM;
+        goto out;
+    }
+    for (size_t k = 0; k < nchain; k++) {
+        const unsigned char *spki;
+        size_t spki_len;
+        mbedtls_x509_crt_init(&crts[k]);
+        parsed = k + 1;
+        int ret = chain[k].p == NULL
+                      ? MBEDTLS_ERR_X509_BAD_INPUT_DATA
+                      : mbedtls_x509_crt_parse_der(&crts[k], chain[k].p, chain[k].len);
+        if (ret == MBEDTLS_ERR_X509_ALLOC_FAILED) {
+            rc = DANE_ENOMEM;
+            goto out;
+        }
+        if (ret == 0) { /* mbedTLS's view of it, as dane_verify() has */
+            j->chain[k] = &crts[k];
+            j->der[k] = (struct dane_der){crts[k].raw.p, crts[k].raw.len};
+            j->spki[k] = (struct dane_der){crts[k].pk_raw.p, crts[k].pk_raw.len};
+            continue;
+        }
+        if (chain[k].p == NULL || dane_cert_der_spki(chain[k].p, chain[k].len, &spki, &spki_len)) {
+            struct rbuf b = {v->reason, sizeof(v->reason), 0};
+            rb_printf(&b, "the certificate at depth %zu is not a DER X.509 certificate (", k);
+            rb_mbedtls_error(&b, ret);
+            rb_printf(&b, ")");
+            goto out;
+        }
+        j->der[k] = chain[k];
+        j->spki[k] = (struct dane_der){spki, spki_len};
+        if (j->unparsed < 0) {
+            j->unparsed = (int)k;
+            j->unparsed_err = ret;
+        }
+    }
+    j->nchain = (int)nchain;
+    rc = verify_job(j, now);
+out:
+    for (size_t k = 0; k < parsed; k++)
+        mbedtls_x509_crt_free(&crts[k]);
+    free(crts);
+    free(j);
+    return rc < 0 ? verdict_error(v, rc) : 0;
 }
 
 /* ---- PKIX alone ---------------------------------------------------------- */

@@ -162,8 +162,14 @@ static void up_tls_step(struct pconn *pc)
     }
     if (rc < 0) {
         char reason[512];
+        /* tls.c ends its text with mbedTLS's code, "(-0x23e0; ...)" */
+        const char *code = strstr(tls_conn_error(pc->up.tls), "(-0x");
+        unsigned mbed = 0;
         if (rc == TLS_EPEER_REQUIRES_TLS13)
             snprintf(reason, sizeof reason, "upstream requires TLS 1.3");
+        else if (code && sscanf(code, "(-0x%x", &mbed) == 1 && mbed <= 0xFFFF &&
+                 dane_cert_parse_error(-(int)mbed))
+            dane_cert_unparsable_reason(reason, sizeof reason, -(int)mbed);
         else
             snprintf(reason, sizeof reason, "TLS handshake with the site failed: %s",
                      tls_conn_error(pc->up.tls));

@@ -10,6 +10,11 @@
  * Each UDP attempt has its own socket (a fresh source port, as getdns and
  * every resolver does against spoofing), a random ID, and a response must come
  * from the upstream asked.
+ *
+ * Its TCP listener serves getdns alone: a connection is kept only when its
+ * peer is a socket getdns opened in this process (uvloop.c tracks them), at
+ * most FWD_MAX_CONNS at once (getdns keeps one per context), and accept errors
+ * back off (acceptor.c) instead of spinning.
  */
 #include "forwarder.h"
 
@@ -21,8 +26,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "acceptor.h"
 #include "cache.h"
 #include "log.h"
+#include "uvloop.h"
 #include "wire.h"
 
 #define FWD_ATTEMPT_MS 700
@@ -31,6 +38,7 @@
 #define FWD_CACHE_BYTES (8u << 20)
 #define FWD_MAX_TTL 86400
 #define FWD_MAX_PENDING 2048 /* each holds a socket: stay well inside the fd limit */
+#define FWD_MAX_CONNS 16     /* TCP connections from getdns (one per context) */
 #define FWD_TCP_BUF (2 + 65535)
 
 struct fwd_conn;
@@ -77,7 +85,11 @@ struct fwd_conn {
 struct forwarder {
     uv_loop_t *loop;
     uv_udp_t udp; /* getdns's side */
-    uv_tcp_t tcp;
+    struct acceptor *tcp;
+    struct sockaddr_in addr; /* where it listens (UDP and TCP) */
+    unsigned n_conns;        /* on conns, not yet freed */
+    int accept_paused;
+    size_t max_pending;      /* fitted to the open-file limit */
     unsigned handles;
     int closing;
     struct config_upstream upstreams[CONFIG_MAX_ADDRS];
@@ -102,6 +114,11 @@ static void fw_release(struct forwarder *fw)
 static void fw_handle_closed(uv_handle_t *h)
 {
     fw_release(h->data);
+}
+
+static void fw_acceptor_closed(void *data)
+{
+    fw_release(data);
 }
 
 /* --- answering getdns ------------------------------------------------------ */
@@ -349,7 +366,7 @@ static void handle_query(struct forwarder *fw, const uint8_t *msg, size_t len,
             return;
         }
     }
-    if (fw->pending >= FWD_MAX_PENDING)
+    if (fw->pending >= fw->max_pending)
         return;
     struct fwd_req *r = calloc(1, sizeof *r);
     if (!r)
@@ -452,6 +469,11 @@ static void conn_freed(uv_handle_t *h)
     c->next->prev = c->prev;
     free(c->rbuf);
     free(c);
+    fw->n_conns--;
+    if (fw->accept_paused && !fw->closing && fw->n_conns < FWD_MAX_CONNS) {
+        fw->accept_paused = 0;
+        acceptor_resume(fw->tcp);
+    }
     fw_release(fw);
 }
 
@@ -493,23 +515,52 @@ static void conn_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
     c->rlen -= off;
 }
 
-static void on_accept(uv_stream_t *server, int status)
+/* Whether peer is getdns: a socket getdns opened, on the forwarder's address
+ * (getdns connects from 127.0.0.1, the address it was given). Anyone else on
+ * the machine can connect too, and is not served. */
+static int peer_is_getdns(const struct forwarder *fw, const struct sockaddr *peer)
 {
-    struct forwarder *fw = server->data;
-    struct fwd_conn *c;
-    if (status < 0 || !(c = calloc(1, sizeof *c)))
+    const struct sockaddr_in *p4 = (const void *)peer;
+    return peer->sa_family == AF_INET && p4->sin_addr.s_addr == fw->addr.sin_addr.s_addr &&
+           uvloop_getdns_socket_at(peer);
+}
+
+static void on_accept(void *data, int fd, const struct sockaddr *peer, socklen_t peer_len)
+{
+    struct forwarder *fw = data;
+    struct fwd_conn *c = NULL;
+    (void)peer_len;
+    if (fw->closing || !peer_is_getdns(fw, peer)) {
+        if (!fw->closing)
+            log_debug("forwarder: a TCP connection not from getdns: closed");
+        close(fd);
         return;
-    c->rbuf = malloc(FWD_TCP_BUF);
+    }
+    if (!(c = calloc(1, sizeof *c)) || !(c->rbuf = malloc(FWD_TCP_BUF))) {
+        free(c);
+        close(fd);
+        return;
+    }
     c->fw = fw;
     c->next = fw->conns.next;
     c->prev = &fw->conns;
     fw->conns.next->prev = c;
     fw->conns.next = c;
     fw->handles++;
+    fw->n_conns++;
+    if (fw->n_conns >= FWD_MAX_CONNS && !fw->accept_paused) {
+        fw->accept_paused = 1;
+        acceptor_pause(fw->tcp);
+    }
     uv_tcp_init(fw->loop, &c->tcp);
     c->tcp.data = c;
-    if (!c->rbuf || uv_accept(server, (uv_stream_t *)&c->tcp) < 0 ||
-        uv_read_start((uv_stream_t *)&c->tcp, conn_alloc, conn_read) < 0) {
+    if (uv_tcp_open(&c->tcp, fd) < 0) {
+        close(fd);
+        c->closed = 1;
+        uv_close((uv_handle_t *)&c->tcp, conn_freed);
+        return;
+    }
+    if (uv_read_start((uv_stream_t *)&c->tcp, conn_alloc, conn_read) < 0) {
         c->closed = 1;
         uv_close((uv_handle_t *)&c->tcp, conn_freed);
     }
@@ -532,10 +583,10 @@ int forwarder_new(uv_loop_t *loop, const struct config_resolver *cfg, struct for
     fw->conns.next = fw->conns.prev = &fw->conns;
     memcpy(fw->upstreams, cfg->upstreams, sizeof fw->upstreams);
     fw->n_upstreams = cfg->n_upstreams;
+    fw->max_pending = cfg->max_forwarder_sockets ? cfg->max_forwarder_sockets : FWD_MAX_PENDING;
     uv_udp_init(loop, &fw->udp);
-    uv_tcp_init(loop, &fw->tcp);
-    fw->udp.data = fw->tcp.data = fw;
-    fw->handles = 2;
+    fw->udp.data = fw;
+    fw->handles = 1; /* the UDP handle; the acceptor is counted once it exists */
 
     /* One port for UDP and TCP: the kernel picks it for UDP; a few tries if TCP
      * finds it taken. Plain sockets first, handed to libuv only once both are
@@ -561,14 +612,15 @@ int forwarder_new(uv_loop_t *loop, const struct config_resolver *cfg, struct for
             close(tfd);
         ufd = tfd = -1;
     }
+    if (rc == 0)
+        memcpy(&fw->addr, addr, sizeof fw->addr);
     if (rc == 0 && (rc = uv_udp_open(&fw->udp, ufd)) < 0) {
         close(ufd);
         close(tfd);
-    } else if (rc == 0 && (rc = uv_tcp_open(&fw->tcp, tfd)) < 0) {
-        close(tfd); /* ufd is the UDP handle's now */
+    } else if (rc == 0 &&
+               (rc = acceptor_open(loop, tfd, 128, on_accept, fw, "forwarder", &fw->tcp)) == 0) {
+        fw->handles++; /* tfd is the acceptor's now, closed by it on failure too */
     }
-    if (rc == 0)
-        rc = uv_listen((uv_stream_t *)&fw->tcp, 128, on_accept);
     if (rc == 0)
         rc = uv_udp_recv_start(&fw->udp, udp_alloc, getdns_udp_recv);
     if (rc < 0) {
@@ -597,7 +649,7 @@ void forwarder_free(struct forwarder *fw)
         conn_release(c);
     }
     uv_close((uv_handle_t *)&fw->udp, fw_handle_closed);
-    uv_close((uv_handle_t *)&fw->tcp, fw_handle_closed);
+    acceptor_close(fw->tcp, fw_acceptor_closed);
 }
 
 void forwarder_get_stats(const struct forwarder *fw, struct forwarder_stats *st)

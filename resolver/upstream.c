@@ -46,6 +46,9 @@ struct upstream_fetch {
     getdns_transaction_t tid;
     int getdns_pending; /* a getdns request is outstanding */
     int closing;        /* counts timer handles still to close */
+    int finishing;      /* handing its result to the waiters */
+    struct upstream_fetch *next_orphan; /* on up->orphans: nobody waits, destroyed soon */
+    int orphaned;
     uint32_t attempt_ms;
 };
 
@@ -55,7 +58,9 @@ struct upstream {
     struct uvloop *uvloop;
     getdns_dict *extensions;
     uint32_t timeout_ms;
+    uint32_t max_in_flight; /* fitted to the open-file limit */
     struct upstream_fetch *buckets[UPSTREAM_BUCKETS];
+    struct upstream_fetch *orphans; /* fetches nobody waits for, to destroy next turn */
     struct upstream_stats stats;
     struct forwarder *forwarder; /* getdns's one upstream, unless DNS-over-TLS */
     uint8_t anchors[UPSTREAM_MAX_ANCHORS][DNS_MAX_NAME]; /* trust anchor owners, wire */
@@ -236,6 +241,9 @@ int upstream_new(uv_loop_t *loop, const struct config_resolver *cfg, struct upst
     }
     up->loop = loop;
     up->timeout_ms = cfg->timeout_ms;
+    up->max_in_flight = cfg->max_lookups ? cfg->max_lookups : UPSTREAM_MAX_IN_FLIGHT;
+    if (cfg->max_getdns_sockets)
+        uvloop_set_socket_limit(cfg->max_getdns_sockets);
     if (getdns_context_create(&up->ctx, 0) != GETDNS_RETURN_GOOD) {
         snprintf(err, errlen, "getdns_context_create failed");
         goto fail;
@@ -308,6 +316,14 @@ static void fetch_unlink(struct upstream_fetch *f)
 static void fetch_destroy(struct upstream_fetch *f)
 {
     struct upstream *up = f->up;
+    if (f->orphaned) {
+        struct upstream_fetch **pp = &up->orphans;
+        while (*pp && *pp != f)
+            pp = &(*pp)->next_orphan;
+        if (*pp)
+            *pp = f->next_orphan;
+        f->orphaned = 0;
+    }
     if (f->getdns_pending) {
         f->getdns_pending = 0; /* the CANCEL callback will see this and ignore */
         getdns_cancel_callback(up->ctx, f->tid);
@@ -324,6 +340,7 @@ static void fetch_finish(struct upstream_fetch *f, const struct upstream_result 
 {
     struct upstream_waiter *head = &f->waiters;
     fetch_unlink(f); /* new identical queries start a new fetch from here on */
+    f->finishing = 1;
     while (head->next != head) {
         struct upstream_waiter *w = head->next;
         w->prev->next = w->next;
@@ -487,7 +504,7 @@ int upstream_fetch(struct upstream *up, const uint8_t *qname, size_t qname_len, 
         joined = 1;
         up->stats.joined++;
     } else {
-        if (up->stats.in_flight >= UPSTREAM_MAX_IN_FLIGHT)
+        if (up->stats.in_flight >= up->max_in_flight)
             return UPSTREAM_EBUSY;
         f = calloc(1, sizeof *f);
         if (!f)
@@ -522,14 +539,32 @@ int upstream_fetch(struct upstream *up, const uint8_t *qname, size_t qname_len, 
     return 0;
 }
 
+static void orphan_timer_cb(uv_timer_t *t)
+{
+    fetch_destroy(t->data);
+}
+
 void upstream_cancel(struct upstream_waiter *w)
 {
-    if (!w->fetch)
+    struct upstream_fetch *f = w->fetch;
+    if (!f)
         return;
     w->prev->next = w->next;
     w->next->prev = w->prev;
     w->next = w->prev = NULL;
     w->fetch = NULL;
+    /* Nobody waits any more: its answer would be thrown away, so stop it and
+     * give back its slot and getdns's sockets (what keeps a flooding client's
+     * dropped queries from holding every lookup). Not from here, which may be
+     * inside a getdns callback: on the next turn of the loop, by its attempt
+     * timer; no new query joins it meanwhile. */
+    if (f->waiters.next == &f->waiters && !f->finishing && !f->closing && !f->orphaned) {
+        fetch_unlink(f);
+        f->orphaned = 1;
+        f->next_orphan = f->up->orphans;
+        f->up->orphans = f;
+        uv_timer_start(&f->attempt_timer, orphan_timer_cb, 0, 0);
+    }
 }
 
 void upstream_get_stats(const struct upstream *up, struct upstream_stats *st)
@@ -544,11 +579,14 @@ void upstream_free(struct upstream *up)
     for (int i = 0; i < UPSTREAM_BUCKETS; i++) {
         while (up->buckets[i]) {
             struct upstream_fetch *f = up->buckets[i];
-            while (f->waiters.next != &f->waiters)
-                upstream_cancel(f->waiters.next);
-            fetch_destroy(f);
+            if (f->waiters.next == &f->waiters)
+                fetch_destroy(f);
+            else
+                upstream_cancel(f->waiters.next); /* the last one orphans f */
         }
     }
+    while (up->orphans)
+        fetch_destroy(up->orphans);
     if (up->ctx)
         getdns_context_destroy(up->ctx);
     uvloop_free(up->uvloop);

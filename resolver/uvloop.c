@@ -34,14 +34,31 @@
  * and libuv aborts on the EBADF of its next epoll_ctl. So socket() and close()
  * called from inside libgetdns are tracked: a close from getdns of a number it
  * already closed, and has not had from socket() since, is dropped (and logged).
+ *
+ * getdns 1.6.0 cannot be cancelled safely once a socket() of its has failed
+ * with EMFILE or ENFILE: it parks the request on its context's pending list
+ * ("try again later"), getdns_cancel_callback() frees the request without
+ * taking it off that list, and the next request to finish resubmits the freed
+ * one (a heap-use-after-free, seen as a crash under fd exhaustion). So socket()
+ * called from libgetdns never reports EMFILE or ENFILE: it says ENOBUFS, which
+ * getdns treats as a plain failure of that request (upstream.c tries again).
+ * It also refuses (ENOBUFS) once getdns holds uvloop_set_socket_limit() sockets,
+ * so the lookups' fan-out cannot take the fds the other services were given.
+ *
+ * Costs: whether a caller is libgetdns is a range check against libgetdns's
+ * code segments (found once with dl_iterate_phdr); fstat() runs once per new
+ * poll (to know its file) and once more before the loop first polls it, since
+ * close() keeps the table honest for every close on the loop's thread.
  */
 #include "uvloop.h"
 
-#include <dlfcn.h>
+#include <errno.h>
+#include <link.h>
 #include <pthread.h>
-#include <sys/socket.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -56,6 +73,7 @@ struct uvloop_event {
     struct uvloop_event *next_on_fd;
     uv_timer_t *timer; /* NULL when no timeout */
     unsigned round;    /* last dispatch round it fired in */
+    struct uvloop_event *all_next, *all_prev; /* on the adapter's list of every event */
 };
 
 struct uvloop_fd {
@@ -82,6 +100,8 @@ struct uvloop {
     unsigned round;
     unsigned n_dirty;
     uv_prepare_t prepare;
+    struct uvloop_event events;  /* list head: every event scheduled and not cleared */
+    struct uvloop *next_adapter; /* on uvloop_adapters */
 };
 
 static struct uvloop_fd **fd_slot(struct uvloop *ul, int fd)
@@ -159,10 +179,6 @@ static void fd_update(struct uvloop_fd *fdp)
     fdp->events = want;
     if (want) {
         uv_poll_start(&fdp->poll, want, poll_cb);
-        if (!fdp->dirty) {
-            fdp->dirty = 1;
-            fdp->ul->n_dirty++;
-        }
     } else {
         uv_poll_stop(&fdp->poll);
     }
@@ -260,19 +276,13 @@ static getdns_return_t uvloop_schedule(getdns_eventloop *loop, int fd, uint64_t 
     if (fd >= 0 && (gev->read_cb || gev->write_cb)) {
         struct uvloop_fd **pp = fd_slot(ul, fd);
         struct uvloop_fd *fdp = *pp;
-        struct stat st;
-        if (fstat(fd, &st) != 0) {
-            free(e);
-            return GETDNS_RETURN_GENERIC_ERROR;
-        }
-        if (fdp && (fdp->dev != st.st_dev || fdp->ino != st.st_ino)) {
-            fd_retire_stale(fdp);
-            pp = fd_slot(ul, fd);
-            fdp = NULL;
-        }
         if (!fdp) {
+            /* A poll already in the table names its file: close() retires it
+             * before the number can be reused. Only a new one needs fstat(),
+             * to know its file, and a second look before the loop polls it. */
+            struct stat st;
             fdp = calloc(1, sizeof *fdp);
-            if (!fdp || uv_poll_init(ul->loop, &fdp->poll, fd) != 0) {
+            if (!fdp || fstat(fd, &st) != 0 || uv_poll_init(ul->loop, &fdp->poll, fd) != 0) {
                 free(fdp);
                 free(e);
                 return GETDNS_RETURN_GENERIC_ERROR;
@@ -282,6 +292,8 @@ static getdns_return_t uvloop_schedule(getdns_eventloop *loop, int fd, uint64_t 
             fdp->ino = st.st_ino;
             fdp->ul = ul;
             fdp->poll.data = fdp;
+            fdp->dirty = 1;
+            ul->n_dirty++;
             *pp = fdp;
         }
         e->fdp = fdp;
@@ -290,6 +302,10 @@ static getdns_return_t uvloop_schedule(getdns_eventloop *loop, int fd, uint64_t 
         fdp->list = e;
         fd_update(fdp);
     }
+    e->all_next = ul->events.all_next;
+    e->all_prev = &ul->events;
+    ul->events.all_next->all_prev = e;
+    ul->events.all_next = e;
     if (gev->timeout_cb && timeout != UINT64_MAX) {
         e->timer = malloc(sizeof *e->timer);
         if (!e->timer) {
@@ -319,6 +335,8 @@ static getdns_return_t uvloop_clear(getdns_eventloop *loop, getdns_eventloop_eve
             *pp = e->next_on_fd;
         fd_update(e->fdp);
     }
+    e->all_prev->all_next = e->all_next;
+    e->all_next->all_prev = e->all_prev;
     if (e->timer) {
         uv_timer_stop(e->timer);
         uv_close((uv_handle_t *)e->timer, timer_close_cb);
@@ -348,48 +366,153 @@ static getdns_eventloop_vmt uvloop_vmt = {
     uvloop_cleanup, uvloop_schedule, uvloop_clear, uvloop_run, uvloop_run_once,
 };
 
-/* Every live adapter, for close() (two exist for a moment during a reload). */
-#define UVLOOP_MAX_ADAPTERS 4
-static struct uvloop *uvloop_adapters[UVLOOP_MAX_ADAPTERS];
+/* Every live adapter, for close() (two exist for a moment during a reload;
+ * the list has no bound). */
+static struct uvloop *uvloop_adapters;
 static pthread_t uvloop_thread; /* the loop's thread: the only one that touches them */
+static int uvloop_thread_known;
 
-#define UVLOOP_MAX_FD 65536
-static uint8_t getdns_closed[UVLOOP_MAX_FD / 8]; /* fds getdns closed, not reopened by it */
+/* fds getdns closed and has not had from socket() since, and fds getdns has
+ * open: one bit each, grown with the fd numbers. Only libgetdns's calls and the
+ * loop's thread (the one getdns runs on) touch them. */
+static uint8_t *fd_closed_bits, *fd_open_bits;
+static size_t fd_bits_bytes;
+static size_t getdns_sockets_open, getdns_socket_limit = SIZE_MAX;
+static uint64_t getdns_socket_refusals;
+static int fd_max_open = -1; /* highest fd getdns ever opened, for uvloop_getdns_socket_at() */
+
+static int fd_bit(const uint8_t *bits, int fd)
+{
+    return (size_t)fd / 8 < fd_bits_bytes && (bits[fd / 8] & (1u << (fd % 8)));
+}
+
+/* Set or clear fd's bit in *bits (one of the two maps). 0, or -1 when the maps
+ * cannot grow: the fd is then not tracked, and that is logged. */
+static int fd_bit_set(uint8_t **bits, int fd, int on)
+{
+    if ((size_t)fd / 8 >= fd_bits_bytes) {
+        if (!on)
+            return 0;
+        size_t n = fd_bits_bytes ? fd_bits_bytes : 1024;
+        while (n <= (size_t)fd / 8)
+            n *= 2;
+        uint8_t *a = realloc(fd_closed_bits, n);
+        if (!a)
+            goto oom;
+        fd_closed_bits = a;
+        uint8_t *b = realloc(fd_open_bits, n);
+        if (!b)
+            goto oom;
+        fd_open_bits = b;
+        memset(a + fd_bits_bytes, 0, n - fd_bits_bytes);
+        memset(b + fd_bits_bytes, 0, n - fd_bits_bytes);
+        fd_bits_bytes = n;
+    }
+    if (on)
+        (*bits)[fd / 8] |= (uint8_t)(1u << (fd % 8));
+    else
+        (*bits)[fd / 8] &= (uint8_t) ~(1u << (fd % 8));
+    return 0;
+oom:
+    log_warnx("uvloop: out of memory tracking fd %d: it loses its double-close protection", fd);
+    return -1;
+}
+
+/* libgetdns's executable segments, found once. */
+#define UVLOOP_MAX_SEGMENTS 8
+static struct {
+    uintptr_t lo, hi;
+} getdns_text[UVLOOP_MAX_SEGMENTS];
+static int getdns_n_text;
+static pthread_once_t getdns_text_once = PTHREAD_ONCE_INIT;
+
+static int find_getdns_text(struct dl_phdr_info *info, size_t size, void *target)
+{
+    int mine = 0;
+    (void)size;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+        if (ph->p_type == PT_LOAD && (uintptr_t)target >= lo && (uintptr_t)target < lo + ph->p_memsz)
+            mine = 1;
+    }
+    if (!mine)
+        return 0;
+    for (int i = 0; i < info->dlpi_phnum && getdns_n_text < UVLOOP_MAX_SEGMENTS; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X)) {
+            getdns_text[getdns_n_text].lo = info->dlpi_addr + ph->p_vaddr;
+            getdns_text[getdns_n_text].hi = info->dlpi_addr + ph->p_vaddr + ph->p_memsz;
+            getdns_n_text++;
+        }
+    }
+    return 1;
+}
+
+static void getdns_text_init(void)
+{
+    dl_iterate_phdr(find_getdns_text, (void *)(uintptr_t)getdns_context_create);
+}
 
 /* Whether the code at addr (a return address) is libgetdns's. */
 static int called_from_getdns(const void *addr)
 {
-    static const void *getdns_base;
-    Dl_info here, lib;
-    if (!getdns_base) {
-        if (!dladdr((const void *)getdns_context_create, &lib))
-            return 0;
-        getdns_base = lib.dli_fbase;
-    }
-    return dladdr(addr, &here) && here.dli_fbase == getdns_base;
+    pthread_once(&getdns_text_once, getdns_text_init);
+    for (int i = 0; i < getdns_n_text; i++)
+        if ((uintptr_t)addr >= getdns_text[i].lo && (uintptr_t)addr < getdns_text[i].hi)
+            return 1;
+    return 0;
+}
+
+static int on_loop_thread(void)
+{
+    return uvloop_thread_known && pthread_equal(pthread_self(), uvloop_thread);
 }
 
 int socket(int domain, int type, int protocol)
 {
+    if (!called_from_getdns(__builtin_return_address(0)))
+        return (int)syscall(SYS_socket, domain, type, protocol);
+    if (getdns_sockets_open >= getdns_socket_limit) {
+        getdns_socket_refusals++;
+        errno = ENOBUFS; /* never EMFILE for getdns: see the head comment */
+        return -1;
+    }
     int fd = (int)syscall(SYS_socket, domain, type, protocol);
-    if (fd >= 0 && fd < UVLOOP_MAX_FD && called_from_getdns(__builtin_return_address(0)))
-        getdns_closed[fd / 8] &= (uint8_t) ~(1u << (fd % 8));
+    if (fd < 0) {
+        if (errno == EMFILE || errno == ENFILE) {
+            getdns_socket_refusals++;
+            errno = ENOBUFS;
+        }
+        return -1;
+    }
+    fd_bit_set(&fd_closed_bits, fd, 0);
+    if (fd_bit_set(&fd_open_bits, fd, 1) == 0) {
+        getdns_sockets_open++;
+        if (fd > fd_max_open)
+            fd_max_open = fd;
+    }
     return fd;
 }
 
 int close(int fd)
 {
-    if (fd >= 0 && fd < UVLOOP_MAX_FD && called_from_getdns(__builtin_return_address(0))) {
-        if (getdns_closed[fd / 8] & (1u << (fd % 8))) {
+    int from_getdns = fd >= 0 && called_from_getdns(__builtin_return_address(0));
+    int on_loop = fd >= 0 && on_loop_thread();
+    if (from_getdns) {
+        if (fd_bit(fd_closed_bits, fd)) {
             log_debug("uvloop: getdns closed fd %d a second time: ignored", fd);
             return 0;
         }
-        getdns_closed[fd / 8] |= (uint8_t)(1u << (fd % 8));
+        fd_bit_set(&fd_closed_bits, fd, 1);
     }
-    if (fd >= 0 && pthread_equal(pthread_self(), uvloop_thread)) {
-        for (int i = 0; i < UVLOOP_MAX_ADAPTERS; i++) {
-            struct uvloop *ul = uvloop_adapters[i];
-            struct uvloop_fd *fdp = ul ? *fd_slot(ul, fd) : NULL;
+    if ((from_getdns || on_loop) && fd_bit(fd_open_bits, fd)) {
+        fd_bit_set(&fd_open_bits, fd, 0);
+        getdns_sockets_open--;
+    }
+    if (on_loop) {
+        for (struct uvloop *ul = uvloop_adapters; ul; ul = ul->next_adapter) {
+            struct uvloop_fd *fdp = *fd_slot(ul, fd);
             if (fdp) {
                 /* Stopped and closed now, while fd is still the file it watches
                  * (inside a dispatch the close follows right after it). */
@@ -400,6 +523,44 @@ int close(int fd)
         }
     }
     return (int)syscall(SYS_close, fd);
+}
+
+void uvloop_set_socket_limit(size_t max)
+{
+    getdns_socket_limit = max ? max : SIZE_MAX;
+}
+
+void uvloop_get_stats(struct uvloop_stats *st)
+{
+    st->getdns_sockets = getdns_sockets_open;
+    st->getdns_socket_refusals = getdns_socket_refusals;
+}
+
+static int same_sockaddr(const struct sockaddr_storage *a, const struct sockaddr *b)
+{
+    if (a->ss_family != b->sa_family)
+        return 0;
+    if (b->sa_family == AF_INET) {
+        const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+        return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+    }
+    if (b->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+        return x->sin6_port == y->sin6_port && memcmp(&x->sin6_addr, &y->sin6_addr, 16) == 0;
+    }
+    return 0;
+}
+
+int uvloop_getdns_socket_at(const struct sockaddr *local)
+{
+    for (int fd = 0; fd <= fd_max_open; fd++) {
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof ss;
+        if (fd_bit(fd_open_bits, fd) && getsockname(fd, (struct sockaddr *)&ss, &len) == 0 &&
+            same_sockaddr(&ss, local))
+            return 1;
+    }
+    return 0;
 }
 
 static void adapter_closed(uv_handle_t *h)
@@ -414,17 +575,15 @@ struct uvloop *uvloop_new(uv_loop_t *loop)
         return NULL;
     ul->base.vmt = &uvloop_vmt;
     ul->loop = loop;
+    ul->events.all_next = ul->events.all_prev = &ul->events;
     uv_prepare_init(loop, &ul->prepare);
     ul->prepare.data = ul;
     uv_prepare_start(&ul->prepare, prepare_cb);
     uv_unref((uv_handle_t *)&ul->prepare);
     uvloop_thread = pthread_self();
-    for (int i = 0; i < UVLOOP_MAX_ADAPTERS; i++) {
-        if (!uvloop_adapters[i]) {
-            uvloop_adapters[i] = ul;
-            break;
-        }
-    }
+    uvloop_thread_known = 1;
+    ul->next_adapter = uvloop_adapters;
+    uvloop_adapters = ul;
     return ul;
 }
 
@@ -437,23 +596,30 @@ void uvloop_free(struct uvloop *ul)
 {
     if (!ul)
         return;
-    for (int i = 0; i < UVLOOP_MAX_ADAPTERS; i++)
-        if (uvloop_adapters[i] == ul)
-            uvloop_adapters[i] = NULL;
+    for (struct uvloop **pp = &uvloop_adapters; *pp; pp = &(*pp)->next_adapter) {
+        if (*pp == ul) {
+            *pp = ul->next_adapter;
+            break;
+        }
+    }
+    /* getdns_context_destroy() has run: the getdns events these point to may be
+     * freed already, so nothing of theirs is read or written here. */
+    while (ul->events.all_next != &ul->events) {
+        struct uvloop_event *e = ul->events.all_next;
+        e->all_next->all_prev = e->all_prev;
+        e->all_prev->all_next = e->all_next;
+        log_debug("uvloop: an event (fd %d) still registered at shutdown",
+                  e->fdp ? e->fdp->fd : -1);
+        if (e->timer) {
+            uv_timer_stop(e->timer);
+            uv_close((uv_handle_t *)e->timer, timer_close_cb);
+        }
+        free(e);
+    }
     for (int i = 0; i < UVLOOP_BUCKETS; i++) {
         while (ul->buckets[i]) {
             struct uvloop_fd *fdp = ul->buckets[i];
-            while (fdp->list) {
-                struct uvloop_event *e = fdp->list;
-                fdp->list = e->next_on_fd;
-                log_debug("uvloop: event on fd %d still registered at shutdown", fdp->fd);
-                e->gev->ev = NULL;
-                if (e->timer) {
-                    uv_timer_stop(e->timer);
-                    uv_close((uv_handle_t *)e->timer, timer_close_cb);
-                }
-                free(e);
-            }
+            fdp->list = NULL;
             fd_release(fdp);
         }
     }

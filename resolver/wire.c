@@ -18,16 +18,27 @@
 #define DNS_FLAG_AD 0x20
 #define DNS_FLAG_CD 0x10
 #define DNS_EDNS_DO 0x8000
+#define DNS_OPT_COOKIE 10
 #define DNS_OPT_EDE 15
 #define DNS_OPT_LEN 11 /* root owner, type, class, ttl, rdlength */
 #define DNS_MAX_LABEL 63
 
-/* Offsets of name suffixes already written to a reply, for compression. 0x3fff
- * is the largest offset a pointer can hold; names past it are not recorded. */
-#define DNS_COMP_MAX 256
+/* Name compression (RFC 1035 §4.1.4) in linear time. Every name suffix we
+ * write at an offset a pointer can hold (below 0x4000) goes into an
+ * open-addressing hash table keyed by the suffix's wire bytes (lowercased), so
+ * finding the longest suffix already written costs one probe sequence per label,
+ * whatever the size of the message: the old list of 256 offsets compared every
+ * label against every entry, and a 64 KB RRset of many-label names took most of
+ * a second to render. A slot holds the offset (14 bits) and 18 more bits of the
+ * hash as a tag; 0 is empty (no name starts at offset 0). Below 0x4000 there is
+ * room for at most 8192 suffixes (a label takes two bytes at least), so the
+ * table is never more than half full. Probe sequences are bounded: a crafted
+ * set of colliding names costs compression, never time. */
+#define COMP_SLOTS 16384 /* a power of two, twice the most suffixes there can be */
+#define COMP_MAX_PROBES 32
+#define COMP_MAX_LABELS 128 /* 255 bytes hold at most 127 labels and the root */
 struct comp_table {
-    uint16_t off[DNS_COMP_MAX];
-    unsigned n;
+    uint32_t slot[COMP_SLOTS];
 };
 
 const char *wire_strerror(int err)
@@ -291,21 +302,40 @@ static int opt_options_valid(const uint8_t *rdata, uint16_t rdlen)
     return 1;
 }
 
+/* The COOKIE option among an OPT's options (already checked to be well
+ * formed), into q. 0, or WIRE_EFORMERR for a bad length or a second one. */
+static int opt_cookie(const uint8_t *rdata, uint16_t rdlen, struct dns_query *q)
+{
+    for (size_t p = 0; p < rdlen; p += 4 + (size_t)get16(rdata + p + 2)) {
+        uint16_t olen = get16(rdata + p + 2);
+        if (get16(rdata + p) != DNS_OPT_COOKIE)
+            continue;
+        /* RFC 7873 §5.2.2: a client cookie of 8, and a server cookie of 8 to 32 */
+        if (q->cookie_len || olen < 8 || (olen > 8 && olen < 16) || olen > 40)
+            return WIRE_EFORMERR;
+        memcpy(q->cookie, rdata + p + 4, olen);
+        q->cookie_len = (uint8_t)olen;
+    }
+    return 0;
+}
+
 static int query_parse_body(const uint8_t *msg, size_t len, struct dns_query *q)
 {
     uint16_t qd = get16(msg + 4), an = get16(msg + 6), ns = get16(msg + 8), ar = get16(msg + 10);
     size_t pos = DNS_HEADER_LEN;
     int saw_opt = 0;
 
-    if (qd != 1)
+    if (qd > 1)
         return WIRE_EFORMERR;
-    if (dns_name_read(msg, len, &pos, q->qname, &q->qname_len) < 0 || len - pos < 4) {
-        q->qname_len = 0;
-        return WIRE_EFORMERR;
+    if (qd == 1) {
+        if (dns_name_read(msg, len, &pos, q->qname, &q->qname_len) < 0 || len - pos < 4) {
+            q->qname_len = 0;
+            return WIRE_EFORMERR;
+        }
+        q->qtype = get16(msg + pos);
+        q->qclass = get16(msg + pos + 2);
+        pos += 4;
     }
-    q->qtype = get16(msg + pos);
-    q->qclass = get16(msg + pos + 2);
-    pos += 4;
 
     for (unsigned i = 0; i < (unsigned)an + ns + ar; i++) {
         size_t start = pos;
@@ -327,11 +357,15 @@ static int query_parse_body(const uint8_t *msg, size_t len, struct dns_query *q)
         q->udp_size = size < 512 ? 512 : size;
         q->edns_version = rr[5];
         q->do_bit = (get16(rr + 6) & DNS_EDNS_DO) ? 1 : 0;
+        if (opt_cookie(rr + 10, rdlen, q) < 0)
+            return WIRE_EFORMERR;
     }
     if (pos != len) /* trailing garbage */
         return WIRE_EFORMERR;
     if (q->has_edns && q->edns_version > 0)
         return WIRE_EBADVERS;
+    if (qd == 0) /* RFC 7873 §5.4: only a cookie query may ask nothing */
+        return q->cookie_len ? WIRE_ENOQUESTION : WIRE_EFORMERR;
     return 0;
 }
 
@@ -469,34 +503,100 @@ static int comp_match(const uint8_t *out, size_t off, const uint8_t *s)
     }
 }
 
+/* Final mix of a suffix hash (a 32-bit avalanche), so that the slot and the
+ * tag both depend on every byte. */
+static uint32_t comp_mix(uint32_t h)
+{
+    h ^= h >> 16;
+    h *= 0x7feb352du;
+    h ^= h >> 15;
+    h *= 0x846ca68bu;
+    h ^= h >> 16;
+    return h;
+}
+
+/* Look the suffix s (with mixed hash h) up: 1 and its offset in *off when it
+ * was written before; 0 when it was not, with *free_slot where it may go
+ * (COMP_SLOTS when the probe sequence is exhausted). */
+static int comp_find(const struct comp_table *ct, const uint8_t *out, uint32_t h, const uint8_t *s,
+                     uint16_t *off, unsigned *free_slot)
+{
+    unsigned idx = h & (COMP_SLOTS - 1);
+    uint32_t tag = h >> 14;
+    for (unsigned probe = 0; probe < COMP_MAX_PROBES; probe++) {
+        uint32_t e = ct->slot[idx];
+        if (e == 0) {
+            *free_slot = idx;
+            return 0;
+        }
+        if ((e >> 14) == tag && comp_match(out, e & 0x3fff, s)) {
+            *off = (uint16_t)(e & 0x3fff);
+            return 1;
+        }
+        idx = (idx + 1) & (COMP_SLOTS - 1);
+    }
+    *free_slot = COMP_SLOTS;
+    return 0;
+}
+
 /* Write the uncompressed name at out+*n; with compress, end it with a pointer
- * to the longest suffix already written. Every label newly written becomes a
- * pointer target. */
+ * to the longest suffix already written. Every suffix newly written below
+ * offset 0x4000 becomes a pointer target. */
 static int name_write(const uint8_t *name, size_t name_len, int compress, struct comp_table *ct,
                       uint8_t *out, size_t cap, size_t *n)
 {
-    size_t i = 0, ptr_at = name_len; /* where the pointer replaces the rest */
+    size_t pos[COMP_MAX_LABELS];    /* where each label starts in name */
+    uint32_t hash[COMP_MAX_LABELS]; /* mixed hash of the suffix from that label */
+    unsigned slot[COMP_MAX_LABELS]; /* a free slot for it, or COMP_SLOTS: do not record */
+    unsigned labels = 0, j, k;
+    size_t ptr_at = name_len; /* where the pointer replaces the rest */
     uint16_t target = 0;
 
-    if (compress) {
-        for (i = 0; name[i] != 0; i += 1 + (size_t)name[i]) {
-            for (unsigned k = 0; k < ct->n; k++) {
-                if (comp_match(out, ct->off[k], name + i)) {
-                    ptr_at = i;
-                    target = ct->off[k];
-                    break;
-                }
-            }
-            if (ptr_at != name_len)
+    for (size_t i = 0; i < name_len && name[i] != 0; i += 1 + (size_t)name[i]) {
+        if (labels == COMP_MAX_LABELS)
+            return WIRE_EBADNAME;
+        pos[labels++] = i;
+    }
+    /* The suffix hashes, from the root up: each extends the one below it. */
+    uint32_t h = 0x811c9dc5u;
+    for (k = labels; k-- > 0;) {
+        for (size_t b = pos[k]; b <= pos[k] + name[pos[k]]; b++)
+            h = (h ^ lower(name[b])) * 16777619u;
+        hash[k] = comp_mix(h);
+    }
+    for (j = 0; j < labels; j++) {
+        uint16_t off;
+        slot[j] = COMP_SLOTS;
+        if (comp_find(ct, out, hash[j], name + pos[j], &off, &slot[j])) {
+            if (compress) {
+                ptr_at = pos[j];
+                target = off;
                 break;
+            }
+            slot[j] = COMP_SLOTS; /* already a target: nothing to record */
         }
     }
     size_t need = ptr_at == name_len ? name_len : ptr_at + 2;
     if (cap - *n < need)
         return WIRE_ENOSPC;
-    for (i = 0; i < ptr_at && name[i] != 0; i += 1 + (size_t)name[i])
-        if (ct->n < DNS_COMP_MAX && *n + i < 0x4000)
-            ct->off[ct->n++] = (uint16_t)(*n + i);
+    for (k = 0; k < j && k < labels; k++) {
+        size_t at = *n + pos[k];
+        if (at >= 0x4000)
+            break;
+        /* a suffix recorded just now may have taken the slot found for this one */
+        unsigned idx = slot[k];
+        if (idx == COMP_SLOTS)
+            continue;
+        for (unsigned probe = 0; ct->slot[idx] != 0; probe++) {
+            if (probe == COMP_MAX_PROBES) {
+                idx = COMP_SLOTS;
+                break;
+            }
+            idx = (idx + 1) & (COMP_SLOTS - 1);
+        }
+        if (idx != COMP_SLOTS)
+            ct->slot[idx] = (hash[k] >> 14) << 14 | (uint32_t)at;
+    }
     if (ptr_at == name_len) {
         memcpy(out + *n, name, name_len);
     } else {
@@ -549,7 +649,42 @@ static int rdata_write(const uint8_t *msg, size_t len, const struct dns_rr *rr,
     case DNS_TYPE_NS:
     case DNS_TYPE_CNAME:
     case DNS_TYPE_PTR:
+    case DNS_TYPE_MD: /* RFC 1035's obsolete mail types: well-known, so compressed */
+    case DNS_TYPE_MF:
+    case DNS_TYPE_MB:
+    case DNS_TYPE_MG:
+    case DNS_TYPE_MR:
         TRY(rdata_name_copy(msg, len, &pos, end, 1, ct, out, cap, n));
+        break;
+    case DNS_TYPE_MINFO:
+        TRY(rdata_name_copy(msg, len, &pos, end, 1, ct, out, cap, n));
+        TRY(rdata_name_copy(msg, len, &pos, end, 1, ct, out, cap, n));
+        break;
+    /* RFC 3597 §4: types after RFC 1035 whose names old servers compressed;
+     * read them decompressed, write them whole. */
+    case DNS_TYPE_RP:
+        TRY(rdata_name_copy(msg, len, &pos, end, 0, ct, out, cap, n));
+        TRY(rdata_name_copy(msg, len, &pos, end, 0, ct, out, cap, n));
+        break;
+    case DNS_TYPE_AFSDB:
+    case DNS_TYPE_RT:
+        TRY(rdata_bytes_copy(msg, &pos, 2, end, out, cap, n));
+        TRY(rdata_name_copy(msg, len, &pos, end, 0, ct, out, cap, n));
+        break;
+    case DNS_TYPE_PX:
+        TRY(rdata_bytes_copy(msg, &pos, 2, end, out, cap, n));
+        TRY(rdata_name_copy(msg, len, &pos, end, 0, ct, out, cap, n));
+        TRY(rdata_name_copy(msg, len, &pos, end, 0, ct, out, cap, n));
+        break;
+    case DNS_TYPE_NAPTR:
+        TRY(rdata_bytes_copy(msg, &pos, 4, end, out, cap, n));
+        for (int k = 0; k < 3; k++) /* flags, services, regexp: character-strings */
+            TRY(rdata_bytes_copy(msg, &pos, pos < end ? 1u + msg[pos] : 1u, end, out, cap, n));
+        TRY(rdata_name_copy(msg, len, &pos, end, 0, ct, out, cap, n));
+        break;
+    case DNS_TYPE_NXT:
+        TRY(rdata_name_copy(msg, len, &pos, end, 0, ct, out, cap, n));
+        TRY(rdata_bytes_copy(msg, &pos, end - pos, end, out, cap, n));
         break;
     case DNS_TYPE_DNAME:
         TRY(rdata_name_copy(msg, len, &pos, end, 0, ct, out, cap, n));
@@ -571,6 +706,7 @@ static int rdata_write(const uint8_t *msg, size_t len, const struct dns_rr *rr,
         TRY(rdata_name_copy(msg, len, &pos, end, 0, ct, out, cap, n));
         TRY(rdata_bytes_copy(msg, &pos, end - pos, end, out, cap, n));
         break;
+    case DNS_TYPE_SIG: /* RRSIG's layout */
     case DNS_TYPE_RRSIG:
         TRY(rdata_bytes_copy(msg, &pos, 18, end, out, cap, n));
         TRY(rdata_name_copy(msg, len, &pos, end, 0, ct, out, cap, n));
@@ -595,18 +731,22 @@ int dns_reply_render(const struct dns_query *q, enum dns_security sec, const uin
 {
     struct dns_rr_iter it;
     struct dns_rr rr;
-    struct comp_table ct = {.n = 0};
+    struct comp_table ct; /* 64 KB of stack, cleared per message */
     uint16_t count[4] = {0, 0, 0, 0};
     int rcode, rc, ext = 0;
     size_t n;
 
     if (dns_rr_iter_init(&it, upstream, upstream_len) < 0)
         return WIRE_EFORMERR;
+    memset(&ct, 0, sizeof ct);
     if (sec == DNS_BOGUS && !q->cd) {
         const char *text = NULL;
         int ede = dns_bogus_ede(upstream, upstream_len, now, &text);
         return dns_reply_error(q, DNS_RCODE_SERVFAIL, ede, text, out, cap, out_len);
     }
+    if (sec == DNS_INDETERMINATE && !q->cd)
+        return dns_reply_error(q, DNS_RCODE_SERVFAIL, DNS_EDE_DNSSEC_INDETERMINATE,
+                               "DNSSEC indeterminate", out, cap, out_len);
     rcode = upstream[3] & 0x0f;
     if (cap < DNS_HEADER_LEN + q->qname_len + 4)
         return WIRE_ENOSPC;
@@ -625,10 +765,12 @@ int dns_reply_render(const struct dns_query *q, enum dns_security sec, const uin
     while ((rc = dns_rr_iter_next(&it, &rr)) == 1) {
         if (rr.type == DNS_TYPE_OPT) {
             if (rr.section == DNS_SECTION_ADDITIONAL)
-                ext = (int)(rr.ttl >> 24);
+                ext |= (int)(rr.ttl >> 24); /* any of them: two OPTs are broken anyway */
             continue;
         }
-        if (!q->do_bit && is_dnssec_type(rr.type) && rr.type != q->qtype)
+        /* ANY asks for every type, the DNSSEC ones too (as Unbound answers it) */
+        if (!q->do_bit && is_dnssec_type(rr.type) && rr.type != q->qtype &&
+            q->qtype != DNS_TYPE_ANY)
             continue;
         rc = name_write(rr.owner, rr.owner_len, 1, &ct, out, cap, &n);
         if (rc < 0)
@@ -651,7 +793,9 @@ int dns_reply_render(const struct dns_query *q, enum dns_security sec, const uin
     }
     if (rc < 0)
         return rc;
-    rcode |= ext << 4;
+    if (ext) /* RFC 6891 §6.1.3: the upstream's BADVERS or BADCOOKIE, not ours to pass on */
+        return dns_reply_error(q, DNS_RCODE_SERVFAIL, DNS_EDE_OTHER, "upstream extended rcode", out,
+                               cap, out_len);
     if (q->has_edns) {
         rc = opt_write(q, rcode, DNS_EDE_NONE, NULL, out + n, cap - n);
         if (rc < 0)
@@ -712,6 +856,7 @@ int dns_reply_patch(uint8_t *msg, size_t *len, const struct dns_query *q, enum d
                     uint32_t elapsed_s)
 {
     size_t l = *len, pos = DNS_HEADER_LEN, opt_start = 0, opt_end = 0;
+    uint8_t opt_ext = 0;
     unsigned records;
 
     if (l < DNS_HEADER_LEN || get16(msg + 4) != 1)
@@ -738,6 +883,7 @@ int dns_reply_patch(uint8_t *msg, size_t *len, const struct dns_query *q, enum d
                   (uint16_t)((get16(rr + 6) & ~DNS_EDNS_DO) | (q->do_bit ? DNS_EDNS_DO : 0)));
             opt_start = start;
             opt_end = pos + 10 + rdlen;
+            opt_ext = rr[4];
         } else {
             uint32_t ttl = get32(rr + 4);
             put32(rr + 4, ttl > elapsed_s ? ttl - elapsed_s : 0);
@@ -755,10 +901,95 @@ int dns_reply_patch(uint8_t *msg, size_t *len, const struct dns_query *q, enum d
     /* RFC 6891 §7: no OPT in a reply to a query without one. Nothing points
      * into or past an OPT we wrote (pointers only go backwards). */
     if (opt_end && !q->has_edns) {
+        /* RFC 6891 §6.1.3: the upper rcode bits live in the OPT; without it
+         * the low bits alone would say something else (BADCOOKIE, 23, would
+         * read as YXDOMAIN, 7). */
+        if (opt_ext != 0)
+            msg[3] = (uint8_t)((msg[3] & 0xf0) | DNS_RCODE_SERVFAIL);
         memmove(msg + opt_start, msg + opt_end, l - opt_end);
         *len = l - (opt_end - opt_start);
         put16(msg + 10, (uint16_t)(get16(msg + 10) - 1));
     }
+    return 0;
+}
+
+int dns_reply_cap_ttls(uint8_t *msg, size_t len, uint32_t max_ttl, uint32_t max_neg_ttl)
+{
+    struct dns_rr_iter it;
+    struct dns_rr rr;
+    uint16_t qtype = 0;
+    uint32_t neg = max_neg_ttl;
+    int rc, has_answer = 0, negative;
+
+    if (dns_rr_iter_init(&it, msg, len) < 0)
+        return WIRE_EFORMERR;
+    if (get16(msg + 4) == 1) {
+        size_t pos = DNS_HEADER_LEN;
+        if (name_skip(msg, len, &pos) < 0 || len - pos < 4)
+            return WIRE_EFORMERR;
+        qtype = get16(msg + pos);
+    }
+    /* first pass: is it negative, and what does its SOA allow */
+    while ((rc = dns_rr_iter_next(&it, &rr)) == 1) {
+        uint32_t ttl = rr.ttl > 0x7fffffff ? 0 : rr.ttl;
+        if (rr.section == DNS_SECTION_ANSWER && (rr.type == qtype || qtype == DNS_TYPE_ANY))
+            has_answer = 1;
+        if (rr.section == DNS_SECTION_AUTHORITY && rr.type == DNS_TYPE_SOA && rr.rdlen >= 22) {
+            uint32_t minimum = get32(rr.rdata + rr.rdlen - 4);
+            if (minimum < neg)
+                neg = minimum;
+            if (ttl < neg)
+                neg = ttl;
+        }
+    }
+    if (rc < 0)
+        return rc;
+    negative = (msg[3] & 0x0f) == DNS_RCODE_NXDOMAIN ||
+               ((msg[3] & 0x0f) == DNS_RCODE_NOERROR && !has_answer);
+    dns_rr_iter_init(&it, msg, len);
+    while (dns_rr_iter_next(&it, &rr) == 1) {
+        if (rr.type == DNS_TYPE_OPT)
+            continue;
+        uint32_t ttl = rr.ttl > 0x7fffffff ? 0 : rr.ttl; /* RFC 2181 §8 */
+        if (ttl > max_ttl)
+            ttl = max_ttl;
+        if (negative && rr.section == DNS_SECTION_AUTHORITY && ttl > neg)
+            ttl = neg;
+        put32(msg + rr.rdata_offset - 6, ttl); /* TTL, then RDLENGTH, then rdata */
+    }
+    return 0;
+}
+
+int dns_reply_add_cookie(uint8_t *msg, size_t *len, size_t cap, const uint8_t *cookie,
+                         size_t cookie_len)
+{
+    size_t l = *len, pos = DNS_HEADER_LEN, last = 0;
+    uint16_t type = 0;
+
+    if (l < DNS_HEADER_LEN || get16(msg + 10) == 0)
+        return WIRE_EFORMERR;
+    for (unsigned i = 0, qd = get16(msg + 4); i < qd; i++) {
+        if (name_skip(msg, l, &pos) < 0 || l - pos < 4)
+            return WIRE_EFORMERR;
+        pos += 4;
+    }
+    for (unsigned i = 0, n = (unsigned)get16(msg + 6) + get16(msg + 8) + get16(msg + 10); i < n;
+         i++) {
+        last = pos;
+        if (rr_skip(msg, l, &pos, &type) < 0)
+            return WIRE_EFORMERR;
+    }
+    /* our OPT: a root owner, last in the message */
+    if (pos != l || type != DNS_TYPE_OPT || msg[last] != 0)
+        return WIRE_EFORMERR;
+    uint16_t rdlen = get16(msg + last + 9);
+    if (cap < l || cap - l < 4 + cookie_len || (size_t)rdlen + 4 + cookie_len > 0xffff)
+        return WIRE_ENOSPC;
+    put16(msg + l, DNS_OPT_COOKIE);
+    put16(msg + l + 2, (uint16_t)cookie_len);
+    memcpy(msg + l + 4, cookie, cookie_len);
+    put16(msg + last + 9, (uint16_t)(rdlen + 4 + cookie_len));
+    *len = l + 4 + cookie_len;
     return 0;
 }
 

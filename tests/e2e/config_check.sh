@@ -86,3 +86,19 @@ if [[ $plain =~ ^20[0-9]{2}-[0-9]{2}-[0-9]{2}T[0-9:.]+[+-][0-9]{4}\ daneguard:\ 
     [[ $journal == "daneguard: "* ]]; then
     pass log_timestamps_unless_journald
 else fail log_timestamps_unless_journald "plain='$plain' journal='$journal'"; fi
+
+# First start: once, the upstreams by address, the set-up page, the CA's
+# fingerprint and the next steps; the CA's creation logged once.
+dport=$(world_free_port 127.0.0.1) || exit 1
+pport=$(world_free_port 127.0.0.1) || exit 1
+printf 'resolver:\n  listen_addresses: ["127.0.0.1@%s"]\n  upstream_recursive_servers:\n    - address_data: 127.0.0.9\n    - address_data: ::1\n      port: 5353\nproxy:\n  listen_addresses: ["127.0.0.1@%s"]\n  ca_dir: "%s/firstca"\n' \
+    "$dport" "$pport" "$work" >"$work/first.yml"
+first=$(timeout 3 "$BIN" -c "$work/first.yml" 2>&1)
+fp=$(openssl x509 -in "$work/firstca/ca.crt" -noout -fingerprint -sha256 2>/dev/null | sed 's/.*=//')
+if [[ $first == *"started: DNS upstreams over UDP/TCP to 127.0.0.9, ::1 port 5353"* ]] &&
+    [[ $first == *"set-up page http://127.0.0.1:$pport/"* ]] && [ -n "$fp" ] &&
+    [[ $first == *"SHA-256 fingerprint $fp"* ]] &&
+    [[ $first == *"next: 1. \"nameserver 127.0.0.1\" in /etc/resolv.conf"* ]] &&
+    [ "$(grep -c 'created a new' <<<"$first")" = 1 ]; then
+    pass first_start_summary
+else fail first_start_summary "$first"; fi

@@ -11,7 +11,11 @@
  *        one record per line.
  * Oracles: text made from a record parses back to the same record; a DANE-EE
  * record made from a leaf that parsed always matches that chain; verdicts are
- * well formed.
+ * well formed. The same certificates also go to dane_verify_der() as DER,
+ * unparsable ones included: when every one parses it must agree with
+ * dane_verify() word for word; the SPKI walk finds mbedTLS's pk_raw in any
+ * certificate mbedTLS parses; and a leaf mbedTLS refuses but the walk reads
+ * is matched by DANE-EE records made from its bytes.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -51,8 +55,10 @@ static unsigned take_u8(struct cursor *c)
     return take(c, 1, &p) ? p[0] : 0;
 }
 
-/* Parse up to (count mod modulo) length-prefixed DER certificates into chain. */
-static void take_certs(struct cursor *c, unsigned modulo, mbedtls_x509_crt *chain)
+/* Parse up to (count mod modulo) length-prefixed DER certificates into chain;
+ * when raw is not NULL, also keep each one's bytes there (the caller frees). */
+static void take_certs(struct cursor *c, unsigned modulo, mbedtls_x509_crt *chain,
+                       struct dane_der *raw, size_t *nraw)
 {
     unsigned count = take_u8(c) % modulo;
     for (unsigned i = 0; i < count; i++) {
@@ -68,7 +74,10 @@ static void take_certs(struct cursor *c, unsigned modulo, mbedtls_x509_crt *chai
             return;
         memcpy(copy, der, len);
         (void)mbedtls_x509_crt_parse_der(chain, copy, len);
-        free(copy);
+        if (raw != NULL)
+            raw[(*nraw)++] = (struct dane_der){copy, len};
+        else
+            free(copy);
     }
 }
 
@@ -114,11 +123,76 @@ static void check_verdict(const struct dane_verdict *v, int rc, size_t n)
     CHECK(dane_result_name(v->result) != NULL);
 }
 
+/* The DER entry point on the same certificates (see the head comment). */
+static void check_der_path(const struct dane_tlsa *records, size_t n, const struct dane_der *raw,
+                           size_t nraw, const mbedtls_x509_crt *chain, const char *h,
+                           const mbedtls_x509_crt *ts, time_t now)
+{
+    struct dane_verdict v, w;
+    size_t same = 0, parsed = 0, shaped = 0;
+    int leaf_parsed = 0, leaf_shaped = 0;
+    const unsigned char *leaf_spki = NULL;
+    size_t leaf_spki_len = 0;
+    int rc = dane_verify_der(records, n, raw, nraw, h, ts, now, &v);
+    check_verdict(&v, rc, n);
+    for (size_t k = 0; k < nraw; k++) {
+        mbedtls_x509_crt crt;
+        const unsigned char *spki;
+        size_t spki_len;
+        mbedtls_x509_crt_init(&crt);
+        int walked = dane_cert_der_spki(raw[k].p, raw[k].len, &spki, &spki_len) == 0;
+        if (walked) /* inside the certificate */
+            CHECK(spki > raw[k].p && spki + spki_len < raw[k].p + raw[k].len);
+        if (mbedtls_x509_crt_parse_der(&crt, raw[k].p, raw[k].len) == 0) {
+            parsed++;
+            same += crt.raw.len == raw[k].len;
+            /* whatever mbedTLS parses, the walk reads, and finds its pk_raw */
+            CHECK(dane_cert_der_spki(crt.raw.p, crt.raw.len, &spki, &spki_len) == 0);
+            CHECK(spki_len == crt.pk_raw.len && memcmp(spki, crt.pk_raw.p, spki_len) == 0);
+            leaf_parsed |= k == 0;
+            shaped++;
+        } else if (walked) {
+            shaped++;
+            if (k == 0) {
+                leaf_shaped = 1;
+                leaf_spki = spki;
+                leaf_spki_len = spki_len;
+            }
+        }
+        mbedtls_x509_crt_free(&crt);
+    }
+    if (nraw > 0 && shaped < nraw)
+        CHECK(v.result != DANE_RESULT_MATCH); /* something is not a certificate */
+    if (nraw > 0 && shaped == nraw && !leaf_parsed && leaf_shaped) {
+        /* DANE-EE needs only the leaf's bytes */
+        struct dane_tlsa ee[2] = {{0}, {0}};
+        CHECK(dane_tlsa_make(&ee[0], DANE_USAGE_DANE_EE, 1, 1, leaf_spki, leaf_spki_len) == 0);
+        CHECK(dane_tlsa_make(&ee[1], DANE_USAGE_DANE_EE, 0, 2, raw[0].p, raw[0].len) == 0);
+        for (int e = 0; e < 2; e++) {
+            rc = dane_verify_der(&ee[e], 1, raw, nraw, h, ts, now, &w);
+            check_verdict(&w, rc, 1);
+            if (rc != 0 || w.result != DANE_RESULT_MATCH) {
+                fprintf(stderr, "fuzz_dane: DANE-EE of an unparsed leaf does not match: %s\n",
+                        w.reason);
+                abort();
+            }
+            dane_tlsa_clear(&ee[e]);
+        }
+    }
+    if (nraw > 0 && parsed == nraw && same == nraw) {
+        /* nothing unparsed: the two entry points agree word for word */
+        rc = dane_verify(records, n, chain, h, ts, now, &w);
+        CHECK(w.result == v.result && w.record == v.record && w.depth == v.depth);
+        CHECK(strcmp(w.reason, v.reason) == 0);
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct cursor c = {data, size};
     struct dane_tlsa records[MAX_RECORDS];
-    size_t n = 0;
+    struct dane_der raw[5];
+    size_t n = 0, nraw = 0;
     mbedtls_x509_crt chain, trust;
     const uint8_t *p;
     char host[256];
@@ -139,8 +213,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         memcpy(host, p, hlen);
         host[hlen] = '\0';
     }
-    take_certs(&c, 5, &chain);
-    take_certs(&c, 3, &trust);
+    take_certs(&c, 5, &chain, raw, &nraw);
+    take_certs(&c, 3, &trust, NULL, NULL);
 
     if (flags & 1) {
         /* text records, one per line */
@@ -192,6 +266,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     int rc = dane_verify(records, n, leaf, h, ts, now, &v);
     check_verdict(&v, rc, n);
+    check_der_path(records, n, raw, nraw, &chain, h, ts, now);
     if (dane_tlsa_count_usable(records, n) == 0 && rc == 0)
         CHECK(v.result == DANE_RESULT_NO_USABLE);
 
@@ -254,6 +329,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 out:
     for (size_t i = 0; i < MAX_RECORDS; i++)
         dane_tlsa_clear(&records[i]);
+    for (size_t k = 0; k < nraw; k++)
+        free((void *)raw[k].p);
     mbedtls_x509_crt_free(&chain);
     mbedtls_x509_crt_free(&trust);
     return 0;

@@ -8,6 +8,9 @@
  * same owners, types, classes, TTLs, and rdata with its names decompressed),
  * and patching and truncating it must keep it readable.
  *
+ * An upstream OPT with extended rcode bits, or a bogus or indeterminate status
+ * without CD, must give a readable SERVFAIL instead.
+ *
  * Control byte: bits 0-1 the DNSSEC status, bit 2 DO, bit 3 EDNS, bit 4 CD,
  * bit 5 AD, bit 6 RD, bit 7 "use example.com/A as the question".
  */
@@ -54,7 +57,23 @@ static int rdata_canon(const uint8_t *msg, size_t len, const struct dns_rr *rr, 
     int pre = 0, names = 0, post = 0;
     switch (rr->type) {
     case DNS_TYPE_NS: case DNS_TYPE_CNAME: case DNS_TYPE_PTR: case DNS_TYPE_DNAME:
+    case DNS_TYPE_MD: case DNS_TYPE_MF: case DNS_TYPE_MB: case DNS_TYPE_MG: case DNS_TYPE_MR:
         names = 1; break;
+    case DNS_TYPE_MINFO: case DNS_TYPE_RP: names = 2; break;
+    case DNS_TYPE_AFSDB: case DNS_TYPE_RT: pre = 2; names = 1; break;
+    case DNS_TYPE_PX: pre = 2; names = 2; break;
+    case DNS_TYPE_NXT: names = 1; post = -1; break;
+    case DNS_TYPE_SIG: pre = 18; names = 1; post = -1; break;
+    case DNS_TYPE_NAPTR:
+        /* order, preference and three character-strings before the name */
+        pre = 4;
+        for (int k = 0; k < 3; k++) {
+            if (rr->rdata_offset + (size_t)pre >= end)
+                return -1;
+            pre += 1 + msg[rr->rdata_offset + (size_t)pre];
+        }
+        names = 1;
+        break;
     case DNS_TYPE_SOA: names = 2; post = 20; break;
     case DNS_TYPE_MX: pre = 2; names = 1; break;
     case DNS_TYPE_SRV: pre = 6; names = 1; break;
@@ -122,7 +141,7 @@ static void check_round_trip(const struct dns_query *q, const uint8_t *up, size_
     while ((rc = dns_rr_iter_next(&iu, &ru)) == 1) {
         if (ru.type == DNS_TYPE_OPT)
             continue;
-        if (!q->do_bit && ru.type != q->qtype &&
+        if (!q->do_bit && ru.type != q->qtype && q->qtype != DNS_TYPE_ANY &&
             (ru.type == DNS_TYPE_RRSIG || ru.type == DNS_TYPE_NSEC || ru.type == DNS_TYPE_NSEC3))
             continue;
         CHECK(dns_rr_iter_next(&ir, &rr) == 1);
@@ -177,6 +196,9 @@ static void fuzz_query(const uint8_t *msg, size_t len)
     int rc = dns_query_parse(msg, len, &q);
     CHECK(rc <= 0);
     CHECK(q.qname_len <= DNS_MAX_NAME);
+    /* RFC 7873 §5.2.2: only cookies of 8, or 16 to 40 bytes, get through */
+    CHECK(q.cookie_len == 0 || q.cookie_len == 8 || (q.cookie_len >= 16 && q.cookie_len <= 40));
+    CHECK(rc != WIRE_ENOQUESTION || (q.cookie_len && q.qname_len == 0));
     if (rc == WIRE_ENOTQUERY)
         return;
     if (q.qname_len) {
@@ -189,11 +211,17 @@ static void fuzz_query(const uint8_t *msg, size_t len)
         }
     }
     int rcode = rc == 0 ? DNS_RCODE_REFUSED
+              : rc == WIRE_ENOQUESTION ? DNS_RCODE_NOERROR
               : rc == WIRE_ENOTIMP ? DNS_RCODE_NOTIMP
               : rc == WIRE_EBADVERS ? DNS_RCODE_BADVERS : DNS_RCODE_FORMERR;
     if (dns_reply_error(&q, rcode, DNS_EDE_PROHIBITED, "fuzz", out, sizeof out, &n) == 0) {
         CHECK(n <= sizeof out);
         must_walk(out, n);
+        /* the server's cookie goes into every reply to an EDNS query */
+        if (q.has_edns && q.cookie_len) {
+            CHECK(dns_reply_add_cookie(out, &n, sizeof out, q.cookie, q.cookie_len) == 0);
+            must_walk(out, n);
+        }
     }
     /* a small buffer must fail cleanly, never overrun */
     if (dns_reply_error(&q, rcode, DNS_EDE_OTHER, NULL, out, 20, &n) == 0)
@@ -224,10 +252,24 @@ static void fuzz_upstream(uint8_t ctl, const uint8_t *msg, size_t len)
     CHECK(rc == 0 || rc == WIRE_EFORMERR || rc == WIRE_ENOSPC);
     if (rc == 0) {
         CHECK(n >= DNS_HEADER_LEN && n <= sizeof out);
-        if (sec == DNS_BOGUS && !q.cd)
+        /* an upstream OPT with extended rcode bits is answered SERVFAIL */
+        int ext = 0;
+        if (dns_rr_iter_init(&it, msg, len) == 0)
+            while (dns_rr_iter_next(&it, &rr) == 1)
+                if (rr.type == DNS_TYPE_OPT && rr.section == DNS_SECTION_ADDITIONAL && rr.ttl >> 24)
+                    ext = 1;
+        if (((sec == DNS_BOGUS || sec == DNS_INDETERMINATE) && !q.cd) || ext) {
             must_walk(out, n);
-        else
+            CHECK((out[3] & 0x0f) == DNS_RCODE_SERVFAIL);
+        } else {
             check_round_trip(&q, msg, len, out, n);
+        }
+        /* capping TTLs keeps it readable, and caps them */
+        memcpy(copy, out, n);
+        CHECK(dns_reply_cap_ttls(copy, n, 86400, 3600) == 0);
+        if (dns_rr_iter_init(&it, copy, n) == 0)
+            while (dns_rr_iter_next(&it, &rr) == 1)
+                CHECK(rr.type == DNS_TYPE_OPT || rr.ttl <= 86400);
 
         /* as the cache does it: patch a copy for another client */
         if (q.qname_len) {
@@ -261,8 +303,15 @@ static void fuzz_upstream(uint8_t ctl, const uint8_t *msg, size_t len)
         if (dns_reply_render(&q, sec, msg, len, FUZZ_NOW, out, cap, &n) == 0)
             CHECK(n <= cap);
     }
-    /* hostile bytes handed straight to patch and truncate */
+    /* hostile bytes handed straight to patch, truncate, the TTL caps and the cookie */
     if (len <= sizeof copy) {
+        memcpy(copy, msg, len);
+        (void)dns_reply_cap_ttls(copy, len, 100, 10);
+        memcpy(copy, msg, len);
+        m = len;
+        if (dns_reply_add_cookie(copy, &m, sizeof copy, (const uint8_t *)"0123456789abcdef01234567",
+                                 24) == 0)
+            CHECK(m == len + 28);
         memcpy(copy, msg, len);
         m = len;
         (void)dns_reply_patch(copy, &m, &q, sec, 3600);

@@ -336,6 +336,61 @@ def dane_seeds():
                                            [bytes([2, 0, 0]) + der["ca"]]))
     write("dane", "garbage_der", seed(0, host, [der["leaf"][:100], b"\x30\x82\xff\xff"], [],
                                       [bytes([3, 1, 1]) + sha256(spki["leaf"])]))
+    dane_unparsable_seeds()
+
+
+def dane_unparsable_seeds():
+    """Certificates mbedTLS 2.28 cannot parse (issue 14): an "anonymous, never
+    valid" self-signed leaf (empty subject and issuer, notAfter 2020 before
+    notBefore 2030) and a leaf whose issuer name is empty, made with `openssl
+    ca`; and a self-signed leaf under DANE-TA records."""
+    with tempfile.TemporaryDirectory() as d:
+        with open(os.path.join(d, "ca.cnf"), "w") as f:
+            f.write("[ca]\ndefault_ca = a\n[a]\ndir = .\ndatabase = ./index.txt\n"
+                    "new_certs_dir = .\nrand_serial = yes\ndefault_md = sha256\npolicy = any\n"
+                    "unique_subject = no\n[any]\ncommonName = optional\n[req]\n"
+                    "distinguished_name = dn\nprompt = no\n[dn]\nCN = unused\n")
+        open(os.path.join(d, "index.txt"), "w").close()
+
+        def odd(name, subj, issuer, start, end):
+            openssl("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", name + ".key", cwd=d)
+            openssl("req", "-new", "-config", "ca.cnf", "-key", name + ".key", "-subj", subj,
+                    "-out", name + ".csr", cwd=d)
+            iss = ["-selfsign", "-keyfile", name + ".key"] if issuer is None else \
+                ["-cert", issuer + ".pem", "-keyfile", issuer + ".key"]
+            openssl("ca", "-batch", "-config", "ca.cnf", "-notext", "-in", name + ".csr", "-out",
+                    name + ".pem", "-subj", subj, "-startdate", start, "-enddate", end, *iss, cwd=d)
+            openssl("x509", "-in", name + ".pem", "-outform", "DER", "-out", name + ".der", cwd=d)
+            openssl("pkey", "-in", name + ".key", "-pubout", "-outform", "DER", "-out", name + ".spki",
+                    cwd=d)
+            return (open(os.path.join(d, name + ".der"), "rb").read(),
+                    open(os.path.join(d, name + ".spki"), "rb").read())
+
+        never, never_spki = odd("never", "/", None, "20300101000000Z", "20200101000000Z")
+        anon_ca, anon_ca_spki = odd("anonca", "/", None, "20200101000000Z", "20400101000000Z")
+        leaf, leaf_spki = odd("leaf", "/CN=www.example.com", "anonca", "20200101000000Z",
+                              "20400101000000Z")
+        self_der, self_spki = odd("self", "/CN=self.example.com", None, "20200101000000Z",
+                                  "20400101000000Z")
+
+    def certs(lst):
+        return bytes([len(lst)]) + b"".join(struct.pack(">H", len(c)) + c for c in lst)
+
+    def seed(host, chain, records):
+        out = bytes([0]) + struct.pack(">I", 1893456000) + bytes([len(host)]) + host  # 2030
+        return out + certs(chain) + certs([]) + b"".join(struct.pack(">H", len(r)) + r
+                                                          for r in records)
+
+    sha256 = lambda b: hashlib.sha256(b).digest()
+    host = b"www.example.com"
+    write("dane", "ee_unparsable_anon_never", seed(host, [never], [bytes([3, 1, 1]) + sha256(never_spki)]))
+    write("dane", "ee_unparsable_mismatch", seed(host, [never], [bytes([3, 0, 1]) + sha256(leaf)]))
+    write("dane", "ee_unparsable_chain", seed(host, [leaf, anon_ca],
+                                              [bytes([3, 0, 0]) + leaf, bytes([2, 1, 1]) + sha256(anon_ca_spki)]))
+    write("dane", "ta_self_signed_leaf_211", seed(b"self.example.com", [self_der],
+                                                  [bytes([2, 1, 1]) + sha256(self_spki)]))
+    write("dane", "ta_self_signed_leaf_210", seed(b"self.example.com", [self_der, self_der],
+                                                  [bytes([2, 1, 0]) + self_spki]))
 
 
 # ---- config -----------------------------------------------------------------

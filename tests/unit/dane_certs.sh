@@ -16,6 +16,12 @@
 #   rogue-root rogue-leaf (www.example.test, by rogue-root): another EC PKI
 #   client-leaf (www.example.test, by ec-int, extendedKeyUsage clientAuth only)
 #   tld-wild (SAN *.test, by ec-int: a wildcard over a whole TLD)
+# and certificates mbedTLS 2.28 cannot parse (X.509 v1, no extensions):
+#   anon-never (empty subject and issuer, self-signed, notBefore 2030 after
+#               notAfter 2020: "anonymous" and "never valid")   EC P-256
+#   anon-ca (empty subject and issuer, self-signed, 2020-2040)   EC P-256
+#   anon-leaf (CN www.example.test, empty issuer: by anon-ca)    EC P-256
+#   ed25519 (CN ed.example.test, self-signed, 2020-2040)         Ed25519
 # each as NAME.pem (certificate), NAME.key, NAME.der; and NAME.spki-sha256,
 # NAME.cert-sha256, NAME.spki-sha512 (hex, from the openssl pipeline).
 set -eu
@@ -38,6 +44,8 @@ copy_extensions = none
 email_in_dn = no
 [pol]
 commonName = supplied
+[pol_any]
+commonName = optional
 [req]
 distinguished_name = dn
 prompt = no
@@ -58,6 +66,8 @@ EOF
 key() { # name ec|rsa
     if [ "$2" = ec ]; then
         openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1.key" 2>/dev/null
+    elif [ "$2" = ed25519 ]; then
+        openssl genpkey -algorithm ed25519 -out "$1.key" 2>/dev/null
     else
         openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$1.key" 2>/dev/null
     fi
@@ -84,6 +94,29 @@ cert() {
     # shellcheck disable=SC2086
     openssl ca -batch -config ca.cnf -notext -in "$name.csr" -out "$name.pem" -subj "/CN=$cn" \
         -startdate "$start" -enddate "$end" $issargs $extargs 2>/dev/null
+    digests "$name"
+}
+
+# odd name alg subject issuer|self start end: no extensions, any subject (even
+# "/", an empty name), dates as given (even inverted); the default digest
+# (Ed25519 takes none).
+odd() {
+    name=$1 alg=$2 subj=$3 issuer=$4 start=$5 end=$6
+    key "$name" "$alg"
+    openssl req -new -config ca.cnf -key "$name.key" -subj "$subj" -out "$name.csr" 2>/dev/null
+    if [ "$issuer" = self ]; then
+        issargs="-selfsign -keyfile $name.key"
+    else
+        issargs="-cert $issuer.pem -keyfile $issuer.key"
+    fi
+    # shellcheck disable=SC2086
+    openssl ca -batch -config ca.cnf -policy pol_any -md default -notext -in "$name.csr" \
+        -out "$name.pem" -subj "$subj" -startdate "$start" -enddate "$end" $issargs 2>/dev/null
+    digests "$name"
+}
+
+digests() { # name
+    name=$1
     openssl x509 -in "$name.pem" -outform DER -out "$name.der"
     openssl x509 -in "$name.pem" -pubkey -noout | openssl pkey -pubin -outform DER |
         openssl dgst -sha256 | sed 's/.*= *//' >"$name.spki-sha256"
@@ -126,3 +159,8 @@ ext client.ext "DNS:www.example.test" clientAuth
 cert client-leaf ec "www.example.test" ec-int client.ext
 ext tldwild.ext "DNS:*.test" serverAuth
 cert tld-wild ec "tld wild" ec-int tldwild.ext
+
+odd anon-never ec / self 20300101000000Z 20200101000000Z
+odd anon-ca ec / self 20200101000000Z 20400101000000Z
+odd anon-leaf ec /CN=www.example.test anon-ca 20200101000000Z 20400101000000Z
+odd ed25519 ed25519 /CN=ed.example.test self 20200101000000Z 20400101000000Z

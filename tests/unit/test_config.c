@@ -129,7 +129,12 @@ static void check_defaults(const struct config *c)
     CHECK_INT_EQ(r->allow[1].prefix, 128);
     CHECK_INT_EQ(r->cache_size, 32 * 1024 * 1024);
     CHECK_INT_EQ(r->bogus_ttl_s, 60);
+    CHECK_INT_EQ(r->cache_max_ttl_s, 86400);
+    CHECK_INT_EQ(r->cache_max_negative_ttl_s, 3600);
     CHECK_STR_EQ(r->resolv_conf, "/etc/resolv.conf");
+    CHECK_INT_EQ(r->max_tcp_clients, 1024);
+    CHECK_INT_EQ(r->max_waiting_queries, 4096);
+    CHECK_INT_EQ(r->max_waiting_per_client, 64);
 
     CHECK_INT_EQ(p->enabled, 1);
     CHECK_INT_EQ(p->n_listen, 1);
@@ -212,7 +217,12 @@ static void test_resolver_keys(void)
              "  allow: [192.168.0.0/16, \"fd00::/8\", 10.1.2.3]\n"
              "  cache_size: 64m\n"
              "  bogus_ttl: 5\n"
-             "  resolv_conf: /run/resolv.conf\n");
+             "  resolv_conf: /run/resolv.conf\n"
+             "  max_tcp_clients: 100\n"
+             "  max_waiting_queries: 500\n"
+             "  max_waiting_per_client: 7\n"
+             "  cache_max_ttl: 600\n"
+             "  cache_max_negative_ttl: 60\n");
     CHECK_INT_EQ(r->n_listen, 3);
     CHECK_STR_EQ(r->listen[0].text, "127.0.0.1@5353");
     CHECK_INT_EQ(port_of(&r->listen[0]), 5353);
@@ -249,7 +259,12 @@ static void test_resolver_keys(void)
     CHECK_INT_EQ(r->allow[2].prefix, 32);
     CHECK_INT_EQ(r->cache_size, 64 * 1024 * 1024);
     CHECK_INT_EQ(r->bogus_ttl_s, 5);
+    CHECK_INT_EQ(r->cache_max_ttl_s, 600);
+    CHECK_INT_EQ(r->cache_max_negative_ttl_s, 60);
     CHECK_STR_EQ(r->resolv_conf, "/run/resolv.conf");
+    CHECK_INT_EQ(r->max_tcp_clients, 100);
+    CHECK_INT_EQ(r->max_waiting_queries, 500);
+    CHECK_INT_EQ(r->max_waiting_per_client, 7);
 }
 
 /* TLS with REQUIRED authentication needs a name for every upstream. */
@@ -753,6 +768,10 @@ static void test_errors_ranges(void)
     CHECK_ERR("resolver:\n  timeout: 99999999999999999999999\n",
               "t.yml:2: resolver.timeout: ", NULL);
     CHECK_ERR("resolver:\n  bogus_ttl: 86401\n", "t.yml:2: resolver.bogus_ttl: ", "out of range");
+    CHECK_ERR("resolver:\n  cache_max_ttl: 2147483648\n",
+              "t.yml:2: resolver.cache_max_ttl: ", "out of range");
+    CHECK_ERR("resolver:\n  cache_max_negative_ttl: -1\n",
+              "t.yml:2: resolver.cache_max_negative_ttl: ", "");
     CHECK_ERR("proxy:\n  max_connections: 0\n", "t.yml:2: proxy.max_connections: ", "out of range");
     CHECK_ERR("proxy:\n  cert_cache_entries: 0\n", "t.yml:2: proxy.cert_cache_entries: ", NULL);
     CHECK_ERR("proxy:\n  handshake_timeout: 0\n", "t.yml:2: proxy.handshake_timeout: ", NULL);

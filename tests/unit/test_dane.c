@@ -372,10 +372,8 @@ static void test_dane_ta(void)
     r = rec_hash("2 1 1", "ec-leaf", "spki-sha256");
     v = run(&r, 1, "ec-leaf ec-int", "www.example.test", NULL, T_2030);
     CHECK_INT_EQ(v.result, DANE_RESULT_FAIL);
-    dane_tlsa_clear(&r);
-    r = rec_hash("2 1 1", "self", "spki-sha256");
-    v = run(&r, 1, "self", "self.example.test", NULL, T_2030);
-    CHECK_INT_EQ(v.result, DANE_RESULT_FAIL);
+    CHECK(strstr(v.reason, "matches the public key of the leaf itself, but a DANE-TA") != NULL);
+    CHECK(strstr(v.reason, "self-signed") == NULL);
     dane_tlsa_clear(&r);
 
     /* RSA */
@@ -414,16 +412,20 @@ static void test_dane_ta_supplied_anchor(void)
     CHECK_INT_EQ(v.result, DANE_RESULT_FAIL);
     dane_tlsa_clear(&r);
 
+    /* a bare key reports the depth of the certificate it signed, as OpenSSL's
+     * SSL_get0_dane_authority() does (a "2 0 0" certificate above: depth 2) */
     r = rec_cert(2, 1, 0, "ec-root");
     v = run(&r, 1, "ec-leaf ec-int", "www.example.test", NULL, T_2030);
     CHECK_INT_EQ(v.result, DANE_RESULT_MATCH);
-    CHECK_INT_EQ(v.depth, 2);
+    CHECK_INT_EQ(v.depth, 1);
+    CHECK(strstr(v.reason, "signed the certificate at depth 1") != NULL);
     dane_tlsa_clear(&r);
 
     r = rec_cert(2, 1, 0, "ec-int"); /* the leaf alone, signed by the record's key */
     v = run(&r, 1, "ec-leaf", "www.example.test", NULL, T_2030);
     CHECK_INT_EQ(v.result, DANE_RESULT_MATCH);
-    CHECK_INT_EQ(v.depth, 1);
+    CHECK_INT_EQ(v.depth, 0);
+    CHECK(strstr(v.reason, "it signed the leaf") != NULL);
     v = run(&r, 1, "expired-leaf", "www.example.test", NULL, T_2030);
     CHECK_INT_EQ(v.result, DANE_RESULT_FAIL);
     CHECK(strstr(v.reason, "expired") != NULL);
@@ -434,6 +436,14 @@ static void test_dane_ta_supplied_anchor(void)
     r = rec_cert(2, 0, 0, "rsa-root");
     v = run(&r, 1, "rsa-leaf rsa-int", "rsa.example.test", NULL, T_2030);
     CHECK_INT_EQ(v.result, DANE_RESULT_MATCH);
+    CHECK_INT_EQ(v.depth, 2);
+    dane_tlsa_clear(&r);
+    r = rec_cert(2, 1, 0, "rsa-root");
+    v = run(&r, 1, "rsa-leaf rsa-int", "rsa.example.test", NULL, T_2030);
+    CHECK_INT_EQ(v.result, DANE_RESULT_MATCH);
+    CHECK_INT_EQ(v.depth, 1);
+    dane_tlsa_clear(&r);
+    r = rec_cert(2, 0, 0, "rsa-root");
     v = run(&r, 1, "ec-leaf ec-int", "www.example.test", NULL, T_2030);
     CHECK_INT_EQ(v.result, DANE_RESULT_FAIL);
     dane_tlsa_clear(&r);
@@ -771,6 +781,315 @@ static void test_pkix_alone(void)
     CHECK_INT_EQ(dane_pkix_verify(NULL, "www.example.test", &trust, T_2030, NULL), DANE_EINVAL);
 }
 
+/* RFC 7671 §5.2, OpenSSL, Postfix: a DANE-TA record names an issuer of the
+ * leaf, never the leaf itself, self-signed or not; a "2 1 0" key that
+ * verifies a self-signed leaf's signature is the one way in (depth 0). */
+static void test_dane_ta_self_signed_leaf(void)
+{
+    const char *forms[][2] = {{"2 1 1", "spki-sha256"}, {"2 0 1", "cert-sha256"},
+                              {"2 1 2", "spki-sha512"}};
+    for (int k = 0; k < 3; k++) {
+        struct dane_tlsa r = rec_hash(forms[k][0], "self", forms[k][1]);
+        struct dane_verdict v = run(&r, 1, "self", "self.example.test", NULL, T_2030);
+        CHECK_INT_EQ(v.result, DANE_RESULT_FAIL);
+        CHECK_INT_EQ(v.depth, -1);
+        CHECK(strstr(v.reason, "the leaf itself (a self-signed certificate), but a DANE-TA record "
+                               "must match a certificate above the leaf") != NULL);
+        CHECK(strstr(v.reason, "DANE-EE (3 ") != NULL);
+        CHECK(strstr(v.reason, "no TLSA record matches") == NULL);
+        /* the leaf sent twice is still only the leaf */
+        v = run(&r, 1, "self self", "self.example.test", NULL, T_2030);
+        CHECK_INT_EQ(v.result, DANE_RESULT_FAIL);
+        CHECK(strstr(v.reason, "the leaf itself") != NULL);
+        dane_tlsa_clear(&r);
+    }
+    /* "2 0 0" holding the leaf itself: no anchor of it (OpenSSL: no match) */
+    struct dane_tlsa r = rec_cert(2, 0, 0, "self");
+    struct dane_verdict v = run(&r, 1, "self", "self.example.test", NULL, T_2030);
+    CHECK_INT_EQ(v.result, DANE_RESULT_FAIL);
+    CHECK(strstr(v.reason, "matches the leaf itself (a self-signed certificate)") != NULL);
+    dane_tlsa_clear(&r);
+
+    /* "2 1 0" with the leaf's own key: the anchor signed it, depth 0, and the
+     * DANE-TA checks (name, dates) apply */
+    r = rec_cert(2, 1, 0, "self");
+    v = run(&r, 1, "self", "self.example.test", NULL, T_2030);
+    CHECK_INT_EQ(v.result, DANE_RESULT_MATCH);
+    CHECK_INT_EQ(v.depth, 0);
+    CHECK_INT_EQ(v.usage, 2);
+    CHECK(strstr(v.reason, "it signed the leaf (a self-signed leaf: its own key)") != NULL);
+    v = run(&r, 1, "self", "other.example.test", NULL, T_2030);
+    CHECK_INT_EQ(v.result, DANE_RESULT_FAIL);
+    CHECK(strstr(v.reason, "not for other.example.test") != NULL);
+    v = run(&r, 1, "self", "self.example.test", NULL, T_2050);
+    CHECK_INT_EQ(v.result, DANE_RESULT_FAIL);
+    CHECK(strstr(v.reason, "expired at 2040-01-01") != NULL);
+    /* the same key does not cover a leaf it did not sign */
+    v = run(&r, 1, "ec-leaf ec-int", "www.example.test", NULL, T_2030);
+    CHECK_INT_EQ(v.result, DANE_RESULT_FAIL);
+    dane_tlsa_clear(&r);
+
+    /* a "2 1 0" of a leaf that is not self-signed: the leaf itself, no match */
+    r = rec_cert(2, 1, 0, "ec-leaf");
+    v = run(&r, 1, "ec-leaf ec-int", "www.example.test", NULL, T_2030);
+    CHECK_INT_EQ(v.result, DANE_RESULT_FAIL);
+    CHECK(strstr(v.reason, "the leaf itself, but") != NULL);
+    dane_tlsa_clear(&r);
+}
+
+static struct dane_der read_der(const char *name, const char *ext)
+{
+    struct dane_der d = {NULL, 0};
+    FILE *f = fopen(path_of(name, ext), "rb");
+    unsigned char *buf = malloc(1 << 16);
+    if (f != NULL && buf != NULL) {
+        d.len = fread(buf, 1, 1 << 16, f);
+        d.p = buf;
+        buf = NULL;
+    }
+    if (f != NULL)
+        fclose(f);
+    free(buf);
+    if (d.p == NULL)
+        fprintf(stderr, "  cannot read %s.%s\n", name, ext);
+    return d;
+}
+
+static void free_der(struct dane_der *d, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free((void *)d[i].p);
+}
+
+/* dane_verify_der() on a chain given by names (DER files). */
+static struct dane_verdict run_der(struct dane_tlsa *r, size_t n, const char *chain,
+                                   const char *host, time_t now)
+{
+    struct dane_der d[20];
+    size_t nd = 0;
+    char copy[256];
+    struct dane_verdict v;
+    snprintf(copy, sizeof(copy), "%s", chain);
+    for (char *c = strtok(copy, " "); c != NULL && nd < 20; c = strtok(NULL, " "))
+        d[nd++] = read_der(c, "der");
+    int rc = dane_verify_der(r, n, d, nd, host, NULL, now, &v);
+    if (rc != 0)
+        fprintf(stderr, "  dane_verify_der: %s\n", dane_strerror(rc));
+    if (getenv("DANE_TEST_VERBOSE"))
+        fprintf(stderr, "  [%s] %s\n", dane_result_name(v.result), v.reason);
+    free_der(d, nd);
+    return v;
+}
+
+/* The SPKI walk finds what openssl finds, on certificates mbedTLS parses and
+ * on those it refuses, and refuses anything that is not a whole certificate. */
+static void test_der_spki_walk(void)
+{
+    const char *names[] = {"ec-root", "ec-int",  "ec-leaf",    "rsa-root",   "rsa-leaf",
+                           "self",    "wild",    "anon-never", "anon-leaf", "anon-ca", "ed25519"};
+    for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
+        struct dane_der der = read_der(names[k], "der"), want = read_der(names[k], "spki.der");
+        const unsigned char *spki = NULL;
+        size_t len = 0;
+        CHECK_INT_EQ(dane_cert_der_spki(der.p, der.len, &spki, &len), 0);
+        CHECK_INT_EQ(len, want.len);
+        if (spki != NULL && len == want.len)
+            CHECK_MEM_EQ(spki, want.p, len);
+        free_der(&der, 1);
+        free_der(&want, 1);
+    }
+    struct dane_der der = read_der("anon-never", "der");
+    const unsigned char *spki;
+    size_t len;
+    /* every strict prefix, each copied to its own allocation so that ASan
+     * sees any read past its end */
+    for (size_t cut = 0; cut < der.len; cut++) {
+        unsigned char *part = malloc(cut ? cut : 1);
+        memcpy(part, der.p, cut);
+        CHECK_INT_EQ(dane_cert_der_spki(part, cut, &spki, &len), DANE_ECERT);
+        free(part);
+    }
+    unsigned char *more = malloc(der.len + 1);
+    memcpy(more, der.p, der.len);
+    more[der.len] = 0;
+    CHECK_INT_EQ(dane_cert_der_spki(more, der.len + 1, &spki, &len), DANE_ECERT); /* trailing */
+    more[0] = 0x31; /* a SET, not a SEQUENCE */
+    CHECK_INT_EQ(dane_cert_der_spki(more, der.len, &spki, &len), DANE_ECERT);
+    free(more);
+    /* a serial number tagged [2], which mbedTLS also reads */
+    struct dane_der leaf = read_der("ec-leaf", "der"), leaf_key = read_der("ec-leaf", "spki.der");
+    unsigned char *tagged = malloc(leaf.len);
+    memcpy(tagged, leaf.p, leaf.len);
+    CHECK_INT_EQ(tagged[13],
+                 MBEDTLS_ASN1_INTEGER); /* after 30 82 LL LL 30 82 LL LL a0 03 02 01 02 */
+    tagged[13] = MBEDTLS_ASN1_CONTEXT_SPECIFIC | 2;
+    CHECK_INT_EQ(dane_cert_der_spki(tagged, leaf.len, &spki, &len), 0);
+    CHECK_INT_EQ(len, leaf_key.len);
+    free(tagged);
+    free_der(&leaf, 1);
+    free_der(&leaf_key, 1);
+    CHECK_INT_EQ(dane_cert_der_spki(NULL, 3, &spki, &len), DANE_EINVAL);
+    CHECK_INT_EQ(dane_cert_der_spki(der.p, der.len, NULL, &len), DANE_EINVAL);
+    struct dane_der key = read_der("anon-never", "spki.der"); /* a key is no certificate */
+    CHECK_INT_EQ(dane_cert_der_spki(key.p, key.len, &spki, &len), DANE_ECERT);
+    free_der(&key, 1);
+    free_der(&der, 1);
+}
+
+/* Certificates mbedTLS 2.28 cannot parse: DANE-EE needs only their bytes
+ * (RFC 7671 §5.1); every other usage fails, saying why. */
+static void test_unparsable_dane_ee(void)
+{
+    const char *names[] = {"anon-never", "anon-leaf", "anon-ca", "ed25519"};
+    for (size_t k = 0; k < 4; k++) {
+        /* the premise: mbedTLS refuses it, with a certificate parse error */
+        struct dane_der der = read_der(names[k], "der");
+        mbedtls_x509_crt crt;
+        mbedtls_x509_crt_init(&crt);
+        int ret = mbedtls_x509_crt_parse_der(&crt, der.p, der.len);
+        CHECK(ret != 0);
+        CHECK_INT_EQ(dane_cert_parse_error(ret), 1);
+        mbedtls_x509_crt_free(&crt);
+        free_der(&der, 1);
+
+        const char *forms[][2] = {{"3 1 1", "spki-sha256"}, {"3 0 1", "cert-sha256"},
+                                  {"3 1 2", "spki-sha512"}};
+        for (int f = 0; f < 3; f++) {
+            struct dane_tlsa r = rec_hash(forms[f][0], names[k], forms[f][1]);
+            struct dane_verdict v = run_der(&r, 1, names[k], "www.example.test", T_2030);
+            CHECK_INT_EQ(v.result, DANE_RESULT_MATCH);
+            CHECK_INT_EQ(v.depth, 0);
+            CHECK_INT_EQ(v.usage, 3);
+            CHECK(strstr(v.reason, "mbedTLS cannot parse the leaf") != NULL);
+            dane_tlsa_clear(&r);
+        }
+        /* matching types 0: the whole DER and the whole SPKI */
+        struct dane_der full = read_der(names[k], "der"), key = read_der(names[k], "spki.der");
+        struct dane_tlsa r[2] = {{0}, {0}};
+        CHECK_INT_EQ(dane_tlsa_make(&r[0], 3, 0, 0, full.p, full.len), 0);
+        CHECK_INT_EQ(dane_tlsa_make(&r[1], 3, 1, 0, key.p, key.len), 0);
+        for (int f = 0; f < 2; f++) {
+            struct dane_verdict v = run_der(&r[f], 1, names[k], NULL, T_2019);
+            CHECK_INT_EQ(v.result, DANE_RESULT_MATCH);
+        }
+        clear_all(r, 2);
+        free_der(&full, 1);
+        free_der(&key, 1);
+
+        /* a record for another key fails, with the leaf's key and why */
+        struct dane_tlsa other = rec_hash("3 1 1", "ec-leaf", "spki-sha256");
+        struct dane_verdict v = run_der(&other, 1, names[k], "www.example.test", T_2030);
+        CHECK_INT_EQ(v.result, DANE_RESULT_FAIL);
+        CHECK_INT_EQ(v.record, -1);
+        CHECK(strstr(v.reason, "no TLSA record matches the chain") != NULL);
+        CHECK(strstr(v.reason, "mbedTLS cannot parse the certificate at depth 0") != NULL);
+        CHECK(strstr(v.reason, read_text(names[k], "spki-sha256")) != NULL);
+        dane_tlsa_clear(&other);
+    }
+    /* "anonymous, never valid" at any time */
+    struct dane_tlsa r = rec_hash("3 1 1", "anon-never", "spki-sha256");
+    time_t times[] = {T_2019, T_2020, T_2030, T_2050};
+    for (int t = 0; t < 4; t++)
+        CHECK_INT_EQ(run_der(&r, 1, "anon-never", "x.test", times[t]).result, DANE_RESULT_MATCH);
+    dane_tlsa_clear(&r);
+
+    /* DANE-TA over a chain mbedTLS cannot parse: refused, saying so, even
+     * where the record matches a certificate's bytes */
+    r = rec_hash("2 1 1", "anon-ca", "spki-sha256");
+    struct dane_verdict v = run_der(&r, 1, "anon-leaf anon-ca", "www.example.test", T_2030);
+    CHECK_INT_EQ(v.result, DANE_RESULT_FAIL);
+    CHECK(strstr(v.reason, "DANE-TA and PKIX records need a certificate chain mbedTLS can parse") !=
+          NULL);
+    CHECK(strstr(v.reason, "(X509 - ") != NULL);
+    dane_tlsa_clear(&r);
+    /* ... and an unparsable certificate above a good leaf blocks DANE-TA too,
+     * but not DANE-EE */
+    struct dane_tlsa two[2] = {rec_hash("2 1 1", "ec-int", "spki-sha256"),
+                               rec_hash("3 1 1", "ec-leaf", "spki-sha256")};
+    v = run_der(two, 1, "ec-leaf ec-int anon-never", "www.example.test", T_2030);
+    CHECK_INT_EQ(v.result, DANE_RESULT_FAIL);
+    CHECK(strstr(v.reason, "cannot parse the certificate at depth 2") != NULL);
+    v = run_der(two, 2, "ec-leaf ec-int anon-never", "www.example.test", T_2030);
+    CHECK_INT_EQ(v.result, DANE_RESULT_MATCH);
+    CHECK_INT_EQ(v.usage, 3);
+    clear_all(two, 2);
+    /* PKIX: the same */
+    r = rec_hash("1 1 1", "anon-never", "spki-sha256");
+    v = run_der(&r, 1, "anon-never", "www.example.test", T_2030);
+    CHECK_INT_EQ(v.result, DANE_RESULT_FAIL);
+    CHECK(strstr(v.reason, "need a certificate chain mbedTLS can parse") != NULL);
+    dane_tlsa_clear(&r);
+}
+
+/* dane_verify_der() on chains mbedTLS parses: the same verdicts as
+ * dane_verify(); and bad input. */
+static void test_verify_der(void)
+{
+    struct dane_tlsa r = rec_hash("2 1 1", "ec-int", "spki-sha256");
+    struct dane_verdict v = run_der(&r, 1, "ec-leaf ec-int", "www.example.test", T_2030);
+    CHECK_INT_EQ(v.result, DANE_RESULT_MATCH);
+    CHECK_INT_EQ(v.depth, 1);
+    v = run_der(&r, 1, "ec-leaf ec-int", "mail.example.test", T_2030);
+    CHECK_INT_EQ(v.result, DANE_RESULT_FAIL);
+    CHECK(strstr(v.reason, "not for mail.example.test") != NULL);
+    v = run_der(&r, 1, "expired-leaf ec-int", "www.example.test", T_2030);
+    CHECK_INT_EQ(v.result, DANE_RESULT_FAIL);
+    dane_tlsa_clear(&r);
+    r = rec_cert(2, 0, 0, "ec-root");
+    v = run_der(&r, 1, "ec-leaf ec-int", "www.example.test", T_2030);
+    CHECK_INT_EQ(v.result, DANE_RESULT_MATCH);
+    CHECK_INT_EQ(v.depth, 2);
+    dane_tlsa_clear(&r);
+
+    r = rec_hash("3 1 1", "ec-leaf", "spki-sha256");
+    /* not a certificate at all */
+    const unsigned char junk[] = {0x30, 0x03, 0x02, 0x01, 0x01};
+    struct dane_der d[17];
+    d[0] = (struct dane_der){junk, sizeof(junk)};
+    CHECK_INT_EQ(dane_verify_der(&r, 1, d, 1, "x.test", NULL, T_2030, &v), 0);
+    CHECK_INT_EQ(v.result, DANE_RESULT_FAIL);
+    CHECK(strstr(v.reason, "depth 0 is not a DER X.509 certificate") != NULL);
+    CHECK_INT_EQ(dane_verify_der(&r, 1, d, 0, "x.test", NULL, T_2030, &v), 0);
+    CHECK(strstr(v.reason, "no certificate") != NULL);
+    CHECK_INT_EQ(dane_verify_der(&r, 1, NULL, 2, "x.test", NULL, T_2030, &v), DANE_EINVAL);
+    CHECK_INT_EQ(v.result, DANE_RESULT_FAIL);
+    struct dane_der leaf = read_der("ec-leaf", "der");
+    for (int k = 0; k < 17; k++)
+        d[k] = leaf;
+    CHECK_INT_EQ(dane_verify_der(&r, 1, d, 17, "x.test", NULL, T_2030, &v), 0);
+    CHECK(strstr(v.reason, "more than 16") != NULL);
+    CHECK_INT_EQ(dane_verify_der(&r, 1, d, 16, "x.test", NULL, T_2030, &v), 0);
+    CHECK_INT_EQ(v.result, DANE_RESULT_MATCH);
+    free_der(&leaf, 1);
+    dane_tlsa_clear(&r);
+}
+
+/* The handshake side: which mbedTLS codes mean "the peer's certificate does
+ * not parse", and the words for it. */
+static void test_parse_error_codes(void)
+{
+    CHECK_INT_EQ(
+        dane_cert_parse_error(MBEDTLS_ERR_X509_INVALID_NAME + MBEDTLS_ERR_ASN1_OUT_OF_DATA), 1);
+    CHECK_INT_EQ(dane_cert_parse_error(MBEDTLS_ERR_X509_INVALID_DATE), 1);
+    CHECK_INT_EQ(
+        dane_cert_parse_error(MBEDTLS_ERR_X509_UNKNOWN_SIG_ALG + MBEDTLS_ERR_OID_NOT_FOUND), 1);
+    CHECK_INT_EQ(dane_cert_parse_error(MBEDTLS_ERR_PK_UNKNOWN_PK_ALG), 1);
+    CHECK_INT_EQ(dane_cert_parse_error(MBEDTLS_ERR_X509_CERT_VERIFY_FAILED), 0);
+    CHECK_INT_EQ(dane_cert_parse_error(MBEDTLS_ERR_X509_ALLOC_FAILED), 0);
+    CHECK_INT_EQ(dane_cert_parse_error(-0x7280), 0); /* MBEDTLS_ERR_SSL_CONN_EOF */
+    CHECK_INT_EQ(dane_cert_parse_error(-0x0060), 0); /* a bare ASN.1 code */
+    CHECK_INT_EQ(dane_cert_parse_error(0), 0);
+    CHECK_INT_EQ(dane_cert_parse_error(1), 0);
+    char buf[512];
+    dane_cert_unparsable_reason(buf, sizeof(buf),
+                                MBEDTLS_ERR_X509_INVALID_NAME + MBEDTLS_ERR_ASN1_OUT_OF_DATA);
+    CHECK(strstr(buf, "the server's certificate cannot be parsed by mbedTLS (X509 - ") != NULL);
+    CHECK(strstr(buf, "-0x23e0") != NULL);
+    volatile size_t small = 20; /* truncation on purpose: keep the compiler's warning out */
+    dane_cert_unparsable_reason(buf, small, MBEDTLS_ERR_X509_INVALID_NAME);
+    CHECK_INT_EQ(strlen(buf), 19);
+}
+
 int main(void)
 {
     char cmd[2 * PATH_MAX + 64], script[PATH_MAX];
@@ -813,6 +1132,11 @@ int main(void)
     UNIT_RUN(test_bad_arguments);
     UNIT_RUN(test_name_rules);
     UNIT_RUN(test_pkix_alone);
+    UNIT_RUN(test_dane_ta_self_signed_leaf);
+    UNIT_RUN(test_der_spki_walk);
+    UNIT_RUN(test_unparsable_dane_ee);
+    UNIT_RUN(test_verify_der);
+    UNIT_RUN(test_parse_error_codes);
 
     mbedtls_x509_crt_free(&trust);
     if (!getenv("DANE_TEST_KEEP")) {

@@ -818,6 +818,12 @@ static void test_render_no_do(void)
     counts(out, len, c);
     CHECK_INT_EQ(c[1], 4);
     CHECK_INT_EQ(c[2], 2);
+    /* so does ANY (every type), as Unbound answers it */
+    query_for(&q, "www.example.com", DNS_TYPE_ANY, 1, 0);
+    CHECK_INT_EQ(dns_reply_render(&q, DNS_INSECURE, up.b, up.n, NOW, out, sizeof out, &len), 0);
+    counts(out, len, c);
+    CHECK_INT_EQ(c[1], 4);
+    CHECK_INT_EQ(c[2], 3);
 }
 
 static void test_render_ad(void)
@@ -987,6 +993,528 @@ static void test_patch(void)
     CHECK_INT_EQ(dns_reply_patch(out, &len2, &q2, DNS_SECURE, 0), WIRE_EFORMERR);
     len2 = 11;
     CHECK_INT_EQ(dns_reply_patch(out, &len2, &q2, DNS_SECURE, 0), WIRE_EFORMERR);
+}
+
+/* ---- large answers: linear-time compression ---- */
+
+/* A growable message builder for answers larger than struct mb holds. */
+struct bigmsg {
+    uint8_t *b;
+    size_t n;
+};
+
+static void bm_u8(struct bigmsg *m, unsigned v)
+{
+    m->b[m->n++] = (uint8_t)v;
+}
+
+static void bm_u16(struct bigmsg *m, unsigned v)
+{
+    bm_u8(m, v >> 8);
+    bm_u8(m, v & 0xff);
+}
+
+static void bm_name(struct bigmsg *m, const char *text)
+{
+    uint8_t w[DNS_MAX_NAME];
+    size_t l;
+    CHECK_INT_EQ(dns_name_from_text(text, w, &l), 0);
+    memcpy(m->b + m->n, w, l);
+    m->n += l;
+}
+
+/* A record with an uncompressed owner; rdata is a name when rd_name, else 4 bytes. */
+static void bm_rr(struct bigmsg *m, const char *owner, unsigned type, const char *rd_name)
+{
+    bm_name(m, owner);
+    bm_u16(m, type);
+    bm_u16(m, DNS_CLASS_IN);
+    bm_u16(m, 0);
+    bm_u16(m, 3600);
+    size_t at = m->n;
+    bm_u16(m, 0);
+    if (rd_name)
+        bm_name(m, rd_name);
+    else
+        bm_u16(m, 0x7f00), bm_u16(m, 1);
+    size_t l = m->n - at - 2;
+    m->b[at] = (uint8_t)(l >> 8);
+    m->b[at + 1] = (uint8_t)l;
+}
+
+/* Every record of out equals the one of up at the same place (names compared
+ * decompressed, rdata names too), up's OPT aside. */
+static void same_records(const uint8_t *up, size_t up_len, const uint8_t *out, size_t out_len)
+{
+    struct dns_rr_iter a, b;
+    struct dns_rr ra, rb;
+    int rc;
+    CHECK_INT_EQ(dns_rr_iter_init(&a, up, up_len), 0);
+    CHECK_INT_EQ(dns_rr_iter_init(&b, out, out_len), 0);
+    while ((rc = dns_rr_iter_next(&b, &rb)) == 1) {
+        if (rb.type == DNS_TYPE_OPT)
+            continue;
+        CHECK_INT_EQ(dns_rr_iter_next(&a, &ra), 1);
+        CHECK(dns_name_equal(ra.owner, ra.owner_len, rb.owner, rb.owner_len));
+        CHECK_INT_EQ(ra.type, rb.type);
+        CHECK_INT_EQ(ra.ttl, rb.ttl);
+        if (ra.type == DNS_TYPE_PTR) {
+            uint8_t na[DNS_MAX_NAME], nb[DNS_MAX_NAME];
+            size_t la, lb, pa = ra.rdata_offset, pb = rb.rdata_offset;
+            CHECK_INT_EQ(dns_name_read(up, up_len, &pa, na, &la), 0);
+            CHECK_INT_EQ(dns_name_read(out, out_len, &pb, nb, &lb), 0);
+            CHECK(dns_name_equal(na, la, nb, lb));
+            CHECK_INT_EQ(pb, rb.rdata_offset + rb.rdlen);
+        } else {
+            CHECK_INT_EQ(ra.rdlen, rb.rdlen);
+            CHECK_MEM_EQ(ra.rdata, rb.rdata, ra.rdlen);
+        }
+    }
+    CHECK_INT_EQ(rc, 0);
+    CHECK_INT_EQ(b.pos, out_len);
+}
+
+static void test_render_large(void)
+{
+    struct bigmsg m = {.b = malloc(70000)};
+    uint8_t *out = malloc(65535);
+    struct dns_query q;
+    size_t len;
+    char name[300];
+
+    /* 400 PTR targets, then an address for each in additional: every target
+     * must stay a pointer target, however many there are (the old table held
+     * 256), so each additional owner is a 2-byte pointer. */
+    m.n = 0;
+    bm_u16(&m, 1);
+    bm_u16(&m, 0x8180);
+    bm_u16(&m, 1);
+    bm_u16(&m, 400);
+    bm_u16(&m, 0);
+    bm_u16(&m, 400);
+    bm_name(&m, "ptr.example");
+    bm_u16(&m, DNS_TYPE_PTR);
+    bm_u16(&m, DNS_CLASS_IN);
+    for (int i = 0; i < 400; i++) {
+        snprintf(name, sizeof name, "h%03d.example", i);
+        bm_rr(&m, "ptr.example", DNS_TYPE_PTR, name);
+    }
+    for (int i = 0; i < 400; i++) {
+        snprintf(name, sizeof name, "h%03d.example", i);
+        bm_rr(&m, name, DNS_TYPE_A, NULL);
+    }
+    query_for(&q, "ptr.example", DNS_TYPE_PTR, 1, 0);
+    CHECK_INT_EQ(dns_reply_render(&q, DNS_INSECURE, m.b, m.n, NOW, out, 65535, &len), 0);
+    same_records(m.b, m.n, out, len);
+    /* header, question, 400 x (pointer, fixed part, "h000" + pointer),
+     * 400 x (pointer, fixed part, address), our OPT */
+    CHECK_INT_EQ(len, 12 + 17 + 400 * (2 + 10 + 7) + 400 * (2 + 10 + 4) + 11);
+
+    /* About 64 KB of long names of many one-letter labels that differ near
+     * the root: what made label-by-label matching slow. Past offset 0x4000
+     * nothing can be pointed at; everything must still read back. */
+    m.n = 0;
+    bm_u16(&m, 1);
+    bm_u16(&m, 0x8180);
+    bm_u16(&m, 1);
+    bm_u16(&m, 0);
+    bm_u16(&m, 0);
+    bm_u16(&m, 0);
+    bm_name(&m, "big.example");
+    bm_u16(&m, DNS_TYPE_PTR);
+    bm_u16(&m, DNS_CLASS_IN);
+    unsigned count = 0;
+    while (m.n < 64000) {
+        char *p = name;
+        for (int k = 0; k < 100; k++)
+            p += sprintf(p, "%c.", 'a' + (k * 7 + (int)count) % 3);
+        snprintf(p, 32, "h%u.example", count);
+        bm_rr(&m, "big.example", DNS_TYPE_PTR, name);
+        count++;
+    }
+    m.b[6] = (uint8_t)(count >> 8);
+    m.b[7] = (uint8_t)count;
+    query_for(&q, "big.example", DNS_TYPE_PTR, 1, 0);
+    CHECK_INT_EQ(dns_reply_render(&q, DNS_INSECURE, m.b, m.n, NOW, out, 65535, &len), 0);
+    CHECK(len > 0x4000);
+    same_records(m.b, m.n, out, len);
+    /* owners are pointers (2 bytes instead of 13), targets share "example." */
+    CHECK(len + count * 11 <= m.n + 11);
+    free(out);
+    free(m.b);
+}
+
+/* ---- item 7: protocol details ---- */
+
+static void negative(struct mb *m, int rcode, uint32_t soa_ttl, uint32_t minimum, int with_soa,
+                     int cname);
+
+/* The names inside the rdata of rr (decompressed), by type; returns how many,
+ * or -1 when they do not read back or do not end where the rdata does. */
+static int rdata_names(const uint8_t *msg, size_t len, const struct dns_rr *rr,
+                       uint8_t names[2][DNS_MAX_NAME], size_t nl[2])
+{
+    size_t pos = rr->rdata_offset, end = rr->rdata_offset + rr->rdlen;
+    int count = 1;
+    switch (rr->type) {
+    case DNS_TYPE_MINFO:
+    case DNS_TYPE_RP:
+        count = 2;
+        break;
+    case DNS_TYPE_AFSDB:
+    case DNS_TYPE_RT:
+        pos += 2;
+        break;
+    case DNS_TYPE_PX:
+        pos += 2;
+        count = 2;
+        break;
+    case DNS_TYPE_NAPTR:
+        pos += 4;
+        for (int k = 0; k < 3; k++)
+            pos += 1u + msg[pos];
+        break;
+    }
+    for (int k = 0; k < count; k++)
+        if (dns_name_read(msg, len, &pos, names[k], &nl[k]) < 0)
+            return -1;
+    return pos == end ? count : -1;
+}
+
+/* An upstream answer whose owners are written whole and whose rdata names
+ * point into earlier rdata: a copy of the raw rdata would point at whatever
+ * sits at those offsets in our (differently laid out) reply. */
+static void obsolete_upstream(struct mb *m, unsigned qtype)
+{
+    static const unsigned types[] = {DNS_TYPE_MB,    DNS_TYPE_MB, DNS_TYPE_MG,    DNS_TYPE_MR,
+                                     DNS_TYPE_MD,    DNS_TYPE_MF, DNS_TYPE_MINFO, DNS_TYPE_RP,
+                                     DNS_TYPE_AFSDB, DNS_TYPE_RT, DNS_TYPE_PX,    DNS_TYPE_NAPTR};
+    size_t mail = 0;
+    mb_header(m, 1, 0x8180, 1, sizeof types / sizeof types[0], 0, 0);
+    mb_name(m, "mbox.example.com"); /* example.com at 17 */
+    mb_u16(m, qtype);
+    mb_u16(m, DNS_CLASS_IN);
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+        mb_name(m, "mbox.example.com");
+        size_t at = mb_rr(m, types[i], 300);
+        if (types[i] == DNS_TYPE_AFSDB || types[i] == DNS_TYPE_RT || types[i] == DNS_TYPE_PX)
+            mb_u16(m, 10);
+        if (types[i] == DNS_TYPE_NAPTR) {
+            mb_u16(m, 10);
+            mb_u16(m, 20);
+            mb_bytes(m, "\1S\7SIP+D2U\0", 11);
+        }
+        if (mail == 0) {
+            mb_labels(m, "a");
+            mail = m->n;
+            mb_labels(m, "mail");
+            mb_ptr(m, 17);
+        } else {
+            mb_u8(m, 1);
+            mb_u8(m, (unsigned)('a' + i));
+            mb_ptr(m, mail);
+        }
+        if (types[i] == DNS_TYPE_MINFO || types[i] == DNS_TYPE_RP || types[i] == DNS_TYPE_PX)
+            mb_ptr(m, mail);
+        mb_rr_end(m, at);
+    }
+}
+
+static void test_render_obsolete_types(void)
+{
+    struct mb up;
+    struct dns_query q;
+    uint8_t out[4096];
+    size_t len;
+
+    obsolete_upstream(&up, DNS_TYPE_MB);
+    query_for(&q, "mbox.example.com", DNS_TYPE_MB, 1, 0);
+    CHECK_INT_EQ(dns_reply_render(&q, DNS_INSECURE, up.b, up.n, NOW, out, sizeof out, &len), 0);
+
+    struct dns_rr_iter a, b;
+    struct dns_rr ra, rb;
+    int records = 0;
+    CHECK_INT_EQ(dns_rr_iter_init(&a, up.b, up.n), 0);
+    CHECK_INT_EQ(dns_rr_iter_init(&b, out, len), 0);
+    while (dns_rr_iter_next(&b, &rb) == 1) {
+        if (rb.type == DNS_TYPE_OPT)
+            continue;
+        uint8_t na[2][DNS_MAX_NAME], nb[2][DNS_MAX_NAME];
+        size_t la[2], lb[2];
+        CHECK_INT_EQ(dns_rr_iter_next(&a, &ra), 1);
+        CHECK_INT_EQ(ra.type, rb.type);
+        int ca = rdata_names(up.b, up.n, &ra, na, la);
+        int cb = rdata_names(out, len, &rb, nb, lb);
+        CHECK(ca > 0);
+        CHECK_INT_EQ(cb, ca);
+        for (int k = 0; k < ca && k < cb; k++)
+            if (!dns_name_equal(na[k], la[k], nb[k], lb[k])) {
+                char ta[300], tb[300];
+                dns_name_to_text(na[k], la[k], ta, sizeof ta);
+                dns_name_to_text(nb[k], lb[k], tb, sizeof tb);
+                fprintf(stderr, "  type %u name %d: %s became %s\n", rb.type, k, ta, tb);
+                CHECK(0);
+            }
+        /* types after RFC 1035 are written whole: no pointer in their rdata */
+        if (rb.type == DNS_TYPE_RP || rb.type == DNS_TYPE_AFSDB || rb.type == DNS_TYPE_RT ||
+            rb.type == DNS_TYPE_PX || rb.type == DNS_TYPE_NAPTR) {
+            size_t whole = 0;
+            for (int k = 0; k < cb; k++)
+                whole += lb[k];
+            CHECK_INT_EQ(rb.rdlen, (rb.type == DNS_TYPE_RP      ? 0
+                                    : rb.type == DNS_TYPE_NAPTR ? 15
+                                                                : 2) +
+                                       whole);
+        }
+        records++;
+    }
+    CHECK_INT_EQ(records, 12);
+}
+
+static void test_render_indeterminate(void)
+{
+    struct mb up;
+    struct dns_query q;
+    uint8_t out[2048];
+    size_t len;
+    char text[64];
+
+    /* under a trust anchor and not validated: SERVFAIL with EDE 5, never the
+     * data as if it were insecure */
+    upstream_answer(&up, (uint32_t)NOW + 86400);
+    query_for(&q, "www.example.com", DNS_TYPE_A, 1, 1);
+    CHECK_INT_EQ(dns_reply_render(&q, DNS_INDETERMINATE, up.b, up.n, NOW, out, sizeof out, &len),
+                 0);
+    CHECK_INT_EQ(out[3] & 0x0f, DNS_RCODE_SERVFAIL);
+    CHECK_INT_EQ(rd16(out + 6), 0);
+    CHECK_INT_EQ(find_ede(out, len, text, sizeof text), DNS_EDE_DNSSEC_INDETERMINATE);
+    /* CD: the data, without AD */
+    q.cd = 1;
+    CHECK_INT_EQ(dns_reply_render(&q, DNS_INDETERMINATE, up.b, up.n, NOW, out, sizeof out, &len),
+                 0);
+    CHECK_INT_EQ(out[3] & 0x0f, DNS_RCODE_NOERROR);
+    CHECK_INT_EQ(out[3] & 0x20, 0);
+    CHECK_INT_EQ(rd16(out + 6), 4);
+}
+
+static void test_extended_rcode(void)
+{
+    struct mb up;
+    struct dns_query q, plain;
+    uint8_t out[2048];
+    size_t len;
+    char text[64];
+
+    /* an upstream BADCOOKIE (23: 7 in the header, 1 in its OPT) is about the
+     * upstream's exchange: SERVFAIL to our client, never YXDOMAIN */
+    mb_header(&up, 1, 0x8187, 1, 0, 0, 1);
+    mb_name(&up, "www.example.com");
+    mb_u16(&up, DNS_TYPE_A);
+    mb_u16(&up, DNS_CLASS_IN);
+    mb_u8(&up, 0);
+    mb_u16(&up, DNS_TYPE_OPT);
+    mb_u16(&up, 1232);
+    mb_u8(&up, 1); /* extended rcode: 1 << 4 | 7 = 23 */
+    mb_u8(&up, 0);
+    mb_u16(&up, 0);
+    mb_u16(&up, 0);
+    query_for(&q, "www.example.com", DNS_TYPE_A, 1, 0);
+    CHECK_INT_EQ(dns_reply_render(&q, DNS_INSECURE, up.b, up.n, NOW, out, sizeof out, &len), 0);
+    CHECK_INT_EQ(out[3] & 0x0f, DNS_RCODE_SERVFAIL);
+    CHECK_INT_EQ(find_ede(out, len, text, sizeof text), DNS_EDE_OTHER);
+    struct dns_rr_iter it;
+    struct dns_rr rr;
+    dns_rr_iter_init(&it, out, len);
+    while (dns_rr_iter_next(&it, &rr) == 1)
+        if (rr.type == DNS_TYPE_OPT)
+            CHECK_INT_EQ(rr.ttl >> 24, 0);
+
+    /* a stored reply with an extended rcode, patched for a client without
+     * EDNS: the OPT goes, and the rcode cannot stay 7 (YXDOMAIN) */
+    CHECK_INT_EQ(dns_reply_error(&q, 23, DNS_EDE_NONE, NULL, out, sizeof out, &len), 0);
+    CHECK_INT_EQ(out[3] & 0x0f, 7);
+    query_for(&plain, "www.example.com", DNS_TYPE_A, 0, 0);
+    CHECK_INT_EQ(dns_reply_patch(out, &len, &plain, DNS_INSECURE, 0), 0);
+    CHECK_INT_EQ(rd16(out + 10), 0);
+    CHECK_INT_EQ(out[3] & 0x0f, DNS_RCODE_SERVFAIL);
+    /* no extended bits: the rcode stays */
+    CHECK_INT_EQ(dns_reply_error(&q, DNS_RCODE_NXDOMAIN, DNS_EDE_NONE, NULL, out, sizeof out, &len),
+                 0);
+    CHECK_INT_EQ(dns_reply_patch(out, &len, &plain, DNS_INSECURE, 0), 0);
+    CHECK_INT_EQ(out[3] & 0x0f, DNS_RCODE_NXDOMAIN);
+}
+
+/* The TTL of every record of msg, in order (OPT aside). */
+static int ttls_of(const uint8_t *msg, size_t len, uint32_t *ttl, int max)
+{
+    struct dns_rr_iter it;
+    struct dns_rr rr;
+    int n = 0;
+    dns_rr_iter_init(&it, msg, len);
+    while (n < max && dns_rr_iter_next(&it, &rr) == 1)
+        if (rr.type != DNS_TYPE_OPT)
+            ttl[n++] = rr.ttl;
+    return n;
+}
+
+static void test_cap_ttls(void)
+{
+    struct mb up;
+    struct dns_query q;
+    uint8_t out[2048];
+    size_t len;
+    uint32_t t[16];
+
+    /* positive: 300, 300, 600, 600 (answer), 3600 x3 (authority), 3600 (glue) */
+    upstream_answer(&up, (uint32_t)NOW + 86400);
+    query_for(&q, "www.example.com", DNS_TYPE_A, 1, 1);
+    CHECK_INT_EQ(dns_reply_render(&q, DNS_SECURE, up.b, up.n, NOW, out, sizeof out, &len), 0);
+    CHECK_INT_EQ(dns_reply_cap_ttls(out, len, 500, 100), 0);
+    CHECK_INT_EQ(ttls_of(out, len, t, 16), 8);
+    CHECK_INT_EQ(t[0], 300);
+    CHECK_INT_EQ(t[2], 500);
+    CHECK_INT_EQ(t[4], 500); /* authority of a positive answer: max_ttl only */
+    CHECK_INT_EQ(t[7], 500);
+
+    /* RFC 2181 §8: the top bit set means 0, not 2^31 or more */
+    mb_header(&up, 1, 0x8180, 1, 2, 0, 0);
+    mb_name(&up, "example.com");
+    mb_u16(&up, DNS_TYPE_A);
+    mb_u16(&up, DNS_CLASS_IN);
+    for (int i = 0; i < 2; i++) {
+        mb_ptr(&up, 12);
+        size_t at = mb_rr(&up, DNS_TYPE_A, i ? 0xfffffff0u : 0x80000000u);
+        mb_u32(&up, 1);
+        mb_rr_end(&up, at);
+    }
+    query_for(&q, "example.com", DNS_TYPE_A, 1, 0);
+    CHECK_INT_EQ(dns_reply_render(&q, DNS_INSECURE, up.b, up.n, NOW, out, sizeof out, &len), 0);
+    CHECK_INT_EQ(dns_reply_cap_ttls(out, len, 86400, 3600), 0);
+    CHECK_INT_EQ(ttls_of(out, len, t, 16), 2);
+    CHECK_INT_EQ(t[0], 0);
+    CHECK_INT_EQ(t[1], 0);
+
+    /* negative: the SOA is served at most min(SOA TTL, MINIMUM, max_neg) */
+    negative(&up, DNS_RCODE_NXDOMAIN, 86400, 7200, 1, 0);
+    query_for(&q, "nx.example.com", DNS_TYPE_A, 1, 0);
+    CHECK_INT_EQ(dns_reply_render(&q, DNS_INSECURE, up.b, up.n, NOW, out, sizeof out, &len), 0);
+    CHECK_INT_EQ(dns_reply_cap_ttls(out, len, 86400, 3600), 0);
+    CHECK_INT_EQ(ttls_of(out, len, t, 16), 1);
+    CHECK_INT_EQ(t[0], 3600);
+    uint32_t cache_ttl = 0;
+    CHECK_INT_EQ(dns_answer_ttl(out, len, &cache_ttl), 0);
+    CHECK_INT_EQ(cache_ttl, 3600);
+    CHECK_INT_EQ(dns_reply_render(&q, DNS_INSECURE, up.b, up.n, NOW, out, sizeof out, &len), 0);
+    CHECK_INT_EQ(dns_reply_cap_ttls(out, len, 86400, 99999), 0);
+    ttls_of(out, len, t, 16);
+    CHECK_INT_EQ(t[0], 7200); /* the SOA MINIMUM */
+    /* NODATA behind a CNAME: the CNAME is positive data, the SOA negative */
+    negative(&up, DNS_RCODE_NOERROR, 86400, 7200, 1, 1);
+    CHECK_INT_EQ(dns_reply_render(&q, DNS_INSECURE, up.b, up.n, NOW, out, sizeof out, &len), 0);
+    CHECK_INT_EQ(dns_reply_cap_ttls(out, len, 100, 60), 0);
+    CHECK_INT_EQ(ttls_of(out, len, t, 16), 2);
+    CHECK_INT_EQ(t[0], 100);
+    CHECK_INT_EQ(t[1], 60);
+    CHECK_INT_EQ(dns_reply_cap_ttls(out, 7, 100, 60), WIRE_EFORMERR);
+}
+
+/* A query (qd questions: 0 or 1) whose OPT holds the given COOKIE options. */
+static void cookie_query(struct mb *m, unsigned qd, const unsigned *lens, int n)
+{
+    mb_header(m, 0x4444, 0x0100, qd, 0, 0, 1);
+    if (qd) {
+        mb_name(m, "www.example.com");
+        mb_u16(m, DNS_TYPE_A);
+        mb_u16(m, DNS_CLASS_IN);
+    }
+    mb_u8(m, 0);
+    mb_u16(m, DNS_TYPE_OPT);
+    mb_u16(m, 1232);
+    mb_u32(m, 0);
+    size_t at = m->n;
+    mb_u16(m, 0);
+    for (int k = 0; k < n; k++) {
+        mb_u16(m, 10);
+        mb_u16(m, lens[k]);
+        for (unsigned i = 0; i < lens[k]; i++)
+            mb_u8(m, 0xa0 + i);
+    }
+    mb_rr_end(m, at);
+}
+
+static void test_query_cookie(void)
+{
+    struct mb m;
+    struct dns_query q;
+    uint8_t out[512];
+    size_t len;
+
+    unsigned ok[] = {8, 16, 24, 40};
+    for (int i = 0; i < 4; i++) {
+        cookie_query(&m, 1, &ok[i], 1);
+        CHECK_INT_EQ(dns_query_parse(m.b, m.n, &q), 0);
+        CHECK_INT_EQ(q.cookie_len, ok[i]);
+        CHECK_INT_EQ(q.cookie[0], 0xa0);
+        CHECK_INT_EQ(q.cookie[ok[i] - 1], 0xa0 + ok[i] - 1);
+    }
+    /* RFC 7873 §5.2.2: FORMERR, with the OPT read so the reply has one */
+    unsigned bad[] = {0, 7, 9, 15, 41};
+    for (int i = 0; i < 5; i++) {
+        cookie_query(&m, 1, &bad[i], 1);
+        CHECK_INT_EQ(dns_query_parse(m.b, m.n, &q), WIRE_EFORMERR);
+        CHECK_INT_EQ(q.has_edns, 1);
+    }
+    unsigned two[] = {8, 8};
+    cookie_query(&m, 1, two, 2);
+    CHECK_INT_EQ(dns_query_parse(m.b, m.n, &q), WIRE_EFORMERR);
+
+    /* RFC 7873 §5.4: no question, a cookie: a query for a server cookie */
+    cookie_query(&m, 0, &ok[0], 1);
+    CHECK_INT_EQ(dns_query_parse(m.b, m.n, &q), WIRE_ENOQUESTION);
+    CHECK_INT_EQ(q.qname_len, 0);
+    CHECK_INT_EQ(q.has_edns, 1);
+    CHECK_INT_EQ(q.cookie_len, 8);
+    /* no question and no cookie stays FORMERR, now with the OPT read */
+    cookie_query(&m, 0, NULL, 0);
+    CHECK_INT_EQ(dns_query_parse(m.b, m.n, &q), WIRE_EFORMERR);
+    CHECK_INT_EQ(q.has_edns, 1);
+
+    /* the reply: NOERROR, no question, an OPT holding the cookie */
+    cookie_query(&m, 0, &ok[0], 1);
+    dns_query_parse(m.b, m.n, &q);
+    CHECK_INT_EQ(dns_reply_error(&q, DNS_RCODE_NOERROR, DNS_EDE_NONE, NULL, out, sizeof out, &len),
+                 0);
+    uint8_t cookie[24];
+    for (int i = 0; i < 24; i++)
+        cookie[i] = (uint8_t)(0x10 + i);
+    CHECK_INT_EQ(dns_reply_add_cookie(out, &len, sizeof out, cookie, 24), 0);
+    CHECK_INT_EQ(len, 12 + 11 + 4 + 24);
+    CHECK_INT_EQ(rd16(out + 4), 0);
+    CHECK_INT_EQ(rd16(out + 10), 1);
+    struct dns_rr_iter it;
+    struct dns_rr rr;
+    CHECK_INT_EQ(dns_rr_iter_init(&it, out, len), 0);
+    CHECK_INT_EQ(dns_rr_iter_next(&it, &rr), 1);
+    CHECK_INT_EQ(rr.type, DNS_TYPE_OPT);
+    CHECK_INT_EQ(rr.rdlen, 28);
+    CHECK_INT_EQ(rd16(rr.rdata), 10);
+    CHECK_INT_EQ(rd16(rr.rdata + 2), 24);
+    CHECK_MEM_EQ(rr.rdata + 4, cookie, 24);
+    /* after an EDE option too; the TC path keeps it */
+    query_for(&q, "www.example.com", DNS_TYPE_A, 1, 0);
+    CHECK_INT_EQ(dns_reply_error(&q, 2, DNS_EDE_OTHER, "x", out, sizeof out, &len), 0);
+    CHECK_INT_EQ(dns_reply_add_cookie(out, &len, sizeof out, cookie, 16), 0);
+    CHECK_INT_EQ(dns_rr_iter_init(&it, out, len), 0);
+    CHECK_INT_EQ(dns_rr_iter_next(&it, &rr), 1);
+    CHECK_INT_EQ(rr.rdlen, 7 + 20);
+    CHECK_INT_EQ(find_ede(out, len, (char *)cookie + 20, 4), DNS_EDE_OTHER);
+    /* no OPT at the end, or no room */
+    query_for(&q, "www.example.com", DNS_TYPE_A, 0, 0);
+    CHECK_INT_EQ(dns_reply_error(&q, 2, DNS_EDE_NONE, NULL, out, sizeof out, &len), 0);
+    CHECK_INT_EQ(dns_reply_add_cookie(out, &len, sizeof out, cookie, 16), WIRE_EFORMERR);
+    query_for(&q, "www.example.com", DNS_TYPE_A, 1, 0);
+    CHECK_INT_EQ(dns_reply_error(&q, 2, DNS_EDE_NONE, NULL, out, sizeof out, &len), 0);
+    CHECK_INT_EQ(dns_reply_add_cookie(out, &len, len + 10, cookie, 16), WIRE_ENOSPC);
 }
 
 /* ---- truncation ---- */
@@ -1212,6 +1740,12 @@ int main(void)
     UNIT_RUN(test_render_ad);
     UNIT_RUN(test_render_bogus);
     UNIT_RUN(test_patch);
+    UNIT_RUN(test_render_large);
+    UNIT_RUN(test_render_obsolete_types);
+    UNIT_RUN(test_render_indeterminate);
+    UNIT_RUN(test_extended_rcode);
+    UNIT_RUN(test_cap_ttls);
+    UNIT_RUN(test_query_cookie);
     UNIT_RUN(test_truncate);
     UNIT_RUN(test_answer_ttl);
     UNIT_RUN(test_fuzz_smoke);

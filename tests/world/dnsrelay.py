@@ -38,6 +38,8 @@ test can change the relay's lies while it runs:
         set_ttl       every record's TTL set to "ttl"
         set_rcode     the upstream answer, records kept, with its rcode set to
                       "rcode" ("servfail", "refused", "formerr", "nxdomain", ...)
+        rcode         the upstream answer with its rcode set to "rcode" (a number;
+                      above 15 the upper bits go in the OPT, e.g. 23 BADCOOKIE)
      "ms", "bytes", "type", "from_qname", "from_qtype", "section", "ttl",
      "rcode": as above
     }
@@ -212,6 +214,10 @@ def tamper(query, wire, rule, proto):
         for sec in (msg.answer, msg.authority, msg.additional):
             for rrset in sec:
                 rrset.ttl = rule["ttl"]
+    elif action == "rcode":
+        if rule["rcode"] > 15 and msg.edns < 0:
+            msg.use_edns(0)
+        msg.set_rcode(rule["rcode"])
     return msg.to_wire()
 
 

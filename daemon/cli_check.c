@@ -785,7 +785,7 @@ out:
         for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
             lookup_cancel(all[i]->l);
         uv_run(&c.loop, UV_RUN_NOWAIT);
-        resolver_free(c.resolver);
+        resolver_unref(c.resolver);
         uv_walk(&c.loop, close_walk, NULL);
         uv_run(&c.loop, UV_RUN_DEFAULT);
         (void)uv_loop_close(&c.loop);

@@ -221,7 +221,7 @@ static void reload(struct daemon *d)
     /* The proxy first: its part can fail (trust store, CA), the rest cannot. */
     if (d->proxy && proxy_reconfigure(d->proxy, cfg, r, err, sizeof err) < 0) {
         log_warnx("reload failed: %s: keeping the running configuration", err);
-        resolver_free(r);
+        resolver_unref(r);
         free(cfg);
         return;
     }
@@ -234,7 +234,9 @@ static void reload(struct daemon *d)
     if (strcmp(cfg->user, d->cfg.user) != 0)
         log_warnx("reload: user changed; restart daneguard to run as another user");
     dns_server_reconfigure(d->dns, &cfg->resolver, r);
-    resolver_free(d->resolver);
+    /* The daemon's reference: the proxy's lookups in flight hold theirs, and
+     * finish on the old resolver, which goes with the last of them. */
+    resolver_unref(d->resolver);
     d->resolver = r;
     d->cfg = *cfg;
     free(cfg);
@@ -452,7 +454,7 @@ static int check_named_files(const char *path, const struct config *cfg)
             log_warnx("%s: resolver: %s", path, err);
             rc = -1;
         }
-        resolver_free(r);
+        resolver_unref(r);
         uv_walk(&loop, close_walk, NULL);
         uv_run(&loop, UV_RUN_DEFAULT);
         (void)uv_loop_close(&loop);
@@ -576,11 +578,13 @@ static int run_daemon(const char *path, int check_only)
     uv_run(d.loop, UV_RUN_DEFAULT);
     rc = 0;
 out:
-    /* Let closing handles finish, then release getdns and the rest. */
+    /* Let closing handles finish (the lookups proxy_close cancelled drop their
+     * references to the resolvers in that round), then release getdns and the
+     * rest. */
     dns_server_close(d.dns);
     proxy_close(d.proxy);
     uv_run(d.loop, UV_RUN_NOWAIT);
-    resolver_free(d.resolver);
+    resolver_unref(d.resolver);
     uv_walk(d.loop, close_walk, NULL);
     uv_run(d.loop, UV_RUN_DEFAULT);
     uv_loop_close(d.loop);

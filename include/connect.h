@@ -62,10 +62,10 @@ size_t hconnect_policy_filter(const struct hconnect_policy *p, struct sockaddr_s
 
 /* ---- connecting ------------------------------------------------------------- */
 
-/* On success status is 0 and tcp is a connected handle the callee now owns
- * (close it with hconnect_tcp_close()); addr is the address it reached. On
- * failure status is a libuv error and tcp is NULL. Runs exactly once unless
- * cancelled. */
+/* On success status is 0 and tcp is a connected handle the callee now owns:
+ * its data is the callee's, and hconnect_tcp_close() is the one way to close
+ * it; addr is the address it reached. On failure status is a libuv error and
+ * tcp is NULL. Runs exactly once unless cancelled. */
 typedef void (*hconnect_cb)(void *arg, int status, uv_tcp_t *tcp, const struct sockaddr *addr);
 
 /* Start connecting to those of addrs[0..n) (copied) that policy allows, giving
@@ -79,7 +79,9 @@ int hconnect_start(uv_loop_t *loop, const struct hconnect_policy *policy,
 /* cb will not run; attempts are closed. NULL is a no-op; only before cb ran. */
 void hconnect_cancel(struct hconnect *hc);
 
-/* Close a handle handed out by hconnect_cb and free it. */
-void hconnect_tcp_close(uv_tcp_t *tcp);
+/* Close a handle handed out by hconnect_cb: closed (may be NULL) runs from
+ * libuv's close callback with the handle as it was (its data included), then
+ * the handle's memory (hconnect's) is freed. NULL is a no-op. */
+void hconnect_tcp_close(uv_tcp_t *tcp, uv_close_cb closed);
 
 #endif

@@ -31,8 +31,10 @@ typedef void (*lookup_cb)(void *arg, const struct lookup_result *res);
 
 /* Look up name/qtype with DO and CD set: the data comes back even when bogus,
  * with its status. cb runs exactly once, from the loop (never inside this call),
- * unless lookup_cancel() comes first. *out may be NULL when the caller never
- * cancels. Returns 0, LOOKUP_EBADNAME or LOOKUP_EBUSY (cb never runs then). */
+ * unless lookup_cancel() comes first. The lookup holds a reference to r until
+ * it is done (resolver_ref()), so it finishes on r whatever replaces r. *out
+ * may be NULL when the caller never cancels. Returns 0, LOOKUP_EBADNAME or
+ * LOOKUP_EBUSY (cb never runs then). */
 int lookup_start(struct resolver *r, const char *name, uint16_t qtype, lookup_cb cb, void *arg,
                  struct lookup **out);
 

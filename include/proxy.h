@@ -1,6 +1,7 @@
 /* include/proxy.h — the DANE-enforcing HTTP forward proxy: listeners, the
- * allow list, and the per-connection state machine (request → lookups →
- * upstream TLS → verdict → intercept, tunnel or refuse → relay).
+ * allow list, and each connection's phases (request → lookups → upstream TLS
+ * → verdict → intercept, tunnel or refuse → relay; proxy/pconn.h says which
+ * file holds which).
  */
 #ifndef DANEGUARD_PROXY_H
 #define DANEGUARD_PROXY_H
@@ -19,9 +20,9 @@ struct proxy_stats {
 };
 
 /* Open the CA in cfg->ca_dir (created on first start), load the trust store and
- * bind every listen address. r is used for every lookup (not owned); the DNS
- * server's stats are shown on the status page through stats_cb. Returns 0 or
- * -1 with a message in err. */
+ * bind every listen address. r is used for every lookup; the proxy takes a
+ * reference to it (resolver_ref()) and drops it in proxy_close(). Returns 0
+ * or -1 with a message in err. */
 int proxy_new(uv_loop_t *loop, const struct config *cfg, struct resolver *r, struct proxy **out,
               char *err, size_t errlen);
 
@@ -30,10 +31,12 @@ int proxy_new(uv_loop_t *loop, const struct config *cfg, struct resolver *r, str
  * (loading or creating its CA), cert_cache_entries applied to the cache. The
  * new allow list applies to open connections too: those from clients it
  * leaves out are closed. Otherwise connections in progress keep what they
- * started with (their minted certificates included); lookups in flight start
- * again on r. Returns 0, or -1 with a message naming the key in err when the
- * trust store or the CA cannot be loaded: then nothing changed, and r is not
- * used (the caller frees it). */
+ * started with (their minted certificates included), lookups in flight
+ * included: they finish on the resolver they started on, which they hold a
+ * reference to; requests from now on use r (the proxy takes a reference and
+ * drops the old one's). Returns 0, or -1 with a message naming the key in err
+ * when the trust store or the CA cannot be loaded: then nothing changed, and r
+ * is not used (the caller drops its reference). */
 int proxy_reconfigure(struct proxy *px, const struct config *cfg, struct resolver *r, char *err,
                       size_t errlen);
 

@@ -41,11 +41,21 @@ struct resolver_stats {
     struct upstream_stats upstream;
 };
 
-/* A resolver on loop for cfg (copied where needed; upstreams must be filled).
- * Returns 0 or -1 with a message in err. */
+/* A resolver on loop for cfg (copied where needed; upstreams must be filled),
+ * with one reference, the caller's. Returns 0 or -1 with a message in err. */
 int resolver_new(uv_loop_t *loop, const struct config_resolver *cfg, struct resolver **out,
                  char *err, size_t errlen);
-void resolver_free(struct resolver *r); /* NULL is a no-op; cancels pending requests */
+
+/* One more reference to r (as unwind's resolver_ref): whoever keeps r beyond
+ * the call that gave it takes one, so that a reload's new resolver does not
+ * pull the old one from under lookups still in flight. Returns r; NULL is a
+ * no-op. */
+struct resolver *resolver_ref(struct resolver *r);
+
+/* Drop a reference; with the last, r is freed (its upstream fetches
+ * cancelled). NULL is a no-op. Not from inside one of r's own callbacks:
+ * lookup.c drops its references from a close callback. */
+void resolver_unref(struct resolver *r);
 
 /* Answer req->q. From the cache: returns 1 with the reply, patched for this query,
  * in out (cap bytes, 65535 is always enough) — done does not run. Otherwise

@@ -218,4 +218,16 @@ void tls_conn_release_peer_chain(struct tls_conn *conn);
  * Owned by conn; valid until the next call on conn. */
 const char *tls_conn_error(const struct tls_conn *conn);
 
+/* ---- a ClientHello, before any session ------------------------------------ */
+
+/* A first TLS record whole: its 5-byte header and at most TLS_RECORD_MAX bytes. */
+#define TLS_HELLO_RECORD_MAX (5 + TLS_RECORD_MAX)
+
+/* Does the ClientHello in data[0..len) (a client's first bytes: its first TLS
+ * record, RFC 5246 §7.4.1.2) offer the ALPN protocol proto (RFC 7301 §3.1)?
+ * 1 yes; 0 no (no ALPN extension, or a list without proto); -1 not parsable
+ * yet (incomplete: read more, up to TLS_HELLO_RECORD_MAX bytes) or not a
+ * ClientHello in one record. Reads data only; keeps nothing. */
+int tls_hello_offers_alpn(const uint8_t *data, size_t len, const char *proto);
+
 #endif

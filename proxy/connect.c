@@ -4,6 +4,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A handle hconnect allocates: the caller gets &tcp, and closes it with
+ * hconnect_tcp_close(), which runs the caller's close callback first. */
+struct hc_tcp {
+    uv_tcp_t tcp; /* first */
+    uv_close_cb closed;
+};
+
 struct attempt {
     uv_tcp_t *tcp;
     uv_connect_t req;
@@ -27,13 +34,18 @@ struct hconnect {
 
 static void tcp_freed(uv_handle_t *h)
 {
-    free(h);
+    struct hc_tcp *t = (struct hc_tcp *)h;
+    if (t->closed)
+        t->closed(h);
+    free(t);
 }
 
-void hconnect_tcp_close(uv_tcp_t *tcp)
+void hconnect_tcp_close(uv_tcp_t *tcp, uv_close_cb closed)
 {
-    if (tcp)
-        uv_close((uv_handle_t *)tcp, tcp_freed);
+    if (!tcp)
+        return;
+    ((struct hc_tcp *)tcp)->closed = closed;
+    uv_close((uv_handle_t *)tcp, tcp_freed);
 }
 
 static void hc_timer_closed(uv_handle_t *h)
@@ -113,9 +125,10 @@ static void start_next(struct hconnect *hc)
         hc->next++;
         a->hc = hc;
         a->req.data = a;
-        a->tcp = malloc(sizeof *a->tcp);
-        if (!a->tcp)
+        struct hc_tcp *t = calloc(1, sizeof *t);
+        if (!t)
             continue;
+        a->tcp = &t->tcp;
         uv_tcp_init(hc->loop, a->tcp);
         int rc = uv_tcp_connect(&a->req, a->tcp, sa, connected);
         if (rc == 0) {

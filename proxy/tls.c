@@ -989,3 +989,62 @@ const char *tls_conn_error(const struct tls_conn *conn)
 {
     return conn ? conn->errbuf : "";
 }
+
+/* ---- a ClientHello, before any session ------------------------------------ */
+
+#define TLS_CONTENT_HANDSHAKE 22 /* RFC 5246 §6.2.1 ContentType handshake */
+#define TLS_HS_CLIENT_HELLO 1    /* RFC 5246 §7.4 HandshakeType client_hello */
+#define TLS_EXT_ALPN 16          /* RFC 7301 §3.1 application_layer_protocol_negotiation */
+#define TLS_RECORD_HEADER 5      /* type, version (2), length (2) */
+#define TLS_HS_HEADER 4          /* msg_type, length (3) */
+#define TLS_HELLO_FIXED (2 + 32) /* client_version, random */
+
+static size_t get16(const uint8_t *p)
+{
+    return (size_t)p[0] << 8 | p[1];
+}
+
+int tls_hello_offers_alpn(const uint8_t *d, size_t n, const char *proto)
+{
+    size_t plen = proto ? strlen(proto) : 0;
+    if (n < TLS_RECORD_HEADER || d[0] != TLS_CONTENT_HANDSHAKE)
+        return -1;
+    size_t rec = get16(d + 3) + TLS_RECORD_HEADER;
+    if (n < rec)
+        return -1;
+    size_t p = TLS_RECORD_HEADER + TLS_HS_HEADER + TLS_HELLO_FIXED;
+    if (rec < p + 1 || d[TLS_RECORD_HEADER] != TLS_HS_CLIENT_HELLO)
+        return -1;
+    p += 1 + d[p]; /* session id */
+    if (p + 2 > rec)
+        return -1;
+    p += 2 + get16(d + p); /* cipher suites */
+    if (p + 1 > rec)
+        return -1;
+    p += 1 + d[p]; /* compression methods */
+    if (p + 2 > rec)
+        return p == rec ? 0 : -1; /* no extensions at all */
+    size_t end = p + 2 + get16(d + p);
+    if (end > rec)
+        return -1;
+    for (p += 2; p + 4 <= end;) {
+        unsigned type = (unsigned)get16(d + p);
+        size_t len = get16(d + p + 2);
+        p += 4;
+        if (p + len > end)
+            return -1;
+        if (type == TLS_EXT_ALPN && len >= 2) { /* a 2-byte list length, then the names */
+            for (size_t q = p + 2; q < p + len;) {
+                size_t l = d[q];
+                if (q + 1 + l > p + len)
+                    return -1;
+                if (l == plen && memcmp(d + q + 1, proto, plen) == 0)
+                    return 1;
+                q += 1 + l;
+            }
+            return 0;
+        }
+        p += len;
+    }
+    return 0;
+}

@@ -17,6 +17,7 @@
 
 struct lookup {
     struct resolver_request req; /* first */
+    struct resolver *resolver;   /* a reference: the lookup finishes where it started */
     uv_timer_t timer;            /* delivers cache hits */
     lookup_cb cb;
     void *arg;
@@ -29,6 +30,7 @@ struct lookup {
 static void lookup_closed(uv_handle_t *h)
 {
     struct lookup *l = h->data;
+    resolver_unref(l->resolver); /* outside the resolver's callbacks: may free it */
     free(l->hit);
     free(l);
 }
@@ -74,6 +76,7 @@ int lookup_start(struct resolver *r, const char *name, uint16_t qtype, lookup_cb
         free(l);
         return LOOKUP_EBADNAME;
     }
+    l->resolver = resolver_ref(r);
     l->cb = cb;
     l->arg = arg;
     l->req.done = lookup_upstream_done;

@@ -34,6 +34,7 @@ struct render_memo {
 };
 
 struct resolver {
+    unsigned refs;
     uv_loop_t *loop;
     struct dns_cache *cache;
     struct upstream *upstream;
@@ -52,6 +53,7 @@ int resolver_new(uv_loop_t *loop, const struct config_resolver *cfg, struct reso
         snprintf(err, errlen, "out of memory");
         return -1;
     }
+    r->refs = 1;
     r->loop = loop;
     r->bogus_ttl_s = cfg->bogus_ttl_s;
     r->max_ttl_s = cfg->cache_max_ttl_s;
@@ -66,13 +68,20 @@ int resolver_new(uv_loop_t *loop, const struct config_resolver *cfg, struct reso
     *out = r;
     return 0;
 fail:
-    resolver_free(r);
+    resolver_unref(r);
     return -1;
 }
 
-void resolver_free(struct resolver *r)
+struct resolver *resolver_ref(struct resolver *r)
 {
-    if (!r)
+    if (r)
+        r->refs++;
+    return r;
+}
+
+void resolver_unref(struct resolver *r)
+{
+    if (!r || --r->refs > 0)
         return;
     upstream_free(r->upstream);
     dns_cache_free(r->cache);

@@ -188,6 +188,91 @@ static int chain_len(const mbedtls_x509_crt *c)
 
 /* ---- in-memory tests --------------------------------------------------- */
 
+/* ---- the ClientHello peek (tls_hello_offers_alpn) ------------------------ */
+
+/* The first flight of a client offering alpn (NULL: no ALPN), as sent. */
+static size_t hello_of(const char *const *alpn, uint8_t *out, size_t cap)
+{
+    struct tls_client_options o = {.alpn = alpn};
+    struct tls_client_config *cc = tls_client_config_new(&o);
+    struct tls_conn *c = cc ? tls_conn_new_client(cc, "hello.test", 443) : NULL;
+    const uint8_t *p;
+    size_t len = 0;
+    if (c && tls_conn_handshake(c) == TLS_WANT_IO && tls_conn_output(c, &p, &len) > 0 && len <= cap)
+        memcpy(out, p, len);
+    else
+        len = 0;
+    tls_conn_free(c);
+    tls_client_config_free(cc);
+    return len;
+}
+
+/* A ClientHello record with one extension (type, body) built by hand. */
+static size_t hello_with(uint8_t *d, unsigned ext_type, const uint8_t *ext, size_t ext_len)
+{
+    size_t n = 0, hs, exts;
+    d[n++] = 22, d[n++] = 3, d[n++] = 1, d[n++] = 0, d[n++] = 0; /* record header */
+    hs = n;
+    d[n++] = 1, d[n++] = 0, d[n++] = 0, d[n++] = 0;       /* client_hello, length */
+    d[n++] = 3, d[n++] = 3;                               /* client_version */
+    memset(d + n, 0x5a, 32), n += 32;                     /* random */
+    d[n++] = 0;                                           /* session id */
+    d[n++] = 0, d[n++] = 2, d[n++] = 0xc0, d[n++] = 0x2b; /* one cipher suite */
+    d[n++] = 1, d[n++] = 0;                               /* null compression */
+    exts = n;
+    n += 2;
+    d[n++] = (uint8_t)(ext_type >> 8), d[n++] = (uint8_t)ext_type;
+    d[n++] = (uint8_t)(ext_len >> 8), d[n++] = (uint8_t)ext_len;
+    memcpy(d + n, ext, ext_len), n += ext_len;
+    d[exts] = (uint8_t)((n - exts - 2) >> 8), d[exts + 1] = (uint8_t)(n - exts - 2);
+    d[hs + 2] = (uint8_t)((n - hs - 4) >> 8), d[hs + 3] = (uint8_t)(n - hs - 4);
+    d[3] = (uint8_t)((n - 5) >> 8), d[4] = (uint8_t)(n - 5);
+    return n;
+}
+
+static void test_hello_offers_alpn(void)
+{
+    static const char *const h2[] = {"h2", "http/1.1", NULL};
+    static const char *const h1[] = {"http/1.1", NULL};
+    uint8_t d[4096];
+    size_t n = hello_of(h2, d, sizeof d);
+    CHECK(n > 0 && n <= TLS_HELLO_RECORD_MAX);
+    CHECK_INT_EQ(tls_hello_offers_alpn(d, n, "h2"), 1);
+    CHECK_INT_EQ(tls_hello_offers_alpn(d, n, "http/1.1"), 1);
+    CHECK_INT_EQ(tls_hello_offers_alpn(d, n, "h3"), 0);
+    CHECK_INT_EQ(tls_hello_offers_alpn(d, n, "h"), 0);
+    for (size_t k = 0; k < n; k++) /* any prefix: read more */
+        if (tls_hello_offers_alpn(d, k, "h2") != -1) {
+            fprintf(stderr, "  prefix of %zu bytes: not -1\n", k);
+            CHECK(!"a prefix is incomplete");
+            break;
+        }
+    n = hello_of(h1, d, sizeof d);
+    CHECK(n > 0);
+    CHECK_INT_EQ(tls_hello_offers_alpn(d, n, "h2"), 0);
+    CHECK_INT_EQ(tls_hello_offers_alpn(d, n, "http/1.1"), 1);
+    n = hello_of(NULL, d, sizeof d); /* no ALPN extension */
+    CHECK(n > 0);
+    CHECK_INT_EQ(tls_hello_offers_alpn(d, n, "h2"), 0);
+
+    /* by hand: ALPN ["h2"], a name running past its extension, another extension */
+    static const uint8_t alpn_h2[] = {0, 3, 2, 'h', '2'};
+    static const uint8_t alpn_bad[] = {0, 3, 9, 'h', '2'};
+    static const uint8_t sni[] = {0, 0};
+    n = hello_with(d, 16, alpn_h2, sizeof alpn_h2);
+    CHECK_INT_EQ(tls_hello_offers_alpn(d, n, "h2"), 1);
+    d[5] = 2; /* a ServerHello is not a ClientHello */
+    CHECK_INT_EQ(tls_hello_offers_alpn(d, n, "h2"), -1);
+    d[5] = 1, d[0] = 23; /* application data, not a handshake */
+    CHECK_INT_EQ(tls_hello_offers_alpn(d, n, "h2"), -1);
+    n = hello_with(d, 16, alpn_bad, sizeof alpn_bad);
+    CHECK_INT_EQ(tls_hello_offers_alpn(d, n, "h2"), -1);
+    n = hello_with(d, 0, sni, sizeof sni);
+    CHECK_INT_EQ(tls_hello_offers_alpn(d, n, "h2"), 0);
+    d[4] = (uint8_t)(d[4] - 4); /* the record ends inside the extensions */
+    CHECK_INT_EQ(tls_hello_offers_alpn(d, n - 4, "h2"), -1);
+}
+
 static void test_strerror(void)
 {
     CHECK_STR_EQ(tls_strerror(TLS_EPEER_REQUIRES_TLS13), "upstream requires TLS 1.3");
@@ -1107,6 +1192,7 @@ int main(void)
     UNIT_RUN(test_garbage);
     UNIT_RUN(test_memory);
     UNIT_RUN(test_throughput);
+    UNIT_RUN(test_hello_offers_alpn);
     interop_setup();
     UNIT_RUN(test_interop_openssl_s_server);
     UNIT_RUN(test_interop_tls13_only);

@@ -154,7 +154,7 @@ ocr_has match "HTTP/2" && grep -q 'HTTP/2.0 200' "$n/proto.log" && pass firefox_
     fail firefox_http2 "$(why match) nginx: $(tail -2 "$n/proto.log" | tr '\n' ' ')"
 
 firefox_shot mism "https://mism.secure.world.test:$P_MISM/"
-ocr_has mism "daneguard refused" "mism.secure.world.test" && ! ocr_has mism "Ciphers supported" &&
+ocr_has mism "daneguard refused" "DANE mismatch" "no TLSA record matches" && ! ocr_has mism "Ciphers supported" &&
     pass firefox_dane_mismatch_page || fail firefox_dane_mismatch_page "$(why mism)"
 
 [ "${KEEP_WORLD:-0}" = 1 ] && echo "screenshots: $out/match.png $out/mism.png"

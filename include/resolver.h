@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "cache.h"
+#include "dns_cache.h"
 #include "config.h"
 #include "upstream.h"
 #include "wire.h"

@@ -45,7 +45,7 @@
 
 #include "acceptor.h"
 #include "addr.h"
-#include "cache.h"
+#include "dns_cache.h"
 #include "log.h"
 #include "uvloop.h"
 #include "wire.h"

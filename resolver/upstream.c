@@ -36,7 +36,7 @@
 #include <time.h>
 
 #include "addr.h"
-#include "cache.h"
+#include "dns_cache.h"
 #include "forwarder.h"
 #include "log.h"
 #include "uvloop.h"

@@ -1,7 +1,7 @@
-/* tests/unit/test_cache.c — the answer cache with a pinned clock: keys, variants,
+/* tests/unit/test_dns_cache.c — the answer cache with a pinned clock: keys, variants,
  * expiry, LRU eviction under a small bound, replacement, statistics.
  */
-#include "cache.h"
+#include "dns_cache.h"
 #include "unit.h"
 
 #include <stdlib.h>

@@ -1,11 +1,11 @@
-/* resolver/cache.c — the answer cache: rendered replies keyed by
+/* resolver/dns_cache.c — the answer cache: rendered replies keyed by
  * (name, type, class, DO, CD), in a chained hash table with a doubly linked LRU
  * list, under a memory bound.
  *
  * The hash is SipHash-2-4 with a key drawn from the kernel per cache, so a
  * client choosing query names cannot aim them all at one bucket.
  */
-#include "cache.h"
+#include "dns_cache.h"
 
 #include <stdlib.h>
 #include <string.h>

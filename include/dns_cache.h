@@ -1,9 +1,9 @@
-/* include/cache.h — the answer cache: rendered replies keyed by
+/* include/dns_cache.h — the answer cache: rendered replies keyed by
  * (name, type, class, DO, CD), with their DNSSEC status and expiry, LRU-evicted
  * under a memory bound. The clock is the caller's (now_ms), so tests pin it.
  */
-#ifndef DANEGUARD_CACHE_H
-#define DANEGUARD_CACHE_H
+#ifndef DANEGUARD_DNS_CACHE_H
+#define DANEGUARD_DNS_CACHE_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -46,6 +46,7 @@
 #include "acceptor.h"
 #include "addr.h"
 #include "dns_cache.h"
+#include "scrub.h"
 #include "log.h"
 #include "uvloop.h"
 #include "wire.h"
@@ -441,6 +442,7 @@ static void req_deliver(struct fwd_req *r, struct fwd_try *t, uint8_t *msg, size
     struct forwarder *fw = r->fw;
     int rcode = dns_msg_rcode(msg, len);
     uint32_t ttl = 0;
+    scrub_for_validator(msg, &len); /* fewer signatures for getdns to verify */
     dns_cap_ttls_by_rrsig(msg, len, time(NULL));
     if ((rcode == DNS_RCODE_NOERROR || rcode == DNS_RCODE_NXDOMAIN) && !(msg[2] & 0x02) &&
         dns_answer_ttl(msg, len, &ttl) == 0 && ttl > 0) {

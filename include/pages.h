@@ -33,6 +33,7 @@ const char *pages_strerror(int err);
 #define PAGES_PAC_TYPE "application/x-ns-proxy-autoconfig"
 #define PAGES_PEM_TYPE "application/x-pem-file"
 #define PAGES_DER_TYPE "application/x-x509-ca-cert"
+#define PAGES_METRICS_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
 /* What an origin-form request to daneguard asks for. */
 enum pages_route {
@@ -43,6 +44,7 @@ enum pages_route {
     PAGES_PAC,         /* /proxy.pac, /wpad.dat */
     PAGES_STATUS,      /* /status */
     PAGES_STATUS_JSON, /* /status.json, /status?format=json */
+    PAGES_METRICS,     /* /metrics: Prometheus text (proxy/metrics.c) */
 };
 
 /* Map an origin-form path ("/status?format=json") to a page. path NULL is

@@ -149,6 +149,7 @@ enum pages_route pages_route(const char *path)
         {"/ca.der", PAGES_CA_DER}, {"/ca.cer", PAGES_CA_DER},
         {"/proxy.pac", PAGES_PAC}, {"/wpad.dat", PAGES_PAC},
         {"/status", PAGES_STATUS}, {"/status.json", PAGES_STATUS_JSON},
+        {"/metrics", PAGES_METRICS},
     };
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
         if (strlen(table[i].path) != n || strncmp(path, table[i].path, n) != 0)

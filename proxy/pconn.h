@@ -436,6 +436,11 @@ void forward_hold_body(struct pconn *pc);
 /* Connected to the site: send the request, pass the response back. */
 void forward_start(struct pconn *pc);
 
+/* ---- metrics.c ------------------------------------------------------------------- */
+
+/* Append /metrics as of now: the Prometheus text exposition format. */
+void metrics_write(const struct proxy *px, time_t now, struct http_buf *b);
+
 /* ---- status.c --------------------------------------------------------------------- */
 
 /* Keep a use of proxy.exceptions for the status page (the last PROXY_RECENT_REFUSALS). */

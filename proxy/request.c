@@ -389,6 +389,7 @@ static void fail_plain(struct pconn *pc, int status, const char *reason)
 {
     struct http_buf b = {0}, body = {0};
     snprintf(pc->verdict.reason, sizeof pc->verdict.reason, "%s", reason);
+    pc->px->stats.failed++;
     pc_log_verdict(pc, "failed");
     for (char *p = pc->verdict.reason; *p; p++)
         if ((unsigned char)*p < 0x20)

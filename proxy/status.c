@@ -139,6 +139,10 @@ void status_page_serve(struct pconn *pc, const struct http_head *h)
         }
         break;
     }
+    case PAGES_METRICS:
+        metrics_write(px, time(NULL), &body);
+        type = PAGES_METRICS_TYPE;
+        break;
     case PAGES_NOT_FOUND:
     default:
         status = 404;

@@ -170,6 +170,7 @@ struct proxy {
      * first: at max_connections the oldest of them makes room for a new one. */
     struct pconn *waiting_head, *waiting_tail;
     uint64_t limit_logged; /* uv_now() of the last "limit reached" line */
+    uint64_t disallowed_logged; /* ... and of the last "not in proxy.allow" line */
     struct proxy_stats stats;
     struct refusal recent[PROXY_RECENT_REFUSALS];
     size_t n_recent, recent_next;

@@ -144,14 +144,14 @@ static void request_head(struct pconn *pc, const struct http_head *h)
     if (h->kind == HTTP_TARGET_CONNECT) {
         pc->req.kind = PC_KIND_CONNECT;
         if (listener_is_own_address(pc)) {
-            log_info("proxy: %s:%u: CONNECT to daneguard itself refused", pc->req.host,
-                     pc->req.port);
+            log_info("proxy: %s:%u: CONNECT to daneguard itself refused (client %s)",
+                     pc->req.host, pc->req.port, pc_client_text(pc));
             pc_send_line(pc, 403, "daneguard: a CONNECT to daneguard itself is not allowed");
             return;
         }
         if (!port_allowed(px, pc->req.port)) {
-            log_info("proxy: %s:%u: forbidden port (not in proxy.allowed_ports)", pc->req.host,
-                     pc->req.port);
+            log_info("proxy: %s:%u: forbidden port (not in proxy.allowed_ports) (client %s)",
+                     pc->req.host, pc->req.port, pc_client_text(pc));
             pc_send_line(pc, 403,
                          "daneguard: CONNECT to port %u is not allowed; add it to "
                          "proxy.allowed_ports to allow it",
@@ -165,8 +165,8 @@ static void request_head(struct pconn *pc, const struct http_head *h)
     /* Absolute URI: plain HTTP. */
     pc->req.kind = PC_KIND_HTTP;
     if (!http_port_allowed(px, pc->req.port)) {
-        log_info("proxy: %s:%u: forbidden port (not in proxy.http_ports)", pc->req.host,
-                 pc->req.port);
+        log_info("proxy: %s:%u: forbidden port (not in proxy.http_ports) (client %s)",
+                 pc->req.host, pc->req.port, pc_client_text(pc));
         pc_send_line(pc, 403,
                      "daneguard: plain HTTP to port %u is not allowed; add it to "
                      "proxy.http_ports to allow it",
@@ -625,8 +625,8 @@ static int destination_allowed(struct pconn *pc)
                   pc->lookup.n_addrs);
         return 1;
     }
-    log_info("proxy: %s:%u: refused: %s (not in proxy.allow_destinations)", pc->req.host,
-             pc->req.port, msg);
+    log_info("proxy: %s:%u: refused: %s (not in proxy.allow_destinations) (client %s)",
+             pc->req.host, pc->req.port, msg, pc_client_text(pc));
     status_refusal_add(pc->px, pc->req.host, pc->req.port, msg);
     pc_send_line(pc, 403, "daneguard: %s; add it to proxy.allow_destinations to allow it", msg);
     return 0;

@@ -142,6 +142,8 @@ grep -q "www.bogus.world.test:$P_M: refused.*DNSSEC bogus" "$LOG" &&
 # Nor an address outside allow_destinations (SSRF), nor a port.
 status403 excepted_destination_checked "far.exc.$S:$P_M" "proxy.allow_destinations"
 status403 excepted_port_checked "a.exc.$S:$P_OFF" "proxy.allowed_ports"
+grep -q "far.exc.$S:$P_M: refused: 127.0.0.99 is a loopback address (not in proxy.allow_destinations) (client 127.0.0.1)" "$LOG" &&
+    pass destination_log_names_client || fail destination_log_names_client "$(grep -F far.exc "$LOG" | tail -1)"
 # Each use logged with the host and the client.
 grep -q "mism.$S:$P_M: client 127.0.0.1: tunnelled without DANE (proxy.exceptions: mism.$S)" "$LOG" &&
     pass use_logged_exact || fail use_logged_exact "$(grep -F 'without DANE' "$LOG" | head -2)"

@@ -9,7 +9,9 @@
 # daneguard_dns_queries_total and a refused CONNECT moves
 # daneguard_proxy_requests_total{outcome="refused"}; proxy.exceptions shows
 # in daneguard_proxy_exceptions; a client outside proxy.allow (127.0.0.2) gets
-# 403 for /metrics as for /status.
+# 403 for /metrics as for /status. And the log lines of refusals name the
+# client: a DANE refusal, a forbidden port, a client not in proxy.allow, a
+# name that does not exist.
 # Prints "PASS name" / "FAIL name: why".
 set -u
 cd "$(dirname "$0")/../.."
@@ -95,6 +97,19 @@ code=$(curl -sS --max-time 10 --interface 127.0.0.2 -o "$out/m3" -w '%{http_code
 scode=$(curl -sS --max-time 10 --interface 127.0.0.2 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$DG_PROXY_PORT/status" 2>/dev/null)
 [ "$code" = 403 ] && [ "$scode" = 403 ] && ! grep -q daneguard_ "$out/m3" &&
     pass not_allowed_403 || fail not_allowed_403 "metrics $code, status $scode"
+
+# Refusal log lines name the client (issue 13).
+LOG=$WORLD_DIR/daneguard.log
+pcurl -k -o /dev/null "https://m.secure.world.test:9/" 2>/dev/null
+grep -q "m.secure.world.test:$P: refused: .*(client 127.0.0.1)$" "$LOG" &&
+    pass log_refusal_names_client || fail log_refusal_names_client "$(grep -F "m.secure.world.test:$P" "$LOG" | tail -1)"
+grep -q "m.secure.world.test:9: forbidden port (not in proxy.allowed_ports) (client 127.0.0.1)$" "$LOG" &&
+    pass log_forbidden_port_names_client || fail log_forbidden_port_names_client "$(grep -F 'forbidden port' "$LOG" | tail -1)"
+grep -q "client 127.0.0.2 is not in proxy.allow: answering 403" "$LOG" &&
+    pass log_not_allowed_names_client || fail log_not_allowed_names_client "$(grep -F 127.0.0.2 "$LOG" | tail -1)"
+pcurl -k -o /dev/null "https://nosuchhost.world.test:$P/" 2>/dev/null
+grep -q "nosuchhost.world.test:$P: failed: .*(client 127.0.0.1)$" "$LOG" &&
+    pass log_failed_names_client || fail log_failed_names_client "$(grep -F nosuchhost "$LOG" | tail -1)"
 
 dg_stop_checked sanitizer_clean
 proxy_finish

@@ -87,7 +87,8 @@ void upstream_get_stats(const struct upstream *up, struct upstream_stats *st);
  * the forwarder measured. With DNS-over-TLS or TCP first getdns talks to the
  * upstreams itself and known is 0 (no round trips are measured). */
 struct upstream_server_info {
-    char address[ADDR_ENDPOINT_MAX];
+    char address[ADDR_TEXT_MAX]; /* "192.0.2.1:53", "[2001:db8::1]:853": the first
+                                    transport's port */
     char transport[16]; /* "udp,tcp", "tls", ... */
     int known;          /* fw holds measurements */
     struct forwarder_upstream_info fw;

@@ -721,7 +721,16 @@ int upstream_server_info(const struct upstream *up, size_t i, struct upstream_se
     if (!up || i >= up->n_servers)
         return -1;
     memset(out, 0, sizeof *out);
-    snprintf(out->address, sizeof out->address, "%s", up->servers[i].addr.text);
+    /* the address and the port the first transport uses: 853 (tls_port) for TLS */
+    struct sockaddr_storage ss = up->servers[i].addr.ss;
+    if (up->n_transports && up->transports[0] == CONFIG_TRANSPORT_TLS) {
+        uint16_t p = htons(up->servers[i].tls_port ? up->servers[i].tls_port : 853);
+        if (ss.ss_family == AF_INET)
+            ((struct sockaddr_in *)&ss)->sin_port = p;
+        else if (ss.ss_family == AF_INET6)
+            ((struct sockaddr_in6 *)&ss)->sin6_port = p;
+    }
+    addr_format((const struct sockaddr *)&ss, ADDR_FORMAT_PORT, out->address, sizeof out->address);
     /* the transports in order, "udp,tcp" */
     for (size_t k = 0; k < up->n_transports; k++) {
         size_t len = strlen(out->transport);

@@ -62,7 +62,7 @@ bad=$(awk '/^#/ { if ($2 == "HELP") h[$3] = 1; if ($2 == "TYPE") t[$3] = 1; next
            NF { n = $1; sub(/\{.*/, "", n); if (!(n in h) || !(n in t) || n !~ /^daneguard_/) print n }' "$out/m1" | sort -u)
 [ -z "$bad" ] && pass help_type_prefix || fail help_type_prefix "$bad"
 
-grep -q "^daneguard_upstream_info{upstream=\"[^\"]*\",transport=\"udp,tcp\"} 1" "$out/m1" &&
+grep -q "^daneguard_upstream_info{upstream=\"$WORLD_NS_ADDR:$WORLD_NS_PORT\",transport=\"udp,tcp\"} 1$" "$out/m1" &&
     pass upstream_listed || fail upstream_listed "$(grep upstream_info "$out/m1")"
 grep -q '^daneguard_upstream_up{.*} 1$' "$out/m1" && grep -q '^daneguard_upstream_rtt_seconds{.*} [0-9.]*$' "$out/m1" &&
     pass upstream_up_with_rtt || fail upstream_up_with_rtt "$(grep -E 'upstream_(up|rtt)' "$out/m1")"
@@ -112,4 +112,22 @@ grep -q "nosuchhost.world.test:$P: failed: .*(client 127.0.0.1)$" "$LOG" &&
     pass log_failed_names_client || fail log_failed_names_client "$(grep -F nosuchhost "$LOG" | tail -1)"
 
 dg_stop_checked sanitizer_clean
+
+# An upstream that never answers: after a query's tries go unanswered it is
+# shown down, with its losses counted (nothing listens on DEAD_PORT).
+DEAD_PORT=$(world_free_port 127.0.0.1)
+WORLD_UPSTREAM_ADDR=127.0.0.1 WORLD_UPSTREAM_PORT=$DEAD_PORT world_daneguard_config "$CFG"
+world_daneguard_start "$CFG" || { fail daneguard_restart "see stderr"; exit 1; }
+world_dig @127.0.0.1 -p "$DG_DNS_PORT" +time=5 nothing.world.test A >/dev/null
+sleep 1
+curl -sS --max-time 10 -o "$out/m4" "$URL"
+grep -q "^daneguard_upstream_up{upstream=\"127.0.0.1:$DEAD_PORT\",transport=\"udp,tcp\"} 0$" "$out/m4" &&
+    pass dead_upstream_down || fail dead_upstream_down "$(grep -E '^daneguard_upstream_(up|lost|queries)' "$out/m4")"
+lost=$(awk '/^daneguard_upstream_lost_total/ { print $2 }' "$out/m4")
+answers=$(awk '/^daneguard_upstream_answers_total/ { print $2 }' "$out/m4")
+[ "${lost:-0}" -ge 3 ] && [ "$answers" = 0 ] && ! grep -q '^daneguard_upstream_rtt_seconds{' "$out/m4" &&
+    pass dead_upstream_losses_counted || fail dead_upstream_losses_counted "lost=$lost answers=$answers"
+promtool check metrics <"$out/m4" >/dev/null 2>&1 && pass promtool_dead_upstream ||
+    fail promtool_dead_upstream "$(promtool check metrics <"$out/m4" 2>&1 | head -3)"
+dg_stop_checked sanitizer_clean_dead_upstream
 proxy_finish

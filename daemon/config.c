@@ -308,6 +308,102 @@ static int x_http_ports(struct keys_parse *p, yaml_node_t *v, const char *key, v
     return 0;
 }
 
+/* "host.example" or "*.example": letters, digits, '-' and '_' in labels of
+ * 1..63, at least two labels (a bare "*" or "*.com" would switch DANE off for
+ * a whole top-level domain: rejected), no IP address (an address is never
+ * DANE-checked: nothing to except). Kept in lower case without a trailing dot. */
+static int x_exceptions(struct keys_parse *p, yaml_node_t *v, const char *key, void *obj)
+{
+    struct config_proxy *px = obj;
+    yaml_node_t *seq = keys_list(p, v, key, "host names (\"www.example.org\", \"*.example.org\")",
+                                 CONFIG_MAX_EXCEPTIONS),
+                *item;
+    size_t count = 0;
+
+    if (!seq)
+        return -1;
+    KEYS_FOREACH(p, seq, item)
+    {
+        const char *s = keys_scalar(p, item, key, "a host name or \"*.domain\"");
+        char name[CONFIG_HOST_MAX];
+        size_t len, labels = 1, label = 0;
+        int wild;
+
+        if (!s)
+            return -1;
+        len = strlen(s);
+        if (len > 0 && s[len - 1] == '.')
+            len--;
+        wild = len >= 2 && s[0] == '*' && s[1] == '.';
+        if (len == 1 && s[0] == '*')
+            return keys_fail(p, item, key,
+                             "\"*\" would switch DANE off everywhere; name the hosts or "
+                             "domains to except");
+        if (len == 0 || len >= sizeof name)
+            return keys_fail(p, item, key, "\"%s\" is not a host name (1..253 characters)", s);
+        if (wild)
+            memcpy(name, "*.", 2);
+        for (size_t i = wild ? 2 : 0; i < len; i++) {
+            char c = s[i];
+            if (c >= 'A' && c <= 'Z')
+                c = (char)(c - 'A' + 'a');
+            name[i] = c;
+            if (c == '.') {
+                if (label == 0)
+                    return keys_fail(p, item, key, "\"%s\": empty label", s);
+                labels++;
+                label = 0;
+            } else if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_') {
+                if (++label > 63)
+                    return keys_fail(p, item, key, "\"%s\": a label is longer than 63", s);
+            } else if (c == '*') {
+                return keys_fail(p, item, key,
+                                 "\"%s\": '*' only as the whole first label (\"*.example.org\")",
+                                 s);
+            } else {
+                return keys_fail(p, item, key, "\"%s\" is not a host name", s);
+            }
+        }
+        name[len] = '\0';
+        if (label == 0)
+            return keys_fail(p, item, key, "\"%s\": empty label", s);
+        if (addr_is_literal(name))
+            return keys_fail(p, item, key,
+                             "\"%s\" is an IP address: addresses are never DANE-checked, so "
+                             "there is nothing to except",
+                             s);
+        if (labels < 2)
+            return keys_fail(p, item, key,
+                             "\"%s\" would switch DANE off for a whole top-level domain; name "
+                             "the hosts or domains to except",
+                             s);
+        memcpy(px->exceptions[count++], name, len + 1);
+    }
+    px->n_exceptions = count;
+    return 0;
+}
+
+int config_exception_match(const struct config_proxy *px, const char *host)
+{
+    size_t hlen = strlen(host);
+
+    if (hlen > 0 && host[hlen - 1] == '.')
+        hlen--;
+    for (size_t i = 0; i < px->n_exceptions; i++) {
+        const char *e = px->exceptions[i];
+        size_t elen = strlen(e);
+        if (e[0] == '*') {
+            /* "*.example": a name that ends in ".example" with a label before it */
+            elen -= 1; /* ".example" */
+            if (hlen > elen && strncasecmp(host + hlen - elen, e + 1, elen) == 0)
+                return (int)i;
+        } else if (hlen == elen && strncasecmp(host, e, elen) == 0) {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
 static int t_user(struct keys_parse *p, yaml_node_t *v, const char *key, void *obj)
 {
     struct config *cfg = obj;
@@ -409,6 +505,7 @@ static const struct key_def proxy_keys[] = {
     /* unless given, a quarter of max_connections as given: load() */
     K_COUNT("max_connections_per_client", max_connections_per_client, 1, 1000000, 1024 / 4),
     K_COUNT("max_lookups_per_client", max_lookups_per_client, 1, 1000000, 128),
+    K_FUNC("exceptions", x_exceptions),
     K_END,
 };
 #undef KEYS_OF

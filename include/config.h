@@ -16,6 +16,8 @@
 #define CONFIG_MAX_ADDRS 16
 #define CONFIG_MAX_PORTS 16
 #define CONFIG_ERR_LEN 512
+#define CONFIG_MAX_EXCEPTIONS 64
+#define CONFIG_HOST_MAX 254 /* a host name as text, no trailing dot, and its NUL */
 
 /* A listening or upstream address: "addr@port", "addr#port" or plain "addr". */
 struct config_sockaddr {
@@ -97,6 +99,11 @@ struct config_proxy {
     size_t n_http_ports;
     uint32_t max_connections_per_client; /* default max_connections / 4 */
     uint32_t max_lookups_per_client;     /* DNS lookups in flight, default 128 */
+    /* exceptions: hosts tunnelled untouched without DANE, "host.example" or
+     * "*.example" (any name below it, not the name itself); lower case, no
+     * trailing dot (config_exception_match()). Default none. */
+    char exceptions[CONFIG_MAX_EXCEPTIONS][CONFIG_HOST_MAX];
+    size_t n_exceptions;
 };
 
 struct config {
@@ -117,6 +124,11 @@ int config_load(const char *path, struct config *cfg, char err[CONFIG_ERR_LEN]);
 /* The same from a string (name is used in messages); for tests. */
 int config_load_string(const char *name, const char *yaml, struct config *cfg,
                        char err[CONFIG_ERR_LEN]);
+
+/* The index of the first of px's exceptions that host (a name as a client
+ * wrote it: any case, a trailing dot or not) matches, or -1. "*.example"
+ * matches every name below example, never example itself. */
+int config_exception_match(const struct config_proxy *px, const char *host);
 
 /* Parse "addr@port" / "addr#port" / "[v6]:port" / "addr" with default_port. */
 int config_sockaddr_parse(const char *text, uint16_t default_port, struct config_sockaddr *out);

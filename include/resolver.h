@@ -80,4 +80,8 @@ uint64_t resolver_now_ms(const struct resolver *r);
 
 void resolver_get_stats(const struct resolver *r, struct resolver_stats *st);
 
+/* Upstream i of r's configuration (upstream_server_info()): 0, or -1 past
+ * the last. */
+int resolver_upstream_info(const struct resolver *r, size_t i, struct upstream_server_info *out);
+
 #endif

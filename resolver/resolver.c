@@ -343,3 +343,8 @@ void resolver_get_stats(const struct resolver *r, struct resolver_stats *st)
     dns_cache_get_stats(r->cache, &st->cache);
     upstream_get_stats(r->upstream, &st->upstream);
 }
+
+int resolver_upstream_info(const struct resolver *r, size_t i, struct upstream_server_info *out)
+{
+    return upstream_server_info(r->upstream, i, out);
+}

@@ -95,6 +95,11 @@ struct upstream {
     struct upstream_fetch all; /* list head: every fetch not yet freed */
     int32_t lookup_srtt, lookup_rttvar; /* ms, of complete attempts (Unbound's rtt) */
     unsigned extra_pending; /* attempts running beside another of the same fetch */
+    /* the configured upstreams and transports, for upstream_server_info() */
+    struct config_upstream servers[CONFIG_MAX_ADDRS];
+    size_t n_servers;
+    enum config_transport transports[3];
+    size_t n_transports;
 };
 
 const char *upstream_strerror(int err)
@@ -277,6 +282,10 @@ int upstream_new(uv_loop_t *loop, const struct config_resolver *cfg, struct upst
         snprintf(err, errlen, "cannot set up getdns on the event loop");
         goto fail;
     }
+    memcpy(up->servers, cfg->upstreams, sizeof up->servers);
+    up->n_servers = cfg->n_upstreams;
+    memcpy(up->transports, cfg->transports, sizeof up->transports);
+    up->n_transports = cfg->n_transports;
     int direct = cfg->n_transports == 0 || cfg->transports[0] != CONFIG_TRANSPORT_UDP;
     for (size_t i = 0; i < cfg->n_transports; i++)
         direct |= cfg->transports[i] == CONFIG_TRANSPORT_TLS;
@@ -700,6 +709,36 @@ void upstream_cancel(struct upstream_waiter *w)
 void upstream_get_stats(const struct upstream *up, struct upstream_stats *st)
 {
     *st = up->stats;
+}
+
+static const char *transport_name(enum config_transport t)
+{
+    return t == CONFIG_TRANSPORT_TLS ? "tls" : t == CONFIG_TRANSPORT_TCP ? "tcp" : "udp";
+}
+
+int upstream_server_info(const struct upstream *up, size_t i, struct upstream_server_info *out)
+{
+    if (!up || i >= up->n_servers)
+        return -1;
+    memset(out, 0, sizeof *out);
+    /* the address and the port the first transport uses: 853 (tls_port) for TLS */
+    struct sockaddr_storage ss = up->servers[i].addr.ss;
+    if (up->n_transports && up->transports[0] == CONFIG_TRANSPORT_TLS) {
+        uint16_t p = htons(up->servers[i].tls_port ? up->servers[i].tls_port : 853);
+        if (ss.ss_family == AF_INET)
+            ((struct sockaddr_in *)&ss)->sin_port = p;
+        else if (ss.ss_family == AF_INET6)
+            ((struct sockaddr_in6 *)&ss)->sin6_port = p;
+    }
+    addr_format((const struct sockaddr *)&ss, ADDR_FORMAT_PORT, out->address, sizeof out->address);
+    /* the transports in order, "udp,tcp" */
+    for (size_t k = 0; k < up->n_transports; k++) {
+        size_t len = strlen(out->transport);
+        snprintf(out->transport + len, sizeof out->transport - len, "%s%s", k ? "," : "",
+                 transport_name(up->transports[k]));
+    }
+    out->known = forwarder_upstream_info(up->forwarder, i, &out->fw) == 0;
+    return 0;
 }
 
 void upstream_free(struct upstream *up)

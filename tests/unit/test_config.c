@@ -451,6 +451,49 @@ static void test_proxy_destination_keys(void)
               "out of range");
 }
 
+/* Issue 13: proxy.exceptions, exact names and "*.suffix". */
+static void test_proxy_exceptions(void)
+{
+    const struct config_proxy *p = &cfg.proxy;
+
+    CHECK_OK("proxy:\n  max_connections: 10\n");
+    CHECK_INT_EQ(p->n_exceptions, 0);
+    CHECK_INT_EQ(config_exception_match(p, "www.example.org"), -1);
+
+    CHECK_OK("proxy:\n  exceptions: [WWW.Example.ORG., \"*.lab.example.net\", _x-1.example.com]\n");
+    CHECK_INT_EQ(p->n_exceptions, 3);
+    CHECK_STR_EQ(p->exceptions[0], "www.example.org");
+    CHECK_STR_EQ(p->exceptions[1], "*.lab.example.net");
+    CHECK_INT_EQ(config_exception_match(p, "www.example.org"), 0);
+    CHECK_INT_EQ(config_exception_match(p, "WWW.EXAMPLE.ORG."), 0);
+    CHECK_INT_EQ(config_exception_match(p, "example.org"), -1);
+    CHECK_INT_EQ(config_exception_match(p, "a.www.example.org"), -1);
+    CHECK_INT_EQ(config_exception_match(p, "nas.lab.example.net"), 1);
+    CHECK_INT_EQ(config_exception_match(p, "a.b.Lab.example.net"), 1);
+    /* the bare suffix is not below itself; a look-alike is not below it */
+    CHECK_INT_EQ(config_exception_match(p, "lab.example.net"), -1);
+    CHECK_INT_EQ(config_exception_match(p, "evillab.example.net"), -1);
+    CHECK_INT_EQ(config_exception_match(p, ".lab.example.net"), -1);
+    CHECK_INT_EQ(config_exception_match(p, "_x-1.example.com"), 2);
+    CHECK_INT_EQ(config_exception_match(p, ""), -1);
+
+    CHECK_ERR("proxy:\n  exceptions: [\"*\"]\n", "t.yml:2: proxy.exceptions: ",
+              "would switch DANE off everywhere");
+    CHECK_ERR("proxy:\n  exceptions: [\"*.com\"]\n", "t.yml:2: proxy.exceptions: ",
+              "whole top-level domain");
+    CHECK_ERR("proxy:\n  exceptions: [localhost]\n", "t.yml:2: proxy.exceptions: ",
+              "whole top-level domain");
+    CHECK_ERR("proxy:\n  exceptions: [192.0.2.1.]\n", "t.yml:2: proxy.exceptions: ",
+              "is an IP address");
+    CHECK_ERR("proxy:\n  exceptions: [\"a.*.example.org\"]\n", "t.yml:2: proxy.exceptions: ",
+              "'*' only as the whole first label");
+    CHECK_ERR("proxy:\n  exceptions: [\"a..example.org\"]\n", "t.yml:2: proxy.exceptions: ",
+              "empty label");
+    CHECK_ERR("proxy:\n  exceptions: [\"https://example.org/\"]\n", "t.yml:2: proxy.exceptions: ",
+              "is not a host name");
+    CHECK_ERR("proxy:\n  exceptions: example.org\n", "t.yml:2: proxy.exceptions: ", NULL);
+}
+
 static void test_user(void)
 {
     CHECK_OK("user: daneguard\n");
@@ -1202,6 +1245,7 @@ int main(void)
     UNIT_RUN(test_sizes);
     UNIT_RUN(test_proxy_keys);
     UNIT_RUN(test_proxy_destination_keys);
+    UNIT_RUN(test_proxy_exceptions);
     UNIT_RUN(test_user);
     UNIT_RUN(test_lists_replace_defaults);
     UNIT_RUN(test_stubby_carries_over);

@@ -112,6 +112,7 @@ struct pages_status {
     uint64_t certs_minted, cert_cache_hits;
     const struct pages_refusal_entry *recent; /* newest first; n_recent entries */
     size_t n_recent;
+    const char *insecure_domains; /* domain_insecure names, ", " between; NULL or "": none */
 };
 
 /* The status page as HTML. 0, PAGES_EINVAL (s NULL) or PAGES_ENOMEM. */

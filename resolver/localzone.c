@@ -193,6 +193,11 @@ int localzone_rr_parse(const char *text, struct localzone_rr *rr, char *err, siz
                  sizeof rr->rdata, text);
         goto out;
     }
+    if (rr->rdlen == 0 || (rr->type == DNS_TYPE_A && rr->rdlen != 4) ||
+        (rr->type == DNS_TYPE_AAAA && rr->rdlen != 16)) {
+        snprintf(err, errlen, "not a resource record (no data): \"%s\"", text);
+        goto out;
+    }
     memcpy(rr->rdata, wire + pos + 10, rr->rdlen);
     rc = 0;
 out:

@@ -680,6 +680,18 @@ static int cross_check(struct keys_parse *p, const struct config *cfg)
                                     r->upstreams[i].addr.text, r->listen[j].text);
         }
 
+    for (size_t z = 0; z < r->n_forward_zones; z++)
+        for (size_t i = 0; i < r->forward_zones[z].n_upstreams; i++)
+            for (size_t j = 0; j < r->n_listen; j++)
+                if (addr_reaches((const struct sockaddr *)&r->listen[j].ss,
+                                 (const struct sockaddr *)&r->forward_zones[z].upstreams[i].ss))
+                    return keys_fail_at(p, keys_item_line(p, "resolver", "forward_zones", z),
+                                        "resolver.forward_zones",
+                                        "%s: %s is daneguard's own listener %s; it would query "
+                                        "itself",
+                                        r->forward_zones[z].name,
+                                        r->forward_zones[z].upstreams[i].text, r->listen[j].text);
+
     if (px->enabled)
         for (size_t i = 0; i < px->n_listen; i++)
             for (size_t j = 0; j < r->n_listen; j++)

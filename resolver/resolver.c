@@ -88,6 +88,10 @@ static int local_routes_new(struct resolver *r, const struct config_resolver *cf
         snprintf(err, errlen, "out of memory");
         return -1;
     }
+    /* The open-file budget main.c fitted to one context is shared: each extra
+     * context gets an eighth of its lookups and forwarder sockets (getdns's
+     * sockets are capped for all contexts together, uvloop.c). */
+#define SUB_SHARE(v, dflt) ((v ? v : dflt) / 8 + 1)
     for (size_t i = 0; i < cfg->n_forward_zones; i++) {
         const struct config_forward_zone *z = &cfg->forward_zones[i];
         int need[2] = {!z->validated, z->validated};
@@ -108,6 +112,8 @@ static int local_routes_new(struct resolver *r, const struct config_resolver *cf
             sub->transports[1] = CONFIG_TRANSPORT_TCP;
             sub->n_transports = 2;
             sub->unvalidated = !v;
+            sub->max_lookups = SUB_SHARE(cfg->max_lookups, UPSTREAM_MAX_IN_FLIGHT);
+            sub->max_forwarder_sockets = SUB_SHARE(cfg->max_forwarder_sockets, 1024);
             if (upstream_new(r->loop, sub, &r->forward[i][v], err, errlen) < 0) {
                 char why[256];
                 snprintf(why, sizeof why, "%s", err);
@@ -122,6 +128,8 @@ static int local_routes_new(struct resolver *r, const struct config_resolver *cf
     if (cfg->n_domain_insecure) {
         *sub = *cfg;
         sub->unvalidated = 1;
+        sub->max_lookups = SUB_SHARE(cfg->max_lookups, UPSTREAM_MAX_IN_FLIGHT);
+        sub->max_forwarder_sockets = SUB_SHARE(cfg->max_forwarder_sockets, 1024);
         if (upstream_new(r->loop, sub, &r->insecure, err, errlen) < 0)
             goto out;
         log_info("resolver: domain_insecure (negative trust anchors, not validated): %s",
@@ -131,6 +139,7 @@ static int local_routes_new(struct resolver *r, const struct config_resolver *cf
 out:
     free(sub);
     return rc;
+#undef SUB_SHARE
 }
 
 /* The context that answers qname; NULL for a name answered here. */

@@ -566,7 +566,7 @@ static void test_local_names_keys(void)
              "    - name: fritz.box\n"
              "      upstreams: [192.168.178.1]\n"
              "    - name: 1.168.192.in-addr.arpa.\n"
-             "      upstreams: [\"192.168.1.1@5353\", \"::1\"]\n"
+             "      upstreams: [\"192.168.1.1@5353\", \"fd00::1\"]\n"
              "      validated: true\n"
              "  domain_insecure: [broken.example, \"other.example.\"]\n"
              "  local_data:\n"
@@ -605,6 +605,10 @@ static void test_local_names_keys(void)
               "    - {name: LAN., upstreams: [10.0.0.2]}\n",
               "t.yml:4: resolver.forward_zones: ", "listed twice");
     CHECK_ERR("resolver:\n  forward_zones: lan\n", "t.yml:2: resolver.forward_zones: ", NULL);
+    CHECK_ERR("resolver:\n  listen_addresses: [127.0.0.1@5300]\n  forward_zones:\n"
+              "    - {name: a.lan, upstreams: [10.0.0.1]}\n"
+              "    - {name: lan, upstreams: [\"127.0.0.1@5300\"]}\n",
+              "t.yml:5: resolver.forward_zones: ", "daneguard's own listener");
     CHECK_ERR("resolver:\n  domain_insecure: [\"a..b\"]\n", "t.yml:2: resolver.domain_insecure: ",
               "not a domain name");
     CHECK_ERR("resolver:\n  local_data:\n    - \"router.lan. A 192.168.1.1\"\n"

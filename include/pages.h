@@ -130,6 +130,7 @@ struct pages_status {
     uint64_t exception_uses;
     const struct pages_exception_use *exception_recent;
     size_t n_exception_recent;
+    const char *insecure_domains; /* domain_insecure names, ", " between; NULL or "": none */
 };
 
 /* The status page as HTML. 0, PAGES_EINVAL (s NULL) or PAGES_ENOMEM. */

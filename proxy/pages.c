@@ -479,6 +479,11 @@ int pages_status_html(struct http_buf *out, const struct pages_status *s)
              lookups ? 100.0 * (double)s->cache_hits / (double)lookups : 0.0);
     w_row(&w, "Cache entries", s->cache_entries);
     w_row(&w, "Cache bytes", s->cache_bytes);
+    if (s->insecure_domains && s->insecure_domains[0]) { /* issue 11 */
+        w_puts(&w, "<tr><th>Not validated (domain_insecure)</th><td>");
+        w_esc(&w, s->insecure_domains);
+        w_puts(&w, "</td></tr>\n");
+    }
     w_puts(&w, "</table>\n<h2>Proxy</h2>\n<table>\n");
     w_row(&w, "Connections open", s->conns_open);
     w_row(&w, "Connections total", s->conns_total);
@@ -546,9 +551,14 @@ int pages_status_json(struct http_buf *out, const struct pages_status *s)
     w_printf(&w, "{\"now\":%lld,\"uptime_s\":%llu,", (long long)s->now, U(s->uptime_s));
     w_printf(&w,
              "\"dns\":{\"queries\":%llu,\"cache_hits\":%llu,\"cache_misses\":%llu,"
-             "\"cache_entries\":%llu,\"cache_bytes\":%llu},",
+             "\"cache_entries\":%llu,\"cache_bytes\":%llu",
              U(s->dns_queries), U(s->cache_hits), U(s->cache_misses), U(s->cache_entries),
              U(s->cache_bytes));
+    if (s->insecure_domains && s->insecure_domains[0]) { /* issue 11 */
+        w_puts(&w, ",\"insecure_domains\":");
+        json_escape(&w, s->insecure_domains);
+    }
+    w_puts(&w, "},");
     w_printf(&w,
              "\"proxy\":{\"connections_open\":%llu,\"connections_total\":%llu,"
              "\"intercepted\":%llu,\"tunnelled\":%llu,\"refused\":%llu},",

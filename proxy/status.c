@@ -70,6 +70,7 @@ void status_gather(const struct proxy *px, time_t now, struct pages_status *st,
         .cert_cache_hits = cs.hits,
         .recent = recent,
         .n_recent = n,
+        .insecure_domains = resolver_insecure_domains(px->resolver),
     };
 }
 

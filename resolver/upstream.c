@@ -92,6 +92,7 @@ struct upstream {
     uint8_t anchors[UPSTREAM_MAX_ANCHORS][DNS_MAX_NAME]; /* trust anchor owners, wire */
     size_t anchor_len[UPSTREAM_MAX_ANCHORS];
     size_t n_anchors;
+    int unvalidated; /* cfg->unvalidated: no DNSSEC asked for, every answer insecure */
     struct upstream_fetch all; /* list head: every fetch not yet freed */
     int32_t lookup_srtt, lookup_rttvar; /* ms, of complete attempts (Unbound's rtt) */
     unsigned extra_pending; /* attempts running beside another of the same fetch */
@@ -186,6 +187,22 @@ static getdns_dict *upstream_dict(const struct config_upstream *u)
     getdns_dict_set_int(d, "tls_port", u->tls_port ? u->tls_port : 853);
     if (u->tls_auth_name[0])
         getdns_dict_util_set_string(d, "tls_auth_name", u->tls_auth_name);
+    if (u->n_pins) { /* RFC 7858 §4.2, as Stubby hands them to getdns */
+        getdns_list *pins = getdns_list_create();
+        for (size_t i = 0; pins && i < u->n_pins; i++) {
+            getdns_dict *pin = getdns_dict_create();
+            getdns_bindata value = {32, (uint8_t *)u->pins[i]};
+            if (pin) {
+                getdns_dict_util_set_string(pin, "digest", "sha256");
+                getdns_dict_set_bindata(pin, "value", &value);
+                getdns_list_set_dict(pins, i, pin);
+                getdns_dict_destroy(pin);
+            }
+        }
+        if (pins)
+            getdns_dict_set_list(d, "tls_pubkey_pinset", pins);
+        getdns_list_destroy(pins);
+    }
     return d;
 }
 
@@ -212,6 +229,11 @@ static int configure(struct upstream *up, const struct config_resolver *cfg, cha
                                                        ? GETDNS_AUTHENTICATION_REQUIRED
                                                        : GETDNS_AUTHENTICATION_NONE)) {
         snprintf(err, errlen, "getdns refused a context setting");
+        return -1;
+    }
+    if ((cfg->tls_ca_file[0] && getdns_context_set_tls_ca_file(ctx, cfg->tls_ca_file)) ||
+        (cfg->tls_ca_path[0] && getdns_context_set_tls_ca_path(ctx, cfg->tls_ca_path))) {
+        snprintf(err, errlen, "getdns refused tls_ca_file or tls_ca_path");
         return -1;
     }
     for (size_t i = 0; i < cfg->n_transports; i++)
@@ -263,6 +285,7 @@ int upstream_new(uv_loop_t *loop, const struct config_resolver *cfg, struct upst
         return -1;
     }
     up->loop = loop;
+    up->unvalidated = cfg->unvalidated;
     up->timeout_ms = cfg->timeout_ms;
     up->max_in_flight = cfg->max_lookups ? cfg->max_lookups : UPSTREAM_MAX_IN_FLIGHT;
     if (cfg->max_getdns_sockets)
@@ -277,8 +300,10 @@ int upstream_new(uv_loop_t *loop, const struct config_resolver *cfg, struct upst
     up->extensions = getdns_dict_create();
     if (!up->uvloop || !up->extensions ||
         getdns_context_set_eventloop(up->ctx, uvloop_getdns(up->uvloop)) ||
-        getdns_dict_set_int(up->extensions, "dnssec_return_status", GETDNS_EXTENSION_TRUE) ||
-        getdns_dict_set_int(up->extensions, "dnssec_return_all_statuses", GETDNS_EXTENSION_TRUE)) {
+        (!cfg->unvalidated &&
+         (getdns_dict_set_int(up->extensions, "dnssec_return_status", GETDNS_EXTENSION_TRUE) ||
+          getdns_dict_set_int(up->extensions, "dnssec_return_all_statuses",
+                              GETDNS_EXTENSION_TRUE)))) {
         snprintf(err, errlen, "cannot set up getdns on the event loop");
         goto fail;
     }
@@ -582,8 +607,9 @@ static void getdns_done(getdns_context *ctx, getdns_callback_type_t type, getdns
         getdns_list_get_dict(tree, 0, &reply) == GETDNS_RETURN_GOOD)
         getdns_dict_get_int(reply, "dnssec_status", &status);
 
-    if ((status == GETDNS_DNSSEC_BOGUS || status == GETDNS_DNSSEC_INDETERMINATE) &&
-        outside_anchors(f))
+    if (((status == GETDNS_DNSSEC_BOGUS || status == GETDNS_DNSSEC_INDETERMINATE) &&
+         outside_anchors(f)) ||
+        f->up->unvalidated) /* a forward zone or domain_insecure: never secure, never bogus */
         status = GETDNS_DNSSEC_INSECURE;
     lookup_rtt_update(f->up, uv_now(f->up->loop) - a->started_ms);
     if (status == GETDNS_DNSSEC_BOGUS || status == GETDNS_DNSSEC_INDETERMINATE) {

@@ -317,6 +317,16 @@ static void test_status(void)
     CHECK(contains(b.data, "\"recent_refusals\":[],"));
     http_buf_free(&b);
     CHECK_INT_EQ(pages_status_json(&b, NULL), PAGES_EINVAL);
+
+    /* issue 11: the negative trust anchors are listed */
+    struct pages_status nta = {.insecure_domains = "broken.example., <x>.example."};
+    CHECK_INT_EQ(pages_status_html(&b, &nta), 0);
+    CHECK(contains(b.data, "<th>Not validated (domain_insecure)</th><td>broken.example., "
+                           "&lt;x&gt;.example.</td>"));
+    http_buf_free(&b);
+    CHECK_INT_EQ(pages_status_json(&b, &nta), 0);
+    CHECK(contains(b.data, "\"insecure_domains\":\"broken.example., <x>.example.\"}"));
+    http_buf_free(&b);
 }
 
 static void test_route(void)

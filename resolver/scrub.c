@@ -846,6 +846,11 @@ int scrub_for_validator(uint8_t *msg, size_t *len)
                 if (opt_len || rr.owner_len != 1)
                     return SCRUB_EFORMERR; /* RFC 6891 §6.1.1 */
                 opt_at = rr.rdata_offset - 11; /* root owner, type, class, TTL, rdlength */
+                /* The root as a compression pointer (0xc0 0x04 reads as ".")
+                 * takes two bytes: opt_at would be its second one and the
+                 * record moved below a garbled one. Left whole for getdns. */
+                if (msg[opt_at] != 0)
+                    return 0;
                 opt_len = end - opt_at;
             }
             break;

@@ -9,7 +9,9 @@
  * 2. otherwise the longest zone it is at or below decides, among the default
  *    local zones, the forward zones and the domain_insecure names; a forward
  *    zone or domain_insecure name wins over a local zone of the same name (so
- *    a router's "home.arpa" or "168.192.in-addr.arpa" can be reached);
+ *    a router's "home.arpa" or "168.192.in-addr.arpa" can be reached); a
+ *    domain_insecure name inside a forward zone keeps the zone's route (its
+ *    upstreams, unvalidated), never the main upstreams;
  * 3. a local zone answers NXDOMAIN for a name without data (NODATA for a name
  *    with data below it); "localhost." answers 127.0.0.1 and ::1 for itself
  *    and every name below it (RFC 6761 §6.3);

@@ -454,7 +454,7 @@ static long data_find(const struct localzone *lz, const uint8_t *name, size_t le
 static const struct lz_zone *zone_find(const struct localzone *lz, const uint8_t *name,
                                        size_t len, int *insecure)
 {
-    const struct lz_zone *best = NULL;
+    const struct lz_zone *best = NULL, *fwd = NULL;
     *insecure = 0;
     for (size_t i = 0; i < lz->n_zones; i++) {
         const struct lz_zone *z = &lz->zones[i];
@@ -462,9 +462,15 @@ static const struct lz_zone *zone_find(const struct localzone *lz, const uint8_t
             continue;
         if (z->kind == LZ_INSECURE)
             *insecure = 1;
+        if (z->kind == LZ_FORWARD && (!fwd || z->len > fwd->len))
+            fwd = z;
         if (!best || z->len > best->len || (z->len == best->len && z->kind > best->kind))
             best = z;
     }
+    /* A domain_insecure name inside a forward zone turns validation off, not
+     * the route: the zone's names still go to the zone's own upstreams. */
+    if (best && best->kind == LZ_INSECURE && fwd)
+        return fwd;
     return best;
 }
 

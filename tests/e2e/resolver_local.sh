@@ -61,7 +61,8 @@ world_spawn router dnsmasq --keep-in-foreground --no-resolv --no-hosts --bind-in
     --pid-file="$WORLD_DIR/dnsmasq.pid" --cache-size=0 --local-ttl=60 \
     --server="$WORLD_NS_ADDR#$WORLD_NS_PORT" \
     --local=/home.world.test/ --local=/1.168.192.in-addr.arpa/ \
-    --host-record=router.home.world.test,192.168.1.1
+    --host-record=router.home.world.test,192.168.1.1 \
+    --host-record=cam.lab.home.world.test,192.168.1.70
 world_wait_dns "$ROUTER_ADDR" "$ROUTER_PORT" 10 || { fail router_up "dnsmasq does not answer"; exit 1; }
 
 RELAY_ADDR=$(_world_pick_addr)
@@ -164,7 +165,8 @@ world_daneguard_config "$CFG" "$UPSTREAM" "$PORTS" \
     "resolver.forward_zones: [{name: home.world.test, upstreams: [\"$ROUTER_ADDR@$ROUTER_PORT\"]}, {name: 1.168.192.in-addr.arpa., upstreams: [\"$ROUTER_ADDR@$ROUTER_PORT\"]}]" \
     "resolver.local_data: [\"printer.lan. 600 IN A 192.168.1.50\", \"printer.lan. TXT \\\"ink low\\\"\"]" \
     "resolver.hosts_file: $WORLD_DIR/hosts" \
-    "resolver.rebind_protection: true"
+    "resolver.rebind_protection: true" \
+    "resolver.domain_insecure: [lab.home.world.test]"
 world_daneguard_start "$CFG" || { fail start_local_names "daneguard did not start"; exit 1; }
 : >"$RELAY_LOG"
 
@@ -197,6 +199,10 @@ out=$(q tv A)
 has 'IN[[:space:]]+A[[:space:]]+192\.168\.1\.60' && pass hosts_file_alias || fail hosts_file_alias "$(dig_answer "$out")"
 out=$(q 60.1.168.192.in-addr.arpa PTR)
 has 'PTR[[:space:]]+tv\.lan\.' && pass hosts_file_ptr || fail hosts_file_ptr "$(dig_answer "$out")"
+# a domain_insecure name inside a forward zone: still the router's, not the
+# main upstream's (which would leak the LAN's names and prove them absent)
+out=$(q cam.lab.home.world.test A)
+answer_has nta_inside_forward_zone_asks_the_zone NOERROR 'ad' 'IN[[:space:]]+A[[:space:]]+192\.168\.1\.70'
 sleep 0.3
 n=$(relay_count 'lan\.|home\.world\.test|in-addr\.arpa')
 [ "$n" -eq 0 ] && pass forward_and_local_never_via_main_upstream ||

@@ -420,9 +420,48 @@ static void test_rebind_filter(void)
     CHECK(localzone_rebind_filter(msg, &len, NULL, 0) < 0);
 }
 
+/* A domain_insecure name inside a forward zone (a broken lab subzone of the
+ * company's zone, say) switches validation off there; it must not send the
+ * zone's names to the public upstreams instead of the zone's own: they go to
+ * the forward zone, unvalidated (resolver.c builds that context for a
+ * domain_insecure name that overlaps the zone, either way round). */
+static void test_insecure_inside_forward_zone(void)
+{
+    struct localzone *lz;
+    size_t zone = 99;
+    int insecure = 0;
+
+    base_config();
+    snprintf(cfg.resolver.domain_insecure[1], 256, "lab.deep.home.world.test.");
+    snprintf(cfg.resolver.domain_insecure[2], 256, "iot.home.arpa.");
+    cfg.resolver.n_domain_insecure = 3;
+    lz = table(NULL);
+    CHECK(lz != NULL);
+    if (!lz)
+        return;
+    CHECK_INT_EQ(route_of(lz, "host.lab.deep.home.world.test", &zone, &insecure),
+                 LOCALZONE_FORWARD);
+    CHECK_INT_EQ(zone, 3);
+    CHECK_INT_EQ(insecure, 1);
+    CHECK_INT_EQ(route_of(lz, "lab.deep.home.world.test", &zone, &insecure), LOCALZONE_FORWARD);
+    CHECK_INT_EQ(zone, 3);
+    CHECK_INT_EQ(insecure, 1);
+    CHECK_INT_EQ(route_of(lz, "cam.iot.home.arpa", &zone, &insecure), LOCALZONE_FORWARD);
+    CHECK_INT_EQ(zone, 2);
+    CHECK_INT_EQ(insecure, 1);
+    /* beside it, the zone as before */
+    CHECK_INT_EQ(route_of(lz, "www.deep.home.world.test", &zone, &insecure), LOCALZONE_FORWARD);
+    CHECK_INT_EQ(zone, 3);
+    CHECK_INT_EQ(insecure, 0);
+    /* outside every forward zone a domain_insecure name still goes upstream */
+    CHECK_INT_EQ(route_of(lz, "www.broken.example", NULL, &insecure), LOCALZONE_INSECURE);
+    localzone_free(lz);
+}
+
 int main(void)
 {
     UNIT_RUN(test_routes);
+    UNIT_RUN(test_insecure_inside_forward_zone);
     UNIT_RUN(test_answers);
     UNIT_RUN(test_local_data_parse);
     UNIT_RUN(test_hosts_file);

@@ -48,7 +48,17 @@ world_extra_records() {
         echo "private6 IN AAAA fd00::7"
         echo "mixed IN A 93.184.216.34"
         echo "mixed IN A 10.0.0.1"
-        echo "global IN A 93.184.216.34" ;;
+        echo "global IN A 93.184.216.34"
+        # rebinding in other spellings (tests/e2e: the red team's list)
+        echo "mapped IN AAAA ::ffff:127.0.0.1"
+        echo "nat64 IN AAAA 64:ff9b::7f00:1"
+        echo "sixtofour IN AAAA 2002:7f00:1::1"
+        echo "v4compat IN AAAA ::7f00:1"
+        echo "zero IN A 0.0.0.0"
+        echo "cgnat IN A 100.64.1.1"
+        echo "linklocal6 IN AAAA fe80::1"
+        echo "chain IN CNAME private"
+        echo "anyname IN A 10.1.2.3" ;;
     esac
 }
 world_start || exit 1
@@ -222,6 +232,19 @@ out=$(q mixed.world.test A)
 out=$(q global.world.test A)
 has 'IN[[:space:]]+A[[:space:]]+93\.184\.216\.34' && dig_has_flag "$out" ad &&
     pass rebind_global_kept_secure || fail rebind_global_kept_secure "$(dig_answer "$out")"
+# the same addresses in other spellings, at the end of a CNAME, in upper
+# case, and for ANY
+for n in mapped/AAAA nat64/AAAA sixtofour/AAAA v4compat/AAAA zero/A cgnat/A linklocal6/AAAA \
+    chain/A PRIVATE.World.Test/A anyname/ANY; do
+    name=${n%/*}
+    [[ $name == *.* ]] || name=$name.world.test
+    out=$(q "$name" "${n#*/}")
+    if [ "$(dig_rcode "$out")" = NOERROR ] && ! has 'IN[[:space:]]+(A|AAAA)[[:space:]]'; then
+        pass "rebind_removed_${n%/*}_${n#*/}"
+    else
+        fail "rebind_removed_${n%/*}_${n#*/}" "$(dig_rcode "$out"): $(dig_answer "$out" | tr '\n' ' ')"
+    fi
+done
 grep -q 'private.world.test./1: removed 2 record(s) with a local address (192.168.7.7' \
     "$WORLD_DIR/daneguard.log" && pass rebind_log_line ||
     fail rebind_log_line "no log line: $(grep -m2 removed "$WORLD_DIR/daneguard.log")"

@@ -82,7 +82,8 @@ int localzone_answer(const struct localzone *lz, const uint8_t *qname, size_t qn
 /* DNS rebinding protection (Unbound's private-address, dnsmasq's
  * stop-dns-rebind): remove from msg (a response with every name uncompressed,
  * as scrub_message() writes it), in place, each A or AAAA RRset that holds an
- * address other than a global one (loopback, RFC 1918, link-local, unique-local,
+ * address other than a global one (and each HTTPS or SVCB RRset with such an
+ * ipv4hint or ipv6hint, or with hints that do not read) (loopback, RFC 1918, link-local, unique-local,
  * ...: addr_kind_of(), the ranges the proxy refuses too) and the RRSIGs that
  * cover it. The first address removed goes to first (may be NULL) as text.
  * Returns the number of records removed, or WIRE_EFORMERR. */

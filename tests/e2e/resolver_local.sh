@@ -58,7 +58,10 @@ world_extra_records() {
         echo "cgnat IN A 100.64.1.1"
         echo "linklocal6 IN AAAA fe80::1"
         echo "chain IN CNAME private"
-        echo "anyname IN A 10.1.2.3" ;;
+        echo "anyname IN A 10.1.2.3"
+        echo "svc IN HTTPS 1 . alpn=h2 ipv4hint=127.0.0.1"
+        echo "svc6 IN HTTPS 1 . ipv6hint=fd00::1"
+        echo "svcok IN HTTPS 1 . alpn=h2 ipv4hint=93.184.216.34" ;;
     esac
 }
 world_start || exit 1
@@ -245,6 +248,18 @@ for n in mapped/AAAA nat64/AAAA sixtofour/AAAA v4compat/AAAA zero/A cgnat/A link
         fail "rebind_removed_${n%/*}_${n#*/}" "$(dig_rcode "$out"): $(dig_answer "$out" | tr '\n' ' ')"
     fi
 done
+# the address hints of HTTPS records (RFC 9460): a client may connect to them
+for n in svc svc6; do
+    out=$(q $n.world.test HTTPS)
+    if [ "$(dig_rcode "$out")" = NOERROR ] && ! has 'IN[[:space:]]+HTTPS[[:space:]]'; then
+        pass "rebind_removed_https_hint_$n"
+    else
+        fail "rebind_removed_https_hint_$n" "$(dig_rcode "$out"): $(dig_answer "$out" | tr '\n' ' ')"
+    fi
+done
+out=$(q svcok.world.test HTTPS)
+has 'IN[[:space:]]+HTTPS[[:space:]]+1 \. alpn="?h2"? ipv4hint=93\.184\.216\.34' && dig_has_flag "$out" ad &&
+    pass rebind_https_global_hint_kept || fail rebind_https_global_hint_kept "$(dig_answer "$out" | tr '\n' ' ')"
 grep -q 'private.world.test./1: removed 2 record(s) with a local address (192.168.7.7' \
     "$WORLD_DIR/daneguard.log" && pass rebind_log_line ||
     fail rebind_log_line "no log line: $(grep -m2 removed "$WORLD_DIR/daneguard.log")"

@@ -32,8 +32,9 @@ FUZZ_LIBS_dane   = -lmbedtls -lmbedx509 -lmbedcrypto
 FUZZ_SRCS_config = tests/fuzz/fuzz_config.c daemon/config.c daemon/keys.c daemon/addr.c daemon/log.c \
                    resolver/wire.c resolver/localzone.c
 FUZZ_LIBS_config = -lyaml -lgetdns -lmbedcrypto
-FUZZ_SRCS_scrub  = tests/fuzz/fuzz_scrub.c resolver/scrub.c resolver/wire.c
-FUZZ_LIBS_scrub  =
+FUZZ_SRCS_scrub  = tests/fuzz/fuzz_scrub.c resolver/scrub.c resolver/wire.c resolver/localzone.c \
+                   daemon/addr.c daemon/log.c
+FUZZ_LIBS_scrub  = -lgetdns
 
 FUZZ_BINS = $(FUZZ_HARNESSES:%=$(FUZZ_DIR)/fuzz_%)
 

@@ -337,6 +337,16 @@ static const struct key_def forward_zone_keys[] = {
 #undef KEYS_OF
 /* clang-format on */
 
+/* The root unvalidated (domain_insecure ".", a forward zone "." without
+ * validated: true): DNSSEC off for every name, so the proxy would tunnel every
+ * site without DANE. proxy.exceptions refuses "*" for the same reason. */
+static int root_fail(struct keys_parse *p, yaml_node_t *v, const char *key)
+{
+    return keys_fail(p, v, key,
+                     "\".\" unvalidated would switch DNSSEC, and with it DANE, off for every "
+                     "name; name the zones (a forward zone \".\" needs validated: true)");
+}
+
 static int r_forward_zones(struct keys_parse *p, yaml_node_t *v, const char *key, void *obj)
 {
     struct config_resolver *r = obj;
@@ -359,6 +369,8 @@ static int r_forward_zones(struct keys_parse *p, yaml_node_t *v, const char *key
             return -1;
         if (!z->name[0])
             return keys_fail(p, item, key, "name is missing");
+        if (strcmp(z->name, ".") == 0 && !z->validated)
+            return root_fail(p, item, key);
         if (!z->n_upstreams)
             return keys_fail(p, item, key, "%s: upstreams is missing (the router's address)",
                              z->name);
@@ -380,6 +392,8 @@ static int r_domain_insecure(struct keys_parse *p, yaml_node_t *v, const char *k
     if (v->type == YAML_SCALAR_NODE && !keys_is_null(v)) {
         if (domain_name(p, v, key, r->domain_insecure[0]) < 0)
             return -1;
+        if (strcmp(r->domain_insecure[0], ".") == 0)
+            return root_fail(p, v, key);
         r->n_domain_insecure = 1;
         return 0;
     }
@@ -389,6 +403,8 @@ static int r_domain_insecure(struct keys_parse *p, yaml_node_t *v, const char *k
     {
         if (domain_name(p, item, key, r->domain_insecure[count]) < 0)
             return -1;
+        if (strcmp(r->domain_insecure[count], ".") == 0)
+            return root_fail(p, item, key);
         count++;
     }
     r->n_domain_insecure = count;

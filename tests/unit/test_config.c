@@ -665,6 +665,21 @@ static void test_local_names_keys(void)
               "true or false");
 }
 
+/* The root unvalidated would switch DNSSEC and DANE off everywhere (as "*" in
+ * proxy.exceptions would): an error; a validated forward zone "." is fine. */
+static void test_local_names_root_unvalidated(void)
+{
+    CHECK_ERR("resolver:\n  domain_insecure: [a.example, \".\"]\n",
+              "t.yml:2: resolver.domain_insecure: ", "every name");
+    CHECK_ERR("resolver:\n  domain_insecure: \".\"\n", "t.yml:2: resolver.domain_insecure: ",
+              "every name");
+    CHECK_ERR("resolver:\n  forward_zones:\n    - {name: \".\", upstreams: [192.168.1.1]}\n",
+              "t.yml:3: resolver.forward_zones: ", "every name");
+    CHECK_OK("resolver:\n  forward_zones:\n"
+             "    - {name: \".\", upstreams: [192.168.1.1], validated: true}\n");
+    CHECK_INT_EQ(cfg.resolver.n_forward_zones, 1);
+}
+
 /* issue 11: every Stubby key is honoured or accepted with a log line. */
 static void test_stubby_all_keys(void)
 {
@@ -1364,6 +1379,7 @@ int main(void)
     UNIT_RUN(test_lists_replace_defaults);
     UNIT_RUN(test_stubby_carries_over);
     UNIT_RUN(test_local_names_keys);
+    UNIT_RUN(test_local_names_root_unvalidated);
     UNIT_RUN(test_stubby_all_keys);
     UNIT_RUN(test_sample_file);
     UNIT_RUN(test_sample_file_uncommented);

@@ -59,4 +59,20 @@ void forwarder_purge(struct forwarder *fw, const uint8_t *qname, size_t qname_le
 
 void forwarder_get_stats(const struct forwarder *fw, struct forwarder_stats *st);
 
+/* What the forwarder knows of one configured upstream. */
+struct forwarder_upstream_info {
+    uint64_t sent, answered, lost; /* queries sent (retries included), answers, tries
+                                      that went unanswered past their timeout */
+    uint32_t lost_in_a_row;        /* unanswered since the last answer */
+    uint32_t srtt_ms;              /* smoothed round trip (Unbound's srtt); 0 until measured */
+    uint32_t rto_ms;               /* the timeout a try to it gets now */
+    uint64_t since_answer_ms;      /* since its last answer; 0 when none yet */
+    int measured;                  /* at least one answer: srtt_ms means something */
+};
+
+/* Fill *out for upstream i (the order of the configuration). 0, or -1 when
+ * fw is NULL or there is no upstream i. */
+int forwarder_upstream_info(const struct forwarder *fw, size_t i,
+                            struct forwarder_upstream_info *out);
+
 #endif

@@ -78,6 +78,14 @@ uv_loop_t *resolver_loop(const struct resolver *r);
 /* Current time in ms, as the resolver's cache sees it. */
 uint64_t resolver_now_ms(const struct resolver *r);
 
+/* The domain_insecure names (negative trust anchors), ", " between them, ""
+ * for none: for the status page. Owned by r. */
+const char *resolver_insecure_domains(const struct resolver *r);
+
 void resolver_get_stats(const struct resolver *r, struct resolver_stats *st);
+
+/* Upstream i of r's configuration (upstream_server_info()): 0, or -1 past
+ * the last. */
+int resolver_upstream_info(const struct resolver *r, size_t i, struct upstream_server_info *out);
 
 #endif

@@ -16,6 +16,7 @@
 #include <uv.h>
 
 #include "config.h"
+#include "forwarder.h"
 #include "wire.h"
 
 struct upstream;
@@ -80,6 +81,21 @@ int upstream_fetch(struct upstream *up, const uint8_t *qname, size_t qname_len, 
 void upstream_cancel(struct upstream_waiter *w);
 
 void upstream_get_stats(const struct upstream *up, struct upstream_stats *st);
+
+/* One configured upstream as daneguard sees it: its address as written, its
+ * transports, and, when the caching forwarder talks to it (UDP first), what
+ * the forwarder measured. With DNS-over-TLS or TCP first getdns talks to the
+ * upstreams itself and known is 0 (no round trips are measured). */
+struct upstream_server_info {
+    char address[ADDR_TEXT_MAX]; /* "192.0.2.1:53", "[2001:db8::1]:853": the first
+                                    transport's port */
+    char transport[16]; /* "udp,tcp", "tls", ... */
+    int known;          /* fw holds measurements */
+    struct forwarder_upstream_info fw;
+};
+
+/* Fill *out for configured upstream i. 0, or -1 when there is no upstream i. */
+int upstream_server_info(const struct upstream *up, size_t i, struct upstream_server_info *out);
 
 /* Fill cfg->upstreams from the nameserver lines of cfg->resolv_conf, skipping
  * every address daneguard itself listens on (it may be the system resolver).

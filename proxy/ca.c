@@ -429,7 +429,6 @@ int ca_open(const char *dir, const struct ca_config *cfg, time_t now, struct ca 
     char key_path[PATH_MAX], subject[128], msg[128];
     unsigned char *pem = NULL;
     size_t pem_len = 0, entries;
-    struct stat st;
     int have_key, have_cert, ret;
     struct ca *ca;
 
@@ -470,8 +469,14 @@ int ca_open(const char *dir, const struct ca_config *cfg, time_t now, struct ca 
         ret = CA_EINVAL;
         goto fail;
     }
-    have_key = lstat(key_path, &st) == 0;
-    have_cert = lstat(ca->cert_path, &st) == 0;
+    /* Only "no such file" means no CA: anything else (a directory daneguard
+     * may not search, an I/O error) must not lead to a new CA beside, or
+     * over, the one browsers trust. */
+    if ((have_key = ca_file_present(key_path, err, errlen)) < 0 ||
+        (have_cert = ca_file_present(ca->cert_path, err, errlen)) < 0) {
+        ret = CA_EIO;
+        goto fail;
+    }
     if (have_key != have_cert) {
         ca_errf(err, errlen, "%s holds %s but not %s; restore it, or remove it to make a new CA", dir,
              have_key ? CA_KEY_FILE : CA_CERT_FILE, have_key ? CA_CERT_FILE : CA_KEY_FILE);

@@ -117,6 +117,22 @@ fail:
     return CA_EIO;
 }
 
+/* 1 when path exists (as anything: lstat), 0 when it does not (ENOENT), or
+ * -1 with "PATH: cannot tell whether it exists: <strerror>" in err. */
+int ca_file_present(const char *path, char *err, size_t errlen)
+{
+    struct stat st;
+    if (lstat(path, &st) == 0)
+        return 1;
+    if (errno == ENOENT)
+        return 0;
+    ca_errf(err, errlen,
+            "%s: %s (as uid %u): cannot tell whether a CA is there, so no new one is made; make "
+            "the directory readable by daneguard's user",
+            path, strerror(errno), (unsigned)geteuid());
+    return -1;
+}
+
 /* mkdir -p with mode 0700 for every directory it creates. */
 int ca_file_make_dirs(const char *dir, char *err, size_t errlen)
 {
@@ -139,7 +155,11 @@ int ca_file_make_dirs(const char *dir, char *err, size_t errlen)
         }
         path[i] = i < n ? '/' : '\0';
     }
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+    if (stat(dir, &st) != 0) {
+        ca_errf(err, errlen, "%s: %s", dir, strerror(errno));
+        return CA_EIO;
+    }
+    if (!S_ISDIR(st.st_mode)) {
         ca_errf(err, errlen, "%s: not a directory", dir);
         return CA_EIO;
     }

@@ -105,6 +105,11 @@ int ca_file_read(const char *path, unsigned char **out, size_t *out_len);
 int ca_file_write_atomic(const char *dir, const char *name, const void *data, size_t len,
                          mode_t mode, char *err, size_t errlen);
 
+/* 1 when path exists (as anything: lstat), 0 when it does not (ENOENT), or
+ * -1 with "PATH: <strerror> (as uid N): cannot tell whether a CA is there..."
+ * in err: only "no such file" means no CA. */
+int ca_file_present(const char *path, char *err, size_t errlen);
+
 /* mkdir -p dir, mode 0700 for every directory it creates. 0, CA_EINVAL or
  * CA_EIO with err saying why. */
 int ca_file_make_dirs(const char *dir, char *err, size_t errlen);

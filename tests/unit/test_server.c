@@ -81,6 +81,7 @@ static int world_open(struct world *w)
              w->peer.port);
     rc->n_upstreams = 1;
     rc->timeout_ms = 3000;
+    rc->rebind_protection = 0; /* the peer's addresses are 127.0.0.x */
     w->port = free_port();
     struct sockaddr_in at = peer_loopback(w->port);
     memcpy(&rc->listen[0].ss, &at, sizeof at);

@@ -347,6 +347,11 @@ static const struct key_choices intercept = {
     {{"dane", CONFIG_INTERCEPT_DANE}, {"all", CONFIG_INTERCEPT_ALL}, {NULL, 0}},
 };
 
+static const struct key_choices time_check = {
+    "always or after_sync",
+    {{"always", CONFIG_TIME_CHECK_ALWAYS}, {"after_sync", CONFIG_TIME_CHECK_AFTER_SYNC}, {NULL, 0}},
+};
+
 /* clang-format off */
 #define KEYS_OF struct config_resolver
 static const struct key_def resolver_keys[] = {
@@ -367,6 +372,9 @@ static const struct key_def resolver_keys[] = {
     K_COUNT("max_tcp_clients", max_tcp_clients, 1, 1000000, 1024),
     K_COUNT("max_waiting_queries", max_waiting_queries, 1, 10000000, 4096),
     K_COUNT("max_waiting_per_client", max_waiting_per_client, 1, 10000000, 64),
+    K_CHOICE("dnssec_time_check", dnssec_time_check, &time_check, CONFIG_TIME_CHECK_ALWAYS),
+    K_FLAG("serve_expired", serve_expired, 0),
+    K_SECONDS("serve_expired_ttl", serve_expired_ttl_s, 1, 30 * 86400, 86400),
     /* Stubby's keys that do not apply here: accepted so a stubby.yml carries over */
     K_FUNC("resolution_type", r_resolution_type),
     K_FUNC("dnssec", r_dnssec),

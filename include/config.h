@@ -44,6 +44,9 @@ enum config_transport {
 
 enum config_intercept { CONFIG_INTERCEPT_DANE, CONFIG_INTERCEPT_ALL };
 
+/* dnssec_time_check: when signature times are checked (clock_sync.h) */
+enum config_time_check { CONFIG_TIME_CHECK_ALWAYS, CONFIG_TIME_CHECK_AFTER_SYNC };
+
 struct config_resolver {
     struct config_sockaddr listen[CONFIG_MAX_ADDRS]; /* listen_addresses */
     size_t n_listen;
@@ -66,6 +69,9 @@ struct config_resolver {
     uint32_t max_tcp_clients;        /* max_tcp_clients: DNS-over-TCP connections, default 1024 */
     uint32_t max_waiting_queries;    /* max_waiting_queries: UDP queries waiting, default 4096 */
     uint32_t max_waiting_per_client; /* max_waiting_per_client: per client address, default 64 */
+    enum config_time_check dnssec_time_check; /* dnssec_time_check, default always */
+    int serve_expired;             /* serve_expired (RFC 8767), default false */
+    uint32_t serve_expired_ttl_s;  /* serve_expired_ttl: how long past expiry, default 86400 */
     /* Not keys: derived from the open-file limit at start (daemon/main.c); 0 is
      * the module's own bound. */
     uint32_t max_lookups;           /* distinct lookups in flight */

@@ -37,6 +37,7 @@ struct resolver_request {
 
 struct resolver_stats {
     uint64_t queries, cache_hits, cache_misses, servfail_timeouts, bogus;
+    uint64_t stale; /* answers served stale (RFC 8767) */
     struct dns_cache_stats cache;
     struct upstream_stats upstream;
 };
@@ -79,5 +80,10 @@ uv_loop_t *resolver_loop(const struct resolver *r);
 uint64_t resolver_now_ms(const struct resolver *r);
 
 void resolver_get_stats(const struct resolver *r, struct resolver_stats *st);
+
+/* What the user should know about r, in words, one line each ('\n' after each):
+ * an unsynchronized clock, upstreams that strip DNSSEC. Written to out (cap
+ * bytes, cut to fit); returns out ("" when all is well). */
+const char *resolver_status_notes(const struct resolver *r, char *out, size_t cap);
 
 #endif

@@ -81,6 +81,15 @@ void upstream_cancel(struct upstream_waiter *w);
 
 void upstream_get_stats(const struct upstream *up, struct upstream_stats *st);
 
+/* relaxed 1: validate without signature time checks (the clock is not
+ * synchronized, clock_sync.h); 0: the normal rule. An answer validated under
+ * the relaxed rule that completes after the switch back is asked again. */
+void upstream_set_time_checks(struct upstream *up, int relaxed);
+
+/* Lines for the status page about the upstreams (those that strip DNSSEC),
+ * each ending in '\n', into out (cap > 0 bytes, "" when none). */
+void upstream_status_notes(const struct upstream *up, char *out, size_t cap);
+
 /* Fill cfg->upstreams from the nameserver lines of cfg->resolv_conf, skipping
  * every address daneguard itself listens on (it may be the system resolver).
  * Returns the number added, or -1 with a message in err. */

@@ -29,6 +29,7 @@ void status_refusal_add(struct proxy *px, const char *host, uint16_t port, const
 void status_gather(const struct proxy *px, time_t now, struct pages_status *st,
                    struct pages_refusal_entry *recent)
 {
+    static char notes[4096]; /* borrowed by st until the next call (one loop thread) */
     struct resolver_stats rs;
     struct ca_stats cs;
     size_t n = 0;
@@ -57,6 +58,7 @@ void status_gather(const struct proxy *px, time_t now, struct pages_status *st,
         .cert_cache_hits = cs.hits,
         .recent = recent,
         .n_recent = n,
+        .resolver_notes = resolver_status_notes(px->resolver, notes, sizeof notes),
     };
 }
 

@@ -122,7 +122,7 @@ int pages_status_html(struct http_buf *out, const struct pages_status *s);
 
 /* The same as one JSON object: {"uptime_s":…, "dns":{…}, "proxy":{…},
  * "certs":{…}, "recent_refusals":[{"time":…,"host":…,"port":…,"reason":…}],
- * "resolver_notes":["…"]}.
+ * "resolver_notes":["…"] (only when there are some)}.
  * Strings are JSON-escaped. 0, PAGES_EINVAL or PAGES_ENOMEM. */
 int pages_status_json(struct http_buf *out, const struct pages_status *s);
 

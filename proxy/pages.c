@@ -552,16 +552,20 @@ int pages_status_json(struct http_buf *out, const struct pages_status *s)
         json_escape(&w, e->reason);
         w_puts(&w, "}");
     }
-    w_puts(&w, "],\"resolver_notes\":[");
-    for (const char *l = s->resolver_notes ? s->resolver_notes : "", *e; *l; l = *e ? e + 1 : e) {
-        char line[512];
-        e = strchr(l, '\n');
-        if (!e)
-            e = l + strlen(l);
-        snprintf(line, sizeof line, "%.*s", (int)(e - l), l);
-        w_printf(&w, "%s", l == s->resolver_notes ? "" : ",");
-        json_escape(&w, line);
+    w_puts(&w, "]");
+    if (s->resolver_notes && *s->resolver_notes) {
+        w_puts(&w, ",\"resolver_notes\":[");
+        for (const char *l = s->resolver_notes, *e; *l; l = *e ? e + 1 : e) {
+            char line[512];
+            e = strchr(l, '\n');
+            if (!e)
+                e = l + strlen(l);
+            snprintf(line, sizeof line, "%.*s", (int)(e - l), l);
+            w_printf(&w, "%s", l == s->resolver_notes ? "" : ",");
+            json_escape(&w, line);
+        }
+        w_puts(&w, "]");
     }
-    w_puts(&w, "]}\n");
+    w_puts(&w, "}\n");
     return w_done(&w);
 }

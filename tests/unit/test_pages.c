@@ -290,6 +290,17 @@ static void test_status(void)
     CHECK(contains(b.data, "\"recent_refusals\":[]}"));
     http_buf_free(&b);
     CHECK_INT_EQ(pages_status_json(&b, NULL), PAGES_EINVAL);
+
+    /* the resolver's warnings: one item each, escaped */
+    struct pages_status warn = {.resolver_notes = "The clock <is> off.\n10.0.0.1 \"strips\"\n"};
+    CHECK_INT_EQ(pages_status_html(&b, &warn), 0);
+    CHECK(contains(b.data, "<li>The clock &lt;is&gt; off.</li>"));
+    CHECK(contains(b.data, "<li>10.0.0.1 &quot;strips&quot;</li>") ||
+          contains(b.data, "<li>10.0.0.1 &#34;strips&#34;</li>"));
+    http_buf_free(&b);
+    CHECK_INT_EQ(pages_status_json(&b, &warn), 0);
+    CHECK(contains(b.data, "\"resolver_notes\":[\"The clock <is> off.\",\"10.0.0.1 \\\"strips\\\"\"]}"));
+    http_buf_free(&b);
 }
 
 static void test_route(void)

@@ -90,6 +90,12 @@ void upstream_set_time_checks(struct upstream *up, int relaxed);
  * each ending in '\n', into out (cap > 0 bytes, "" when none). */
 void upstream_status_notes(const struct upstream *up, char *out, size_t cap);
 
+/* 1 when qname lies under a trust anchor and no upstream passes DNSSEC
+ * through (probe.h): nothing there can be validated, so the caller answers
+ * SERVFAIL with *why (static text) as the EDE text. Else 0. */
+int upstream_dnssec_blocked(const struct upstream *up, const uint8_t *qname, size_t qname_len,
+                            const char **why);
+
 /* Fill cfg->upstreams from the nameserver lines of cfg->resolv_conf, skipping
  * every address daneguard itself listens on (it may be the system resolver).
  * Returns the number added, or -1 with a message in err. */

@@ -448,8 +448,21 @@ int resolver_answer_cached(struct resolver *r, const struct dns_query *q, uint8_
 int resolver_answer(struct resolver *r, struct resolver_request *req, uint8_t *out, size_t cap,
                     struct resolver_answer *ans)
 {
+    const char *why = NULL;
     if (resolver_answer_cached(r, &req->q, out, cap, ans))
         return 1;
+    if (upstream_dnssec_blocked(r->upstream, req->q.qname, req->q.qname_len, &why)) {
+        /* No upstream passes DNSSEC through (probe.h): nothing under the
+         * anchor can be validated. Say why, at once (RFC 8914 EDE 10). */
+        size_t len = 0;
+        r->stats.queries++;
+        if (dns_reply_error(&req->q, DNS_RCODE_SERVFAIL, DNS_EDE_RRSIGS_MISSING, why, out, cap,
+                            &len) == 0) {
+            *ans = (struct resolver_answer){.msg = out, .len = len,
+                                            .security = DNS_INDETERMINATE};
+            return 1;
+        }
+    }
     r->stats.queries++;
     r->stats.cache_misses++;
     req->resolver = r;

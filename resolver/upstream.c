@@ -39,6 +39,7 @@
 #include "dns_cache.h"
 #include "forwarder.h"
 #include "log.h"
+#include "probe.h"
 #include "uvloop.h"
 
 #define UPSTREAM_GETDNS_TIMEOUT_MS (24u * 3600 * 1000) /* out of reach, see above */
@@ -90,6 +91,7 @@ struct upstream {
     struct upstream_fetch *buckets[UPSTREAM_BUCKETS];
     struct upstream_stats stats;
     struct forwarder *forwarder; /* getdns's one upstream, unless DNS-over-TLS */
+    struct probe *probe;         /* with the forwarder: which upstreams strip DNSSEC */
     uint8_t anchors[UPSTREAM_MAX_ANCHORS][DNS_MAX_NAME]; /* trust anchor owners, wire */
     size_t anchor_len[UPSTREAM_MAX_ANCHORS];
     size_t n_anchors;
@@ -308,6 +310,14 @@ int upstream_new(uv_loop_t *loop, const struct config_resolver *cfg, struct upst
         free(via);
         if (rc < 0)
             goto fail;
+        /* the anchor the probe asks about: the first one read */
+        if (up->n_anchors &&
+            probe_new(loop, cfg->upstreams, cfg->n_upstreams, up->anchors[0], up->anchor_len[0],
+                      &up->probe) < 0) {
+            snprintf(err, errlen, "out of memory");
+            goto fail;
+        }
+        forwarder_set_probe(up->forwarder, up->probe);
     }
     *out = up;
     return 0;
@@ -721,9 +731,18 @@ void upstream_set_time_checks(struct upstream *up, int relaxed)
 
 void upstream_status_notes(const struct upstream *up, char *out, size_t cap)
 {
-    (void)up;
-    out[0] = '\0';
-    (void)cap;
+    probe_notes(up->probe, out, cap);
+}
+
+int upstream_dnssec_blocked(const struct upstream *up, const uint8_t *qname, size_t qname_len,
+                            const char **why)
+{
+    if (!probe_blocked(up->probe, why))
+        return 0;
+    for (size_t i = 0; i < up->n_anchors; i++)
+        if (name_under(qname, qname_len, up->anchors[i], up->anchor_len[i]))
+            return 1;
+    return 0;
 }
 
 void upstream_get_stats(const struct upstream *up, struct upstream_stats *st)
@@ -758,6 +777,7 @@ void upstream_free(struct upstream *up)
         getdns_context_destroy(up->ctx);
     uvloop_free(up->uvloop);
     forwarder_free(up->forwarder);
+    probe_free(up->probe);
     getdns_dict_destroy(up->extensions);
     free(up);
 }

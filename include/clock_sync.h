@@ -34,8 +34,8 @@ int clock_sync_relaxed(void);
  * changed. */
 int clock_sync_set_relaxed(int relaxed);
 
-/* The clock is unsynchronized but dnssec_time_check is `always`: say once
- * what to do if every answer fails with signatures not yet valid. */
+/* The clock is unsynchronized, dnssec_time_check is `always`, and an answer
+ * failed with signatures not yet valid: say once what to do. */
 void clock_sync_hint_always(void);
 
 #endif

@@ -52,7 +52,8 @@ void clock_sync_hint_always(void)
     if (hinted)
         return;
     hinted = 1;
-    log_info("clock: the system clock is not reported synchronized; DNSSEC signature times are "
-             "checked against it (dnssec_time_check: always). On a box without a real-time "
-             "clock, set resolver.dnssec_time_check: after_sync");
+    log_warnx("clock: signatures look not yet valid and the system clock is not reported "
+              "synchronized: is the clock in the past? DNSSEC signature times are checked "
+              "against it (dnssec_time_check: always); on a box without a real-time clock, set "
+              "resolver.dnssec_time_check: after_sync");
 }

@@ -124,8 +124,6 @@ int resolver_new(uv_loop_t *loop, const struct config_resolver *cfg, struct reso
         uv_unref((uv_handle_t *)r->clock_timer); /* a one-shot CLI still ends */
     } else {
         clock_sync_set_relaxed(0);
-        if (!clock_sync_is_synchronized())
-            clock_sync_hint_always();
     }
     *out = r;
     return 0;
@@ -368,6 +366,13 @@ static void upstream_done(struct upstream_waiter *w, const struct upstream_resul
         ans.security = res->security;
         if (res->security == DNS_BOGUS || res->security == DNS_INDETERMINATE)
             r->stats.bogus++;
+        /* signatures "not yet valid" on an unsynchronized clock: a box that
+         * booted in the past (dnssec_time_check: always); say what to do */
+        const char *ede_text;
+        if (res->security == DNS_BOGUS && !r->clock_timer &&
+            dns_bogus_ede(res->msg, res->len, now, &ede_text) == DNS_EDE_SIGNATURE_NOT_YET_VALID &&
+            !clock_sync_is_synchronized())
+            clock_sync_hint_always();
         if (scrub_rc < 0) {
             dns_name_to_text(req->q.qname, req->q.qname_len, name, sizeof name);
             log_info("resolver: %s/%u: unusable upstream answer: %s", name, req->q.qtype,

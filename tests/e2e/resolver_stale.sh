@@ -83,4 +83,11 @@ if [ "$(dig_rcode "$out")" = NOERROR ] && dig_has_flag "$out" ad && [ -z "$(dig_
 else
     fail upstream_back_fresh_answer "$(brief "$out")"
 fi
+# every run of daneguard appended to its log: no sanitizer report in any
+world_daneguard_stop
+if grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$WORLD_DIR/daneguard.log"; then
+    fail no_sanitizer_report "$(grep -m1 -A4 -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$WORLD_DIR/daneguard.log" | tr '\n' ' ' | head -c 600)"
+else
+    pass no_sanitizer_report
+fi
 [ "$WORLD_FAILED" -eq 0 ]

@@ -122,4 +122,11 @@ if command -v kdig >/dev/null; then
         fail kdig_sees_ede "$(grep -iE 'status|EDE' <<<"$kout" | head -n 3)"
     fi
 fi
+# every run of daneguard appended to its log: no sanitizer report in any
+world_daneguard_stop
+if grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$WORLD_DIR/daneguard.log"; then
+    fail no_sanitizer_report "$(grep -m1 -A4 -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$WORLD_DIR/daneguard.log" | tr '\n' ' ' | head -c 600)"
+else
+    pass no_sanitizer_report
+fi
 [ "$WORLD_FAILED" -eq 0 ]

@@ -130,6 +130,67 @@ if [ "$(dig_rcode "$out")" = NOERROR ] && dig_has_flag "$out" ad; then
 else
     fail synced_secure_validated "$(brief "$out")"
 fi
+
+# --- a clock in the past (faketime): every signature "not yet valid" ----------------
+# The box booted a year in the past: with always, SERVFAIL with EDE 8 and a
+# log line that says what to do; with after_sync (not synchronized), answers;
+# synchronized, SERVFAIL again. libfaketime cannot preload into an ASan build.
+REAL_BIN=${DANEGUARD_BIN:-$PWD/build/daneguard}
+FAKETIME_LIB=$(ls /usr/lib/*/faketime/libfaketime.so.1 2>/dev/null | head -n 1)
+if [ -z "$FAKETIME_LIB" ]; then
+    skip past_clock "faketime is not installed (Debian package faketime)"
+elif ldd "$REAL_BIN" 2>/dev/null | grep -q libasan; then
+    skip past_clock "faketime cannot preload into a sanitizer build"
+else
+    world_daneguard_stop
+    # libfaketime preloaded into daneguard itself (the faketime program forks:
+    # stopping it would leave daneguard running)
+    printf '#!/bin/sh\nLD_PRELOAD=%s FAKETIME=-365d FAKETIME_DONT_FAKE_MONOTONIC=1 exec "%s" "$@"\n' \
+        "$FAKETIME_LIB" "$REAL_BIN" >"$WORLD_DIR/dg-past"
+    chmod +x "$WORLD_DIR/dg-past"
+    saved_bin=${DANEGUARD_BIN:-}
+    export DANEGUARD_BIN=$WORLD_DIR/dg-past
+    # a CA of its own: the real one is not valid a year ago
+    mkdir -p "$WORLD_DIR/ca-past"
+    past_ca="proxy.ca_dir: \"$WORLD_DIR/ca-past\""
+    world_daneguard_config "$WORLD_DIR/dg.yml" "resolver.dnssec_time_check: always" "$past_ca"
+    rm -f "$SYNC"
+    world_daneguard_start "$WORLD_DIR/dg.yml" || exit 1
+    out=$(q www.secure.world.test A)
+    if [ "$(dig_rcode "$out")" = SERVFAIL ] && [ "$(dig_ede "$out")" = 8 ]; then
+        pass past_always_servfail_not_yet_valid
+    else
+        fail past_always_servfail_not_yet_valid "$(brief "$out")"
+    fi
+    if grep -q "is the clock in the past.*after_sync" "$WORLD_DIR/daneguard.log"; then
+        pass past_always_hint_logged
+    else
+        fail past_always_hint_logged "no hint in the log"
+    fi
+    world_daneguard_stop
+    world_daneguard_config "$WORLD_DIR/dg.yml" "resolver.dnssec_time_check: after_sync" "$past_ca"
+    world_daneguard_start "$WORLD_DIR/dg.yml" || exit 1
+    out=$(q www.secure.world.test A)
+    if [ "$(dig_rcode "$out")" = NOERROR ] && dig_has_flag "$out" ad; then
+        pass past_after_sync_answers
+    else
+        fail past_after_sync_answers "$(brief "$out")"
+    fi
+    touch "$SYNC"
+    ok=0
+    for ((i = 0; i < 20; i++)); do
+        sleep 0.5
+        out=$(q www.secure.world.test A)
+        if [ "$(dig_rcode "$out")" = SERVFAIL ] && [ "$(dig_ede "$out")" = 8 ]; then
+            ok=1
+            break
+        fi
+    done
+    [ "$ok" = 1 ] && pass past_synced_checks_times_again ||
+        fail past_synced_checks_times_again "after 10 s: $(brief "$out")"
+    if [ -n "$saved_bin" ]; then export DANEGUARD_BIN=$saved_bin; else unset DANEGUARD_BIN; fi
+fi
+
 # every run of daneguard appended to its log: no sanitizer report in any
 world_daneguard_stop
 if grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$WORLD_DIR/daneguard.log"; then

@@ -287,7 +287,8 @@ static void set_ttls(uint8_t *msg, size_t len, uint32_t ttl)
 
 /* RFC 8767: no upstream could answer; an expired answer to the same query,
  * within serve_expired_ttl past its expiry, secure (AD) or insecure, never
- * bogus, with TTL 30 and EDE 3 (Stale Answer). 1 with it in r->render_buf. */
+ * bogus, with TTL 30 and EDE 3 (Stale Answer; 19, Stale NXDOMAIN Answer, for
+ * NXDOMAIN). 1 with it in r->render_buf. */
 static int serve_stale(struct resolver *r, struct resolver_request *req, size_t *len,
                        enum dns_security *sec)
 {
@@ -308,7 +309,9 @@ static int serve_stale(struct resolver *r, struct resolver_request *req, size_t 
         return 0;
     memcpy(r->render_buf, hit.msg, hit.len);
     l = hit.len;
-    if (dns_reply_add_ede(r->render_buf, &l, sizeof r->render_buf, DNS_EDE_STALE_ANSWER,
+    if (dns_reply_add_ede(r->render_buf, &l, sizeof r->render_buf,
+                          rcode == DNS_RCODE_NXDOMAIN ? DNS_EDE_STALE_NXDOMAIN_ANSWER
+                                                      : DNS_EDE_STALE_ANSWER,
                           "no upstream answered: an expired answer (RFC 8767)") < 0 ||
         dns_reply_patch(r->render_buf, &l, &req->q, hit.security, 0) < 0)
         return 0;

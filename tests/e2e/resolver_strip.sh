@@ -88,6 +88,21 @@ echo "validated $ok of $N; client queries at the stripper: $before before, $afte
     fail validated_through_good_upstream "$ok of $N answers with AD"
 [ "$after" -eq "$before" ] && pass stripper_gets_no_client_queries ||
     fail stripper_gets_no_client_queries "$((after - before)) queries reached it after the probe"
+# A reload probes again (a new resolver, a new probe): said once more.
+n=$(grep -c 'reloaded ' "$WORLD_DIR/daneguard.log")
+kill -HUP "$DG_PID"
+for ((i = 0; i < 50; i++)); do
+    [ "$(grep -c 'reloaded ' "$WORLD_DIR/daneguard.log")" -gt "$n" ] &&
+        [ "$(grep -c "removes DNSSEC signatures" "$WORLD_DIR/daneguard.log")" -ge 2 ] && break
+    sleep 0.2
+done
+if [ "$(grep -c "removes DNSSEC signatures" "$WORLD_DIR/daneguard.log")" -eq 2 ]; then
+    pass probed_again_after_reload
+else
+    fail probed_again_after_reload "$(grep -cE "reloaded |removes DNSSEC" "$WORLD_DIR/daneguard.log") reload/strip lines"
+fi
+out=$(q c1.secure.world.test A)
+dig_has_flag "$out" ad && pass validated_after_reload || fail validated_after_reload "$(brief "$out")"
 world_daneguard_stop
 
 # --- only stripping upstreams: SERVFAIL that says why ------------------------------

@@ -7,7 +7,7 @@
 
 #include "log.h"
 
-static int relaxed_now;  /* validation without time checks, process-wide */
+static int relaxed_now; /* validation without time checks, process-wide */
 static int logged_state = -1;
 static int hinted;
 

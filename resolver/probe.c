@@ -85,8 +85,8 @@ static size_t build_query(uint8_t *out, const uint8_t *name, size_t len, uint16_
     out[n++] = 0; /* OPT: root owner */
     put16(out + n, DNS_TYPE_OPT);
     put16(out + n + 2, DNS_MAX_UDP_REPLY);
-    out[n + 4] = 0; /* extended rcode */
-    out[n + 5] = 0; /* version */
+    out[n + 4] = 0;             /* extended rcode */
+    out[n + 5] = 0;             /* version */
     put16(out + n + 6, 0x8000); /* DO */
     put16(out + n + 8, 0);
     return n + 10;
@@ -417,8 +417,7 @@ void probe_notes(const struct probe *p, char *out, size_t cap)
         return;
     for (size_t i = 0; i < p->n && n < cap; i++)
         if (strips(p->t[i].state))
-            n += (size_t)snprintf(out + n, cap - n,
-                                  "Upstream %s %s; daneguard cannot validate through it%s.\n",
-                                  p->t[i].text, state_words(p->t[i].state),
-                                  probe_usable(p, i) ? "" : " (not used)");
+            n += (size_t)snprintf(
+                out + n, cap - n, "Upstream %s %s; daneguard cannot validate through it%s.\n",
+                p->t[i].text, state_words(p->t[i].state), probe_usable(p, i) ? "" : " (not used)");
 }

@@ -20,7 +20,7 @@
 #include "log.h"
 #include "scrub.h"
 
-#define RESOLVER_VARIANTS 4 /* DO x CD: what dns_reply_patch() cannot adapt */
+#define RESOLVER_VARIANTS 4   /* DO x CD: what dns_reply_patch() cannot adapt */
 #define RESOLVER_STALE_TTL 30 /* RFC 8767 §4: the TTL of a stale answer */
 
 /* The last upstream answer rendered, per variant; keyed by the answer's bytes
@@ -466,8 +466,7 @@ int resolver_answer(struct resolver *r, struct resolver_request *req, uint8_t *o
         r->stats.queries++;
         if (dns_reply_error(&req->q, DNS_RCODE_SERVFAIL, DNS_EDE_RRSIGS_MISSING, why, out, cap,
                             &len) == 0) {
-            *ans = (struct resolver_answer){.msg = out, .len = len,
-                                            .security = DNS_INDETERMINATE};
+            *ans = (struct resolver_answer){.msg = out, .len = len, .security = DNS_INDETERMINATE};
             return 1;
         }
     }

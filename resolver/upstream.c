@@ -311,9 +311,8 @@ int upstream_new(uv_loop_t *loop, const struct config_resolver *cfg, struct upst
         if (rc < 0)
             goto fail;
         /* the anchor the probe asks about: the first one read */
-        if (up->n_anchors &&
-            probe_new(loop, cfg->upstreams, cfg->n_upstreams, up->anchors[0], up->anchor_len[0],
-                      &up->probe) < 0) {
+        if (up->n_anchors && probe_new(loop, cfg->upstreams, cfg->n_upstreams, up->anchors[0],
+                                       up->anchor_len[0], &up->probe) < 0) {
             snprintf(err, errlen, "out of memory");
             goto fail;
         }

@@ -37,6 +37,8 @@ struct policy_input {
     enum config_intercept mode;
     int ip_literal; /* the host is an address: no lookups at all */
     int no_tlsa;    /* plain HTTP: no TLSA lookups, the addresses alone decide */
+    int exception;  /* the host is in proxy.exceptions: no TLSA lookups; validated
+                       addresses → tunnel untouched, in either mode */
     struct policy_lookup a, aaaa;
     struct policy_lookup tlsa; /* TLSA at _port._tcp.host */
     size_t tlsa_usable;        /* its usable records (dane_tlsa_count_usable) */
@@ -87,9 +89,10 @@ int policy_wants_target(const struct policy_input *in);
  * lookup timed out; an indeterminate answer → refuse); then the TLSA in use —
  * the target's when it holds a secure usable record, else the host's —
  * secure with a usable record → DANE; anything else (secure denial, only
- * unusable records, insecure) → tunnel in `dane` mode and PKIX in `all` mode;
- * but a host that would get DANE while the clock is not synchronized → refuse
- * (POLICY_REASON_CLOCK).
+ * unusable records, insecure) → tunnel in `dane` mode and PKIX in `all` mode.
+ * An exception skips every TLSA step but none of the address steps: validated
+ * addresses → tunnel (in both modes), bogus ones → refuse. A host that would
+ * get DANE while the clock is not synchronized → refuse (POLICY_REASON_CLOCK).
  * Fail closed: no soft-fail. */
 void policy_decide(const struct policy_input *in, struct policy_decision *out);
 

@@ -79,11 +79,18 @@ uv_loop_t *resolver_loop(const struct resolver *r);
 /* Current time in ms, as the resolver's cache sees it. */
 uint64_t resolver_now_ms(const struct resolver *r);
 
+/* The domain_insecure names (negative trust anchors), ", " between them, ""
+ * for none: for the status page. Owned by r. */
+const char *resolver_insecure_domains(const struct resolver *r);
+
 void resolver_get_stats(const struct resolver *r, struct resolver_stats *st);
 
 /* What the user should know about r, in words, one line each ('\n' after each):
  * an unsynchronized clock, upstreams that strip DNSSEC. Written to out (cap
  * bytes, cut to fit); returns out ("" when all is well). */
 const char *resolver_status_notes(const struct resolver *r, char *out, size_t cap);
+/* Upstream i of r's configuration (upstream_server_info()): 0, or -1 past
+ * the last. */
+int resolver_upstream_info(const struct resolver *r, size_t i, struct upstream_server_info *out);
 
 #endif

@@ -16,6 +16,7 @@
 #include <uv.h>
 
 #include "config.h"
+#include "forwarder.h"
 #include "wire.h"
 
 struct upstream;
@@ -86,6 +87,13 @@ void upstream_get_stats(const struct upstream *up, struct upstream_stats *st);
  * the relaxed rule that completes after the switch back is asked again. */
 void upstream_set_time_checks(struct upstream *up, int relaxed);
 
+/* Probe up's upstreams for DNSSEC stripping (probe.h) from now on: when
+ * getdns talks to them through the caching forwarder and there is a trust
+ * anchor; else nothing. cfg is up's configuration. For the main context
+ * only (a forward zone's router is expected to strip). 0, or -1 when out of
+ * memory. */
+int upstream_probe_dnssec(struct upstream *up, const struct config_resolver *cfg);
+
 /* Lines for the status page about the upstreams (those that strip DNSSEC),
  * each ending in '\n', into out (cap > 0 bytes, "" when none). */
 void upstream_status_notes(const struct upstream *up, char *out, size_t cap);
@@ -95,6 +103,20 @@ void upstream_status_notes(const struct upstream *up, char *out, size_t cap);
  * SERVFAIL with *why (static text) as the EDE text. Else 0. */
 int upstream_dnssec_blocked(const struct upstream *up, const uint8_t *qname, size_t qname_len,
                             const char **why);
+/* One configured upstream as daneguard sees it: its address as written, its
+ * transports, and, when the caching forwarder talks to it (UDP first), what
+ * the forwarder measured. With DNS-over-TLS or TCP first getdns talks to the
+ * upstreams itself and known is 0 (no round trips are measured). */
+struct upstream_server_info {
+    char address[ADDR_TEXT_MAX]; /* "192.0.2.1:53", "[2001:db8::1]:853": the first
+                                    transport's port */
+    char transport[16]; /* "udp,tcp", "tls", ... */
+    int known;          /* fw holds measurements */
+    struct forwarder_upstream_info fw;
+};
+
+/* Fill *out for configured upstream i. 0, or -1 when there is no upstream i. */
+int upstream_server_info(const struct upstream *up, size_t i, struct upstream_server_info *out);
 
 /* Fill cfg->upstreams from the nameserver lines of cfg->resolv_conf, skipping
  * every address daneguard itself listens on (it may be the system resolver).

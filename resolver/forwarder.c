@@ -46,6 +46,7 @@
 #include "acceptor.h"
 #include "addr.h"
 #include "dns_cache.h"
+#include "scrub.h"
 #include "log.h"
 #include "probe.h"
 #include "uvloop.h"
@@ -138,6 +139,13 @@ struct fwd_infra {
     uint64_t updated_ms;
 };
 
+/* What /metrics shows of one upstream (forwarder_upstream_info()). */
+struct fwd_counts {
+    uint64_t sent, answered, lost;
+    uint32_t lost_in_a_row; /* tries gone unanswered since the last answer */
+    uint64_t answer_ms;     /* uv_now() of the last answer, 0 none */
+};
+
 struct fwd_avoid {
     uint64_t hash; /* of (name, type) */
     uint64_t until_ms;
@@ -157,6 +165,7 @@ struct forwarder {
     int closing;
     struct config_upstream upstreams[CONFIG_MAX_ADDRS];
     struct fwd_infra infra[CONFIG_MAX_ADDRS];
+    struct fwd_counts counts[CONFIG_MAX_ADDRS];
     size_t n_upstreams;
     uint32_t timeout_ms;
     struct dns_cache *cache;
@@ -459,6 +468,10 @@ static void req_deliver(struct fwd_req *r, struct fwd_try *t, uint8_t *msg, size
     struct forwarder *fw = r->fw;
     int rcode = dns_msg_rcode(msg, len);
     uint32_t ttl = 0;
+    fw->counts[t->upstream].answered++;
+    fw->counts[t->upstream].lost_in_a_row = 0;
+    fw->counts[t->upstream].answer_ms = uv_now(fw->loop);
+    scrub_for_validator(msg, &len); /* fewer signatures for getdns to verify */
     dns_cap_ttls_by_rrsig(msg, len, time(NULL));
     if ((rcode == DNS_RCODE_NOERROR || rcode == DNS_RCODE_NXDOMAIN) && !(msg[2] & 0x02) &&
         dns_answer_ttl(msg, len, &ttl) == 0 && ttl > 0) {
@@ -492,9 +505,12 @@ static void req_timeout(uv_timer_t *timer)
         req_finish(r);
         return;
     }
-    if (r->n_tries && !r->use_tcp) {
+    if (r->n_tries) {
         struct fwd_try *last = r->tries[r->n_tries - 1];
-        infra_lost(&fw->infra[last->upstream], last->rto_ms, now);
+        fw->counts[last->upstream].lost++;
+        fw->counts[last->upstream].lost_in_a_row++;
+        if (!r->use_tcp)
+            infra_lost(&fw->infra[last->upstream], last->rto_ms, now);
     }
     if (r->sends >= FWD_MAX_SENDS) {
         uv_timer_start(&r->timer, req_timeout, r->deadline_ms - now, 0);
@@ -623,6 +639,7 @@ static void req_send(struct fwd_req *r, size_t u)
     t->sent_ms = now;
     t->rto_ms = fw->infra[u].rto;
     t->upstream = (uint8_t)u;
+    fw->counts[u].sent++;
     t->is_tcp = (uint8_t)r->use_tcp;
     if (getrandom(&t->id, sizeof t->id, 0) != sizeof t->id)
         t->id = (uint16_t)random();
@@ -1093,4 +1110,25 @@ void forwarder_set_probe(struct forwarder *fw, const struct probe *probe)
 void forwarder_get_stats(const struct forwarder *fw, struct forwarder_stats *st)
 {
     *st = fw->stats;
+}
+
+int forwarder_upstream_info(const struct forwarder *fw, size_t i,
+                            struct forwarder_upstream_info *out)
+{
+    if (!fw || i >= fw->n_upstreams)
+        return -1;
+    const struct fwd_counts *c = &fw->counts[i];
+    const struct fwd_infra *inf = &fw->infra[i];
+    uint64_t now = uv_now(fw->loop);
+    *out = (struct forwarder_upstream_info){
+        .sent = c->sent,
+        .answered = c->answered,
+        .lost = c->lost,
+        .lost_in_a_row = c->lost_in_a_row,
+        .srtt_ms = c->answered ? (uint32_t)(inf->srtt > 0 ? inf->srtt : 0) : 0,
+        .rto_ms = inf->rto,
+        .since_answer_ms = c->answer_ms ? now - c->answer_ms : 0,
+        .measured = c->answered > 0,
+    };
+    return 0;
 }

@@ -63,6 +63,14 @@ else
     fail stale_without_edns "$(brief "$out")"
 fi
 
+n=$(curl -sS --max-time 5 "http://127.0.0.1:$DG_PROXY_PORT/metrics" |
+    awk '$1 == "daneguard_dns_stale_answers_total" { print $2 }')
+if [ "${n:-0}" -ge 3 ]; then
+    pass stale_answers_counted_in_metrics
+else
+    fail stale_answers_counted_in_metrics "daneguard_dns_stale_answers_total ${n:-missing}"
+fi
+
 # Past the bound (3 s TTL + STALE_BOUND s): SERVFAIL.
 left=$((filled + 3 + STALE_BOUND + 1 - $(date +%s)))
 [ "$left" -gt 0 ] && sleep "$left"

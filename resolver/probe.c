@@ -153,7 +153,7 @@ static void report(struct probe_target *t)
             n += (size_t)snprintf(p->why + n, sizeof p->why - n, "%s %s %s", i ? ";" : "",
                                   p->t[i].text, state_words(p->t[i].state));
         if (!p->blocked_logged && probe_blocked(p, &why)) {
-            log_warnx("upstream: %s. Every answer under the trust anchor %s is SERVFAIL until "
+            log_warnx("upstream: %s. Names under the trust anchor \"%s\" get SERVFAIL until "
                       "one does: name an upstream that keeps DNSSEC records in "
                       "resolver.upstream_recursive_servers (your ISP's resolver, or a public "
                       "validating one), or turn off the router's DNS filtering or DNS proxy",

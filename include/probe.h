@@ -37,8 +37,9 @@ enum probe_state {
 struct probe;
 
 /* Probe upstreams[0..n) for the trust anchor anchor (wire format) on loop;
- * the first round starts now. Returns 0, or -1 when out of memory. The
- * upstreams are copied. */
+ * the first round starts when the loop next runs its timers (nothing is sent
+ * from inside this call). Returns 0, or -1 when out of memory. The upstreams
+ * are copied. */
 int probe_new(uv_loop_t *loop, const struct config_upstream *upstreams, size_t n,
               const uint8_t *anchor, size_t anchor_len, struct probe **out);
 

@@ -369,7 +369,10 @@ int probe_new(uv_loop_t *loop, const struct config_upstream *upstreams, size_t n
         t->timer.data = t;
         p->handles++;
         uv_unref((uv_handle_t *)&t->timer);
-        round_start(t);
+        /* the first round from the loop, not from here: a resolver built only
+         * to check the configuration (daneguard -n) is freed before its loop
+         * turns, and sends nothing */
+        uv_timer_start(&t->timer, period_cb, 0, 0);
     }
     *out = p;
     return 0;

@@ -137,6 +137,17 @@ if command -v kdig >/dev/null; then
         fail kdig_sees_ede "$(grep -iE 'status|EDE' <<<"$kout" | head -n 3)"
     fi
 fi
+# daneguard -n builds a resolver to check the trust anchors, but must send
+# nothing: no probe reaches either relay.
+before=$(cat "$STRIP_LOG" "$WORLD_DIR/nods-queries.log" | wc -l)
+"${DANEGUARD_BIN:-$PWD/build/daneguard}" -n -c "$WORLD_DIR/dg.yml" >"$WORLD_DIR/n.out" 2>&1
+sleep 1
+after=$(cat "$STRIP_LOG" "$WORLD_DIR/nods-queries.log" | wc -l)
+if grep -q "configuration OK" "$WORLD_DIR/n.out" && [ "$after" -eq "$before" ]; then
+    pass config_check_sends_no_probe
+else
+    fail config_check_sends_no_probe "$((after - before)) queries at the relays; $(head -c 200 "$WORLD_DIR/n.out")"
+fi
 # every run of daneguard appended to its log: no sanitizer report in any
 world_daneguard_stop
 if grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$WORLD_DIR/daneguard.log"; then

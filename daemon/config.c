@@ -233,7 +233,6 @@ static const struct key_choices intercept = {
     {{"dane", CONFIG_INTERCEPT_DANE}, {"all", CONFIG_INTERCEPT_ALL}, {NULL, 0}},
 };
 
-
 /* clang-format off */
 #define KEYS_OF struct config_proxy
 static const struct key_def proxy_keys[] = {

@@ -412,6 +412,11 @@ static const struct key_choices tls_authentication = {
      {NULL, 0}},
 };
 
+static const struct key_choices time_check = {
+    "always or after_sync",
+    {{"always", CONFIG_TIME_CHECK_ALWAYS}, {"after_sync", CONFIG_TIME_CHECK_AFTER_SYNC}, {NULL, 0}},
+};
+
 /* clang-format off */
 #define KEYS_OF struct config_resolver
 const struct key_def config_resolver_keys[] = {
@@ -432,6 +437,9 @@ const struct key_def config_resolver_keys[] = {
     K_COUNT("max_tcp_clients", max_tcp_clients, 1, 1000000, 1024),
     K_COUNT("max_waiting_queries", max_waiting_queries, 1, 10000000, 4096),
     K_COUNT("max_waiting_per_client", max_waiting_per_client, 1, 10000000, 64),
+    K_CHOICE("dnssec_time_check", dnssec_time_check, &time_check, CONFIG_TIME_CHECK_ALWAYS),
+    K_FLAG("serve_expired", serve_expired, 0),
+    K_SECONDS("serve_expired_ttl", serve_expired_ttl_s, 1, 30 * 86400, 86400),
     K_FUNC("forward_zones", r_forward_zones),
     K_FUNC("domain_insecure", r_domain_insecure),
     K_FUNC("local_data", r_local_data),

@@ -49,6 +49,7 @@
 #include "dns_frame.h"
 #include "scrub.h"
 #include "log.h"
+#include "probe.h"
 #include "uvloop.h"
 #include "wire.h"
 
@@ -178,6 +179,7 @@ struct forwarder {
     size_t pending;
     size_t sockets; /* tries open (UDP and TCP: one socket each) */
     struct forwarder_stats stats;
+    const struct probe *probe; /* upstreams that strip DNSSEC are skipped */
     uint8_t rbuf[65536];
     uint8_t out[65536];
 };
@@ -359,13 +361,29 @@ static size_t first_upstream(struct forwarder *fw, const struct dns_query *q)
     for (size_t i = 0; i < fw->n_upstreams; i++) {
         if (now - fw->infra[i].updated_ms > FWD_INFRA_TTL_MS)
             infra_init(&fw->infra[i], now);
-        if ((int)i != avoid && fw->infra[i].rto < best_rto)
+        if ((int)i != avoid && probe_usable(fw->probe, i) && fw->infra[i].rto < best_rto)
             best_rto = fw->infra[i].rto;
     }
     for (size_t i = 0; i < fw->n_upstreams; i++)
-        if ((int)i != avoid && fw->infra[i].rto <= best_rto + FWD_RTO_BAND)
+        if ((int)i != avoid && probe_usable(fw->probe, i) &&
+            fw->infra[i].rto <= best_rto + FWD_RTO_BAND)
             band[n++] = i;
+    if (n == 0) /* the only usable one is avoided: it is still the one to ask */
+        for (size_t i = 0; i < fw->n_upstreams; i++)
+            if (probe_usable(fw->probe, i))
+                band[n++] = i;
     return n ? band[(size_t)random() % n] : 0;
+}
+
+/* The upstream after u for a retransmit: the next one the probe allows. */
+static size_t next_upstream(const struct forwarder *fw, size_t u)
+{
+    for (size_t k = 1; k <= fw->n_upstreams; k++) {
+        size_t i = (u + k) % fw->n_upstreams;
+        if (probe_usable(fw->probe, i))
+            return i;
+    }
+    return (u + 1) % fw->n_upstreams;
 }
 
 /* --- requests -------------------------------------------------------------- */
@@ -502,7 +520,7 @@ static void req_timeout(uv_timer_t *timer)
         return;
     }
     fw->stats.retransmits++;
-    req_send(r, (r->last_upstream + 1) % fw->n_upstreams);
+    req_send(r, next_upstream(fw, r->last_upstream));
 }
 
 /* TCP to the upstream: connect, write the query, read one response. */
@@ -523,7 +541,7 @@ static void tcp_try_failed(struct fwd_try *t)
             r->fw->stats.failures++;
             req_finish(r);
         } else {
-            req_send(r, (r->last_upstream + 1) % r->fw->n_upstreams);
+            req_send(r, next_upstream(r->fw, r->last_upstream));
         }
     }
 }
@@ -1079,6 +1097,12 @@ void forwarder_free(struct forwarder *fw)
     }
     uv_close((uv_handle_t *)&fw->udp, fw_handle_closed);
     acceptor_close(fw->tcp, fw_acceptor_closed);
+}
+
+void forwarder_set_probe(struct forwarder *fw, const struct probe *probe)
+{
+    if (fw)
+        fw->probe = probe;
 }
 
 void forwarder_get_stats(const struct forwarder *fw, struct forwarder_stats *st)

@@ -15,10 +15,12 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -43,7 +45,9 @@ struct peer {
     uint8_t *cbuf[PEER_MAX_CONNS];
     size_t clen[PEER_MAX_CONNS];
     uint16_t port;
-    unsigned udp_queries, tcp_queries;
+    unsigned udp_queries, tcp_queries; /* counted: see count_only */
+    const char *count_only; /* when set, only queries for names ending so count
+                             * (the resolver's own probes of the upstream do not) */
     peer_answer_fn answer;
     struct sockaddr_in last_from; /* the last UDP query's source */
     uint8_t last_query[512];
@@ -54,6 +58,19 @@ struct peer {
     struct sockaddr_in held_from[4];
     unsigned n_held;
 };
+
+static inline void question_name(const uint8_t *msg, size_t len, char *out, size_t cap);
+
+/* Whether query q counts (peer->count_only). */
+static inline int peer_counts(const struct peer *p, const uint8_t *q, size_t len)
+{
+    char name[256];
+    if (!p->count_only)
+        return 1;
+    question_name(q, len, name, sizeof name);
+    size_t n = strlen(name), m = strlen(p->count_only);
+    return n >= m && strcasecmp(name + n - m, p->count_only) == 0;
+}
 
 static inline struct sockaddr_in peer_loopback(uint16_t port)
 {
@@ -128,7 +145,7 @@ static inline void peer_poll(struct peer *p)
     socklen_t fl = sizeof from;
     ssize_t n;
     while ((n = recvfrom(p->udp, q, sizeof q, MSG_DONTWAIT, (struct sockaddr *)&from, &fl)) > 0) {
-        p->udp_queries++;
+        p->udp_queries += (unsigned)peer_counts(p, q, (size_t)n);
         p->last_from = from;
         p->last_len = (size_t)n < sizeof p->last_query ? (size_t)n : sizeof p->last_query;
         memcpy(p->last_query, q, p->last_len);
@@ -173,10 +190,10 @@ static inline void peer_poll(struct peer *p)
         size_t mlen, off = 0;
         while (dns_frame_next(p->cbuf[i] + off, p->clen[i] - off, &m, &mlen)) {
             static uint8_t out[65535], framed[PEER_TCP_BUF];
-            p->tcp_queries++;
+            p->tcp_queries += (unsigned)peer_counts(p, m, mlen);
             size_t len = p->answer(p, m, mlen, 1, out, sizeof out);
             size_t fn = len ? dns_frame_encode(framed, sizeof framed, out, len) : 0;
-            if (fn && write(p->conns[i], framed, fn) != (ssize_t)fn)
+            if (fn && send(p->conns[i], framed, fn, MSG_NOSIGNAL) != (ssize_t)fn)
                 fprintf(stderr, "  peer: short TCP write\n");
             off += DNS_FRAME_PREFIX + mlen;
         }

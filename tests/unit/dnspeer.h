@@ -79,26 +79,35 @@ static inline struct sockaddr_in peer_loopback(uint16_t port)
     return a;
 }
 
+/* The peer on 127.0.0.1, UDP and TCP on one port the kernel picks (a port free
+ * for UDP may be taken for TCP: then another). 0, or -1. */
 static inline int peer_open(struct peer *p, peer_answer_fn answer)
 {
     memset(p, 0, sizeof *p);
     for (int i = 0; i < PEER_MAX_CONNS; i++)
         p->conns[i] = -1;
     p->answer = answer;
-    struct sockaddr_in a = peer_loopback(0);
-    socklen_t al = sizeof a;
-    p->udp = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
-    if (p->udp < 0 || bind(p->udp, (struct sockaddr *)&a, sizeof a) < 0 ||
-        getsockname(p->udp, (struct sockaddr *)&a, &al) < 0)
-        return -1;
-    p->port = ntohs(a.sin_port);
-    p->listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-    int one = 1;
-    setsockopt(p->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (p->listen_fd < 0 || bind(p->listen_fd, (struct sockaddr *)&a, sizeof a) < 0 ||
-        listen(p->listen_fd, 8) < 0)
-        return -1;
-    return 0;
+    for (int tries = 0; tries < 20; tries++) {
+        struct sockaddr_in a = peer_loopback(0);
+        socklen_t al = sizeof a;
+        int one = 1;
+        p->udp = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+        p->listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+        if (p->udp >= 0 && p->listen_fd >= 0 &&
+            bind(p->udp, (struct sockaddr *)&a, sizeof a) == 0 &&
+            getsockname(p->udp, (struct sockaddr *)&a, &al) == 0 &&
+            setsockopt(p->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == 0 &&
+            bind(p->listen_fd, (struct sockaddr *)&a, sizeof a) == 0 && listen(p->listen_fd, 8) == 0) {
+            p->port = ntohs(a.sin_port);
+            return 0;
+        }
+        if (p->udp >= 0)
+            close(p->udp);
+        if (p->listen_fd >= 0)
+            close(p->listen_fd);
+    }
+    fprintf(stderr, "  peer: no port for UDP and TCP both: %s\n", strerror(errno));
+    return -1;
 }
 
 static inline void peer_close(struct peer *p)

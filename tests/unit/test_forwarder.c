@@ -97,6 +97,22 @@ static struct forwarder_stats stats(struct world *w)
     return st;
 }
 
+/* Predicates for pump(): the peer holds a query; the forwarder joined one. */
+static int peer_holds_one(void *arg)
+{
+    return ((struct world *)arg)->peer.n_held >= 1;
+}
+
+static int mismatched_one(void *arg)
+{
+    return stats((struct world *)arg).mismatched >= 1;
+}
+
+static int joined_one(void *arg)
+{
+    return stats((struct world *)arg).joined >= 1;
+}
+
 static ssize_t ask(struct world *w, uint16_t id, const char *name, uint8_t *out)
 {
     uint8_t q[512];
@@ -142,7 +158,7 @@ static void test_wrong_id_ignored(void)
     CHECK(n > 12);
     if (n > 12)
         CHECK_INT_EQ(first_a_last_octet(r, (size_t)n), 1); /* not the forged .66 */
-    CHECK_INT_EQ(stats(&w).mismatched, 1);
+    CHECK(stats(&w).mismatched >= 1);
     world_close(&w);
 }
 
@@ -155,7 +171,7 @@ static void test_wrong_question_ignored(void)
     CHECK(n > 12);
     if (n > 12)
         CHECK_INT_EQ(first_a_last_octet(r, (size_t)n), 1);
-    CHECK_INT_EQ(stats(&w).mismatched, 1);
+    CHECK(stats(&w).mismatched >= 1);
     world_close(&w);
 }
 
@@ -170,15 +186,15 @@ static void test_wrong_source_ignored(void)
     size_t qn = make_query(q, 9, "src.unit.test", 1, 1, 1232);
     struct sockaddr_in to = peer_loopback(w.port);
     CHECK_INT_EQ(sendto(w.client, q, qn, 0, (struct sockaddr *)&to, sizeof to), (ssize_t)qn);
-    pump(&w.loop, &w.peer, NULL, NULL, 100);
-    CHECK_INT_EQ(w.peer.n_held, 1);
+    pump(&w.loop, &w.peer, peer_holds_one, &w, 2000);
+    CHECK(w.peer.n_held >= 1);
     /* the right ID and question, from a socket that is not the upstream */
     int other = client_udp();
     size_t fn = make_reply(w.peer.held[0], w.peer.held_len[0], forged, sizeof forged, 0, 0, 1, 66);
     sendto(other, forged, fn, 0, (struct sockaddr *)&w.peer.held_from[0],
            sizeof w.peer.held_from[0]);
     close(other);
-    pump(&w.loop, &w.peer, NULL, NULL, 50);
+    pump(&w.loop, &w.peer, mismatched_one, &w, 2000);
     CHECK_INT_EQ(stats(&w).mismatched, 1);
     peer_release(&w.peer);
     ssize_t n = udp_ask(&w.loop, &w.peer, w.client, w.port, NULL, 0, r, sizeof r, 2000);
@@ -226,12 +242,15 @@ static void test_identical_queries_joined(void)
     size_t qn = make_query(q, 0x0a0a, "join.unit.test", 1, 1, 1232);
     struct sockaddr_in to = peer_loopback(w.port);
     sendto(w.client, q, qn, 0, (struct sockaddr *)&to, sizeof to);
-    pump(&w.loop, &w.peer, NULL, NULL, 50);
+    pump(&w.loop, &w.peer, peer_holds_one, &w, 2000);
     qn = make_query(q, 0x0b0b, "join.unit.test", 1, 1, 1232);
     sendto(second, q, qn, 0, (struct sockaddr *)&to, sizeof to);
-    pump(&w.loop, &w.peer, NULL, NULL, 50);
-    CHECK_INT_EQ(w.peer.udp_queries, 1);
-    CHECK_INT_EQ(stats(&w).joined, 1);
+    pump(&w.loop, &w.peer, joined_one, &w, 2000);
+    struct forwarder_stats st = stats(&w);
+    CHECK_INT_EQ(st.joined, 1);
+    /* one upstream request: its retransmits (a slow machine) are the only others */
+    CHECK_INT_EQ(w.peer.udp_queries, 1 + st.retransmits);
+    CHECK_INT_EQ(st.upstream, 1 + st.retransmits);
     peer_release(&w.peer);
     ssize_t n = udp_ask(&w.loop, &w.peer, w.client, w.port, NULL, 0, r, sizeof r, 2000);
     CHECK(n > 12);

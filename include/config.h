@@ -65,6 +65,9 @@ enum config_transport {
 
 enum config_intercept { CONFIG_INTERCEPT_DANE, CONFIG_INTERCEPT_ALL };
 
+/* dnssec_time_check: when signature times are checked (clock_sync.h) */
+enum config_time_check { CONFIG_TIME_CHECK_ALWAYS, CONFIG_TIME_CHECK_AFTER_SYNC };
+
 struct config_resolver {
     struct config_sockaddr listen[CONFIG_MAX_ADDRS]; /* listen_addresses */
     size_t n_listen;
@@ -87,6 +90,9 @@ struct config_resolver {
     uint32_t max_tcp_clients;        /* max_tcp_clients: DNS-over-TCP connections, default 1024 */
     uint32_t max_waiting_queries;    /* max_waiting_queries: UDP queries waiting, default 4096 */
     uint32_t max_waiting_per_client; /* max_waiting_per_client: per client address, default 64 */
+    enum config_time_check dnssec_time_check; /* dnssec_time_check, default always */
+    int serve_expired;             /* serve_expired (RFC 8767), default false */
+    uint32_t serve_expired_ttl_s;  /* serve_expired_ttl: how long past expiry, default 86400 */
     struct config_forward_zone forward_zones[CONFIG_MAX_FORWARD_ZONES]; /* forward_zones */
     size_t n_forward_zones;
     char domain_insecure[CONFIG_MAX_INSECURE][256]; /* negative trust anchors (RFC 7646) */

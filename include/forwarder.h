@@ -59,6 +59,11 @@ void forwarder_purge(struct forwarder *fw, const uint8_t *qname, size_t qname_le
 
 void forwarder_get_stats(const struct forwarder *fw, struct forwarder_stats *st);
 
+struct probe;
+/* Consult probe (probe.h, may be NULL; not owned, outlives fw's use of it)
+ * when choosing an upstream: one that strips DNSSEC is skipped while another
+ * is known to pass it through. NULL fw is a no-op. */
+void forwarder_set_probe(struct forwarder *fw, const struct probe *probe);
 /* What the forwarder knows of one configured upstream. */
 struct forwarder_upstream_info {
     uint64_t sent, answered, lost; /* queries sent (retries included), answers, tries

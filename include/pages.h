@@ -123,6 +123,9 @@ struct pages_status {
     uint64_t certs_minted, cert_cache_hits;
     const struct pages_refusal_entry *recent; /* newest first; n_recent entries */
     size_t n_recent;
+    /* what the resolver wants the user to know (an unsynchronized clock, an
+     * upstream that strips DNSSEC): lines, each ending in '\n'; NULL or "" none */
+    const char *resolver_notes;
     /* proxy.exceptions: the entries as configured, the uses since start and
      * the last ones (newest first); all borrowed for the call */
     const char *const *exceptions;
@@ -138,6 +141,7 @@ int pages_status_html(struct http_buf *out, const struct pages_status *s);
 
 /* The same as one JSON object: {"uptime_s":…, "dns":{…}, "proxy":{…},
  * "certs":{…}, "recent_refusals":[{"time":…,"host":…,"port":…,"reason":…}],
+ * "resolver_notes":["…"] (only when there are some)}.
  * "exceptions":{"hosts":[…],"uses":…,"recent_uses":[{"time":…,"host":…,
  * "port":…,"client":…,"exception":…}]}}.
  * Strings are JSON-escaped. 0, PAGES_EINVAL or PAGES_ENOMEM. */

@@ -48,6 +48,9 @@ struct policy_input {
     struct policy_lookup target_tlsa;
     size_t target_tlsa_usable;
     int target_tlsa_overflow;
+    /* the resolver validates without signature time checks (the system
+     * clock is not synchronized, clock_sync.h): DANE cannot be enforced */
+    int clock_unsynced;
 };
 
 enum policy_action {
@@ -88,9 +91,16 @@ int policy_wants_target(const struct policy_input *in);
  * secure with a usable record → DANE; anything else (secure denial, only
  * unusable records, insecure) → tunnel in `dane` mode and PKIX in `all` mode.
  * An exception skips every TLSA step but none of the address steps: validated
- * addresses → tunnel (in both modes), bogus ones → refuse.
+ * addresses → tunnel (in both modes), bogus ones → refuse. A host that would
+ * get DANE while the clock is not synchronized → refuse (POLICY_REASON_CLOCK).
  * Fail closed: no soft-fail. */
 void policy_decide(const struct policy_input *in, struct policy_decision *out);
+
+/* The reason of the refusal for a DANE host while the clock is not synchronized. */
+#define POLICY_REASON_CLOCK                                                                        \
+    "the system clock is not synchronized: DNSSEC signatures cannot be checked, so DANE cannot "  \
+    "be enforced (refused until the clock is synchronized)"
+
 
 const char *policy_action_name(enum policy_action a);
 

@@ -108,6 +108,10 @@ void metrics_write(const struct proxy *px, time_t now, struct http_buf *b)
            rs.servfail_timeouts);
     single(b, "daneguard_dns_bogus_total", "counter",
            "Answers that failed DNSSEC validation (bogus).", rs.bogus);
+    single(b, "daneguard_dns_stale_answers_total", "counter",
+           "Expired answers served because no upstream answered (resolver.serve_expired, RFC "
+           "8767).",
+           rs.stale);
     single(b, "daneguard_dns_upstream_fetches_total", "counter",
            "Distinct upstream lookups started (shared by every query waiting for them).",
            rs.upstream.fetches);

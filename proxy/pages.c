@@ -484,7 +484,22 @@ int pages_status_html(struct http_buf *out, const struct pages_status *s)
         w_esc(&w, s->insecure_domains);
         w_puts(&w, "</td></tr>\n");
     }
-    w_puts(&w, "</table>\n<h2>Proxy</h2>\n<table>\n");
+    w_puts(&w, "</table>\n");
+    if (s->resolver_notes && *s->resolver_notes) {
+        w_puts(&w, "<h2>Resolver warnings</h2>\n<ul>\n");
+        for (const char *l = s->resolver_notes, *e; *l; l = *e ? e + 1 : e) {
+            char line[512];
+            e = strchr(l, '\n');
+            if (!e)
+                e = l + strlen(l);
+            snprintf(line, sizeof line, "%.*s", (int)(e - l), l);
+            w_puts(&w, "<li>");
+            w_esc(&w, line);
+            w_puts(&w, "</li>\n");
+        }
+        w_puts(&w, "</ul>\n");
+    }
+    w_puts(&w, "<h2>Proxy</h2>\n<table>\n");
     w_row(&w, "Connections open", s->conns_open);
     w_row(&w, "Connections total", s->conns_total);
     w_row(&w, "Intercepted (DANE enforced)", s->intercepted);
@@ -592,6 +607,20 @@ int pages_status_json(struct http_buf *out, const struct pages_status *s)
         json_escape(&w, e->pattern);
         w_puts(&w, "}");
     }
-    w_puts(&w, "]}}\n");
+    w_puts(&w, "]}");
+    if (s->resolver_notes && *s->resolver_notes) {
+        w_puts(&w, ",\"resolver_notes\":[");
+        for (const char *l = s->resolver_notes, *e; *l; l = *e ? e + 1 : e) {
+            char line[512];
+            e = strchr(l, '\n');
+            if (!e)
+                e = l + strlen(l);
+            snprintf(line, sizeof line, "%.*s", (int)(e - l), l);
+            w_printf(&w, "%s", l == s->resolver_notes ? "" : ",");
+            json_escape(&w, line);
+        }
+        w_puts(&w, "]");
+    }
+    w_puts(&w, "}\n");
     return w_done(&w);
 }

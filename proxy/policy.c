@@ -191,6 +191,10 @@ void policy_decide(const struct policy_input *in, struct policy_decision *out)
         decide(out, no_dane, "only unusable TLSA records: no DANE");
         return;
     }
+    if (in->clock_unsynced) {
+        decide(out, POLICY_REFUSE, POLICY_REASON_CLOCK);
+        return;
+    }
     decide(out, POLICY_INTERCEPT_DANE,
            out->use_target ? "secure TLSA records at the CNAME target: DANE enforced"
                            : "secure TLSA records: DANE enforced");

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "addr.h"
+#include "clock_sync.h"
 
 /* Lookups one request starts: A and AAAA, and for a CONNECT the TLSA. */
 #define REQUEST_LOOKUPS_HTTP 2
@@ -422,6 +423,7 @@ void request_policy_input(const struct pconn *pc, struct policy_input *in)
         .target_tlsa_usable =
             dane_tlsa_count_usable(pc->lookup.target_tlsa_set.rec, pc->lookup.target_tlsa_set.n),
         .target_tlsa_overflow = pc->lookup.target_tlsa_set.overflow,
+        .clock_unsynced = clock_sync_relaxed(),
     };
 }
 

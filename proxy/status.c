@@ -42,6 +42,7 @@ void status_exception_use_add(struct proxy *px, const struct pconn *pc)
 void status_gather(const struct proxy *px, time_t now, struct pages_status *st,
                    struct pages_refusal_entry *recent)
 {
+    static char notes[4096]; /* borrowed by st until the next call (one loop thread) */
     struct resolver_stats rs;
     struct ca_stats cs;
     size_t n = 0;
@@ -70,6 +71,7 @@ void status_gather(const struct proxy *px, time_t now, struct pages_status *st,
         .cert_cache_hits = cs.hits,
         .recent = recent,
         .n_recent = n,
+        .resolver_notes = resolver_status_notes(px->resolver, notes, sizeof notes),
         .insecure_domains = resolver_insecure_domains(px->resolver),
     };
 }

@@ -16,11 +16,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock_sync.h"
 #include "localzone.h"
 #include "log.h"
 #include "scrub.h"
 
-#define RESOLVER_VARIANTS 4 /* DO x CD: what dns_reply_patch() cannot adapt */
+#define RESOLVER_VARIANTS 4   /* DO x CD: what dns_reply_patch() cannot adapt */
+#define RESOLVER_STALE_TTL 30 /* RFC 8767 §4: the TTL of a stale answer */
 
 /* The last upstream answer rendered, per variant; keyed by the answer's bytes
  * (and what else the rendering depends on), so nothing else can match it. */
@@ -51,8 +53,56 @@ struct resolver {
     uint32_t max_ttl_s, max_negative_ttl_s;
     struct resolver_stats stats;
     struct render_memo memo;
+    uv_timer_t *clock_timer; /* dnssec_time_check: after_sync; closed apart from r */
+    int relaxed;             /* validating without signature time checks */
+    int serve_expired;
     uint8_t render_buf[65535];
 };
+
+static void memo_forget(struct render_memo *m)
+{
+    free(m->upstream);
+    m->upstream = NULL;
+    for (int v = 0; v < RESOLVER_VARIANTS; v++) {
+        free(m->msg[v]);
+        m->msg[v] = NULL;
+    }
+}
+
+/* dnssec_time_check: after_sync. Unsynchronized: validate without signature
+ * times. Synchronized again: the normal rule, and every answer validated
+ * under the relaxed one leaves the cache (an expired signature replayed
+ * while the clock was wrong must not outlive the sync). */
+static void clock_check(struct resolver *r)
+{
+    int relaxed = !clock_sync_is_synchronized();
+    clock_sync_set_relaxed(relaxed);
+    if (relaxed == r->relaxed)
+        return;
+    upstream_set_time_checks(r->upstream, relaxed);
+    for (size_t i = 0; i < CONFIG_MAX_FORWARD_ZONES; i++)
+        for (int v = 0; v < 2; v++)
+            if (r->forward[i][v])
+                upstream_set_time_checks(r->forward[i][v], relaxed);
+    if (r->insecure)
+        upstream_set_time_checks(r->insecure, relaxed);
+    if (!relaxed) {
+        dns_cache_flush(r->cache);
+        memo_forget(&r->memo);
+    }
+    r->relaxed = relaxed;
+}
+
+static void clock_timer_cb(uv_timer_t *t)
+{
+    if (t->data)
+        clock_check(t->data);
+}
+
+static void clock_timer_closed(uv_handle_t *h)
+{
+    free(h);
+}
 
 /* Whether names at or below a and at or below b can meet (one is under the other). */
 static int names_overlap(const char *a, const char *b)
@@ -183,8 +233,28 @@ int resolver_new(uv_loop_t *loop, const struct config_resolver *cfg, struct reso
     }
     if (upstream_new(loop, cfg, &r->upstream, err, errlen) < 0)
         goto fail;
+    if (upstream_probe_dnssec(r->upstream, cfg) < 0) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
     if (local_routes_new(r, cfg, err, errlen) < 0)
         goto fail;
+    r->serve_expired = cfg->serve_expired;
+    if (cfg->serve_expired)
+        dns_cache_set_stale(r->cache, cfg->serve_expired_ttl_s);
+    if (cfg->dnssec_time_check == CONFIG_TIME_CHECK_AFTER_SYNC) {
+        if (!(r->clock_timer = malloc(sizeof *r->clock_timer))) {
+            snprintf(err, errlen, "out of memory");
+            goto fail;
+        }
+        uv_timer_init(loop, r->clock_timer);
+        r->clock_timer->data = r;
+        clock_check(r); /* before the first lookup */
+        uv_timer_start(r->clock_timer, clock_timer_cb, CLOCK_SYNC_POLL_MS, CLOCK_SYNC_POLL_MS);
+        uv_unref((uv_handle_t *)r->clock_timer); /* a one-shot CLI still ends */
+    } else {
+        clock_sync_set_relaxed(0);
+    }
     *out = r;
     return 0;
 fail:
@@ -203,6 +273,10 @@ void resolver_unref(struct resolver *r)
 {
     if (!r || --r->refs > 0)
         return;
+    if (r->clock_timer) {
+        r->clock_timer->data = NULL;
+        uv_close((uv_handle_t *)r->clock_timer, clock_timer_closed);
+    }
     upstream_free(r->upstream);
     for (size_t i = 0; i < CONFIG_MAX_FORWARD_ZONES; i++)
         for (int v = 0; v < 2; v++)
@@ -210,9 +284,7 @@ void resolver_unref(struct resolver *r)
     upstream_free(r->insecure);
     localzone_free(r->zones);
     dns_cache_free(r->cache);
-    free(r->memo.upstream);
-    for (int v = 0; v < RESOLVER_VARIANTS; v++)
-        free(r->memo.msg[v]);
+    memo_forget(&r->memo);
     free(r);
 }
 
@@ -389,6 +461,67 @@ static int any_refetch(struct resolver *r, struct resolver_request *req,
     return up && upstream_fetch(up, req->q.qname, req->q.qname_len, type, &req->waiter) == 0;
 }
 
+/* Every TTL of msg (the OPT aside) set to ttl. */
+static void set_ttls(uint8_t *msg, size_t len, uint32_t ttl)
+{
+    struct dns_rr_iter it;
+    struct dns_rr rr;
+    if (dns_rr_iter_init(&it, msg, len) < 0)
+        return;
+    while (dns_rr_iter_next(&it, &rr) == 1) {
+        if (rr.type == DNS_TYPE_OPT || rr.rdata_offset < 6)
+            continue;
+        uint8_t *p = msg + rr.rdata_offset - 6;
+        p[0] = (uint8_t)(ttl >> 24);
+        p[1] = (uint8_t)(ttl >> 16);
+        p[2] = (uint8_t)(ttl >> 8);
+        p[3] = (uint8_t)ttl;
+    }
+}
+
+/* RFC 8767: no upstream could answer; an expired answer to the same query,
+ * within serve_expired_ttl past its expiry, secure (AD) or insecure, never
+ * bogus, with TTL 30 and EDE 3 (Stale Answer; 19, Stale NXDOMAIN Answer, for
+ * NXDOMAIN). 1 with it in r->render_buf. */
+static int serve_stale(struct resolver *r, struct resolver_request *req, size_t *len,
+                       enum dns_security *sec)
+{
+    struct dns_cache_key key;
+    struct dns_cache_hit hit;
+    size_t l;
+    int rcode;
+
+    if (!r->serve_expired || req->any_type)
+        return 0;
+    dns_cache_key_of_query(&req->q, &key);
+    if (dns_cache_get_stale(r->cache, &key, uv_now(r->loop), &hit) != 1 ||
+        (hit.security != DNS_SECURE && hit.security != DNS_INSECURE) ||
+        hit.len > sizeof r->render_buf - 256)
+        return 0;
+    rcode = dns_msg_rcode(hit.msg, hit.len);
+    if (rcode != DNS_RCODE_NOERROR && rcode != DNS_RCODE_NXDOMAIN)
+        return 0;
+    memcpy(r->render_buf, hit.msg, hit.len);
+    l = hit.len;
+    if (dns_reply_add_ede(r->render_buf, &l, sizeof r->render_buf,
+                          rcode == DNS_RCODE_NXDOMAIN ? DNS_EDE_STALE_NXDOMAIN_ANSWER
+                                                      : DNS_EDE_STALE_ANSWER,
+                          "no upstream answered: an expired answer (RFC 8767)") < 0 ||
+        dns_reply_patch(r->render_buf, &l, &req->q, hit.security, 0) < 0)
+        return 0;
+    set_ttls(r->render_buf, l, RESOLVER_STALE_TTL);
+    *len = l;
+    *sec = hit.security;
+    r->stats.stale++;
+    if (log_verbosity >= 1) {
+        char name[1024];
+        dns_name_to_text(req->q.qname, req->q.qname_len, name, sizeof name);
+        log_debug("resolver: %s/%u: no upstream answered: served stale, %u s old", name,
+                  req->q.qtype, hit.age_s);
+    }
+    return 1;
+}
+
 static void upstream_done(struct upstream_waiter *w, const struct upstream_result *upstream_res)
 {
     struct resolver_request *req =
@@ -408,7 +541,11 @@ static void upstream_done(struct upstream_waiter *w, const struct upstream_resul
         if (scrub_rc == 0 && r->rebind_protection && rebind_filter(r, req, &scrubbed, clean) < 0)
             scrub_rc = SCRUB_EFORMERR;
     }
-    if (res->error) {
+    if ((res->error || dns_msg_rcode(res->msg, res->len) == DNS_RCODE_SERVFAIL ||
+         dns_msg_rcode(res->msg, res->len) == DNS_RCODE_REFUSED) &&
+        serve_stale(r, req, &len, &ans.security)) {
+        /* RFC 8767 */
+    } else if (res->error) {
         r->stats.servfail_timeouts++;
         ans.timed_out = 1;
         if (dns_reply_error(&req->q, DNS_RCODE_SERVFAIL, DNS_EDE_NO_REACHABLE_AUTHORITY,
@@ -428,6 +565,13 @@ static void upstream_done(struct upstream_waiter *w, const struct upstream_resul
         ans.security = res->security;
         if (res->security == DNS_BOGUS || res->security == DNS_INDETERMINATE)
             r->stats.bogus++;
+        /* signatures "not yet valid" on an unsynchronized clock: a box that
+         * booted in the past (dnssec_time_check: always); say what to do */
+        const char *ede_text;
+        if (res->security == DNS_BOGUS && !r->clock_timer &&
+            dns_bogus_ede(res->msg, res->len, now, &ede_text) == DNS_EDE_SIGNATURE_NOT_YET_VALID &&
+            !clock_sync_is_synchronized())
+            clock_sync_hint_always();
         if (scrub_rc < 0) {
             dns_name_to_text(req->q.qname, req->q.qname_len, name, sizeof name);
             log_info("resolver: %s/%u: unusable upstream answer: %s", name, req->q.qtype,
@@ -508,10 +652,23 @@ int resolver_answer_cached(struct resolver *r, const struct dns_query *q, uint8_
 int resolver_answer(struct resolver *r, struct resolver_request *req, uint8_t *out, size_t cap,
                     struct resolver_answer *ans)
 {
+    const char *why = NULL;
     if (resolver_answer_cached(r, &req->q, out, cap, ans))
         return 1;
     struct localzone_match m;
     struct upstream *up = route(r, req->q.qname, req->q.qname_len, &m);
+    if (up == r->upstream &&
+        upstream_dnssec_blocked(r->upstream, req->q.qname, req->q.qname_len, &why)) {
+        /* No upstream passes DNSSEC through (probe.h): nothing under the
+         * anchor can be validated. Say why, at once (RFC 8914 EDE 10). */
+        size_t len = 0;
+        r->stats.queries++;
+        if (dns_reply_error(&req->q, DNS_RCODE_SERVFAIL, DNS_EDE_RRSIGS_MISSING, why, out, cap,
+                            &len) == 0) {
+            *ans = (struct resolver_answer){.msg = out, .len = len, .security = DNS_INDETERMINATE};
+            return 1;
+        }
+    }
     r->stats.queries++;
     if (!up) /* never leaves this machine */
         return local_answer(r, &req->q, out, cap, ans);
@@ -537,6 +694,22 @@ void resolver_get_stats(const struct resolver *r, struct resolver_stats *st)
     *st = r->stats;
     dns_cache_get_stats(r->cache, &st->cache);
     upstream_get_stats(r->upstream, &st->upstream);
+}
+
+const char *resolver_status_notes(const struct resolver *r, char *out, size_t cap)
+{
+    size_t n = 0;
+    if (!cap)
+        return "";
+    out[0] = '\0';
+    if (r->relaxed)
+        n += (size_t)snprintf(out, cap,
+                              "The system clock is not synchronized: DNSSEC is validated without "
+                              "signature time checks, and hosts with DANE records are refused "
+                              "until it is.\n");
+    if (n < cap)
+        upstream_status_notes(r->upstream, out + n, cap - n);
+    return out;
 }
 
 int resolver_upstream_info(const struct resolver *r, size_t i, struct upstream_server_info *out)

@@ -39,6 +39,7 @@
 #include "dns_cache.h"
 #include "forwarder.h"
 #include "log.h"
+#include "probe.h"
 #include "uvloop.h"
 
 #define UPSTREAM_GETDNS_TIMEOUT_MS (24u * 3600 * 1000) /* out of reach, see above */
@@ -55,6 +56,7 @@ struct fetch_attempt {
     uint8_t pending; /* getdns has not called back yet */
     uint8_t extra;   /* started while another was pending (counted in up->extra_pending) */
     uint8_t gen;     /* the fetch's generation when started */
+    uint8_t relaxed; /* started while signature times were not checked */
 };
 
 struct upstream_fetch {
@@ -89,6 +91,7 @@ struct upstream {
     struct upstream_fetch *buckets[UPSTREAM_BUCKETS];
     struct upstream_stats stats;
     struct forwarder *forwarder; /* getdns's one upstream, unless DNS-over-TLS */
+    struct probe *probe;         /* with the forwarder: which upstreams strip DNSSEC */
     uint8_t anchors[UPSTREAM_MAX_ANCHORS][DNS_MAX_NAME]; /* trust anchor owners, wire */
     size_t anchor_len[UPSTREAM_MAX_ANCHORS];
     size_t n_anchors;
@@ -96,6 +99,7 @@ struct upstream {
     struct upstream_fetch all; /* list head: every fetch not yet freed */
     int32_t lookup_srtt, lookup_rttvar; /* ms, of complete attempts (Unbound's rtt) */
     unsigned extra_pending; /* attempts running beside another of the same fetch */
+    int relaxed; /* validating without signature time checks (clock_sync.h) */
     /* the configured upstreams and transports, for upstream_server_info() */
     struct config_upstream servers[CONFIG_MAX_ADDRS];
     size_t n_servers;
@@ -458,6 +462,7 @@ static void fetch_attempt(struct upstream_fetch *f)
     up->extra_pending += a->extra;
     a->tid = 0;
     a->gen = f->gen;
+    a->relaxed = (uint8_t)up->relaxed;
     a->started_ms = uv_now(up->loop);
     f->starting = (int)f->n_att++;
     getdns_transaction_t tid = 0;
@@ -592,6 +597,15 @@ static void getdns_done(getdns_context *ctx, getdns_callback_type_t type, getdns
     attempt_done(f, a);
     if (f->finished) { /* another attempt answered first */
         getdns_dict_destroy(response);
+        return;
+    }
+    if (a->relaxed && !f->up->relaxed) {
+        /* Validated without signature times, but the clock has been
+         * synchronized since: not to be trusted now (an old signature could
+         * be a replay). Asked again, under the normal rule. */
+        getdns_dict_destroy(response);
+        if (attempts_pending(f) == 0)
+            fetch_attempt(f);
         return;
     }
     if (type != GETDNS_CALLBACK_COMPLETE ||
@@ -732,6 +746,45 @@ void upstream_cancel(struct upstream_waiter *w)
     }
 }
 
+void upstream_set_time_checks(struct upstream *up, int relaxed)
+{
+    /* getdns compares inception and expiration with now in 32-bit serial
+     * arithmetic (RFC 4034 §3.1.5): a skew of 2^31 - 1 accepts any date. */
+    if (getdns_context_set_dnssec_allowed_skew(up->ctx, relaxed ? 0x7fffffffu : 0) !=
+        GETDNS_RETURN_GOOD)
+        log_warnx("upstream: getdns refused the DNSSEC allowed skew");
+    up->relaxed = relaxed;
+}
+
+int upstream_probe_dnssec(struct upstream *up, const struct config_resolver *cfg)
+{
+    /* only through the forwarder (plain DNS to the upstreams), under a trust
+     * anchor: the first one read is the one asked about */
+    if (!up->forwarder || up->probe || up->n_anchors == 0)
+        return 0;
+    if (probe_new(up->loop, cfg->upstreams, cfg->n_upstreams, up->anchors[0], up->anchor_len[0],
+                  &up->probe) < 0)
+        return -1;
+    forwarder_set_probe(up->forwarder, up->probe);
+    return 0;
+}
+
+void upstream_status_notes(const struct upstream *up, char *out, size_t cap)
+{
+    probe_notes(up->probe, out, cap);
+}
+
+int upstream_dnssec_blocked(const struct upstream *up, const uint8_t *qname, size_t qname_len,
+                            const char **why)
+{
+    if (!probe_blocked(up->probe, why))
+        return 0;
+    for (size_t i = 0; i < up->n_anchors; i++)
+        if (name_under(qname, qname_len, up->anchors[i], up->anchor_len[i]))
+            return 1;
+    return 0;
+}
+
 void upstream_get_stats(const struct upstream *up, struct upstream_stats *st)
 {
     *st = up->stats;
@@ -794,6 +847,7 @@ void upstream_free(struct upstream *up)
         getdns_context_destroy(up->ctx);
     uvloop_free(up->uvloop);
     forwarder_free(up->forwarder);
+    probe_free(up->probe);
     getdns_dict_destroy(up->extensions);
     free(up);
 }

@@ -12,8 +12,10 @@
 #include "config.h"
 #include "unit.h"
 
-/* the tables themselves (static) for test_table_*; config.c is the code under test */
+/* the tables themselves (static) for test_table_*; config.c and
+ * config_resolver.c are the code under test */
 #include "../../daemon/config.c"
+#include "../../daemon/config_resolver.c"
 
 static struct config cfg;
 static char err[CONFIG_ERR_LEN];
@@ -133,6 +135,9 @@ static void check_defaults(const struct config *c)
     CHECK_INT_EQ(r->allow[1].prefix, 128);
     CHECK_INT_EQ(r->cache_size, 32 * 1024 * 1024);
     CHECK_INT_EQ(r->bogus_ttl_s, 60);
+    CHECK_INT_EQ(r->dnssec_time_check, CONFIG_TIME_CHECK_ALWAYS);
+    CHECK_INT_EQ(r->serve_expired, 0);
+    CHECK_INT_EQ(r->serve_expired_ttl_s, 86400);
     CHECK_INT_EQ(r->cache_max_ttl_s, 86400);
     CHECK_INT_EQ(r->cache_max_negative_ttl_s, 3600);
     CHECK_STR_EQ(r->resolv_conf, "/etc/resolv.conf");
@@ -221,6 +226,9 @@ static void test_resolver_keys(void)
              "  allow: [192.168.0.0/16, \"fd00::/8\", 10.1.2.3]\n"
              "  cache_size: 64m\n"
              "  bogus_ttl: 5\n"
+             "  dnssec_time_check: after_sync\n"
+             "  serve_expired: yes\n"
+             "  serve_expired_ttl: 3600\n"
              "  resolv_conf: /run/resolv.conf\n"
              "  max_tcp_clients: 100\n"
              "  max_waiting_queries: 500\n"
@@ -263,6 +271,9 @@ static void test_resolver_keys(void)
     CHECK_INT_EQ(r->allow[2].prefix, 32);
     CHECK_INT_EQ(r->cache_size, 64 * 1024 * 1024);
     CHECK_INT_EQ(r->bogus_ttl_s, 5);
+    CHECK_INT_EQ(r->dnssec_time_check, CONFIG_TIME_CHECK_AFTER_SYNC);
+    CHECK_INT_EQ(r->serve_expired, 1);
+    CHECK_INT_EQ(r->serve_expired_ttl_s, 3600);
     CHECK_INT_EQ(r->cache_max_ttl_s, 600);
     CHECK_INT_EQ(r->cache_max_negative_ttl_s, 60);
     CHECK_STR_EQ(r->resolv_conf, "/run/resolv.conf");
@@ -958,6 +969,12 @@ static void test_errors_ranges(void)
     CHECK_ERR("resolver:\n  timeout: 99999999999999999999999\n",
               "t.yml:2: resolver.timeout: ", NULL);
     CHECK_ERR("resolver:\n  bogus_ttl: 86401\n", "t.yml:2: resolver.bogus_ttl: ", "out of range");
+    CHECK_ERR("resolver:\n  dnssec_time_check: sometimes\n",
+              "t.yml:2: resolver.dnssec_time_check: expected always or after_sync, got \"sometimes\"",
+              NULL);
+    CHECK_ERR("resolver:\n  serve_expired: maybe\n", "t.yml:2: resolver.serve_expired: ", NULL);
+    CHECK_ERR("resolver:\n  serve_expired_ttl: 0\n", "t.yml:2: resolver.serve_expired_ttl: ",
+              "out of range");
     CHECK_ERR("resolver:\n  cache_max_ttl: 2147483648\n",
               "t.yml:2: resolver.cache_max_ttl: ", "out of range");
     CHECK_ERR("resolver:\n  cache_max_negative_ttl: -1\n",
@@ -1181,7 +1198,7 @@ static void test_table_rows(void)
         size_t size;
     } tables[] = {
         {"top", top_keys, sizeof(struct config)},
-        {"resolver", resolver_keys, sizeof(struct config_resolver)},
+        {"resolver", config_resolver_keys, sizeof(struct config_resolver)},
         {"proxy", proxy_keys, sizeof(struct config_proxy)},
         {"upstream", upstream_keys, sizeof(struct upstream_parse)},
     };
@@ -1278,7 +1295,7 @@ static void test_table_keys(void)
         const struct key_def *keys;
         size_t offset;
     } sections[] = {
-        {"resolver", resolver_keys, offsetof(struct config, resolver)},
+        {"resolver", config_resolver_keys, offsetof(struct config, resolver)},
         {"proxy", proxy_keys, offsetof(struct config, proxy)},
     };
     char yaml[256], prefix[128];

@@ -318,6 +318,17 @@ static void test_status(void)
     http_buf_free(&b);
     CHECK_INT_EQ(pages_status_json(&b, NULL), PAGES_EINVAL);
 
+    /* the resolver's warnings: one item each, escaped */
+    struct pages_status warn = {.resolver_notes = "The clock <is> off.\n10.0.0.1 \"strips\"\n"};
+    CHECK_INT_EQ(pages_status_html(&b, &warn), 0);
+    CHECK(contains(b.data, "<li>The clock &lt;is&gt; off.</li>"));
+    CHECK(contains(b.data, "<li>10.0.0.1 &quot;strips&quot;</li>") ||
+          contains(b.data, "<li>10.0.0.1 &#34;strips&#34;</li>"));
+    http_buf_free(&b);
+    CHECK_INT_EQ(pages_status_json(&b, &warn), 0);
+    CHECK(contains(b.data, "\"resolver_notes\":[\"The clock <is> off.\",\"10.0.0.1 \\\"strips\\\"\"]}"));
+    http_buf_free(&b);
+
     /* issue 11: the negative trust anchors are listed */
     struct pages_status nta = {.insecure_domains = "broken.example., <x>.example."};
     CHECK_INT_EQ(pages_status_html(&b, &nta), 0);

@@ -97,6 +97,25 @@ static void test_secure_usable(void)
     both(TLSA_SECURE(2), 2, POLICY_INTERCEPT_DANE, POLICY_INTERCEPT_DANE);
 }
 
+/* The clock is not synchronized (issue 11): a host that would get DANE is
+ * refused with the clock reason, in both modes; the rest is unchanged. */
+static void test_clock_unsynced(void)
+{
+    struct policy_input in = input(CONFIG_INTERCEPT_DANE, TLSA_SECURE(2), 1);
+    in.clock_unsynced = 1;
+    struct policy_decision d = decide_full(&in);
+    CHECK_INT_EQ(d.action, POLICY_REFUSE);
+    CHECK_STR_EQ(d.reason, POLICY_REASON_CLOCK);
+    in.mode = CONFIG_INTERCEPT_ALL;
+    CHECK_INT_EQ(decide(&in), POLICY_REFUSE);
+    in = input(CONFIG_INTERCEPT_DANE, NX_SECURE, 0);
+    in.clock_unsynced = 1;
+    CHECK_INT_EQ(decide(&in), POLICY_TUNNEL);
+    in = input(CONFIG_INTERCEPT_DANE, TLSA_SECURE(3), 0);
+    in.clock_unsynced = 1;
+    CHECK_INT_EQ(decide(&in), POLICY_TUNNEL);
+}
+
 /* Row 2: secure, only unusable records → tunnel / PKIX. */
 static void test_secure_only_unusable(void)
 {
@@ -435,6 +454,7 @@ static void test_exception(void)
 int main(void)
 {
     UNIT_RUN(test_secure_usable);
+    UNIT_RUN(test_clock_unsynced);
     UNIT_RUN(test_secure_only_unusable);
     UNIT_RUN(test_secure_denial);
     UNIT_RUN(test_insecure);

@@ -59,4 +59,14 @@ void forwarder_purge(struct forwarder *fw, const uint8_t *qname, size_t qname_le
 
 void forwarder_get_stats(const struct forwarder *fw, struct forwarder_stats *st);
 
+/* What the forwarder knows of one configured upstream (cfg order). */
+struct forwarder_server {
+    uint64_t answered, lost; /* tries answered, tries that timed out */
+    unsigned lost_streak;    /* tries lost since the last answer */
+    uint32_t srtt_ms, rto_ms;
+};
+
+/* Fill *out for upstream i. 0, or -1 when fw is NULL or i is out of range. */
+int forwarder_server_get(const struct forwarder *fw, size_t i, struct forwarder_server *out);
+
 #endif

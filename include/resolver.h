@@ -80,4 +80,8 @@ uint64_t resolver_now_ms(const struct resolver *r);
 
 void resolver_get_stats(const struct resolver *r, struct resolver_stats *st);
 
+/* The upstream servers r asks, with what is known of their health
+ * (upstream_servers()). Returns how many were written to out (at most cap). */
+size_t resolver_upstream_servers(const struct resolver *r, struct upstream_server *out, size_t cap);
+
 #endif

@@ -16,6 +16,7 @@
 #include <uv.h>
 
 #include "config.h"
+#include "forwarder.h"
 #include "wire.h"
 
 struct upstream;
@@ -80,6 +81,18 @@ int upstream_fetch(struct upstream *up, const uint8_t *qname, size_t qname_len, 
 void upstream_cancel(struct upstream_waiter *w);
 
 void upstream_get_stats(const struct upstream *up, struct upstream_stats *st);
+
+/* One configured upstream server, for the status page. */
+struct upstream_server {
+    char address[ADDR_ENDPOINT_MAX]; /* as configured ("192.0.2.1@53") */
+    char transport[24];              /* "UDP, TCP", "TLS", ... */
+    int tracked;                     /* 1: through the forwarder, fw is filled in; 0:
+                                        getdns talks to it directly (no health known) */
+    struct forwarder_server fw;
+};
+
+/* Up to cap of up's upstream servers into out; returns how many. */
+size_t upstream_servers(const struct upstream *up, struct upstream_server *out, size_t cap);
 
 /* Fill cfg->upstreams from the nameserver lines of cfg->resolv_conf, skipping
  * every address daneguard itself listens on (it may be the system resolver).

@@ -170,9 +170,10 @@ static void pc_timer_cb(uv_timer_t *t)
     request_abandon(pc);
     if (pc->req.kind == PC_KIND_CONNECT) {
         pc_timer_set(pc, pc->px->cfg.handshake_timeout_ms);
-        intercept_refuse(pc, reason);
+        intercept_refuse(pc, PAGES_CLASS_UNREACHABLE, reason);
     } else {
         log_info("proxy: %s:%u: %s", pc->req.host, pc->req.port, reason);
+        status_event_add(pc->px, PAGES_CLASS_UNREACHABLE, pc->req.host, pc->req.port, reason);
         pc_send_error(pc, 504, reason); /* the next tick closes */
     }
 }

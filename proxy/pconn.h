@@ -35,6 +35,7 @@
 #define DANEGUARD_PROXY_PCONN_H
 
 #include <stddef.h>
+#include <limits.h>
 #include <stdint.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -50,6 +51,7 @@
 #include "http.h"
 #include "log.h"
 #include "lookup.h"
+#include "pages.h"
 #include "policy.h"
 #include "proxy.h"
 #include "resolver.h"
@@ -62,7 +64,11 @@
 #define PROXY_TLSA_MAX_BYTES (256 * 1024)
 #define PROXY_NAME_TEXT_MAX 1024 /* a wire name as text, escapes included */
 #define PROXY_MAX_ADDRS 16
-#define PROXY_RECENT_REFUSALS 20
+/* The status page's lists: DANE and DNSSEC events in a longer one than the
+ * ordinary errors, so a browser's background noise cannot push a real
+ * refusal out within seconds. */
+#define PROXY_RECENT_REFUSALS 200
+#define PROXY_RECENT_ERRORS 20
 #define PROXY_CONNECT_TIMEOUT_MS 10000
 /* A burst of browsers (or a flood) waits in the kernel rather than in SYN-ACK
  * retransmits; the kernel caps it at net.core.somaxconn. */
@@ -140,6 +146,29 @@ struct refusal {
     char host[HTTP_MAX_HOST + 1];
     uint16_t port;
     char reason[256];
+    enum pages_class cls;
+};
+
+/* A ring of the most recent events, newest at next - 1. */
+struct refusal_ring {
+    struct refusal *e; /* cap entries, owned by the struct proxy */
+    size_t cap, n, next;
+};
+
+/* One minute of the status page's chart (see status.c). */
+struct status_minute {
+    int64_t minute; /* time / 60 */
+    struct pages_minute m;
+};
+
+/* What the status page counts and lists (status.c). */
+struct status_events {
+    uint64_t by_class[PAGES_CLASSES];
+    struct refusal refusals_store[PROXY_RECENT_REFUSALS];
+    struct refusal errors_store[PROXY_RECENT_ERRORS];
+    struct refusal_ring refusals, errors;
+    struct status_minute minutes[PAGES_CHART_MINUTES];
+    uint64_t queries_seen; /* the resolver's query counter at the last tick */
 };
 
 struct proxy {
@@ -162,9 +191,10 @@ struct proxy {
     struct pconn *waiting_head, *waiting_tail;
     uint64_t limit_logged; /* uv_now() of the last "limit reached" line */
     struct proxy_stats stats;
-    struct refusal recent[PROXY_RECENT_REFUSALS];
-    size_t n_recent, recent_next;
+    struct status_events events;
     char self[64]; /* "127.0.0.1:8080": for the PAC file and onboarding page */
+    char exe_path[PATH_MAX];    /* the running binary, for the refusal page's command */
+    char config_path[PATH_MAX]; /* the running configuration, absolute ("" unknown) */
     time_t started;
     struct hconnect_policy *dest; /* where connections may go (allow_destinations) */
     struct clients *clients;      /* open connections per client address */
@@ -225,6 +255,7 @@ struct pconn {
         char reason[DANE_REASON_MAX + 128];
         uint8_t spki[32];
         int have_spki;
+        enum pages_class cls; /* a refusal's class, for its page */
     } verdict;
 
     struct { /* intercept.c */
@@ -398,7 +429,7 @@ void intercept_start(struct pconn *pc);
 
 /* Refuse: one log line, remembered for the status page, and the page: inside
  * TLS for a CONNECT, as a plain 502 for plain HTTP. The site is let go. */
-void intercept_refuse(struct pconn *pc, const char *reason);
+void intercept_refuse(struct pconn *pc, enum pages_class cls, const char *reason);
 
 /* ---- relay.c --------------------------------------------------------------------- */
 
@@ -419,17 +450,37 @@ void forward_start(struct pconn *pc);
 
 /* ---- status.c --------------------------------------------------------------------- */
 
-/* Keep a refusal for the status page (the last PROXY_RECENT_REFUSALS). */
-void status_refusal_add(struct proxy *px, const char *host, uint16_t port, const char *reason);
+/* Count an event of class cls and keep it for the status page: DANE and
+ * DNSSEC events among the last PROXY_RECENT_REFUSALS, ordinary errors among
+ * the last PROXY_RECENT_ERRORS. */
+void status_event_add(struct proxy *px, enum pages_class cls, const char *host, uint16_t port,
+                      const char *reason);
 
-struct pages_status;
-struct pages_refusal_entry;
+/* One more proxy request, for the chart. */
+void status_request_seen(struct proxy *px);
 
 /* The status page's input as of now: the proxy's, the resolver's and the CA's
- * counters; recent (PROXY_RECENT_REFUSALS entries, newest first) borrows px's
- * strings. */
-void status_gather(const struct proxy *px, time_t now, struct pages_status *st,
-                   struct pages_refusal_entry *recent);
+ * counters, and the event lists (newest first, borrowing px's strings; recent
+ * holds PROXY_RECENT_REFUSALS entries, errors PROXY_RECENT_ERRORS). */
+struct status_scratch {
+    struct pages_refusal_entry recent[PROXY_RECENT_REFUSALS];
+    struct pages_refusal_entry errors[PROXY_RECENT_ERRORS];
+    struct pages_upstream upstreams[CONFIG_MAX_ADDRS];
+    struct upstream_server servers[CONFIG_MAX_ADDRS];
+    char health[CONFIG_MAX_ADDRS][96];
+    struct pages_minute minutes[PAGES_CHART_MINUTES];
+};
+void status_gather(struct proxy *px, time_t now, struct pages_status *st,
+                   struct status_scratch *scratch);
+
+/* A refusal page for pc's request (its host and port, the proxy's command
+ * paths filled in); the caller adds what the class needs. */
+void status_refusal_init(const struct pconn *pc, struct pages_refusal *r, enum pages_class cls,
+                         const char *reason);
+
+/* The allowed ports as text ("443, 8443" or "80, 1024-65535"): CONNECT's
+ * allowed_ports, or plain HTTP's http_ports. */
+void status_ports_text(const struct proxy *px, int plain_http, char *buf, size_t cap);
 
 /* Answer a request for daneguard's own pages (onboarding, CA, PAC, status). */
 void status_page_serve(struct pconn *pc, const struct http_head *h);

@@ -135,6 +135,8 @@ struct fwd_infra {
     int32_t srtt, rttvar;
     uint32_t rto;
     uint64_t updated_ms;
+    uint64_t answered, lost; /* tries, for the status page (infra_init keeps them) */
+    unsigned lost_streak;    /* tries lost since the last answer */
 };
 
 struct fwd_avoid {
@@ -257,6 +259,8 @@ static uint32_t infra_bound(int64_t rto)
 static void infra_update(struct fwd_infra *inf, uint64_t ms, uint64_t now)
 {
     inf->updated_ms = now;
+    inf->answered++;
+    inf->lost_streak = 0;
     int32_t delta = (int32_t)(ms > 60000 ? 60000 : ms) - inf->srtt;
     inf->srtt += delta / 8;
     if (delta < 0)
@@ -270,6 +274,8 @@ static void infra_update(struct fwd_infra *inf, uint64_t ms, uint64_t now)
 static void infra_lost(struct fwd_infra *inf, uint32_t rto_ms, uint64_t now)
 {
     inf->updated_ms = now;
+    inf->lost++;
+    inf->lost_streak++;
     if (inf->rto <= rto_ms)
         inf->rto = infra_bound((int64_t)rto_ms * 2);
 }
@@ -1069,4 +1075,19 @@ void forwarder_free(struct forwarder *fw)
 void forwarder_get_stats(const struct forwarder *fw, struct forwarder_stats *st)
 {
     *st = fw->stats;
+}
+
+int forwarder_server_get(const struct forwarder *fw, size_t i, struct forwarder_server *out)
+{
+    if (!fw || i >= fw->n_upstreams)
+        return -1;
+    const struct fwd_infra *inf = &fw->infra[i];
+    *out = (struct forwarder_server){
+        .answered = inf->answered,
+        .lost = inf->lost,
+        .lost_streak = inf->lost_streak,
+        .srtt_ms = inf->srtt > 0 ? (uint32_t)inf->srtt : 0,
+        .rto_ms = inf->rto,
+    };
+    return 0;
 }

@@ -337,6 +337,11 @@ void resolver_request_cancel(struct resolver_request *req)
     upstream_cancel(&req->waiter);
 }
 
+size_t resolver_upstream_servers(const struct resolver *r, struct upstream_server *out, size_t cap)
+{
+    return r ? upstream_servers(r->upstream, out, cap) : 0;
+}
+
 void resolver_get_stats(const struct resolver *r, struct resolver_stats *st)
 {
     *st = r->stats;

@@ -95,6 +95,9 @@ struct upstream {
     struct upstream_fetch all; /* list head: every fetch not yet freed */
     int32_t lookup_srtt, lookup_rttvar; /* ms, of complete attempts (Unbound's rtt) */
     unsigned extra_pending; /* attempts running beside another of the same fetch */
+    struct config_upstream servers[CONFIG_MAX_ADDRS]; /* as configured, for the status page */
+    size_t n_servers;
+    char transport[24]; /* "UDP, TCP" */
 };
 
 const char *upstream_strerror(int err)
@@ -277,6 +280,14 @@ int upstream_new(uv_loop_t *loop, const struct config_resolver *cfg, struct upst
         snprintf(err, errlen, "cannot set up getdns on the event loop");
         goto fail;
     }
+    up->n_servers = cfg->n_upstreams < CONFIG_MAX_ADDRS ? cfg->n_upstreams : CONFIG_MAX_ADDRS;
+    memcpy(up->servers, cfg->upstreams, up->n_servers * sizeof up->servers[0]);
+    for (size_t i = 0; i < cfg->n_transports && i < 3; i++)
+        snprintf(up->transport + strlen(up->transport), sizeof up->transport - strlen(up->transport),
+                 "%s%s", i ? ", " : "",
+                 cfg->transports[i] == CONFIG_TRANSPORT_UDP   ? "UDP"
+                 : cfg->transports[i] == CONFIG_TRANSPORT_TCP ? "TCP"
+                                                              : "TLS");
     int direct = cfg->n_transports == 0 || cfg->transports[0] != CONFIG_TRANSPORT_UDP;
     for (size_t i = 0; i < cfg->n_transports; i++)
         direct |= cfg->transports[i] == CONFIG_TRANSPORT_TLS;
@@ -700,6 +711,19 @@ void upstream_cancel(struct upstream_waiter *w)
 void upstream_get_stats(const struct upstream *up, struct upstream_stats *st)
 {
     *st = up->stats;
+}
+
+size_t upstream_servers(const struct upstream *up, struct upstream_server *out, size_t cap)
+{
+    size_t n = 0;
+    for (size_t i = 0; up && i < up->n_servers && n < cap; i++, n++) {
+        struct upstream_server *s = &out[n];
+        memset(s, 0, sizeof *s);
+        snprintf(s->address, sizeof s->address, "%s", up->servers[i].addr.text);
+        snprintf(s->transport, sizeof s->transport, "%s", up->transport);
+        s->tracked = forwarder_server_get(up->forwarder, i, &s->fw) == 0;
+    }
+    return n;
 }
 
 void upstream_free(struct upstream *up)

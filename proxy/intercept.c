@@ -120,6 +120,12 @@ static void upstream_verified(struct pconn *pc)
             return;
         }
         snprintf(pc->verdict.reason, sizeof pc->verdict.reason, "DANE ok: %s", v.reason);
+        if (v.record >= 0 && (size_t)v.record < set->n)
+            snprintf(pc->icpt.dane_header, sizeof pc->icpt.dane_header,
+                     "%u %u %u matched at depth %d", set->rec[v.record].usage,
+                     set->rec[v.record].selector, set->rec[v.record].mtype, v.depth);
+        else
+            snprintf(pc->icpt.dane_header, sizeof pc->icpt.dane_header, "matched");
     } else {
         if (pkix_check(pc, chain) < 0) {
             char reason[sizeof pc->verdict.reason];
@@ -128,6 +134,7 @@ static void upstream_verified(struct pconn *pc)
             return;
         }
         snprintf(pc->verdict.reason, sizeof pc->verdict.reason, "PKIX ok (no usable TLSA)");
+        snprintf(pc->icpt.dane_header, sizeof pc->icpt.dane_header, "none");
     }
     tls_conn_save_session(pc->up.tls);
     tls_conn_release_peer_chain(pc->up.tls);

@@ -69,6 +69,8 @@ static void pc_handle_closed(uv_handle_t *h)
     http_reader_free(pc->fwd.resp);
     http_buf_free(&pc->fwd.head);
     http_buf_free(&pc->icpt.page);
+    inject_free(&pc->icpt.inject);
+    http_buf_free(&pc->icpt.inject_out);
     ca_cert_release(pc->icpt.cert);
     free(pc->down.buf);
     free(pc->up.buf);

@@ -49,6 +49,7 @@
 #include "connect.h"
 #include "dane.h"
 #include "http.h"
+#include "inject.h"
 #include "log.h"
 #include "lookup.h"
 #include "pages.h"
@@ -265,6 +266,13 @@ struct pconn {
         struct http_buf page; /* refused: the page, written a record at a time */
         size_t page_off;      /* how much of it is written */
         int page_notified;    /* close_notify queued after it */
+        /* the daneguard-dane header (inject.h): its value, set by the verdict
+         * ("" for none), and the filter on the site's plaintext with its output
+         * not yet taken by the browser's TLS session */
+        char dane_header[INJECT_VALUE_MAX];
+        struct inject inject;
+        struct http_buf inject_out;
+        size_t inject_off;
     } icpt;
 
     struct {                      /* forward.c: plain HTTP */

@@ -137,7 +137,7 @@ struct pages_refusal_entry {
 
 /* One upstream resolver as the status page shows it. */
 struct pages_upstream {
-    const char *address;   /* "192.0.2.1@53" (borrowed) */
+    const char *address;   /* "192.0.2.1:53" (borrowed) */
     const char *transport; /* "UDP, TCP", "TLS" (borrowed) */
     const char *health;    /* "answering (srtt 12 ms)", "not answering", ... (borrowed) */
 };

@@ -84,7 +84,7 @@ void upstream_get_stats(const struct upstream *up, struct upstream_stats *st);
 
 /* One configured upstream server, for the status page. */
 struct upstream_server {
-    char address[ADDR_ENDPOINT_MAX]; /* as configured ("192.0.2.1@53") */
+    char address[ADDR_ENDPOINT_MAX]; /* "192.0.2.1:53", "[2001:db8::1]:53" */
     char transport[24];              /* "UDP, TCP", "TLS", ... */
     int tracked;                     /* 1: through the forwarder, fw is filled in; 0:
                                         getdns talks to it directly (no health known) */

@@ -184,8 +184,10 @@ static const char page_css[] =
     "th,td{text-align:left;vertical-align:top;padding:.3rem .5rem;border-bottom:1px solid #ddd}"
     "th{font-weight:600}td.n{text-align:right;font-variant-numeric:tabular-nums;"
     "white-space:nowrap}"
-    "table.kv th{width:40%}"
-    "td.host{overflow-wrap:anywhere;min-width:8rem}td.t{white-space:nowrap}"
+    "td,.reason{overflow-wrap:anywhere}"
+    "table.kv{table-layout:fixed}table.kv th{width:30%}"
+    "table.num td.n{width:6rem}"
+    "td.host{min-width:8rem}td.t{white-space:nowrap}"
     ".box{border-left:6px solid var(--c);background:#fff;padding:.6rem 1rem}"
     ".reason{font-size:1.1rem;font-weight:600;color:var(--c)}"
     ".tag{display:inline-block;padding:0 .4rem;border-radius:.3rem;color:#fff;"
@@ -193,10 +195,12 @@ static const char page_css[] =
     ".cls-dane{--c:#b3261e}.cls-dnssec{--c:#7b1fa2}.cls-clock{--c:#8a5a00}"
     ".cls-nxdomain{--c:#546e7a}.cls-unreachable{--c:#546e7a}.cls-port{--c:#1f5fa8}"
     ".grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(20rem,1fr));gap:0 2rem}"
-    ".chart{width:100%;height:auto;max-width:46rem;background:#fff;border:1px solid #ddd}"
+    ".chart{display:block;width:100%;height:auto;background:#fff;border:1px solid #ddd}"
+    ".chartbox{max-width:46rem}.axis{display:flex;justify-content:space-between}"
     ".key span{display:inline-block;width:.8rem;height:.8rem;margin:0 .3rem 0 .8rem}"
     ".muted{color:#666;font-size:.9rem}"
     "@media (max-width:40rem){main{margin:.8rem auto}h1{font-size:1.25rem}"
+    "table.kv th{width:38%}"
     "table.ev tr{display:block;border-bottom:1px solid #ccc;padding:.3rem 0}"
     "table.ev th{display:none}table.ev td{display:block;border:0;padding:.1rem .5rem}}";
 
@@ -777,77 +781,83 @@ static void status_html_summary(struct writer *w, const struct pages_status *s)
     }
 }
 
-/* Queries and refusals per minute over the last hour, as inline SVG bars. */
+/* One SVG bar chart panel: per minute, a wide bar of one series with a
+ * narrow bar of another in front of it, scaled to their maximum. */
+struct chart_series {
+    const char *colour;
+    uint64_t v[PAGES_CHART_MINUTES];
+};
+
+static void chart_panel(struct writer *w, const char *label, size_t n,
+                        const struct chart_series *wide, const struct chart_series *narrow)
+{
+    uint64_t max = 1;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t v = wide->v[i] > narrow->v[i] ? wide->v[i] : narrow->v[i];
+        if (v > max)
+            max = v;
+    }
+    const int W = 10 * PAGES_CHART_MINUTES, H = 60;
+    w_printf(w, "<p class=\"muted\" style=\"margin:.6rem 0 .2rem\">%s, per minute (top: %llu)</p>",
+             label, (unsigned long long)max);
+    w_printf(w,
+             "<svg class=\"chart\" viewBox=\"0 0 %d %d\" preserveAspectRatio=\"none\" "
+             "role=\"img\" aria-label=\"%s\" xmlns=\"http://www.w3.org/2000/svg\">",
+             W, H, label);
+    for (size_t i = 0; i < n; i++) {
+        int x = W - 10 * (int)(n - i);
+        int wh = (int)(wide->v[i] * H / max), nh = (int)(narrow->v[i] * H / max);
+        if (wide->v[i] && !wh)
+            wh = 1;
+        if (narrow->v[i] && !nh)
+            nh = 2;
+        if (wh)
+            w_printf(w, "<rect x=\"%d\" y=\"%d\" width=\"9\" height=\"%d\" fill=\"%s\"/>", x,
+                     H - wh, wh, wide->colour);
+        if (nh)
+            w_printf(w, "<rect x=\"%d\" y=\"%d\" width=\"5\" height=\"%d\" fill=\"%s\"/>", x + 2,
+                     H - nh, nh, narrow->colour);
+    }
+    w_puts(w, "</svg>\n");
+}
+
+/* Queries and refusals per minute over the last hour: two inline SVG panels
+ * (traffic; refusals and errors, on their own scale so a few stand out). */
 static void status_html_chart(struct writer *w, const struct pages_status *s)
 {
     if (!s->minutes || s->n_minutes == 0)
         return;
     size_t n = s->n_minutes > PAGES_CHART_MINUTES ? PAGES_CHART_MINUTES : s->n_minutes;
     const struct pages_minute *m = s->minutes + (s->n_minutes - n);
-    uint64_t max = 1, q = 0, ref = 0, err = 0;
+    struct chart_series q, r, f, e;
+    uint64_t tq = 0, tr = 0, tf = 0, te = 0;
+    q.colour = "#90a4ae";
+    r.colour = "#4f83cc";
+    f.colour = "#b3261e";
+    e.colour = "#546e7a";
     for (size_t i = 0; i < n; i++) {
-        uint64_t v = m[i].queries > m[i].requests ? m[i].queries : m[i].requests;
-        if (v > max)
-            max = v;
-        if (m[i].refusals + m[i].errors > max)
-            max = m[i].refusals + m[i].errors;
-        q += m[i].queries;
-        ref += m[i].refusals;
-        err += m[i].errors;
+        tq += q.v[i] = m[i].queries;
+        tr += r.v[i] = m[i].requests;
+        tf += f.v[i] = m[i].refusals;
+        te += e.v[i] = m[i].errors;
     }
-    /* 10 units per minute, 100 units of height for max */
-    const int W = 10 * PAGES_CHART_MINUTES, H = 100;
-    w_puts(w, "<h2>The last hour</h2>\n");
-    w_printf(w,
-             "<svg class=\"chart\" viewBox=\"0 0 %d %d\" role=\"img\" "
-             "aria-label=\"per minute over the last hour: %llu DNS queries, %llu refusals, "
-             "%llu errors\" xmlns=\"http://www.w3.org/2000/svg\">",
-             W, H + 16, (unsigned long long)q, (unsigned long long)ref,
-             (unsigned long long)err);
-    w_printf(w, "<line x1=\"0\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#bbb\"/>", H, W, H);
-    for (size_t i = 0; i < n; i++) {
-        int x = (int)(W - 10 * (int)(n - i));
-        uint64_t qv = m[i].queries, rv = m[i].requests, fv = m[i].refusals, ev = m[i].errors;
-        int qh = (int)(qv * H / max), rh = (int)(rv * H / max);
-        int fh = (int)(fv * H / max), eh = (int)(ev * H / max);
-        if (qv && !qh)
-            qh = 1;
-        if (rv && !rh)
-            rh = 1;
-        if (fv && !fh)
-            fh = 2;
-        if (ev && !eh)
-            eh = 2;
-        if (qh)
-            w_printf(w, "<rect x=\"%d\" y=\"%d\" width=\"4\" height=\"%d\" fill=\"#90a4ae\"/>",
-                     x + 1, H - qh, qh);
-        if (rh)
-            w_printf(w, "<rect x=\"%d\" y=\"%d\" width=\"4\" height=\"%d\" fill=\"#4f83cc\"/>",
-                     x + 5, H - rh, rh);
-        if (ev)
-            w_printf(w, "<rect x=\"%d\" y=\"%d\" width=\"8\" height=\"%d\" fill=\"#546e7a\"/>",
-                     x + 1, H - eh - fh, eh);
-        if (fv)
-            w_printf(w, "<rect x=\"%d\" y=\"%d\" width=\"8\" height=\"%d\" fill=\"#b3261e\"/>",
-                     x + 1, H - fh, fh);
-    }
-    w_printf(w,
-             "<text x=\"2\" y=\"%d\" font-size=\"11\" fill=\"#666\">60 min ago</text>"
-             "<text x=\"%d\" y=\"%d\" font-size=\"11\" fill=\"#666\" "
-             "text-anchor=\"end\">now</text>"
-             "<text x=\"2\" y=\"11\" font-size=\"11\" fill=\"#666\">%llu/min</text></svg>\n",
-             H + 13, W - 2, H + 13, (unsigned long long)max);
+    w_puts(w, "<h2>The last hour</h2>\n<div class=\"chartbox\" id=\"chart\">");
+    chart_panel(w, "DNS queries and proxy requests", n, &q, &r);
+    chart_panel(w, "DANE/DNSSEC refusals and ordinary errors", n, &e, &f);
+    w_puts(w, "<div class=\"axis muted\"><span>60 minutes ago</span><span>now</span></div>"
+              "</div>\n");
     w_printf(w,
              "<p class=\"key muted\"><span style=\"background:#90a4ae\"></span>DNS queries "
-             "(%llu)<span style=\"background:#4f83cc\"></span>proxy requests"
+             "(%llu)<span style=\"background:#4f83cc\"></span>proxy requests (%llu)"
              "<span style=\"background:#b3261e\"></span>DANE and DNSSEC refusals (%llu)"
              "<span style=\"background:#546e7a\"></span>ordinary errors (%llu)</p>\n",
-             (unsigned long long)q, (unsigned long long)ref, (unsigned long long)err);
+             (unsigned long long)tq, (unsigned long long)tr, (unsigned long long)tf,
+             (unsigned long long)te);
 }
 
 static void status_html_counts(struct writer *w, const struct pages_status *s)
 {
-    w_puts(w, "<div><h2>Refusals and errors</h2>\n<table class=\"kv\" id=\"counts\">\n");
+    w_puts(w, "<div><h2>Refusals and errors</h2>\n<table class=\"num\" id=\"counts\">\n");
     w_row(w, "DANE refusals", count_of(s, PAGES_COUNT_DANE));
     w_row(w, "DNSSEC failures", count_of(s, PAGES_COUNT_DNSSEC));
     w_row(w, "Ordinary errors (no such name, unreachable, port)",
@@ -857,7 +867,7 @@ static void status_html_counts(struct writer *w, const struct pages_status *s)
 
 static void status_html_resolver(struct writer *w, const struct pages_status *s)
 {
-    w_puts(w, "<div><h2>Resolver</h2>\n<table class=\"kv\">\n");
+    w_puts(w, "<div><h2>Resolver</h2>\n<table class=\"num\">\n");
     w_row(w, "DNS queries", s->dns_queries);
     w_row(w, "Cache hits", s->cache_hits);
     w_row(w, "Cache misses", s->cache_misses);
@@ -873,7 +883,7 @@ static void status_html_resolver(struct writer *w, const struct pages_status *s)
 
 static void status_html_proxy(struct writer *w, const struct pages_status *s)
 {
-    w_puts(w, "<div><h2>Proxy</h2>\n<table class=\"kv\">\n");
+    w_puts(w, "<div><h2>Proxy</h2>\n<table class=\"num\">\n");
     w_row(w, "Connections open", s->conns_open);
     w_row(w, "Connections total", s->conns_total);
     w_row(w, "Intercepted (DANE enforced)", s->intercepted);

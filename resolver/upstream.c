@@ -719,7 +719,8 @@ size_t upstream_servers(const struct upstream *up, struct upstream_server *out, 
     for (size_t i = 0; up && i < up->n_servers && n < cap; i++, n++) {
         struct upstream_server *s = &out[n];
         memset(s, 0, sizeof *s);
-        snprintf(s->address, sizeof s->address, "%s", up->servers[i].addr.text);
+        addr_format((const struct sockaddr *)&up->servers[i].addr.ss, ADDR_FORMAT_PORT, s->address,
+                    sizeof s->address);
         snprintf(s->transport, sizeof s->transport, "%s", up->transport);
         s->tracked = forwarder_server_get(up->forwarder, i, &s->fw) == 0;
     }

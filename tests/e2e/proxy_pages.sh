@@ -200,14 +200,18 @@ ok=$(jq_py '[e["host"] for e in d["recent_refusals"]] == ["www.bogus.world.test"
 [ "$ok" = True ] &&
     pass status_two_lists || fail status_two_lists "$lists"
 # A burst of background noise (40 names that do not exist) keeps the DANE refusal listed.
+noise=()
 for i in $(seq 1 40); do
     # curl itself, not the pcurl function: a backgrounded function is a subshell
     # that would run world_trap's EXIT handler (and stop the world) when it ends
     curl -sS --max-time 20 -x "http://127.0.0.1:$DG_PROXY_PORT" -o /dev/null \
         "http://noise$i.world.test/" 2>/dev/null &
-    [ $((i % 8)) = 0 ] && wait
+    noise+=("$!")
+    if [ $((i % 8)) = 0 ]; then
+        wait "${noise[@]}" # these only: a bare wait would wait for the world's servers
+        noise=()
+    fi
 done
-wait
 st=$(curl -sS --max-time 5 "http://127.0.0.1:$DG_PROXY_PORT/status.json")
 keep=$(jq_py '"mism.'$S'" in [e["host"] for e in d["recent_refusals"]], len(d["recent_errors"]), d["events"]["ordinary_errors"]' 2>&1)
 [ "$keep" = "(True, 20, 46)" ] && pass dane_refusal_survives_noise || fail dane_refusal_survives_noise "$keep"
@@ -216,7 +220,7 @@ keys=$(jq_py 'd["proxy"]["refused"] >= 3, d["dns"]["queries"] > 0, "minted" in d
 
 curl -sS --max-time 5 -o "$out/status.html" "http://127.0.0.1:$DG_PROXY_PORT/status"
 fp=$(openssl x509 -in "$DGCA" -noout -fingerprint -sha256 | sed 's/.*=//')
-up="${WORLD_NS_ADDR}@${WORLD_NS_PORT}"
+up="${WORLD_NS_ADDR}:${WORLD_NS_PORT}"
 shas() { grep -qF -- "$1" "$out/status.html" || { MISSING="[$1]"; return 1; }; }
 MISSING=
 shas "<code id=\"version\">" && shas "<code id=\"ca-fingerprint\">$fp</code>" && shas "$up" &&
@@ -231,16 +235,16 @@ if [ -z "$chromium_bin" ]; then
 else
     SPKI=$(openssl x509 -in "$DGCA" -noout -pubkey | openssl pkey -pubin -outform DER |
         openssl dgst -sha256 -binary | base64)
-    # shot NAME WIDTH URL: $SHOTS/NAME-WIDTH.png
+    # shot NAME WIDTH URL [HEIGHT]: $SHOTS/NAME-WIDTH.png
     shot() {
-        local name=$1 width=$2 url=$3 profile
+        local name=$1 width=$2 url=$3 height=${4:-900} profile
         profile=$(mktemp -d "$WORLD_DIR/profile.XXXXXX")
         timeout -k 5 60 "$chromium_bin" --headless --no-sandbox --disable-gpu \
             --no-first-run --disable-background-networking --disable-component-update \
             --disable-sync --user-data-dir="$profile" --hide-scrollbars \
             --proxy-server="http://127.0.0.1:$DG_PROXY_PORT" \
             --ignore-certificate-errors-spki-list="$SPKI" \
-            --window-size="$width,900" --screenshot="$SHOTS/$name-$width.png" "$url" \
+            --window-size="$width,$height" --screenshot="$SHOTS/$name-$width.png" "$url" \
             >"$out/shot-$name-$width.log" 2>&1 &
         WORLD_PIDS+=("$!")
         wait $!
@@ -270,13 +274,14 @@ else
     }
     for w in 1280 390; do
         shot mismatch "$w" "https://mism.$S:$P_MISM/"
-        check_shot mismatch "$w" b3261e "daneguard refused" "does not match"
+        check_shot mismatch "$w" b3261e "daneguard refused" "DANE records." "For the operator"
         shot nxdomain "$w" "http://typo.world.test/"
         check_shot nxdomain "$w" 546e7a "does not exist"
         shot port "$w" "http://www.$S:81/"
         check_shot port "$w" 1f5fa8 "is not allowed"
-        shot status "$w" "http://127.0.0.1:$DG_PROXY_PORT/status"
-        check_shot status "$w" b3261e "daneguard status" "Upstream resolvers"
+        shot status "$w" "http://127.0.0.1:$DG_PROXY_PORT/status" 2600
+        check_shot status "$w" b3261e "daneguard status" "Upstream resolvers" \
+            "Recent DANE and DNSSEC refusals" "Recent ordinary errors"
     done
 fi
 

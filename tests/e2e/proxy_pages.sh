@@ -273,13 +273,15 @@ else
         fi
     }
     for w in 1280 390; do
-        shot mismatch "$w" "https://mism.$S:$P_MISM/"
+        tall=2600
+        [ "$w" = 390 ] && tall=6000 # the whole status page, lists included
+        shot mismatch "$w" "https://mism.$S:$P_MISM/" 1800
         check_shot mismatch "$w" b3261e "daneguard refused" "DANE records." "For the operator"
         shot nxdomain "$w" "http://typo.world.test/"
         check_shot nxdomain "$w" 546e7a "does not exist"
         shot port "$w" "http://www.$S:81/"
         check_shot port "$w" 1f5fa8 "is not allowed"
-        shot status "$w" "http://127.0.0.1:$DG_PROXY_PORT/status" 2600
+        shot status "$w" "http://127.0.0.1:$DG_PROXY_PORT/status" "$tall"
         check_shot status "$w" b3261e "daneguard status" "Upstream resolvers" \
             "Recent DANE and DNSSEC refusals" "Recent ordinary errors"
     done

@@ -54,7 +54,8 @@ static size_t frame(uint8_t *p, uint8_t type, uint8_t flags, uint32_t stream, co
     p[6] = (uint8_t)(stream >> 16);
     p[7] = (uint8_t)(stream >> 8);
     p[8] = (uint8_t)stream;
-    memcpy(p + 9, pl, len);
+    if (len)
+        memcpy(p + 9, pl, len);
     return 9 + len;
 }
 

@@ -21,17 +21,14 @@
  */
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 #include <uv.h>
@@ -43,6 +40,7 @@
 
 #include "addr.h"
 #include "cli.h"
+#include "cli_resolve.h"
 #include "config.h"
 #include "dane.h"
 #include "log.h"
@@ -50,10 +48,9 @@
 #include "resolver.h"
 #include "smtp.h"
 #include "tls_fetch.h"
-#include "upstream.h"
 #include "wire.h"
 
-#define CHECK_DEFAULT_CONFIG "/etc/daneguard/daneguard.yml"
+#define CHECK_DEFAULT_CONFIG CLI_DEFAULT_CONFIG
 #define CHECK_DEFAULT_TRUST "/etc/ssl/certs/ca-certificates.crt"
 #define CHECK_IO_TIMEOUT_MS 10000
 #define CHECK_MAX_TLSA 32
@@ -292,50 +289,6 @@ static void check_wait(struct check *c, uint32_t timeout_ms)
 
 /* ---- connecting --------------------------------------------------------- */
 
-/* A blocking TCP connection to ss, within timeout_ms; sends and receives are
- * bounded too. Returns the socket, or -1 with the reason in err. */
-static int connect_bounded(const struct sockaddr_storage *ss, int timeout_ms, char *err,
-                           size_t errlen)
-{
-    socklen_t len = addr_len((const struct sockaddr *)ss);
-    int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd < 0)
-        goto fail;
-    if (connect(fd, (const struct sockaddr *)ss, len) != 0) {
-        if (errno != EINPROGRESS)
-            goto fail;
-        struct pollfd p = {.fd = fd, .events = POLLOUT};
-        int r;
-        do
-            r = poll(&p, 1, timeout_ms);
-        while (r < 0 && errno == EINTR);
-        if (r == 0)
-            errno = ETIMEDOUT;
-        if (r <= 0)
-            goto fail;
-        int soerr = 0;
-        socklen_t sl = sizeof soerr;
-        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) != 0)
-            goto fail;
-        if (soerr != 0) {
-            errno = soerr;
-            goto fail;
-        }
-    }
-    int flags = fcntl(fd, F_GETFL);
-    struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
-    if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0 ||
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) < 0 ||
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0)
-        goto fail;
-    return fd;
-fail:
-    snprintf(err, errlen, "cannot connect: %s", strerror(errno));
-    if (fd >= 0)
-        close(fd);
-    return -1;
-}
-
 /* Connects to ss, handshakes as the proxy does (tls_fetch.c; SNI host, no
  * verification: the DANE engine judges what is presented) and copies the
  * presented chain into out. Returns 0, or -1 with the reason in err. */
@@ -346,7 +299,7 @@ static int fetch_chain(const struct sockaddr_storage *ss, uint16_t port, const c
     int status = -1;
 
     mbedtls_net_init(&net);
-    if ((net.fd = connect_bounded(ss, CHECK_IO_TIMEOUT_MS, err, errlen)) < 0)
+    if ((net.fd = cli_connect_bounded(ss, CHECK_IO_TIMEOUT_MS, err, errlen)) < 0)
         goto out;
     if (smtp && smtp_starttls(&net, CHECK_IO_TIMEOUT_MS, err, errlen) != 0)
         goto out;
@@ -418,22 +371,6 @@ static void print_rrset(const char *label, const char *name, const struct rrset 
            : unit[strlen(unit) - 1] == 's' ? "es"
                                            : "s",
            s->why[0] ? " (" : "", s->why, s->why[0] ? ")" : "", tail ? tail : "");
-}
-
-static int load_config(const char *path, struct config *cfg)
-{
-    char err[CONFIG_ERR_LEN];
-    if (config_load(path, cfg, err) < 0) {
-        fprintf(stderr, "daneguard check: %s\n", err);
-        return -1;
-    }
-    if (cfg->resolver.n_upstreams == 0 &&
-        upstream_from_resolv_conf(&cfg->resolver, err, sizeof err) <= 0) {
-        fprintf(stderr, "daneguard check: %s: resolver: %s\n", path,
-                err[0] ? err : "no upstream servers");
-        return -1;
-    }
-    return 0;
 }
 
 static void close_walk(uv_handle_t *h, void *arg)
@@ -522,7 +459,7 @@ int cli_check_main(int argc, char **argv)
     snprintf(fqdn, sizeof fqdn, "%s.", c.host);
     snprintf(name, sizeof name, "_%u._tcp.%s.", c.port, c.host);
 
-    if (load_config(config_path, &cfg) < 0)
+    if (cli_config_load("daneguard check", config_path, &cfg) < 0)
         return 2;
     log_init("daneguard check", verbosity);
     signal(SIGPIPE, SIG_IGN);
@@ -594,7 +531,17 @@ int cli_check_main(int argc, char **argv)
     char first_fail[DANE_REASON_MAX + 256] = "";
     int failed = 0;
 
-    if (!tlsa_secure) {
+    /* A bogus address answer before what the TLSA RRset lacks (no records,
+     * unusable, insecure): no certificate is fetched from an address DNSSEC
+     * calls a lie. A bogus TLSA RRset is said first (the zone is broken). */
+    if ((c.a.security == DNS_BOGUS || c.aaaa.security == DNS_BOGUS) &&
+        !(ts->security == DNS_BOGUS || ts->timed_out)) {
+        const struct rrset *b = c.a.security == DNS_BOGUS ? &c.a : &c.aaaa;
+        failed = 1;
+        snprintf(first_fail, sizeof first_fail,
+                 "DNSSEC validation failed for the address of %s (bogus): the %s lookup: %s",
+                 c.host, b == &c.a ? "A" : "AAAA", b->why);
+    } else if (!tlsa_secure) {
         failed = 1;
         snprintf(first_fail, sizeof first_fail, "the TLSA RRset %s is %s%s%s%s", tname,
                  rrset_status(ts), ts->why[0] ? " (" : "", ts->why, ts->why[0] ? ")" : "");

@@ -26,8 +26,11 @@
 #include <sys/stat.h>
 #include <yaml.h>
 
+#include <mbedtls/base64.h>
+
 #include "addr.h"
 #include "keys.h"
+#include "localzone.h"
 #include "log.h"
 
 #define CONFIG_DNS_PORT 53
@@ -88,10 +91,55 @@ static int u_auth_name(struct keys_parse *p, yaml_node_t *v, const char *key, vo
     return 0;
 }
 
+/* RFC 7858 §4.2 SPKI pins, Stubby's form: a list of {digest: sha256, value: BASE64}. */
 static int u_pinset(struct keys_parse *p, yaml_node_t *v, const char *key, void *obj)
 {
-    log_warnx("%s:%lu: %s: ignored; daneguard authenticates upstreams by tls_auth_name only",
-              p->name, keys_line(v), key);
+    struct config_upstream *u = &((struct upstream_parse *)obj)->u;
+    yaml_node_t *seq = keys_list(p, v, key, "pins ({digest: sha256, value: BASE64})",
+                                 CONFIG_MAX_PINS),
+                *item;
+    size_t count = 0;
+
+    if (!seq)
+        return -1;
+    KEYS_FOREACH(p, seq, item)
+    {
+        const char *digest = NULL, *value = NULL;
+        unsigned char bin[64];
+        size_t n = 0;
+
+        if (item->type != YAML_MAPPING_NODE)
+            return keys_expected(p, item, key, "a mapping {digest: sha256, value: BASE64}");
+        for (yaml_node_pair_t *pair = item->data.mapping.pairs.start;
+             pair < item->data.mapping.pairs.top; pair++) {
+            yaml_node_t *k = yaml_document_get_node(p->doc, pair->key);
+            yaml_node_t *val = yaml_document_get_node(p->doc, pair->value);
+            const char *name = k && k->type == YAML_SCALAR_NODE ? (const char *)k->data.scalar.value
+                                                                : "";
+            if (!val)
+                return keys_fail(p, item, key, "malformed pin");
+            if (strcmp(name, "digest") == 0)
+                digest = keys_scalar(p, val, key, "sha256");
+            else if (strcmp(name, "value") == 0)
+                value = keys_scalar(p, val, key, "a base64 SHA-256 digest");
+            else
+                return keys_fail(p, k ? k : item, key, "unknown key in a pin (digest, value)");
+            if ((strcmp(name, "digest") == 0 && !digest) || (strcmp(name, "value") == 0 && !value))
+                return -1;
+        }
+        if (!digest || !value)
+            return keys_fail(p, item, key, "a pin needs digest: sha256 and value: BASE64");
+        if (strcasecmp(digest, "sha256") != 0)
+            return keys_fail(p, item, key, "only sha256 pins are possible, got \"%s\"", digest);
+        if (mbedtls_base64_decode(bin, sizeof bin, &n, (const unsigned char *)value,
+                                  strlen(value)) != 0 ||
+            n != 32)
+            return keys_fail(p, item, key,
+                             "value is not the base64 of a SHA-256 digest (32 bytes): \"%s\"",
+                             value);
+        memcpy(u->pins[count++], bin, 32);
+    }
+    u->n_pins = count;
     return 0;
 }
 
@@ -247,6 +295,135 @@ static int r_dnssec(struct keys_parse *p, yaml_node_t *v, const char *key, void 
     return 0;
 }
 
+/* Stubby's trust anchor download: daneguard never downloads trust anchors. */
+static int r_not_applicable(struct keys_parse *p, yaml_node_t *v, const char *key, void *obj)
+{
+    if (v->type != YAML_SCALAR_NODE)
+        return keys_expected(p, v, key, "a single value");
+    log_info("%s:%lu: %s: does not apply to daneguard, which never downloads trust anchors "
+             "(it reads dnssec_trust_anchors files); ignored",
+             p->name, keys_line(v), key);
+    return 0;
+}
+
+/* A domain name into out (256 bytes), written absolute: "lan" -> "lan." */
+static int domain_name(struct keys_parse *p, yaml_node_t *v, const char *key, char *out)
+{
+    const char *s = keys_scalar(p, v, key, "a domain name");
+    uint8_t wire[DNS_MAX_NAME];
+    size_t wire_len;
+
+    if (!s)
+        return -1;
+    if (!*s || dns_name_from_text(s, wire, &wire_len) < 0 ||
+        dns_name_to_text(wire, wire_len, out, 256) < 0)
+        return keys_fail(p, v, key, "not a domain name: \"%s\"", s);
+    return 0;
+}
+
+static int fz_name(struct keys_parse *p, yaml_node_t *v, const char *key, void *obj)
+{
+    return domain_name(p, v, key, ((struct config_forward_zone *)obj)->name);
+}
+
+/* clang-format off */
+#define KEYS_OF struct config_forward_zone
+static const struct key_def forward_zone_keys[] = {
+    K_FUNC("name", fz_name),
+    K_ENDPOINTS("upstreams", upstreams, n_upstreams, CONFIG_DNS_PORT),
+    K_FLAG("validated", validated, 0),
+    K_END,
+};
+#undef KEYS_OF
+/* clang-format on */
+
+static int r_forward_zones(struct keys_parse *p, yaml_node_t *v, const char *key, void *obj)
+{
+    struct config_resolver *r = obj;
+    yaml_node_t *seq = keys_list(p, v, key, "zones ({name, upstreams, validated})",
+                                 CONFIG_MAX_FORWARD_ZONES),
+                *item;
+    size_t count = 0;
+
+    if (!seq)
+        return -1;
+    KEYS_FOREACH(p, seq, item)
+    {
+        struct config_forward_zone *z = &r->forward_zones[count];
+
+        if (item->type != YAML_MAPPING_NODE)
+            return keys_expected(p, item, key, "a mapping with name and upstreams");
+        memset(z, 0, sizeof *z);
+        keys_defaults(forward_zone_keys, z);
+        if (keys_walk(p, item, key, forward_zone_keys, z) < 0)
+            return -1;
+        if (!z->name[0])
+            return keys_fail(p, item, key, "name is missing");
+        if (!z->n_upstreams)
+            return keys_fail(p, item, key, "%s: upstreams is missing (the router's address)",
+                             z->name);
+        for (size_t i = 0; i < count; i++)
+            if (strcasecmp(r->forward_zones[i].name, z->name) == 0)
+                return keys_fail(p, item, key, "%s is listed twice", z->name);
+        count++;
+    }
+    r->n_forward_zones = count;
+    return 0;
+}
+
+static int r_domain_insecure(struct keys_parse *p, yaml_node_t *v, const char *key, void *obj)
+{
+    struct config_resolver *r = obj;
+    yaml_node_t *seq, *item;
+    size_t count = 0;
+
+    if (v->type == YAML_SCALAR_NODE && !keys_is_null(v)) {
+        if (domain_name(p, v, key, r->domain_insecure[0]) < 0)
+            return -1;
+        r->n_domain_insecure = 1;
+        return 0;
+    }
+    if (!(seq = keys_list(p, v, key, "domain names", CONFIG_MAX_INSECURE)))
+        return -1;
+    KEYS_FOREACH(p, seq, item)
+    {
+        if (domain_name(p, item, key, r->domain_insecure[count]) < 0)
+            return -1;
+        count++;
+    }
+    r->n_domain_insecure = count;
+    return 0;
+}
+
+static int r_local_data(struct keys_parse *p, yaml_node_t *v, const char *key, void *obj)
+{
+    struct config_resolver *r = obj;
+    yaml_node_t *seq = keys_list(p, v, key, "records (\"router.lan. 3600 IN A 192.168.1.1\")",
+                                 CONFIG_MAX_LOCAL_DATA),
+                *item;
+    size_t count = 0;
+
+    if (!seq)
+        return -1;
+    KEYS_FOREACH(p, seq, item)
+    {
+        const char *s = keys_scalar(p, item, key, "a record (\"router.lan. IN A 192.168.1.1\")");
+        struct localzone_rr rr;
+        char why[CONFIG_ERR_LEN / 2];
+
+        if (!s)
+            return -1;
+        if (strlen(s) >= CONFIG_LOCAL_DATA_LEN)
+            return keys_fail(p, item, key, "record is too long (at most %d characters)",
+                             CONFIG_LOCAL_DATA_LEN - 1);
+        if (localzone_rr_parse(s, &rr, why, sizeof why) < 0)
+            return keys_fail(p, item, key, "%s", why);
+        memcpy(r->local_data[count++], s, strlen(s) + 1);
+    }
+    r->n_local_data = count;
+    return 0;
+}
+
 static int x_allowed_ports(struct keys_parse *p, yaml_node_t *v, const char *key, void *obj)
 {
     static const struct key_def port = {.kind = KIND_PORT, .min = 1, .max = 65535};
@@ -308,6 +485,102 @@ static int x_http_ports(struct keys_parse *p, yaml_node_t *v, const char *key, v
     return 0;
 }
 
+/* "host.example" or "*.example": letters, digits, '-' and '_' in labels of
+ * 1..63, at least two labels (a bare "*" or "*.com" would switch DANE off for
+ * a whole top-level domain: rejected), no IP address (an address is never
+ * DANE-checked: nothing to except). Kept in lower case without a trailing dot. */
+static int x_exceptions(struct keys_parse *p, yaml_node_t *v, const char *key, void *obj)
+{
+    struct config_proxy *px = obj;
+    yaml_node_t *seq = keys_list(p, v, key, "host names (\"www.example.org\", \"*.example.org\")",
+                                 CONFIG_MAX_EXCEPTIONS),
+                *item;
+    size_t count = 0;
+
+    if (!seq)
+        return -1;
+    KEYS_FOREACH(p, seq, item)
+    {
+        const char *s = keys_scalar(p, item, key, "a host name or \"*.domain\"");
+        char name[CONFIG_HOST_MAX];
+        size_t len, labels = 1, label = 0;
+        int wild;
+
+        if (!s)
+            return -1;
+        len = strlen(s);
+        if (len > 0 && s[len - 1] == '.')
+            len--;
+        wild = len >= 2 && s[0] == '*' && s[1] == '.';
+        if (len == 1 && s[0] == '*')
+            return keys_fail(p, item, key,
+                             "\"*\" would switch DANE off everywhere; name the hosts or "
+                             "domains to except");
+        if (len == 0 || len >= sizeof name)
+            return keys_fail(p, item, key, "\"%s\" is not a host name (1..253 characters)", s);
+        if (wild)
+            memcpy(name, "*.", 2);
+        for (size_t i = wild ? 2 : 0; i < len; i++) {
+            char c = s[i];
+            if (c >= 'A' && c <= 'Z')
+                c = (char)(c - 'A' + 'a');
+            name[i] = c;
+            if (c == '.') {
+                if (label == 0)
+                    return keys_fail(p, item, key, "\"%s\": empty label", s);
+                labels++;
+                label = 0;
+            } else if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_') {
+                if (++label > 63)
+                    return keys_fail(p, item, key, "\"%s\": a label is longer than 63", s);
+            } else if (c == '*') {
+                return keys_fail(p, item, key,
+                                 "\"%s\": '*' only as the whole first label (\"*.example.org\")",
+                                 s);
+            } else {
+                return keys_fail(p, item, key, "\"%s\" is not a host name", s);
+            }
+        }
+        name[len] = '\0';
+        if (label == 0)
+            return keys_fail(p, item, key, "\"%s\": empty label", s);
+        if (addr_is_literal(name))
+            return keys_fail(p, item, key,
+                             "\"%s\" is an IP address: addresses are never DANE-checked, so "
+                             "there is nothing to except",
+                             s);
+        if (labels < 2)
+            return keys_fail(p, item, key,
+                             "\"%s\" would switch DANE off for a whole top-level domain; name "
+                             "the hosts or domains to except",
+                             s);
+        memcpy(px->exceptions[count++], name, len + 1);
+    }
+    px->n_exceptions = count;
+    return 0;
+}
+
+int config_exception_match(const struct config_proxy *px, const char *host)
+{
+    size_t hlen = strlen(host);
+
+    if (hlen > 0 && host[hlen - 1] == '.')
+        hlen--;
+    for (size_t i = 0; i < px->n_exceptions; i++) {
+        const char *e = px->exceptions[i];
+        size_t elen = strlen(e);
+        if (e[0] == '*') {
+            /* "*.example": a name that ends in ".example" with a label before it */
+            elen -= 1; /* ".example" */
+            if (hlen > elen && strncasecmp(host + hlen - elen, e + 1, elen) == 0)
+                return (int)i;
+        } else if (hlen == elen && strncasecmp(host, e, elen) == 0) {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
 static int t_user(struct keys_parse *p, yaml_node_t *v, const char *key, void *obj)
 {
     struct config *cfg = obj;
@@ -347,6 +620,11 @@ static const struct key_choices intercept = {
     {{"dane", CONFIG_INTERCEPT_DANE}, {"all", CONFIG_INTERCEPT_ALL}, {NULL, 0}},
 };
 
+static const struct key_choices time_check = {
+    "always or after_sync",
+    {{"always", CONFIG_TIME_CHECK_ALWAYS}, {"after_sync", CONFIG_TIME_CHECK_AFTER_SYNC}, {NULL, 0}},
+};
+
 /* clang-format off */
 #define KEYS_OF struct config_resolver
 static const struct key_def resolver_keys[] = {
@@ -367,6 +645,19 @@ static const struct key_def resolver_keys[] = {
     K_COUNT("max_tcp_clients", max_tcp_clients, 1, 1000000, 1024),
     K_COUNT("max_waiting_queries", max_waiting_queries, 1, 10000000, 4096),
     K_COUNT("max_waiting_per_client", max_waiting_per_client, 1, 10000000, 64),
+    K_CHOICE("dnssec_time_check", dnssec_time_check, &time_check, CONFIG_TIME_CHECK_ALWAYS),
+    K_FLAG("serve_expired", serve_expired, 0),
+    K_SECONDS("serve_expired_ttl", serve_expired_ttl_s, 1, 30 * 86400, 86400),
+    K_FUNC("forward_zones", r_forward_zones),
+    K_FUNC("domain_insecure", r_domain_insecure),
+    K_FUNC("local_data", r_local_data),
+    K_PATH("hosts_file", hosts_file, ""),
+    K_FLAG("rebind_protection", rebind_protection, 1),
+    K_PATH("tls_ca_file", tls_ca_file, ""),
+    K_PATH("tls_ca_path", tls_ca_path, ""),
+    K_FUNC("trust_anchors_url", r_not_applicable),
+    K_FUNC("trust_anchors_verify_CA", r_not_applicable),
+    K_FUNC("trust_anchors_verify_email", r_not_applicable),
     /* Stubby's keys that do not apply here: accepted so a stubby.yml carries over */
     K_FUNC("resolution_type", r_resolution_type),
     K_FUNC("dnssec", r_dnssec),
@@ -409,6 +700,7 @@ static const struct key_def proxy_keys[] = {
     /* unless given, a quarter of max_connections as given: load() */
     K_COUNT("max_connections_per_client", max_connections_per_client, 1, 1000000, 1024 / 4),
     K_COUNT("max_lookups_per_client", max_lookups_per_client, 1, 1000000, 128),
+    K_FUNC("exceptions", x_exceptions),
     K_END,
 };
 #undef KEYS_OF
@@ -493,6 +785,18 @@ static int cross_check(struct keys_parse *p, const struct config *cfg)
                                     r->upstreams[i].addr.text, r->listen[j].text);
         }
 
+    for (size_t z = 0; z < r->n_forward_zones; z++)
+        for (size_t i = 0; i < r->forward_zones[z].n_upstreams; i++)
+            for (size_t j = 0; j < r->n_listen; j++)
+                if (addr_reaches((const struct sockaddr *)&r->listen[j].ss,
+                                 (const struct sockaddr *)&r->forward_zones[z].upstreams[i].ss))
+                    return keys_fail_at(p, keys_item_line(p, "resolver", "forward_zones", z),
+                                        "resolver.forward_zones",
+                                        "%s: %s is daneguard's own listener %s; it would query "
+                                        "itself",
+                                        r->forward_zones[z].name,
+                                        r->forward_zones[z].upstreams[i].text, r->listen[j].text);
+
     if (px->enabled)
         for (size_t i = 0; i < px->n_listen; i++)
             for (size_t j = 0; j < r->n_listen; j++)
@@ -535,6 +839,28 @@ static int cross_check(struct keys_parse *p, const struct config *cfg)
 
 /* ---- loading -------------------------------------------------------------------- */
 
+/* A Stubby configuration: a top-level mapping without daneguard's sections
+ * whose keys include upstream_recursive_servers or resolution_type. */
+static int is_stubby_file(struct keys_parse *p, yaml_node_t *root)
+{
+    int stubby = 0;
+
+    for (yaml_node_pair_t *pair = root->data.mapping.pairs.start;
+         pair < root->data.mapping.pairs.top; pair++) {
+        yaml_node_t *k = yaml_document_get_node(p->doc, pair->key);
+        const char *name;
+        if (!k || k->type != YAML_SCALAR_NODE)
+            return 0;
+        name = (const char *)k->data.scalar.value;
+        for (const struct key_def *d = top_keys; d->name; d++)
+            if (strcmp(d->name, name) == 0)
+                return 0;
+        stubby |= strcmp(name, "upstream_recursive_servers") == 0 ||
+                  strcmp(name, "resolution_type") == 0;
+    }
+    return stubby;
+}
+
 static int load(struct keys_parse *p, yaml_parser_t *parser, struct config *cfg)
 {
     yaml_document_t doc, extra;
@@ -555,6 +881,13 @@ static int load(struct keys_parse *p, yaml_parser_t *parser, struct config *cfg)
                            "proxy), got %s",
                            keys_node_desc(root, buf, sizeof buf));
             goto out;
+        } else if (is_stubby_file(p, root)) {
+            /* a stubby.yml as it is: its keys are the resolver section's */
+            log_info("%s: no resolver: section but Stubby's keys: read as a stubby.yml (the "
+                     "resolver section; the proxy keeps its defaults)",
+                     p->name);
+            if (keys_walk(p, root, "", resolver_keys, &cfg->resolver) < 0)
+                goto out;
         } else if (keys_walk(p, root, "", top_keys, cfg) < 0) {
             goto out;
         }

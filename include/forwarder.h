@@ -59,14 +59,25 @@ void forwarder_purge(struct forwarder *fw, const uint8_t *qname, size_t qname_le
 
 void forwarder_get_stats(const struct forwarder *fw, struct forwarder_stats *st);
 
-/* What the forwarder knows of one configured upstream (cfg order). */
-struct forwarder_server {
-    uint64_t answered, lost; /* tries answered, tries that timed out */
-    unsigned lost_streak;    /* tries lost since the last answer */
-    uint32_t srtt_ms, rto_ms;
+struct probe;
+/* Consult probe (probe.h, may be NULL; not owned, outlives fw's use of it)
+ * when choosing an upstream: one that strips DNSSEC is skipped while another
+ * is known to pass it through. NULL fw is a no-op. */
+void forwarder_set_probe(struct forwarder *fw, const struct probe *probe);
+/* What the forwarder knows of one configured upstream. */
+struct forwarder_upstream_info {
+    uint64_t sent, answered, lost; /* queries sent (retries included), answers, tries
+                                      that went unanswered past their timeout */
+    uint32_t lost_in_a_row;        /* unanswered since the last answer */
+    uint32_t srtt_ms;              /* smoothed round trip (Unbound's srtt); 0 until measured */
+    uint32_t rto_ms;               /* the timeout a try to it gets now */
+    uint64_t since_answer_ms;      /* since its last answer; 0 when none yet */
+    int measured;                  /* at least one answer: srtt_ms means something */
 };
 
-/* Fill *out for upstream i. 0, or -1 when fw is NULL or i is out of range. */
-int forwarder_server_get(const struct forwarder *fw, size_t i, struct forwarder_server *out);
+/* Fill *out for upstream i (the order of the configuration). 0, or -1 when
+ * fw is NULL or there is no upstream i. */
+int forwarder_upstream_info(const struct forwarder *fw, size_t i,
+                            struct forwarder_upstream_info *out);
 
 #endif

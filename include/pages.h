@@ -33,6 +33,7 @@ const char *pages_strerror(int err);
 #define PAGES_PAC_TYPE "application/x-ns-proxy-autoconfig"
 #define PAGES_PEM_TYPE "application/x-pem-file"
 #define PAGES_DER_TYPE "application/x-x509-ca-cert"
+#define PAGES_METRICS_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
 /* What an origin-form request to daneguard asks for. */
 enum pages_route {
@@ -43,6 +44,7 @@ enum pages_route {
     PAGES_PAC,         /* /proxy.pac, /wpad.dat */
     PAGES_STATUS,      /* /status */
     PAGES_STATUS_JSON, /* /status.json, /status?format=json */
+    PAGES_METRICS,     /* /metrics: Prometheus text (proxy/metrics.c) */
 };
 
 /* Map an origin-form path ("/status?format=json") to a page. path NULL is
@@ -151,6 +153,15 @@ struct pages_minute {
 };
 #define PAGES_CHART_MINUTES 60
 
+/* A CONNECT that proxy.exceptions let through without DANE. */
+struct pages_exception_use {
+    time_t when;
+    const char *host; /* borrowed for the call */
+    uint16_t port;
+    const char *client;  /* the client's address */
+    const char *pattern; /* the proxy.exceptions entry it matched */
+};
+
 /* Counters the caller fills in; the page shows them as given. */
 struct pages_status {
     time_t now; /* shown as UTC; injected so tests pin the clock */
@@ -168,11 +179,20 @@ struct pages_status {
     size_t n_errors;
     const struct pages_upstream *upstreams;
     size_t n_upstreams;
-    const char *const *ntas; /* negative trust anchors (domain names); may be NULL */
-    size_t n_ntas;
     const char *ca_fingerprint;           /* "AB:CD:..."; NULL: not shown */
     const struct pages_minute *minutes;   /* oldest first, the last is this minute */
     size_t n_minutes;                     /* up to PAGES_CHART_MINUTES; 0: no chart */
+    /* what the resolver wants the user to know (an unsynchronized clock, an
+     * upstream that strips DNSSEC): lines, each ending in '\n'; NULL or "" none */
+    const char *resolver_notes;
+    /* proxy.exceptions: the entries as configured, the uses since start and
+     * the last ones (newest first); all borrowed for the call */
+    const char *const *exceptions;
+    size_t n_exceptions;
+    uint64_t exception_uses;
+    const struct pages_exception_use *exception_recent;
+    size_t n_exception_recent;
+    const char *insecure_domains; /* domain_insecure names, ", " between; NULL or "": none */
 };
 
 /* The status page as HTML. 0, PAGES_EINVAL (s NULL) or PAGES_ENOMEM. */
@@ -181,9 +201,12 @@ int pages_status_html(struct http_buf *out, const struct pages_status *s);
 /* The same as one JSON object: {"now":…, "uptime_s":…, "version":…, "dns":{…},
  * "proxy":{…}, "events":{"dane_refusals":…, "dnssec_failures":…,
  * "ordinary_errors":…, "by_class":{…}}, "certs":{…}, "upstreams":[…],
- * "negative_trust_anchors":[…], "ca_fingerprint_sha256":…,
+ * "negative_trust_anchors":[…] (the
+ * insecure_domains), "ca_fingerprint_sha256":…,
  * "recent_refusals":[{"time":…,"host":…,"port":…,"reason":…,"class":…}]
- * (DANE and DNSSEC), "recent_errors":[…] (ordinary), "minutes":[…]}.
+ * (DANE and DNSSEC), "recent_errors":[…] (ordinary), "minutes":[…],
+ * "resolver_notes":["…"] (only when there are some), "exceptions":{"hosts":[…],
+ * "uses":…,"recent_uses":[{"time":…,"host":…,"port":…,"client":…,"exception":…}]}}.
  * Strings are JSON-escaped. 0, PAGES_EINVAL or PAGES_ENOMEM. */
 int pages_status_json(struct http_buf *out, const struct pages_status *s);
 

@@ -706,6 +706,22 @@ fail:
     return CA_EIO;
 }
 
+/* 1 when path exists (as anything: lstat), 0 when it does not (ENOENT), or
+ * -1 with "PATH: cannot tell whether it exists: <strerror>" in err. */
+static int file_present(const char *path, char *err, size_t errlen)
+{
+    struct stat st;
+    if (lstat(path, &st) == 0)
+        return 1;
+    if (errno == ENOENT)
+        return 0;
+    errf(err, errlen,
+         "%s: %s (as uid %u): cannot tell whether a CA is there, so no new one is made; make "
+         "the directory readable by daneguard's user",
+         path, strerror(errno), (unsigned)geteuid());
+    return -1;
+}
+
 /* mkdir -p with mode 0700 for every directory it creates. */
 static int make_dirs(const char *dir, char *err, size_t errlen)
 {
@@ -728,7 +744,11 @@ static int make_dirs(const char *dir, char *err, size_t errlen)
         }
         path[i] = i < n ? '/' : '\0';
     }
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+    if (stat(dir, &st) != 0) {
+        errf(err, errlen, "%s: %s", dir, strerror(errno));
+        return CA_EIO;
+    }
+    if (!S_ISDIR(st.st_mode)) {
         errf(err, errlen, "%s: not a directory", dir);
         return CA_EIO;
     }
@@ -1087,7 +1107,6 @@ int ca_open(const char *dir, const struct ca_config *cfg, time_t now, struct ca 
     char key_path[PATH_MAX], subject[128], msg[128];
     unsigned char *pem = NULL;
     size_t pem_len = 0, entries;
-    struct stat st;
     int have_key, have_cert, ret;
     struct ca *ca;
 
@@ -1128,8 +1147,14 @@ int ca_open(const char *dir, const struct ca_config *cfg, time_t now, struct ca 
         ret = CA_EINVAL;
         goto fail;
     }
-    have_key = lstat(key_path, &st) == 0;
-    have_cert = lstat(ca->cert_path, &st) == 0;
+    /* Only "no such file" means no CA: anything else (a directory daneguard
+     * may not search, an I/O error) must not lead to a new CA beside, or
+     * over, the one browsers trust. */
+    if ((have_key = file_present(key_path, err, errlen)) < 0 ||
+        (have_cert = file_present(ca->cert_path, err, errlen)) < 0) {
+        ret = CA_EIO;
+        goto fail;
+    }
     if (have_key != have_cert) {
         errf(err, errlen, "%s holds %s but not %s; restore it, or remove it to make a new CA", dir,
              have_key ? CA_KEY_FILE : CA_CERT_FILE, have_key ? CA_CERT_FILE : CA_KEY_FILE);

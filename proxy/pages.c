@@ -149,6 +149,7 @@ enum pages_route pages_route(const char *path)
         {"/ca.der", PAGES_CA_DER}, {"/ca.cer", PAGES_CA_DER},
         {"/proxy.pac", PAGES_PAC}, {"/wpad.dat", PAGES_PAC},
         {"/status", PAGES_STATUS}, {"/status.json", PAGES_STATUS_JSON},
+        {"/metrics", PAGES_METRICS},
     };
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
         if (strlen(table[i].path) != n || strncmp(path, table[i].path, n) != 0)
@@ -878,6 +879,11 @@ static void status_html_resolver(struct writer *w, const struct pages_status *s)
     w_row(w, "Cache bytes", s->cache_bytes);
     w_row(w, "SERVFAIL (no upstream answered)", s->servfail);
     w_row(w, "DNSSEC bogus answers", s->bogus);
+    if (s->insecure_domains && s->insecure_domains[0]) { /* issue 11 */
+        w_puts(w, "<tr><th>Not validated (domain_insecure)</th><td>");
+        w_esc(w, s->insecure_domains);
+        w_puts(w, "</td></tr>\n");
+    }
     w_puts(w, "</table></div>\n");
 }
 
@@ -916,21 +922,73 @@ static void status_html_upstreams(struct writer *w, const struct pages_status *s
     w_puts(w, "</table>\n");
 }
 
-/* Negative trust anchors: names whose DNSSEC validation is switched off. */
+/* Negative trust anchors (resolver.domain_insecure): names whose DNSSEC
+ * validation is switched off. */
 static void status_html_ntas(struct writer *w, const struct pages_status *s)
 {
     w_puts(w, "<h2>Negative trust anchors</h2>\n");
-    if (!s->ntas || s->n_ntas == 0) {
+    if (!s->insecure_domains || !s->insecure_domains[0]) {
         w_puts(w, "<p id=\"ntas\">None: DNSSEC is validated for every name.</p>\n");
         return;
     }
-    w_puts(w, "<p>DNSSEC validation is switched off at and below:</p>\n<ul id=\"ntas\">");
-    for (size_t i = 0; i < s->n_ntas; i++) {
-        w_puts(w, "<li><code>");
-        w_esc(w, s->ntas[i] ? s->ntas[i] : "");
-        w_puts(w, "</code></li>");
+    w_puts(w, "<p id=\"ntas\">DNSSEC validation is switched off at and below "
+              "(<code>resolver.domain_insecure</code>): <code>");
+    w_esc(w, s->insecure_domains);
+    w_puts(w, "</code></p>\n");
+}
+
+/* What the resolver wants the user to know: an unsynchronized clock, an
+ * upstream that strips DNSSEC. */
+static void status_html_notes(struct writer *w, const struct pages_status *s)
+{
+    if (!s->resolver_notes || !*s->resolver_notes)
+        return;
+    w_puts(w, "<div class=\"box cls-clock\"><h2>Resolver warnings</h2>\n<ul>\n");
+    for (const char *l = s->resolver_notes, *e; *l; l = *e ? e + 1 : e) {
+        char line[512];
+        e = strchr(l, '\n');
+        if (!e)
+            e = l + strlen(l);
+        snprintf(line, sizeof line, "%.*s", (int)(e - l), l);
+        w_puts(w, "<li>");
+        w_esc(w, line);
+        w_puts(w, "</li>\n");
     }
-    w_puts(w, "</ul>\n");
+    w_puts(w, "</ul></div>\n");
+}
+
+/* proxy.exceptions: hosts the operator chose to reach without DANE. */
+static void status_html_exceptions(struct writer *w, const struct pages_status *s)
+{
+    char t[64];
+    w_puts(w, "<h2>Exceptions (DANE not enforced)</h2>\n");
+    if (!s->exceptions || s->n_exceptions == 0) {
+        w_puts(w, "<p>None (proxy.exceptions is empty).</p>\n");
+        return;
+    }
+    w_puts(w, "<p class=\"exceptions\">");
+    for (size_t i = 0; i < s->n_exceptions; i++) {
+        w_puts(w, i ? ", <code>" : "<code>");
+        w_esc(w, s->exceptions[i]);
+        w_puts(w, "</code>");
+    }
+    w_printf(w, " — used %llu time(s).</p>\n", (unsigned long long)s->exception_uses);
+    if (!s->exception_recent || !s->n_exception_recent)
+        return;
+    w_puts(w, "<table class=\"ev\">\n<tr><th>Time (UTC)</th><th>Host</th><th>Client</th>"
+              "<th>Entry</th></tr>\n");
+    for (size_t i = 0; i < s->n_exception_recent; i++) {
+        const struct pages_exception_use *e = &s->exception_recent[i];
+        fmt_time(t, sizeof t, e->when);
+        w_printf(w, "<tr><td class=\"t\">%s</td><td class=\"host\"><code>", t);
+        w_hostport(w, e->host ? e->host : "", e->port);
+        w_puts(w, "</code></td><td>");
+        w_esc(w, e->client ? e->client : "");
+        w_puts(w, "</td><td><code>");
+        w_esc(w, e->pattern ? e->pattern : "");
+        w_puts(w, "</code></td></tr>\n");
+    }
+    w_puts(w, "</table>\n");
 }
 
 static void status_html_events(struct writer *w, const char *title, const char *id,
@@ -966,6 +1024,7 @@ int pages_status_html(struct http_buf *out, const struct pages_status *s)
     w_init(&w, out);
     page_begin_main(&w, "daneguard status", NULL, "wide");
     status_html_summary(&w, s);
+    status_html_notes(&w, s);
     status_html_chart(&w, s);
     w_puts(&w, "<div class=\"grid\">\n");
     status_html_counts(&w, s);
@@ -978,6 +1037,7 @@ int pages_status_html(struct http_buf *out, const struct pages_status *s)
                        s->n_recent, "None.");
     status_html_events(&w, "Recent ordinary errors", "recent-errors", s->errors, s->n_errors,
                        "None.");
+    status_html_exceptions(&w, s);
     w_puts(&w, "<p><a href=\"/status.json\">JSON</a> · <a href=\"/\">set-up</a></p>\n");
     page_end(&w);
     return w_done(&w);
@@ -1009,9 +1069,14 @@ int pages_status_json(struct http_buf *out, const struct pages_status *s)
     json_escape(&w, s->version ? s->version : "");
     w_printf(&w,
              ",\"dns\":{\"queries\":%llu,\"cache_hits\":%llu,\"cache_misses\":%llu,"
-             "\"cache_entries\":%llu,\"cache_bytes\":%llu,\"servfail\":%llu,\"bogus\":%llu},",
+             "\"cache_entries\":%llu,\"cache_bytes\":%llu,\"servfail\":%llu,\"bogus\":%llu",
              U(s->dns_queries), U(s->cache_hits), U(s->cache_misses), U(s->cache_entries),
              U(s->cache_bytes), U(s->servfail), U(s->bogus));
+    if (s->insecure_domains && s->insecure_domains[0]) { /* issue 11 */
+        w_puts(&w, ",\"insecure_domains\":");
+        json_escape(&w, s->insecure_domains);
+    }
+    w_puts(&w, "},");
     w_printf(&w,
              "\"proxy\":{\"connections_open\":%llu,\"connections_total\":%llu,"
              "\"intercepted\":%llu,\"tunnelled\":%llu,\"refused\":%llu},",
@@ -1039,10 +1104,14 @@ int pages_status_json(struct http_buf *out, const struct pages_status *s)
         w_puts(&w, "}");
     }
     w_puts(&w, "],\"negative_trust_anchors\":[");
-    for (size_t i = 0; s->ntas && i < s->n_ntas; i++) {
-        if (i)
-            w_puts(&w, ",");
-        json_escape(&w, s->ntas[i]);
+    for (const char *d = s->insecure_domains ? s->insecure_domains : "", *e; *d; d = e) {
+        char name[256];
+        e = strstr(d, ", ");
+        size_t n = e ? (size_t)(e - d) : strlen(d);
+        snprintf(name, sizeof name, "%.*s", (int)n, d);
+        w_puts(&w, d == s->insecure_domains ? "" : ",");
+        json_escape(&w, name);
+        e = e ? e + 2 : d + n;
     }
     w_puts(&w, "],\"ca_fingerprint_sha256\":");
     json_escape(&w, s->ca_fingerprint ? s->ca_fingerprint : "");
@@ -1055,6 +1124,36 @@ int pages_status_json(struct http_buf *out, const struct pages_status *s)
         w_printf(&w, "%s[%llu,%llu,%llu,%llu]", i ? "," : "", U(s->minutes[i].queries),
                  U(s->minutes[i].requests), U(s->minutes[i].refusals), U(s->minutes[i].errors));
 #undef U
-    w_puts(&w, "]}\n");
+    w_puts(&w, "],\"exceptions\":{\"hosts\":[");
+    for (size_t i = 0; s->exceptions && i < s->n_exceptions; i++) {
+        w_puts(&w, i ? "," : "");
+        json_escape(&w, s->exceptions[i]);
+    }
+    w_printf(&w, "],\"uses\":%llu,\"recent_uses\":[", (unsigned long long)s->exception_uses);
+    for (size_t i = 0; s->exception_recent && i < s->n_exception_recent; i++) {
+        const struct pages_exception_use *e = &s->exception_recent[i];
+        w_printf(&w, "%s{\"time\":%lld,\"host\":", i ? "," : "", (long long)e->when);
+        json_escape(&w, e->host);
+        w_printf(&w, ",\"port\":%u,\"client\":", (unsigned)e->port);
+        json_escape(&w, e->client);
+        w_puts(&w, ",\"exception\":");
+        json_escape(&w, e->pattern);
+        w_puts(&w, "}");
+    }
+    w_puts(&w, "]}");
+    if (s->resolver_notes && *s->resolver_notes) {
+        w_puts(&w, ",\"resolver_notes\":[");
+        for (const char *l = s->resolver_notes, *e; *l; l = *e ? e + 1 : e) {
+            char line[512];
+            e = strchr(l, '\n');
+            if (!e)
+                e = l + strlen(l);
+            snprintf(line, sizeof line, "%.*s", (int)(e - l), l);
+            w_printf(&w, "%s", l == s->resolver_notes ? "" : ",");
+            json_escape(&w, line);
+        }
+        w_puts(&w, "]");
+    }
+    w_puts(&w, "}\n");
     return w_done(&w);
 }

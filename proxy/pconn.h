@@ -142,6 +142,15 @@ struct tlsa_set {
     int overflow; /* a record could not be kept: the set is incomplete */
 };
 
+/* A CONNECT that proxy.exceptions let through without DANE (status page). */
+struct exception_use {
+    time_t when;
+    char host[HTTP_MAX_HOST + 1];
+    uint16_t port;
+    char client[64];
+    char pattern[CONFIG_HOST_MAX];
+};
+
 struct refusal {
     time_t when;
     char host[HTTP_MAX_HOST + 1];
@@ -191,8 +200,11 @@ struct proxy {
      * first: at max_connections the oldest of them makes room for a new one. */
     struct pconn *waiting_head, *waiting_tail;
     uint64_t limit_logged; /* uv_now() of the last "limit reached" line */
+    uint64_t disallowed_logged; /* ... and of the last "not in proxy.allow" line */
     struct proxy_stats stats;
     struct status_events events;
+    struct exception_use exception_uses[PROXY_RECENT_ERRORS];
+    size_t n_exception_uses, exception_uses_next;
     char self[64]; /* "127.0.0.1:8080": for the PAC file and onboarding page */
     char exe_path[PATH_MAX];    /* the running binary, for the refusal page's command */
     char config_path[PATH_MAX]; /* the running configuration, absolute ("" unknown) */
@@ -257,6 +269,8 @@ struct pconn {
         uint8_t spki[32];
         int have_spki;
         enum pages_class cls; /* a refusal's class, for its page */
+        char exception[CONFIG_HOST_MAX]; /* the proxy.exceptions entry the host
+                                            matched ("" none): no DANE */
     } verdict;
 
     struct { /* intercept.c */
@@ -288,6 +302,12 @@ struct pconn {
 static inline struct side *pc_side_of(struct pconn *pc, const uv_handle_t *h)
 {
     return h == (const uv_handle_t *)&pc->client_tcp ? &pc->down : &pc->up;
+}
+
+/* The client's address without a port ("127.0.0.2"), for log lines. */
+static inline const char *pc_client_text(const struct pconn *pc)
+{
+    return client_text(pc->conn.client);
 }
 
 /* Free a set's records and empty it. */
@@ -456,6 +476,11 @@ void forward_hold_body(struct pconn *pc);
 /* Connected to the site: send the request, pass the response back. */
 void forward_start(struct pconn *pc);
 
+/* ---- metrics.c ------------------------------------------------------------------- */
+
+/* Append /metrics as of now: the Prometheus text exposition format. */
+void metrics_write(const struct proxy *px, time_t now, struct http_buf *b);
+
 /* ---- status.c --------------------------------------------------------------------- */
 
 /* Count an event of class cls and keep it for the status page: DANE and
@@ -463,6 +488,9 @@ void forward_start(struct pconn *pc);
  * the last PROXY_RECENT_ERRORS. */
 void status_event_add(struct proxy *px, enum pages_class cls, const char *host, uint16_t port,
                       const char *reason);
+
+/* Keep a use of proxy.exceptions for the status page (the last PROXY_RECENT_ERRORS). */
+void status_exception_use_add(struct proxy *px, const struct pconn *pc);
 
 /* One more proxy request, for the chart. */
 void status_request_seen(struct proxy *px);
@@ -474,9 +502,12 @@ struct status_scratch {
     struct pages_refusal_entry recent[PROXY_RECENT_REFUSALS];
     struct pages_refusal_entry errors[PROXY_RECENT_ERRORS];
     struct pages_upstream upstreams[CONFIG_MAX_ADDRS];
-    struct upstream_server servers[CONFIG_MAX_ADDRS];
+    struct upstream_server_info servers[CONFIG_MAX_ADDRS];
     char health[CONFIG_MAX_ADDRS][96];
     struct pages_minute minutes[PAGES_CHART_MINUTES];
+    char notes[4096]; /* the resolver's notes */
+    const char *ex_hosts[CONFIG_MAX_EXCEPTIONS];
+    struct pages_exception_use ex_recent[PROXY_RECENT_ERRORS];
 };
 void status_gather(struct proxy *px, time_t now, struct pages_status *st,
                    struct status_scratch *scratch);

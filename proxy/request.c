@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "addr.h"
+#include "clock_sync.h"
 
 /* Lookups one request starts: A and AAAA, and for a CONNECT the TLSA. */
 #define REQUEST_LOOKUPS_HTTP 2
@@ -81,6 +82,7 @@ static void lookups_reset(struct pconn *pc)
     memset(&pc->lookup.r_tlsa, 0, sizeof pc->lookup.r_tlsa);
     memset(&pc->lookup.r_target_tlsa, 0, sizeof pc->lookup.r_target_tlsa);
     memset(&pc->verdict.decision, 0, sizeof pc->verdict.decision);
+    pc->verdict.exception[0] = '\0';
 }
 
 void request_next(struct pconn *pc)
@@ -173,15 +175,15 @@ static void request_head(struct pconn *pc, const struct http_head *h)
     if (h->kind == HTTP_TARGET_CONNECT) {
         pc->req.kind = PC_KIND_CONNECT;
         if (listener_is_own_address(pc)) {
-            log_info("proxy: %s:%u: CONNECT to daneguard itself refused", pc->req.host,
-                     pc->req.port);
+            log_info("proxy: %s:%u: CONNECT to daneguard itself refused (client %s)",
+                     pc->req.host, pc->req.port, pc_client_text(pc));
             pc_send_line(pc, 403, "daneguard: a CONNECT to daneguard itself is not allowed");
             return;
         }
         if (!port_allowed(px, pc->req.port)) {
             char ports[256];
-            log_info("proxy: %s:%u: forbidden port (not in proxy.allowed_ports)", pc->req.host,
-                     pc->req.port);
+            log_info("proxy: %s:%u: forbidden port (not in proxy.allowed_ports) (client %s)",
+                     pc->req.host, pc->req.port, pc_client_text(pc));
             status_ports_text(px, 0, ports, sizeof ports);
             status_event_add(px, PAGES_CLASS_PORT, pc->req.host, pc->req.port,
                              "port not in proxy.allowed_ports");
@@ -198,8 +200,8 @@ static void request_head(struct pconn *pc, const struct http_head *h)
     /* Absolute URI: plain HTTP. */
     pc->req.kind = PC_KIND_HTTP;
     if (!http_port_allowed(px, pc->req.port)) {
-        log_info("proxy: %s:%u: forbidden port (not in proxy.http_ports)", pc->req.host,
-                 pc->req.port);
+        log_info("proxy: %s:%u: forbidden port (not in proxy.http_ports) (client %s)",
+                 pc->req.host, pc->req.port, pc_client_text(pc));
         port_page(pc);
         return;
     }
@@ -419,6 +421,7 @@ static void fail_plain(struct pconn *pc, int status, enum pages_class cls, const
 {
     struct http_buf b = {0}, body = {0};
     snprintf(pc->verdict.reason, sizeof pc->verdict.reason, "%s", reason);
+    pc->px->stats.failed++;
     pc_log_verdict(pc, "failed");
     for (char *p = pc->verdict.reason; *p; p++)
         if ((unsigned char)*p < 0x20)
@@ -448,6 +451,7 @@ void request_policy_input(const struct pconn *pc, struct policy_input *in)
         .mode = pc->px->cfg.intercept,
         .ip_literal = pc->req.host_kind != HTTP_HOST_NAME,
         .no_tlsa = pc->req.kind == PC_KIND_HTTP, /* plain HTTP: only DNSSEC proven wrong refuses */
+        .exception = pc->verdict.exception[0] != '\0',
         .a = pc->lookup.r_a,
         .aaaa = pc->lookup.r_aaaa,
         .tlsa = pc->lookup.r_tlsa,
@@ -457,6 +461,7 @@ void request_policy_input(const struct pconn *pc, struct policy_input *in)
         .target_tlsa_usable =
             dane_tlsa_count_usable(pc->lookup.target_tlsa_set.rec, pc->lookup.target_tlsa_set.n),
         .target_tlsa_overflow = pc->lookup.target_tlsa_set.overflow,
+        .clock_unsynced = clock_sync_relaxed(),
     };
 }
 
@@ -499,8 +504,13 @@ static void lookups_done(struct pconn *pc)
         return;
     }
     if (pc->verdict.decision.action == POLICY_REFUSE) {
-        /* every refusal of the policy is a DNSSEC failure (design.md's table) */
-        intercept_refuse(pc, PAGES_CLASS_DNSSEC, pc->verdict.decision.reason);
+        /* every refusal of the policy is a DNSSEC failure (design.md's table),
+         * or a clock that makes DNSSEC unverifiable */
+        intercept_refuse(pc,
+                         strcmp(pc->verdict.decision.reason, POLICY_REASON_CLOCK) == 0
+                             ? PAGES_CLASS_CLOCK
+                             : PAGES_CLASS_DNSSEC,
+                         pc->verdict.decision.reason);
         return;
     }
     request_connect(pc);
@@ -567,6 +577,14 @@ static void lookups_start(struct pconn *pc)
     }
     if (!client_lookups_allowed(pc))
         return;
+    /* proxy.exceptions: no TLSA is asked for, so none can refuse; the
+     * addresses are looked up and validated as for any host. */
+    if (pc->req.kind == PC_KIND_CONNECT) {
+        int ex = config_exception_match(&px->cfg, pc->req.host);
+        if (ex >= 0)
+            snprintf(pc->verdict.exception, sizeof pc->verdict.exception, "%s",
+                     px->cfg.exceptions[ex]);
+    }
     /* The request's lookups, the TLSA at a CNAME target included, run on the
      * resolver of this moment, whatever a reload brings meanwhile. */
     r = pc->lookup.resolver = resolver_ref(px->resolver);
@@ -574,7 +592,7 @@ static void lookups_start(struct pconn *pc)
     int rc = lookup_start(r, pc->req.host, DNS_TYPE_A, on_a, pc, &pc->lookup.a);
     if (rc == 0)
         rc = lookup_start(r, pc->req.host, DNS_TYPE_AAAA, on_aaaa, pc, &pc->lookup.aaaa);
-    if (rc == 0 && pc->req.kind == PC_KIND_CONNECT) {
+    if (rc == 0 && pc->req.kind == PC_KIND_CONNECT && !pc->verdict.exception[0]) {
         snprintf(name, sizeof name, "_%u._tcp.%s", pc->req.port, pc->req.host);
         pc->lookup.pending++;
         rc = lookup_start(r, name, DNS_TYPE_TLSA, on_tlsa, pc, &pc->lookup.tlsa);
@@ -622,6 +640,14 @@ static void connected(void *arg, int status, uv_tcp_t *tcp, const struct sockadd
     }
     if (pc->verdict.decision.action == POLICY_TUNNEL) {
         pc->px->stats.tunnelled++;
+        if (pc->verdict.exception[0]) {
+            /* every use, with who used it: the operator chose to trust this
+             * host without DANE, and should see how often that happens */
+            pc->px->stats.exception_uses++;
+            log_info("proxy: %s:%u: client %s: tunnelled without DANE (proxy.exceptions: %s)",
+                     pc->req.host, pc->req.port, pc_client_text(pc), pc->verdict.exception);
+            status_exception_use_add(pc->px, pc);
+        }
         log_debug("proxy: %s:%u: tunnelled: %s", pc->req.host, pc->req.port,
                   pc->verdict.decision.reason);
         pc_write(pc, HTTP_CONNECT_ESTABLISHED, strlen(HTTP_CONNECT_ESTABLISHED),
@@ -654,8 +680,8 @@ static int destination_allowed(struct pconn *pc)
                   pc->lookup.n_addrs);
         return 1;
     }
-    log_info("proxy: %s:%u: refused: %s (not in proxy.allow_destinations)", pc->req.host,
-             pc->req.port, msg);
+    log_info("proxy: %s:%u: refused: %s (not in proxy.allow_destinations) (client %s)",
+             pc->req.host, pc->req.port, msg, pc_client_text(pc));
     status_event_add(pc->px, PAGES_CLASS_UNREACHABLE, pc->req.host, pc->req.port, msg);
     pc_send_line(pc, 403, "daneguard: %s; add it to proxy.allow_destinations to allow it", msg);
     return 0;

@@ -93,18 +93,32 @@ static size_t ring_list(const struct refusal_ring *ring, struct pages_refusal_en
 /* --- the status page's input -------------------------------------------------------------- */
 
 /* One upstream's health in words, from what the forwarder has seen. */
-static void upstream_health(const struct upstream_server *u, char *buf, size_t cap)
+static void upstream_health(const struct upstream_server_info *u, char *buf, size_t cap)
 {
-    if (!u->tracked)
+    if (!u->known)
         snprintf(buf, cap, "not tracked (getdns talks to it directly)");
     else if (u->fw.answered == 0 && u->fw.lost == 0)
         snprintf(buf, cap, "not asked yet");
-    else if (u->fw.lost_streak >= 3)
-        snprintf(buf, cap, "not answering: the last %u tries timed out", u->fw.lost_streak);
+    else if (u->fw.lost_in_a_row >= 3)
+        snprintf(buf, cap, "not answering: the last %u tries timed out",
+                 (unsigned)u->fw.lost_in_a_row);
     else
         snprintf(buf, cap, "answering: srtt %u ms, %llu answered, %llu timed out",
                  (unsigned)u->fw.srtt_ms, (unsigned long long)u->fw.answered,
                  (unsigned long long)u->fw.lost);
+}
+
+void status_exception_use_add(struct proxy *px, const struct pconn *pc)
+{
+    struct exception_use *u = &px->exception_uses[px->exception_uses_next];
+    u->when = time(NULL);
+    snprintf(u->host, sizeof u->host, "%s", pc->req.host);
+    u->port = pc->req.port;
+    snprintf(u->client, sizeof u->client, "%s", pc_client_text(pc));
+    snprintf(u->pattern, sizeof u->pattern, "%s", pc->verdict.exception);
+    px->exception_uses_next = (px->exception_uses_next + 1) % PROXY_RECENT_ERRORS;
+    if (px->n_exception_uses < PROXY_RECENT_ERRORS)
+        px->n_exception_uses++;
 }
 
 void status_gather(struct proxy *px, time_t now, struct pages_status *st,
@@ -117,7 +131,10 @@ void status_gather(struct proxy *px, time_t now, struct pages_status *st,
     chart_tick(px, now);
     resolver_get_stats(px->resolver, &rs);
     ca_stats_get(px->ca, &cs);
-    size_t n_up = resolver_upstream_servers(px->resolver, sc->servers, CONFIG_MAX_ADDRS);
+    size_t n_up = 0;
+    while (n_up < CONFIG_MAX_ADDRS &&
+           resolver_upstream_info(px->resolver, n_up, &sc->servers[n_up]) == 0)
+        n_up++;
     for (size_t i = 0; i < n_up; i++) {
         upstream_health(&sc->servers[i], sc->health[i], sizeof sc->health[i]);
         sc->upstreams[i] = (struct pages_upstream){sc->servers[i].address,
@@ -154,8 +171,8 @@ void status_gather(struct proxy *px, time_t now, struct pages_status *st,
         .n_errors = ring_list(&ev->errors, sc->errors),
         .upstreams = sc->upstreams,
         .n_upstreams = n_up,
-        .ntas = NULL, /* negative trust anchors: none until the resolver has them */
-        .n_ntas = 0,
+        .resolver_notes = resolver_status_notes(px->resolver, sc->notes, sizeof sc->notes),
+        .insecure_domains = resolver_insecure_domains(px->resolver),
         .ca_fingerprint = ca_fingerprint_sha256(px->ca),
         .minutes = sc->minutes,
         .n_minutes = PAGES_CHART_MINUTES,
@@ -205,6 +222,27 @@ void status_ports_text(const struct proxy *px, int plain_http, char *buf, size_t
     }
 }
 
+/* The proxy.exceptions part of st: hosts (CONFIG_MAX_EXCEPTIONS entries) and
+ * recent (PROXY_RECENT_REFUSALS) are the caller's, and borrow px's strings. */
+static void status_gather_exceptions(const struct proxy *px, struct pages_status *st,
+                                     const char **hosts, struct pages_exception_use *recent)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < px->cfg.n_exceptions; i++)
+        hosts[i] = px->cfg.exceptions[i];
+    for (size_t i = 0; i < px->n_exception_uses; i++) {
+        size_t k = (px->exception_uses_next + PROXY_RECENT_ERRORS - 1 - i) % PROXY_RECENT_ERRORS;
+        const struct exception_use *u = &px->exception_uses[k];
+        recent[n++] = (struct pages_exception_use){u->when, u->host, u->port, u->client,
+                                                   u->pattern};
+    }
+    st->exceptions = hosts;
+    st->n_exceptions = px->cfg.n_exceptions;
+    st->exception_uses = px->stats.exception_uses;
+    st->exception_recent = recent;
+    st->n_exception_recent = n;
+}
+
 void status_page_serve(struct pconn *pc, const struct http_head *h)
 {
     struct proxy *px = pc->px;
@@ -245,6 +283,7 @@ void status_page_serve(struct pconn *pc, const struct http_head *h)
             break;
         }
         status_gather(px, time(NULL), &st, sc);
+        status_gather_exceptions(px, &st, sc->ex_hosts, sc->ex_recent);
         if (route == PAGES_STATUS_JSON) {
             pages_status_json(&body, &st);
             type = PAGES_JSON_TYPE;
@@ -254,6 +293,10 @@ void status_page_serve(struct pconn *pc, const struct http_head *h)
         free(sc);
         break;
     }
+    case PAGES_METRICS:
+        metrics_write(px, time(NULL), &body);
+        type = PAGES_METRICS_TYPE;
+        break;
     case PAGES_NOT_FOUND:
     default:
         status = 404;

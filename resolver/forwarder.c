@@ -46,7 +46,9 @@
 #include "acceptor.h"
 #include "addr.h"
 #include "dns_cache.h"
+#include "scrub.h"
 #include "log.h"
+#include "probe.h"
 #include "uvloop.h"
 #include "wire.h"
 
@@ -135,8 +137,13 @@ struct fwd_infra {
     int32_t srtt, rttvar;
     uint32_t rto;
     uint64_t updated_ms;
-    uint64_t answered, lost; /* tries, for the status page (infra_init keeps them) */
-    unsigned lost_streak;    /* tries lost since the last answer */
+};
+
+/* What /metrics shows of one upstream (forwarder_upstream_info()). */
+struct fwd_counts {
+    uint64_t sent, answered, lost;
+    uint32_t lost_in_a_row; /* tries gone unanswered since the last answer */
+    uint64_t answer_ms;     /* uv_now() of the last answer, 0 none */
 };
 
 struct fwd_avoid {
@@ -158,6 +165,7 @@ struct forwarder {
     int closing;
     struct config_upstream upstreams[CONFIG_MAX_ADDRS];
     struct fwd_infra infra[CONFIG_MAX_ADDRS];
+    struct fwd_counts counts[CONFIG_MAX_ADDRS];
     size_t n_upstreams;
     uint32_t timeout_ms;
     struct dns_cache *cache;
@@ -170,6 +178,7 @@ struct forwarder {
     size_t pending;
     size_t sockets; /* tries open (UDP and TCP: one socket each) */
     struct forwarder_stats stats;
+    const struct probe *probe; /* upstreams that strip DNSSEC are skipped */
     uint8_t rbuf[65536];
     uint8_t out[65536];
 };
@@ -259,8 +268,6 @@ static uint32_t infra_bound(int64_t rto)
 static void infra_update(struct fwd_infra *inf, uint64_t ms, uint64_t now)
 {
     inf->updated_ms = now;
-    inf->answered++;
-    inf->lost_streak = 0;
     int32_t delta = (int32_t)(ms > 60000 ? 60000 : ms) - inf->srtt;
     inf->srtt += delta / 8;
     if (delta < 0)
@@ -274,8 +281,6 @@ static void infra_update(struct fwd_infra *inf, uint64_t ms, uint64_t now)
 static void infra_lost(struct fwd_infra *inf, uint32_t rto_ms, uint64_t now)
 {
     inf->updated_ms = now;
-    inf->lost++;
-    inf->lost_streak++;
     if (inf->rto <= rto_ms)
         inf->rto = infra_bound((int64_t)rto_ms * 2);
 }
@@ -353,13 +358,29 @@ static size_t first_upstream(struct forwarder *fw, const struct dns_query *q)
     for (size_t i = 0; i < fw->n_upstreams; i++) {
         if (now - fw->infra[i].updated_ms > FWD_INFRA_TTL_MS)
             infra_init(&fw->infra[i], now);
-        if ((int)i != avoid && fw->infra[i].rto < best_rto)
+        if ((int)i != avoid && probe_usable(fw->probe, i) && fw->infra[i].rto < best_rto)
             best_rto = fw->infra[i].rto;
     }
     for (size_t i = 0; i < fw->n_upstreams; i++)
-        if ((int)i != avoid && fw->infra[i].rto <= best_rto + FWD_RTO_BAND)
+        if ((int)i != avoid && probe_usable(fw->probe, i) &&
+            fw->infra[i].rto <= best_rto + FWD_RTO_BAND)
             band[n++] = i;
+    if (n == 0) /* the only usable one is avoided: it is still the one to ask */
+        for (size_t i = 0; i < fw->n_upstreams; i++)
+            if (probe_usable(fw->probe, i))
+                band[n++] = i;
     return n ? band[(size_t)random() % n] : 0;
+}
+
+/* The upstream after u for a retransmit: the next one the probe allows. */
+static size_t next_upstream(const struct forwarder *fw, size_t u)
+{
+    for (size_t k = 1; k <= fw->n_upstreams; k++) {
+        size_t i = (u + k) % fw->n_upstreams;
+        if (probe_usable(fw->probe, i))
+            return i;
+    }
+    return (u + 1) % fw->n_upstreams;
 }
 
 /* --- requests -------------------------------------------------------------- */
@@ -447,6 +468,10 @@ static void req_deliver(struct fwd_req *r, struct fwd_try *t, uint8_t *msg, size
     struct forwarder *fw = r->fw;
     int rcode = dns_msg_rcode(msg, len);
     uint32_t ttl = 0;
+    fw->counts[t->upstream].answered++;
+    fw->counts[t->upstream].lost_in_a_row = 0;
+    fw->counts[t->upstream].answer_ms = uv_now(fw->loop);
+    scrub_for_validator(msg, &len); /* fewer signatures for getdns to verify */
     dns_cap_ttls_by_rrsig(msg, len, time(NULL));
     if ((rcode == DNS_RCODE_NOERROR || rcode == DNS_RCODE_NXDOMAIN) && !(msg[2] & 0x02) &&
         dns_answer_ttl(msg, len, &ttl) == 0 && ttl > 0) {
@@ -480,16 +505,19 @@ static void req_timeout(uv_timer_t *timer)
         req_finish(r);
         return;
     }
-    if (r->n_tries && !r->use_tcp) {
+    if (r->n_tries) {
         struct fwd_try *last = r->tries[r->n_tries - 1];
-        infra_lost(&fw->infra[last->upstream], last->rto_ms, now);
+        fw->counts[last->upstream].lost++;
+        fw->counts[last->upstream].lost_in_a_row++;
+        if (!r->use_tcp)
+            infra_lost(&fw->infra[last->upstream], last->rto_ms, now);
     }
     if (r->sends >= FWD_MAX_SENDS) {
         uv_timer_start(&r->timer, req_timeout, r->deadline_ms - now, 0);
         return;
     }
     fw->stats.retransmits++;
-    req_send(r, (r->last_upstream + 1) % fw->n_upstreams);
+    req_send(r, next_upstream(fw, r->last_upstream));
 }
 
 /* TCP to the upstream: connect, write the query, read one response. */
@@ -510,7 +538,7 @@ static void tcp_try_failed(struct fwd_try *t)
             r->fw->stats.failures++;
             req_finish(r);
         } else {
-            req_send(r, (r->last_upstream + 1) % r->fw->n_upstreams);
+            req_send(r, next_upstream(r->fw, r->last_upstream));
         }
     }
 }
@@ -611,6 +639,7 @@ static void req_send(struct fwd_req *r, size_t u)
     t->sent_ms = now;
     t->rto_ms = fw->infra[u].rto;
     t->upstream = (uint8_t)u;
+    fw->counts[u].sent++;
     t->is_tcp = (uint8_t)r->use_tcp;
     if (getrandom(&t->id, sizeof t->id, 0) != sizeof t->id)
         t->id = (uint16_t)random();
@@ -1072,22 +1101,34 @@ void forwarder_free(struct forwarder *fw)
     acceptor_close(fw->tcp, fw_acceptor_closed);
 }
 
+void forwarder_set_probe(struct forwarder *fw, const struct probe *probe)
+{
+    if (fw)
+        fw->probe = probe;
+}
+
 void forwarder_get_stats(const struct forwarder *fw, struct forwarder_stats *st)
 {
     *st = fw->stats;
 }
 
-int forwarder_server_get(const struct forwarder *fw, size_t i, struct forwarder_server *out)
+int forwarder_upstream_info(const struct forwarder *fw, size_t i,
+                            struct forwarder_upstream_info *out)
 {
     if (!fw || i >= fw->n_upstreams)
         return -1;
+    const struct fwd_counts *c = &fw->counts[i];
     const struct fwd_infra *inf = &fw->infra[i];
-    *out = (struct forwarder_server){
-        .answered = inf->answered,
-        .lost = inf->lost,
-        .lost_streak = inf->lost_streak,
-        .srtt_ms = inf->srtt > 0 ? (uint32_t)inf->srtt : 0,
+    uint64_t now = uv_now(fw->loop);
+    *out = (struct forwarder_upstream_info){
+        .sent = c->sent,
+        .answered = c->answered,
+        .lost = c->lost,
+        .lost_in_a_row = c->lost_in_a_row,
+        .srtt_ms = c->answered ? (uint32_t)(inf->srtt > 0 ? inf->srtt : 0) : 0,
         .rto_ms = inf->rto,
+        .since_answer_ms = c->answer_ms ? now - c->answer_ms : 0,
+        .measured = c->answered > 0,
     };
     return 0;
 }

@@ -39,6 +39,7 @@
 #include "dns_cache.h"
 #include "forwarder.h"
 #include "log.h"
+#include "probe.h"
 #include "uvloop.h"
 
 #define UPSTREAM_GETDNS_TIMEOUT_MS (24u * 3600 * 1000) /* out of reach, see above */
@@ -55,6 +56,7 @@ struct fetch_attempt {
     uint8_t pending; /* getdns has not called back yet */
     uint8_t extra;   /* started while another was pending (counted in up->extra_pending) */
     uint8_t gen;     /* the fetch's generation when started */
+    uint8_t relaxed; /* started while signature times were not checked */
 };
 
 struct upstream_fetch {
@@ -89,15 +91,20 @@ struct upstream {
     struct upstream_fetch *buckets[UPSTREAM_BUCKETS];
     struct upstream_stats stats;
     struct forwarder *forwarder; /* getdns's one upstream, unless DNS-over-TLS */
+    struct probe *probe;         /* with the forwarder: which upstreams strip DNSSEC */
     uint8_t anchors[UPSTREAM_MAX_ANCHORS][DNS_MAX_NAME]; /* trust anchor owners, wire */
     size_t anchor_len[UPSTREAM_MAX_ANCHORS];
     size_t n_anchors;
+    int unvalidated; /* cfg->unvalidated: no DNSSEC asked for, every answer insecure */
     struct upstream_fetch all; /* list head: every fetch not yet freed */
     int32_t lookup_srtt, lookup_rttvar; /* ms, of complete attempts (Unbound's rtt) */
     unsigned extra_pending; /* attempts running beside another of the same fetch */
-    struct config_upstream servers[CONFIG_MAX_ADDRS]; /* as configured, for the status page */
+    int relaxed; /* validating without signature time checks (clock_sync.h) */
+    /* the configured upstreams and transports, for upstream_server_info() */
+    struct config_upstream servers[CONFIG_MAX_ADDRS];
     size_t n_servers;
-    char transport[24]; /* "UDP, TCP" */
+    enum config_transport transports[3];
+    size_t n_transports;
 };
 
 const char *upstream_strerror(int err)
@@ -184,6 +191,22 @@ static getdns_dict *upstream_dict(const struct config_upstream *u)
     getdns_dict_set_int(d, "tls_port", u->tls_port ? u->tls_port : 853);
     if (u->tls_auth_name[0])
         getdns_dict_util_set_string(d, "tls_auth_name", u->tls_auth_name);
+    if (u->n_pins) { /* RFC 7858 §4.2, as Stubby hands them to getdns */
+        getdns_list *pins = getdns_list_create();
+        for (size_t i = 0; pins && i < u->n_pins; i++) {
+            getdns_dict *pin = getdns_dict_create();
+            getdns_bindata value = {32, (uint8_t *)u->pins[i]};
+            if (pin) {
+                getdns_dict_util_set_string(pin, "digest", "sha256");
+                getdns_dict_set_bindata(pin, "value", &value);
+                getdns_list_set_dict(pins, i, pin);
+                getdns_dict_destroy(pin);
+            }
+        }
+        if (pins)
+            getdns_dict_set_list(d, "tls_pubkey_pinset", pins);
+        getdns_list_destroy(pins);
+    }
     return d;
 }
 
@@ -210,6 +233,11 @@ static int configure(struct upstream *up, const struct config_resolver *cfg, cha
                                                        ? GETDNS_AUTHENTICATION_REQUIRED
                                                        : GETDNS_AUTHENTICATION_NONE)) {
         snprintf(err, errlen, "getdns refused a context setting");
+        return -1;
+    }
+    if ((cfg->tls_ca_file[0] && getdns_context_set_tls_ca_file(ctx, cfg->tls_ca_file)) ||
+        (cfg->tls_ca_path[0] && getdns_context_set_tls_ca_path(ctx, cfg->tls_ca_path))) {
+        snprintf(err, errlen, "getdns refused tls_ca_file or tls_ca_path");
         return -1;
     }
     for (size_t i = 0; i < cfg->n_transports; i++)
@@ -261,6 +289,7 @@ int upstream_new(uv_loop_t *loop, const struct config_resolver *cfg, struct upst
         return -1;
     }
     up->loop = loop;
+    up->unvalidated = cfg->unvalidated;
     up->timeout_ms = cfg->timeout_ms;
     up->max_in_flight = cfg->max_lookups ? cfg->max_lookups : UPSTREAM_MAX_IN_FLIGHT;
     if (cfg->max_getdns_sockets)
@@ -275,19 +304,17 @@ int upstream_new(uv_loop_t *loop, const struct config_resolver *cfg, struct upst
     up->extensions = getdns_dict_create();
     if (!up->uvloop || !up->extensions ||
         getdns_context_set_eventloop(up->ctx, uvloop_getdns(up->uvloop)) ||
-        getdns_dict_set_int(up->extensions, "dnssec_return_status", GETDNS_EXTENSION_TRUE) ||
-        getdns_dict_set_int(up->extensions, "dnssec_return_all_statuses", GETDNS_EXTENSION_TRUE)) {
+        (!cfg->unvalidated &&
+         (getdns_dict_set_int(up->extensions, "dnssec_return_status", GETDNS_EXTENSION_TRUE) ||
+          getdns_dict_set_int(up->extensions, "dnssec_return_all_statuses",
+                              GETDNS_EXTENSION_TRUE)))) {
         snprintf(err, errlen, "cannot set up getdns on the event loop");
         goto fail;
     }
-    up->n_servers = cfg->n_upstreams < CONFIG_MAX_ADDRS ? cfg->n_upstreams : CONFIG_MAX_ADDRS;
-    memcpy(up->servers, cfg->upstreams, up->n_servers * sizeof up->servers[0]);
-    for (size_t i = 0; i < cfg->n_transports && i < 3; i++)
-        snprintf(up->transport + strlen(up->transport), sizeof up->transport - strlen(up->transport),
-                 "%s%s", i ? ", " : "",
-                 cfg->transports[i] == CONFIG_TRANSPORT_UDP   ? "UDP"
-                 : cfg->transports[i] == CONFIG_TRANSPORT_TCP ? "TCP"
-                                                              : "TLS");
+    memcpy(up->servers, cfg->upstreams, sizeof up->servers);
+    up->n_servers = cfg->n_upstreams;
+    memcpy(up->transports, cfg->transports, sizeof up->transports);
+    up->n_transports = cfg->n_transports;
     int direct = cfg->n_transports == 0 || cfg->transports[0] != CONFIG_TRANSPORT_UDP;
     for (size_t i = 0; i < cfg->n_transports; i++)
         direct |= cfg->transports[i] == CONFIG_TRANSPORT_TLS;
@@ -435,6 +462,7 @@ static void fetch_attempt(struct upstream_fetch *f)
     up->extra_pending += a->extra;
     a->tid = 0;
     a->gen = f->gen;
+    a->relaxed = (uint8_t)up->relaxed;
     a->started_ms = uv_now(up->loop);
     f->starting = (int)f->n_att++;
     getdns_transaction_t tid = 0;
@@ -571,6 +599,15 @@ static void getdns_done(getdns_context *ctx, getdns_callback_type_t type, getdns
         getdns_dict_destroy(response);
         return;
     }
+    if (a->relaxed && !f->up->relaxed) {
+        /* Validated without signature times, but the clock has been
+         * synchronized since: not to be trusted now (an old signature could
+         * be a replay). Asked again, under the normal rule. */
+        getdns_dict_destroy(response);
+        if (attempts_pending(f) == 0)
+            fetch_attempt(f);
+        return;
+    }
     if (type != GETDNS_CALLBACK_COMPLETE ||
         getdns_dict_get_list(response, "replies_full", &full) != GETDNS_RETURN_GOOD ||
         getdns_list_get_bindata(full, 0, &wire) != GETDNS_RETURN_GOOD) {
@@ -584,8 +621,9 @@ static void getdns_done(getdns_context *ctx, getdns_callback_type_t type, getdns
         getdns_list_get_dict(tree, 0, &reply) == GETDNS_RETURN_GOOD)
         getdns_dict_get_int(reply, "dnssec_status", &status);
 
-    if ((status == GETDNS_DNSSEC_BOGUS || status == GETDNS_DNSSEC_INDETERMINATE) &&
-        outside_anchors(f))
+    if (((status == GETDNS_DNSSEC_BOGUS || status == GETDNS_DNSSEC_INDETERMINATE) &&
+         outside_anchors(f)) ||
+        f->up->unvalidated) /* a forward zone or domain_insecure: never secure, never bogus */
         status = GETDNS_DNSSEC_INSECURE;
     lookup_rtt_update(f->up, uv_now(f->up->loop) - a->started_ms);
     if (status == GETDNS_DNSSEC_BOGUS || status == GETDNS_DNSSEC_INDETERMINATE) {
@@ -708,23 +746,78 @@ void upstream_cancel(struct upstream_waiter *w)
     }
 }
 
+void upstream_set_time_checks(struct upstream *up, int relaxed)
+{
+    /* getdns compares inception and expiration with now in 32-bit serial
+     * arithmetic (RFC 4034 §3.1.5): a skew of 2^31 - 1 accepts any date. */
+    if (getdns_context_set_dnssec_allowed_skew(up->ctx, relaxed ? 0x7fffffffu : 0) !=
+        GETDNS_RETURN_GOOD)
+        log_warnx("upstream: getdns refused the DNSSEC allowed skew");
+    up->relaxed = relaxed;
+}
+
+int upstream_probe_dnssec(struct upstream *up, const struct config_resolver *cfg)
+{
+    /* only through the forwarder (plain DNS to the upstreams), under a trust
+     * anchor: the first one read is the one asked about */
+    if (!up->forwarder || up->probe || up->n_anchors == 0)
+        return 0;
+    if (probe_new(up->loop, cfg->upstreams, cfg->n_upstreams, up->anchors[0], up->anchor_len[0],
+                  &up->probe) < 0)
+        return -1;
+    forwarder_set_probe(up->forwarder, up->probe);
+    return 0;
+}
+
+void upstream_status_notes(const struct upstream *up, char *out, size_t cap)
+{
+    probe_notes(up->probe, out, cap);
+}
+
+int upstream_dnssec_blocked(const struct upstream *up, const uint8_t *qname, size_t qname_len,
+                            const char **why)
+{
+    if (!probe_blocked(up->probe, why))
+        return 0;
+    for (size_t i = 0; i < up->n_anchors; i++)
+        if (name_under(qname, qname_len, up->anchors[i], up->anchor_len[i]))
+            return 1;
+    return 0;
+}
+
 void upstream_get_stats(const struct upstream *up, struct upstream_stats *st)
 {
     *st = up->stats;
 }
 
-size_t upstream_servers(const struct upstream *up, struct upstream_server *out, size_t cap)
+static const char *transport_name(enum config_transport t)
 {
-    size_t n = 0;
-    for (size_t i = 0; up && i < up->n_servers && n < cap; i++, n++) {
-        struct upstream_server *s = &out[n];
-        memset(s, 0, sizeof *s);
-        addr_format((const struct sockaddr *)&up->servers[i].addr.ss, ADDR_FORMAT_PORT, s->address,
-                    sizeof s->address);
-        snprintf(s->transport, sizeof s->transport, "%s", up->transport);
-        s->tracked = forwarder_server_get(up->forwarder, i, &s->fw) == 0;
+    return t == CONFIG_TRANSPORT_TLS ? "tls" : t == CONFIG_TRANSPORT_TCP ? "tcp" : "udp";
+}
+
+int upstream_server_info(const struct upstream *up, size_t i, struct upstream_server_info *out)
+{
+    if (!up || i >= up->n_servers)
+        return -1;
+    memset(out, 0, sizeof *out);
+    /* the address and the port the first transport uses: 853 (tls_port) for TLS */
+    struct sockaddr_storage ss = up->servers[i].addr.ss;
+    if (up->n_transports && up->transports[0] == CONFIG_TRANSPORT_TLS) {
+        uint16_t p = htons(up->servers[i].tls_port ? up->servers[i].tls_port : 853);
+        if (ss.ss_family == AF_INET)
+            ((struct sockaddr_in *)&ss)->sin_port = p;
+        else if (ss.ss_family == AF_INET6)
+            ((struct sockaddr_in6 *)&ss)->sin6_port = p;
     }
-    return n;
+    addr_format((const struct sockaddr *)&ss, ADDR_FORMAT_PORT, out->address, sizeof out->address);
+    /* the transports in order, "udp,tcp" */
+    for (size_t k = 0; k < up->n_transports; k++) {
+        size_t len = strlen(out->transport);
+        snprintf(out->transport + len, sizeof out->transport - len, "%s%s", k ? "," : "",
+                 transport_name(up->transports[k]));
+    }
+    out->known = forwarder_upstream_info(up->forwarder, i, &out->fw) == 0;
+    return 0;
 }
 
 void upstream_free(struct upstream *up)
@@ -754,6 +847,7 @@ void upstream_free(struct upstream *up)
         getdns_context_destroy(up->ctx);
     uvloop_free(up->uvloop);
     forwarder_free(up->forwarder);
+    probe_free(up->probe);
     getdns_dict_destroy(up->extensions);
     free(up);
 }

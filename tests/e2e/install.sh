@@ -442,6 +442,7 @@ EOF
         daemon_pid= tracer_pid=
     else
         fail service_stop "SIGTERM: ${rc:+exit status $rc}${rc:-still running after 5 s}"
+        tail -n 20 "$work/service.log" | sed 's/^/    service.log: /'
     fi
 
     # Every system call the daemon made (after setpriv's execve of it) passes

@@ -224,7 +224,7 @@ up="${WORLD_NS_ADDR}:${WORLD_NS_PORT}"
 shas() { grep -qF -- "$1" "$out/status.html" || { MISSING="[$1]"; return 1; }; }
 MISSING=
 shas "<code id=\"version\">" && shas "<code id=\"ca-fingerprint\">$fp</code>" && shas "$up" &&
-    shas "UDP, TCP" && shas "answering: srtt" && shas "<svg class=\"chart\"" &&
+    shas "udp,tcp" && shas "answering: srtt" && shas "<svg class=\"chart\"" &&
     shas "<th>DANE refusals</th><td class=\"n\">1</td>" && shas "DNSSEC bogus answers" &&
     shas "Negative trust anchors" && ! grep -q "break-all\|th{width:16rem" "$out/status.html" &&
     pass status_page_sections || fail status_page_sections "missing $MISSING"

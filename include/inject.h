@@ -28,9 +28,9 @@
 #define INJECT_VALUE_MAX 96
 
 enum inject_mode {
-    INJECT_OFF,  /* pass everything */
-    INJECT_H1,   /* HTTP/1.1: the first status line is yet to come */
-    INJECT_H2,   /* HTTP/2 frames */
+    INJECT_OFF, /* pass everything */
+    INJECT_H1,  /* HTTP/1.1: the first status line is yet to come */
+    INJECT_H2,  /* HTTP/2 frames */
 };
 
 struct inject {

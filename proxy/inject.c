@@ -146,8 +146,7 @@ static int h2_emit_headers(struct inject *in, struct http_buf *out)
     hdr[1] = (uint8_t)(nlen >> 8);
     hdr[2] = (uint8_t)nlen;
     if (http_buf_append(out, hdr, 9) != 0 || http_buf_append(out, pl, (size_t)(at - pl)) != 0 ||
-        http_buf_append(out, field, fl) != 0 ||
-        http_buf_append(out, at, (size_t)(end - at)) != 0)
+        http_buf_append(out, field, fl) != 0 || http_buf_append(out, at, (size_t)(end - at)) != 0)
         return -1;
     http_buf_reset(&in->frame);
     return 0;

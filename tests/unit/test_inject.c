@@ -79,9 +79,9 @@ static void test_h2_headers(void)
     memcpy(field + fl, VALUE, strlen(VALUE));
     fl += strlen(VALUE);
 
-    n += frame(in_bytes + n, 0x4, 0, 0, NULL, 0);                    /* SETTINGS */
-    n += frame(in_bytes + n, 0x1, 0x4, 1, block, sizeof block);     /* HEADERS */
-    n += frame(in_bytes + n, 0x0, 0x0, 1, data, 5);                  /* DATA */
+    n += frame(in_bytes + n, 0x4, 0, 0, NULL, 0);                           /* SETTINGS */
+    n += frame(in_bytes + n, 0x1, 0x4, 1, block, sizeof block);             /* HEADERS */
+    n += frame(in_bytes + n, 0x0, 0x0, 1, data, 5);                         /* DATA */
     n += frame(in_bytes + n, 0x1, 0x4 | 0x1, 1, trailers, sizeof trailers); /* trailers */
     n += frame(in_bytes + n, 0x1, 0x4, 3, block404, sizeof block404);
     n += frame(in_bytes + n, 0x1, 0x0, 5, block, sizeof block); /* no END_HEADERS */

@@ -188,7 +188,7 @@ static const char page_css[] =
     "td,.reason{overflow-wrap:anywhere}"
     "table.kv{table-layout:fixed}table.kv th{width:30%}"
     "table.num td.n{width:6rem}"
-    "td.host{min-width:8rem;overflow-wrap:break-word}td.t{white-space:nowrap}"
+    "td.host,td.host code{overflow-wrap:break-word}td.host{min-width:8rem}td.t{white-space:nowrap}"
     ".box{border-left:6px solid var(--c);background:#fff;padding:.6rem 1rem}"
     ".reason{font-size:1.1rem;font-weight:600;color:var(--c)}"
     ".tag{display:inline-block;padding:0 .4rem;border-radius:.3rem;color:#fff;"

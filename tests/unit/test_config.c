@@ -12,8 +12,10 @@
 #include "config.h"
 #include "unit.h"
 
-/* the tables themselves (static) for test_table_*; config.c is the code under test */
+/* the tables themselves (static) for test_table_*; config.c and
+ * config_resolver.c are the code under test */
 #include "../../daemon/config.c"
+#include "../../daemon/config_resolver.c"
 
 static struct config cfg;
 static char err[CONFIG_ERR_LEN];
@@ -1181,7 +1183,7 @@ static void test_table_rows(void)
         size_t size;
     } tables[] = {
         {"top", top_keys, sizeof(struct config)},
-        {"resolver", resolver_keys, sizeof(struct config_resolver)},
+        {"resolver", config_resolver_keys, sizeof(struct config_resolver)},
         {"proxy", proxy_keys, sizeof(struct config_proxy)},
         {"upstream", upstream_keys, sizeof(struct upstream_parse)},
     };
@@ -1278,7 +1280,7 @@ static void test_table_keys(void)
         const struct key_def *keys;
         size_t offset;
     } sections[] = {
-        {"resolver", resolver_keys, offsetof(struct config, resolver)},
+        {"resolver", config_resolver_keys, offsetof(struct config, resolver)},
         {"proxy", proxy_keys, offsetof(struct config, proxy)},
     };
     char yaml[256], prefix[128];

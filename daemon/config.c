@@ -26,6 +26,8 @@
 #include <sys/stat.h>
 #include <yaml.h>
 
+#include <mbedtls/base64.h>
+
 #include "addr.h"
 #include "keys.h"
 #include "log.h"
@@ -88,10 +90,74 @@ static int u_auth_name(struct keys_parse *p, yaml_node_t *v, const char *key, vo
     return 0;
 }
 
+/* One tls_pubkey_pinset item while it is read: {digest: sha256, value: BASE64}. */
+struct pin_parse {
+    int digest_ok;
+    int has_value;
+    uint8_t pin[32];
+};
+
+static int pin_digest(struct keys_parse *p, yaml_node_t *v, const char *key, void *obj)
+{
+    const char *s = keys_scalar(p, v, key, "sha256");
+    if (!s)
+        return -1;
+    if (strcasecmp(s, "sha256") != 0)
+        return keys_fail(p, v, key, "only sha256 pins are supported, not \"%s\"", s);
+    ((struct pin_parse *)obj)->digest_ok = 1;
+    return 0;
+}
+
+static int pin_value(struct keys_parse *p, yaml_node_t *v, const char *key, void *obj)
+{
+    struct pin_parse *pp = obj;
+    const char *s = keys_scalar(p, v, key, "a base64 SHA-256 of a SubjectPublicKeyInfo");
+    size_t n = 0;
+    uint8_t buf[64];
+
+    if (!s)
+        return -1;
+    if (mbedtls_base64_decode(buf, sizeof buf, &n, (const unsigned char *)s, strlen(s)) != 0 ||
+        n != sizeof pp->pin)
+        return keys_fail(p, v, key,
+                         "expected the base64 of a 32-byte SHA-256 (44 characters), got \"%s\"",
+                         s);
+    memcpy(pp->pin, buf, sizeof pp->pin);
+    pp->has_value = 1;
+    return 0;
+}
+
+/* clang-format off */
+static const struct key_def pin_keys[] = {
+    K_FUNC("digest", pin_digest),
+    K_FUNC("value", pin_value),
+    K_END,
+};
+/* clang-format on */
+
 static int u_pinset(struct keys_parse *p, yaml_node_t *v, const char *key, void *obj)
 {
-    log_warnx("%s:%lu: %s: ignored; daneguard authenticates upstreams by tls_auth_name only",
-              p->name, keys_line(v), key);
+    struct config_upstream *u = &((struct upstream_parse *)obj)->u;
+    yaml_node_t *seq = keys_list(p, v, key, "pins (mappings with digest and value)",
+                                 CONFIG_MAX_PINS),
+                *item;
+
+    if (!seq)
+        return -1;
+    u->n_pins = 0;
+    KEYS_FOREACH(p, seq, item)
+    {
+        struct pin_parse pp = {0};
+        if (item->type != YAML_MAPPING_NODE)
+            return keys_expected(p, item, key, "a mapping with digest: sha256 and value");
+        if (keys_walk(p, item, key, pin_keys, &pp) < 0)
+            return -1;
+        if (!pp.has_value)
+            return keys_fail(p, item, key, "value is missing");
+        if (!pp.digest_ok)
+            return keys_fail(p, item, key, "digest is missing (sha256)");
+        memcpy(u->pins[u->n_pins++], pp.pin, sizeof pp.pin);
+    }
     return 0;
 }
 
@@ -357,6 +423,10 @@ static const struct key_def resolver_keys[] = {
     K_FUNC("dnssec_trust_anchors", r_trust_anchors),
     K_MSECS("timeout", timeout_ms, 1, 3600000, 5000),
     K_MSECS("idle_timeout", idle_timeout_ms, 0, 3600000, 10000),
+    K_FLAG("round_robin_upstreams", round_robin_upstreams, 0),
+    /* 0 turns padding off; RFC 8467 §4.1 recommends 128 for queries */
+    K_COUNT("tls_query_padding_blocksize", tls_query_padding_blocksize, 0, 4096, 128),
+    K_PATH("tls_ca_file", tls_ca_file, "/etc/ssl/certs/ca-certificates.crt"),
     K_NETWORKS("allow", allow, n_allow),
     K_BYTES("cache_size", cache_size, 64 * 1024, SIZE_MAX / 2, 32ULL << 20),
     K_SECONDS("bogus_ttl", bogus_ttl_s, 0, 86400, 60),
@@ -371,8 +441,6 @@ static const struct key_def resolver_keys[] = {
     K_FUNC("resolution_type", r_resolution_type),
     K_FUNC("dnssec", r_dnssec),
     K_FUNC("dnssec_return_status", r_dnssec),
-    K_IGNORED_SCALAR("round_robin_upstreams"),
-    K_IGNORED_SCALAR("tls_query_padding_blocksize"),
     K_IGNORED_SCALAR("edns_client_subnet_private"),
     K_IGNORED_SCALAR("appdata_dir"),
     K_IGNORED_SCALAR("tls_min_version"),

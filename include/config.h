@@ -16,6 +16,7 @@
 #define CONFIG_MAX_ADDRS 16
 #define CONFIG_MAX_PORTS 16
 #define CONFIG_ERR_LEN 512
+#define CONFIG_MAX_PINS 8
 
 /* A listening or upstream address: "addr@port", "addr#port" or plain "addr". */
 struct config_sockaddr {
@@ -34,6 +35,10 @@ struct config_upstream {
     struct config_sockaddr addr; /* address_data, port (default 53) */
     uint16_t tls_port;           /* default 853 */
     char tls_auth_name[256];     /* "" when absent */
+    /* tls_pubkey_pinset: SHA-256 of a SubjectPublicKeyInfo (RFC 7469), any
+     * certificate of the chain matching one is enough */
+    uint8_t pins[CONFIG_MAX_PINS][32];
+    size_t n_pins;
 };
 
 enum config_transport {
@@ -56,6 +61,9 @@ struct config_resolver {
     size_t n_trust_anchors;                     /* default 1: /usr/share/dns/root.key */
     uint32_t timeout_ms;                        /* timeout: one client query, default 5000 */
     uint32_t idle_timeout_ms;                   /* idle_timeout: upstream TCP/TLS, default 10000 */
+    int round_robin_upstreams;                  /* round_robin_upstreams: rotate, default 0 */
+    uint32_t tls_query_padding_blocksize;       /* EDNS(0) padding of DoT queries, default 128 */
+    char tls_ca_file[256]; /* tls_ca_file: roots for tls_auth_name, default the system's */
     struct addr_cidr allow[CONFIG_MAX_ADDRS]; /* allow, default loopback */
     size_t n_allow;
     size_t cache_size;     /* cache_size in bytes, default 32 MiB ("32m") */

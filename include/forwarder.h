@@ -24,6 +24,7 @@
 #include <uv.h>
 
 #include "config.h"
+#include "upconn.h"
 
 struct forwarder;
 
@@ -58,5 +59,20 @@ void forwarder_purge(struct forwarder *fw, const uint8_t *qname, size_t qname_le
                      const uint8_t *msg, size_t len);
 
 void forwarder_get_stats(const struct forwarder *fw, struct forwarder_stats *st);
+
+/* What the forwarder knows of one upstream, for the status page. Transports
+ * are indexed UDP 0, TCP 1, TLS 2. */
+struct forwarder_upstream_health {
+    char addr[64];       /* as configured */
+    uint32_t rto_ms;     /* its retransmit timeout now (srtt + 4 * rttvar, backed off) */
+    int32_t srtt_ms;     /* smoothed round trip, 0 before the first */
+    uint64_t down_ms[3]; /* > 0: this transport is backed off for so long yet */
+    struct upconn_stats conn[3]; /* TCP and TLS: the kept-open connection's counters */
+};
+
+/* Fills *h for upstream i (0..). Returns 0, or -1 past the last upstream (or
+ * fw NULL). */
+int forwarder_upstream_health(const struct forwarder *fw, size_t i,
+                              struct forwarder_upstream_health *h);
 
 #endif

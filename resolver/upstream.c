@@ -88,7 +88,7 @@ struct upstream {
     uint32_t max_in_flight; /* fitted to the open-file limit */
     struct upstream_fetch *buckets[UPSTREAM_BUCKETS];
     struct upstream_stats stats;
-    struct forwarder *forwarder; /* getdns's one upstream, unless DNS-over-TLS */
+    struct forwarder *forwarder; /* getdns's one upstream */
     uint8_t anchors[UPSTREAM_MAX_ANCHORS][DNS_MAX_NAME]; /* trust anchor owners, wire */
     size_t anchor_len[UPSTREAM_MAX_ANCHORS];
     size_t n_anchors;
@@ -277,36 +277,29 @@ int upstream_new(uv_loop_t *loop, const struct config_resolver *cfg, struct upst
         snprintf(err, errlen, "cannot set up getdns on the event loop");
         goto fail;
     }
-    int direct = cfg->n_transports == 0 || cfg->transports[0] != CONFIG_TRANSPORT_UDP;
-    for (size_t i = 0; i < cfg->n_transports; i++)
-        direct |= cfg->transports[i] == CONFIG_TRANSPORT_TLS;
-    if (direct) {
-        if (configure(up, cfg, err, errlen) < 0)
-            goto fail;
-    } else {
-        /* getdns talks to the caching forwarder, which talks to the upstreams
-         * (forwarder.h says why). */
-        struct config_resolver *via = malloc(sizeof *via);
-        struct sockaddr_storage fwd;
-        if (!via || forwarder_new(loop, cfg, &up->forwarder, &fwd, err, errlen) < 0) {
-            free(via);
-            goto fail;
-        }
-        *via = *cfg;
-        memset(via->upstreams, 0, sizeof via->upstreams);
-        memcpy(&via->upstreams[0].addr.ss, &fwd, sizeof fwd);
-        via->upstreams[0].addr.len = sizeof(struct sockaddr_in);
-        snprintf(via->upstreams[0].addr.text, sizeof via->upstreams[0].addr.text,
-                 "daneguard's forwarder");
-        via->n_upstreams = 1;
-        via->transports[0] = CONFIG_TRANSPORT_UDP;
-        via->transports[1] = CONFIG_TRANSPORT_TCP;
-        via->n_transports = 2;
-        int rc = configure(up, via, err, errlen);
+    /* getdns talks only to the caching forwarder, over loopback; the
+     * forwarder talks to the upstreams over UDP, TCP and TLS (forwarder.h). */
+    struct config_resolver *via = malloc(sizeof *via);
+    struct sockaddr_storage fwd;
+    if (!via || forwarder_new(loop, cfg, &up->forwarder, &fwd, err, errlen) < 0) {
         free(via);
-        if (rc < 0)
-            goto fail;
+        goto fail;
     }
+    *via = *cfg;
+    memset(via->upstreams, 0, sizeof via->upstreams);
+    memcpy(&via->upstreams[0].addr.ss, &fwd, sizeof fwd);
+    via->upstreams[0].addr.len = sizeof(struct sockaddr_in);
+    snprintf(via->upstreams[0].addr.text, sizeof via->upstreams[0].addr.text,
+             "daneguard's forwarder");
+    via->n_upstreams = 1;
+    via->transports[0] = CONFIG_TRANSPORT_UDP;
+    via->transports[1] = CONFIG_TRANSPORT_TCP;
+    via->n_transports = 2;
+    via->tls_authentication_required = 0; /* the forwarder authenticates upstreams */
+    int rc = configure(up, via, err, errlen);
+    free(via);
+    if (rc < 0)
+        goto fail;
     *out = up;
     return 0;
 fail:

@@ -386,14 +386,18 @@ static void sock_open(struct upconn *c, struct upconn_sock *s)
     c->stats.open = 1;
     c->stats.connections++;
     uv_timer_stop(&c->timer);
-    if (c->outq_len) {
-        int rc = sock_send(s, c->outq, c->outq_len);
-        c->outq_len = 0;
+    /* One write (one TLS record) per query, as when the connection is up:
+     * each record's length then shows its padding. */
+    for (size_t off = 0; off + 2 <= c->outq_len;) {
+        size_t n = 2 + ((size_t)c->outq[off] << 8 | c->outq[off + 1]);
+        int rc = sock_send(s, c->outq + off, n);
         if (rc < 0) {
             conn_fail(c, rc);
             return;
         }
+        off += n;
     }
+    c->outq_len = 0;
     idle_arm(c);
 }
 

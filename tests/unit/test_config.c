@@ -241,20 +241,6 @@ static void test_resolver_keys(void)
     CHECK_INT_EQ(r->upstreams[0].tls_port, 853);
     CHECK_STR_EQ(r->upstreams[0].tls_auth_name, "dns.quad9.net");
     CHECK_INT_EQ(r->upstreams[1].addr.ss.ss_family, AF_INET6);
-    /* pins, round robin and padding are used, not ignored (issue 12) */
-    CHECK_INT_EQ(r->upstreams[0].n_pins, 1);
-    CHECK_INT_EQ(r->upstreams[0].pins[0][0], 0xeb);
-    CHECK_INT_EQ(r->upstreams[0].pins[0][31], 0xbe);
-    CHECK_INT_EQ(r->round_robin_upstreams, 1);
-    CHECK_INT_EQ(r->tls_query_padding_blocksize, 128);
-    CHECK_ERR("resolver:\n  upstream_recursive_servers:\n    - address_data: 127.0.0.1\n"
-              "      tls_pubkey_pinset:\n        - digest: sha256\n          value: AAAA\n",
-              "t.yml:6: resolver.upstream_recursive_servers.tls_pubkey_pinset.value: ",
-              "32-byte");
-    CHECK_ERR("resolver:\n  upstream_recursive_servers:\n    - address_data: 127.0.0.1\n"
-              "      tls_pubkey_pinset:\n        - digest: md5\n"
-              "          value: 62lKu9HsDVbyiPenApnc4sfmSYTHOVfFgL3pyB+cBL4=\n",
-              "t.yml:5: resolver.upstream_recursive_servers.tls_pubkey_pinset.digest: ", "sha256");
     CHECK_STR_EQ(addr_of(&r->upstreams[1].addr, buf, sizeof buf), "2620:fe::fe");
     CHECK_INT_EQ(port_of(&r->upstreams[1].addr), 5300);
     CHECK_INT_EQ(r->upstreams[1].tls_port, 8853);
@@ -546,6 +532,20 @@ static void test_stubby_carries_over(void)
     CHECK_INT_EQ(r->n_upstreams, 2);
     CHECK_STR_EQ(r->upstreams[0].tls_auth_name, "dnsovertls.sinodun.com");
     CHECK_INT_EQ(r->upstreams[0].tls_port, 853);
+    /* pins, round robin and padding are used, not ignored (issue 12) */
+    CHECK_INT_EQ(r->upstreams[0].n_pins, 1);
+    CHECK_INT_EQ(r->upstreams[0].pins[0][0], 0xeb);
+    CHECK_INT_EQ(r->upstreams[0].pins[0][31], 0xbe);
+    CHECK_INT_EQ(r->round_robin_upstreams, 1);
+    CHECK_INT_EQ(r->tls_query_padding_blocksize, 128);
+    CHECK_ERR("resolver:\n  upstream_recursive_servers:\n    - address_data: 127.0.0.1\n"
+              "      tls_pubkey_pinset:\n        - digest: sha256\n          value: AAAA\n",
+              "t.yml:6: resolver.upstream_recursive_servers.tls_pubkey_pinset.value: ",
+              "32-byte");
+    CHECK_ERR("resolver:\n  upstream_recursive_servers:\n    - address_data: 127.0.0.1\n"
+              "      tls_pubkey_pinset:\n        - digest: md5\n"
+              "          value: 62lKu9HsDVbyiPenApnc4sfmSYTHOVfFgL3pyB+cBL4=\n",
+              "t.yml:5: resolver.upstream_recursive_servers.tls_pubkey_pinset.digest: ", "sha256");
     CHECK_INT_EQ(r->upstreams[1].addr.ss.ss_family, AF_INET6);
     CHECK_INT_EQ(r->upstreams[1].tls_port, 443);
 

@@ -11,9 +11,11 @@
  * whose first reply matching the question is taken. getdns still validates
  * every answer itself; the forwarder only saves the round trips, and drops
  * what a bogus validation used (forwarder_purge()).
- * It is used when the transports are UDP first (TCP on truncation); with
- * DNS-over-TLS in the list, or TCP first, getdns talks to the upstreams
- * directly, over its own reused connections.
+ * It is used whatever the transports: getdns only ever talks to it, over
+ * loopback, and it speaks to the upstreams over UDP, TCP and DNS-over-TLS in
+ * dns_transport_list order (TCP and TLS on kept-open, pipelined connections,
+ * upconn.h), backing off a transport that fails for an upstream, and never
+ * falling back from TLS with GETDNS_AUTHENTICATION_REQUIRED.
  */
 #ifndef DANEGUARD_FORWARDER_H
 #define DANEGUARD_FORWARDER_H
@@ -40,8 +42,9 @@ struct forwarder_stats {
 };
 
 /* Listen on 127.0.0.1 (a port the kernel picks, UDP and TCP alike) and forward
- * to cfg's upstreams over UDP, and TCP on truncation. The listening address goes
- * to *addr. Returns 0 or -1 with a message in err. */
+ * to cfg's upstreams over cfg's transports (UDP answers that come truncated
+ * again over TCP or TLS). The listening address goes to *addr. Returns 0 or
+ * -1 with a message in err. */
 int forwarder_new(uv_loop_t *loop, const struct config_resolver *cfg, struct forwarder **out,
                   struct sockaddr_storage *addr, char *err, size_t errlen);
 

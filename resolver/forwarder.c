@@ -6,6 +6,15 @@
  * into the cache. Identical queries in flight (name, type, class, DO, CD) share
  * one upstream request.
  *
+ * Transports go in dns_transport_list order (pick_transport()): UDP tries
+ * below, TCP and TLS tries as queries on one kept-open connection per
+ * upstream and transport (upconn.c: pipelined, padded and authenticated over
+ * TLS). A connection that cannot be set up or authenticated backs its
+ * transport off for that upstream (FWD_BACKOFF_MIN_MS doubling to
+ * FWD_BACKOFF_MAX_MS), and the next transport, or upstream, is used; with
+ * GETDNS_AUTHENTICATION_REQUIRED and TLS in the list only TLS is ever used, and
+ * when no upstream authenticates the request gets SERVFAIL at once.
+ *
  * Each UDP try has its own socket (a fresh source port, as getdns and every
  * resolver does against spoofing) and a random ID; a response must come from
  * the upstream asked, to that socket, with that ID and the question asked

@@ -211,6 +211,8 @@ static void conn_fail(struct upconn *c, int err)
     if (c->queries.next == &c->queries)
         return;
     c->stats.failures++;
+    log_debug("forwarder: upstream %s: %s connection lost with %zu queries waiting: %s", c->label,
+              c->p.tls ? "TLS" : "TCP", c->n_queries, upconn_strerror(err));
     failing.next = c->queries.next;
     failing.prev = c->queries.prev;
     failing.next->prev = &failing;

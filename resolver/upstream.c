@@ -292,9 +292,17 @@ int upstream_new(uv_loop_t *loop, const struct config_resolver *cfg, struct upst
     snprintf(via->upstreams[0].addr.text, sizeof via->upstreams[0].addr.text,
              "daneguard's forwarder");
     via->n_upstreams = 1;
-    via->transports[0] = CONFIG_TRANSPORT_UDP;
-    via->transports[1] = CONFIG_TRANSPORT_TCP;
-    via->n_transports = 2;
+    /* getdns's side mirrors the first transport configured: TCP when the
+     * upstreams are asked over TCP or TLS first (no UDP on loopback to lose in
+     * a burst, no truncation), else UDP with TCP on truncation. */
+    if (cfg->n_transports && cfg->transports[0] != CONFIG_TRANSPORT_UDP) {
+        via->transports[0] = CONFIG_TRANSPORT_TCP;
+        via->n_transports = 1;
+    } else {
+        via->transports[0] = CONFIG_TRANSPORT_UDP;
+        via->transports[1] = CONFIG_TRANSPORT_TCP;
+        via->n_transports = 2;
+    }
     via->tls_authentication_required = 0; /* the forwarder authenticates upstreams */
     int rc = configure(up, via, err, errlen);
     free(via);

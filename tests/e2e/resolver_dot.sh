@@ -19,7 +19,7 @@ cd "$(dirname "$0")/../.."
 world_trap
 N=40
 world_extra_records() {
-    [ "$1" = world.test. ] || return 0
+    case $1 in world.test. | secure.world.test.) ;; *) return 0 ;; esac
     for ((i = 1; i <= N + 20; i++)); do echo "c$i IN A 127.0.0.1"; done
 }
 world_start || exit 1
@@ -212,6 +212,37 @@ if [ "$(dig_rcode "$out")" = NOERROR ] && dig_has_flag "$out" ad && [ "$(conns "
     pass dot_opportunistic_falls_back_to_tcp
 else
     fail dot_opportunistic_falls_back_to_tcp "rcode $(dig_rcode "$out"), TCP connections $before -> $(conns "$TCP_LOG")"
+fi
+
+# --- two upstreams, one dead: failover with back-off --------------------------------
+# DEAD_RELAY accepts and resets at once (nothing behind it): the forwarder
+# backs that upstream's TLS off and asks the other, without asking the dead
+# one for every query.
+DEAD_LOG=$WORLD_DIR/deadrelay.log
+: >"$DEAD_LOG"
+world_spawn deadrelay python3 tests/e2e/tlsrelay.py 127.0.0.2 "$RELAY_PORT" "$DOT_ADDR" "$CLOSED_PORT" \
+    "$DEAD_LOG" "$WORLD_DIR/never"
+wait_listen "$RELAY_PORT" 127.0.0.2 || fail dead_relay "the dead relay does not listen"
+world_daneguard_stop
+cat "$WORLD_DIR/daneguard.log" >>"$WORLD_DIR/daneguard.all.log"
+: >"$WORLD_DIR/daneguard.log"
+world_daneguard_config "$WORLD_DIR/dg.yml" \
+    "resolver.upstream_recursive_servers: [{address_data: 127.0.0.2, tls_port: $RELAY_PORT, tls_auth_name: dot.world.test}, {address_data: $DOT_ADDR, tls_port: $RELAY_PORT, tls_auth_name: dot.world.test}]" \
+    "resolver.dns_transport_list: [TLS]" "resolver.tls_authentication: GETDNS_AUTHENTICATION_REQUIRED" \
+    "resolver.round_robin_upstreams: 1" "resolver.tls_ca_file: \"$PKI/root.pem\""
+world_daneguard_start "$WORLD_DIR/dg.yml" -v || exit 1
+ok=0
+start=$(date +%s%N)
+for ((i = N + 7; i <= N + 20; i++)); do
+    dig_has_flag "$(q "c$i.secure.world.test" A)" ad && ok=$((ok + 1))
+done
+ms=$((($(date +%s%N) - start) / 1000000))
+dead=$(conns "$DEAD_LOG")
+echo "one upstream dead: $ok of 14 names validated in $ms ms; connections tried to the dead one: $dead"
+if [ "$ok" -eq 14 ] && [ "$dead" -ge 1 ] && [ "$dead" -le 5 ]; then
+    pass failover_dead_upstream_backed_off
+else
+    fail failover_dead_upstream_backed_off "$ok of 14 validated, $dead connections to the dead upstream"
 fi
 
 # --- TCP first: one kept-open connection ----------------------------------------------

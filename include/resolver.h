@@ -80,4 +80,11 @@ uint64_t resolver_now_ms(const struct resolver *r);
 
 void resolver_get_stats(const struct resolver *r, struct resolver_stats *st);
 
+/* Health of configured upstream i (round-trip estimate, back-offs, TCP/TLS
+ * connection counters; struct forwarder_upstream_health in forwarder.h), for
+ * the status page. Returns 0, or -1 past the last upstream. */
+struct forwarder_upstream_health;
+int resolver_upstream_health(const struct resolver *r, size_t i,
+                             struct forwarder_upstream_health *h);
+
 #endif

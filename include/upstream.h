@@ -81,6 +81,11 @@ void upstream_cancel(struct upstream_waiter *w);
 
 void upstream_get_stats(const struct upstream *up, struct upstream_stats *st);
 
+/* Health of configured upstream i, from the forwarder (forwarder.h).
+ * Returns 0, or -1 past the last upstream. */
+struct forwarder_upstream_health;
+int upstream_health(const struct upstream *up, size_t i, struct forwarder_upstream_health *h);
+
 /* Fill cfg->upstreams from the nameserver lines of cfg->resolv_conf, skipping
  * every address daneguard itself listens on (it may be the system resolver).
  * Returns the number added, or -1 with a message in err. */

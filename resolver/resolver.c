@@ -337,6 +337,12 @@ void resolver_request_cancel(struct resolver_request *req)
     upstream_cancel(&req->waiter);
 }
 
+int resolver_upstream_health(const struct resolver *r, size_t i,
+                             struct forwarder_upstream_health *h)
+{
+    return upstream_health(r->upstream, i, h);
+}
+
 void resolver_get_stats(const struct resolver *r, struct resolver_stats *st)
 {
     *st = r->stats;

@@ -703,6 +703,11 @@ void upstream_get_stats(const struct upstream *up, struct upstream_stats *st)
     *st = up->stats;
 }
 
+int upstream_health(const struct upstream *up, size_t i, struct forwarder_upstream_health *h)
+{
+    return forwarder_upstream_health(up->forwarder, i, h);
+}
+
 void upstream_free(struct upstream *up)
 {
     if (!up)

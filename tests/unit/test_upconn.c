@@ -4,6 +4,8 @@
  * record already there; malformed queries are left as they were.
  */
 #include "unit.h"
+#include "config.h"
+#include "forwarder.h"
 #include "upconn.h"
 #include "wire.h"
 
@@ -112,8 +114,39 @@ static void test_keepalive_only_and_errors(void)
     CHECK_STR_EQ(upconn_strerror(UPCONN_EAUTH), "upstream not authenticated");
 }
 
+/* The health accessor: one entry per configured upstream, nothing backed off
+ * and the initial round-trip estimate before any query. */
+static void test_forwarder_health(void)
+{
+    struct config cfg;
+    struct forwarder *fw = NULL;
+    struct sockaddr_storage addr;
+    struct forwarder_upstream_health h;
+    char err[256];
+    uv_loop_t loop;
+
+    config_defaults(&cfg);
+    CHECK_INT_EQ(config_sockaddr_parse("127.0.0.1@5353", 53, &cfg.resolver.upstreams[0].addr), 0);
+    cfg.resolver.n_upstreams = 1;
+    cfg.resolver.transports[0] = CONFIG_TRANSPORT_TLS;
+    cfg.resolver.n_transports = 1;
+    uv_loop_init(&loop);
+    CHECK_INT_EQ(forwarder_new(&loop, &cfg.resolver, &fw, &addr, err, sizeof err), 0);
+    CHECK_INT_EQ(forwarder_upstream_health(fw, 0, &h), 0);
+    CHECK_STR_EQ(h.addr, "127.0.0.1@5353");
+    CHECK_INT_EQ(h.rto_ms, 376);
+    CHECK_INT_EQ(h.down_ms[2], 0);
+    CHECK_INT_EQ(h.conn[2].connections, 0);
+    CHECK_INT_EQ(forwarder_upstream_health(fw, 1, &h), -1);
+    CHECK_INT_EQ(forwarder_upstream_health(NULL, 0, &h), -1);
+    forwarder_free(fw);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    CHECK_INT_EQ(uv_loop_close(&loop), 0);
+}
+
 int main(void)
 {
+    UNIT_RUN(test_forwarder_health);
     UNIT_RUN(test_padding_with_opt);
     UNIT_RUN(test_padding_without_opt);
     UNIT_RUN(test_keepalive_only_and_errors);

@@ -464,6 +464,10 @@ static void tls_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
         sock_flush_tls(s);
         if (rc == TLS_WANT_IO && n > 0)
             return;
+        if (rc == TLS_WANT_IO) { /* the peer closed mid-handshake */
+            conn_fail(c, UPCONN_ETLS);
+            return;
+        }
         if (rc < 0) {
             log_warnx("forwarder: upstream %s: TLS handshake failed: %s", c->label,
                       tls_conn_error(s->tls)[0] ? tls_conn_error(s->tls) : tls_strerror(rc));

@@ -702,6 +702,21 @@ static void req_send(struct fwd_req *r, size_t u)
     int tr = pick_transport(fw, r->use_tcp, u, now, &down);
     int stream = tr != FWD_T_UDP;
 
+    /* An upstream that failed authentication is not asked again (nor logged
+     * again) while backed off: with REQUIRED it counts as failed at once. */
+    if (stream && down && fw->auth_required && fw->conns_up[u][tr]) {
+        struct upconn_stats st;
+        upconn_get_stats(fw->conns_up[u][tr], &st);
+        if (st.last_error == UPCONN_EAUTH && !st.open) {
+            if (++r->auth_failures >= fw->n_upstreams) {
+                req_servfail(r);
+                return;
+            }
+            req_send(r, (u + 1) % fw->n_upstreams);
+            return;
+        }
+    }
+
     r->sends++;
     r->last_upstream = u;
     fw->stats.upstream++;

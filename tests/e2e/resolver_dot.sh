@@ -167,6 +167,19 @@ if [ "$(dig_rcode "$out")" = SERVFAIL ] &&
 else
     fail dot_pin_mismatch_required_servfail "rcode $(dig_rcode "$out"); log: $(grep -m1 'DNS-over-TLS' "$WORLD_DIR/daneguard.log")"
 fi
+# While that upstream is backed off, queries get SERVFAIL without a new
+# connection (and without a log line each).
+c0=$(conns "$RELAY_LOG")
+sf=0
+for ((i = 1; i <= 5; i++)); do
+    [ "$(dig_rcode "$(q "c$i.secure.world.test" A)")" = SERVFAIL ] && sf=$((sf + 1))
+done
+c1=$(conns "$RELAY_LOG")
+if [ "$sf" -eq 5 ] && [ $((c1 - c0)) -le 1 ]; then
+    pass dot_auth_failure_backed_off
+else
+    fail dot_auth_failure_backed_off "$sf of 5 SERVFAIL, TLS connections $c0 -> $c1"
+fi
 
 # --- REQUIRED, auth-name mismatch --------------------------------------------------
 dg_start ", tls_port: $RELAY_PORT, tls_auth_name: wrong.world.test" "[TLS]" \
@@ -218,11 +231,15 @@ fi
 # DEAD_RELAY accepts and resets at once (nothing behind it): the forwarder
 # backs that upstream's TLS off and asks the other, without asking the dead
 # one for every query.
-DEAD_LOG=$WORLD_DIR/deadrelay.log
+DEAD_LOG=$WORLD_DIR/dead-conns.log
 : >"$DEAD_LOG"
 world_spawn deadrelay python3 tests/e2e/tlsrelay.py 127.0.0.2 "$RELAY_PORT" "$DOT_ADDR" "$CLOSED_PORT" \
     "$DEAD_LOG" "$WORLD_DIR/never"
-wait_listen "$RELAY_PORT" 127.0.0.2 || fail dead_relay "the dead relay does not listen"
+for ((i = 0; i < 100; i++)); do
+    ss -ltnH "src 127.0.0.2 and sport = :$RELAY_PORT" 2>/dev/null | grep -q . && break
+    sleep 0.1
+done
+[ "$i" -lt 100 ] || fail dead_relay "the dead relay does not listen"
 world_daneguard_stop
 cat "$WORLD_DIR/daneguard.log" >>"$WORLD_DIR/daneguard.all.log"
 : >"$WORLD_DIR/daneguard.log"

@@ -71,12 +71,12 @@ struct upconn_params {
     const char *auth_name;        /* tls_auth_name, "" or NULL for none; copied */
     const uint8_t (*pins)[32];    /* SPKI SHA-256 pins, n_pins of them; copied */
     size_t n_pins;
-    int auth_required; /* GETDNS_AUTHENTICATION_REQUIRED */
-    struct tls_client_config *tls_cfg;   /* shared, outlives the connection */
-    const mbedtls_x509_crt *trust;       /* roots for auth_name, shared; NULL: none */
-    uint32_t idle_timeout_ms;            /* kept open after the last answer */
-    uint32_t connect_timeout_ms;         /* connect and handshake, 0: 3000 */
-    uint16_t padding_block;              /* over TLS; 0: no padding */
+    int auth_required;                 /* GETDNS_AUTHENTICATION_REQUIRED */
+    struct tls_client_config *tls_cfg; /* shared, outlives the connection */
+    const mbedtls_x509_crt *trust;     /* roots for auth_name, shared; NULL: none */
+    uint32_t idle_timeout_ms;          /* kept open after the last answer */
+    uint32_t connect_timeout_ms;       /* connect and handshake, 0: 3000 */
+    uint16_t padding_block;            /* over TLS; 0: no padding */
     /* Called once the connection and its sockets are all gone after
      * upconn_free() (the TLS configuration may go then); may be NULL. */
     void (*released)(void *arg);
@@ -90,9 +90,9 @@ struct upconn_stats {
     uint64_t replies;     /* answered */
     uint64_t failures;    /* connections that failed or closed with queries waiting */
     uint64_t auth_failures;
-    int open;             /* a connection is up now */
-    int authenticated;    /* the last TLS connection passed authentication */
-    int last_error;       /* UPCONN_E*, 0 when none yet */
+    int open;          /* a connection is up now */
+    int authenticated; /* the last TLS connection passed authentication */
+    int last_error;    /* UPCONN_E*, 0 when none yet */
 };
 
 /* A connection object; nothing is opened until the first upconn_send().
@@ -118,7 +118,6 @@ void upconn_get_stats(const struct upconn *c, struct upconn_stats *st);
  * of cap bytes, adding an OPT record when there is none. Returns 0, or -1
  * (msg unchanged) when the message is malformed, its OPT record is not the
  * last record, or the options do not fit. */
-int upconn_add_query_options(uint8_t *msg, size_t *len, size_t cap, int keepalive,
-                             uint16_t block);
+int upconn_add_query_options(uint8_t *msg, size_t *len, size_t cap, int keepalive, uint16_t block);
 
 #endif

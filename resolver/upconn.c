@@ -63,7 +63,7 @@ struct upconn {
     char label[64];
     char auth_name[256];
     uint8_t (*pins)[32];
-    struct upconn_sock *sock; /* the current socket, or NULL */
+    struct upconn_sock *sock;    /* the current socket, or NULL */
     struct upconn_query queries; /* list head: attached queries */
     size_t n_queries;
     uint8_t *outq; /* framed queries waiting for the socket to open */
@@ -686,8 +686,7 @@ void upconn_get_stats(const struct upconn *c, struct upconn_stats *st)
 
 /* --- EDNS(0) options of a query ------------------------------------------------------ */
 
-int upconn_add_query_options(uint8_t *msg, size_t *len, size_t cap, int keepalive,
-                             uint16_t block)
+int upconn_add_query_options(uint8_t *msg, size_t *len, size_t cap, int keepalive, uint16_t block)
 {
     struct dns_rr_iter it;
     struct dns_rr rr;

@@ -3,9 +3,9 @@
  * multiple of the block size (RFC 7830, RFC 8467 §4.1), with or without an OPT
  * record already there; malformed queries are left as they were.
  */
-#include "unit.h"
 #include "config.h"
 #include "forwarder.h"
+#include "unit.h"
 #include "upconn.h"
 #include "wire.h"
 

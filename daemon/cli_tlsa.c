@@ -24,7 +24,10 @@
 
 #include "addr.h"
 #include "cli.h"
+#include "cli_resolve.h"
+#include "config.h"
 #include "dane.h"
+#include "log.h"
 #include "tls_fetch.h"
 #include "smtp.h"
 
@@ -36,7 +39,7 @@ static void tlsa_usage(FILE *out)
     fprintf(out, "usage: daneguard tlsa (--cert FILE | --key FILE | --connect HOST[:PORT])\n"
                  "                      [--usage U] [--selector S] [--mtype M]\n"
                  "                      [--host NAME] [--port N] [--pdns ZONE] [--chain]\n"
-                 "                      [--starttls smtp] [--sni NAME]\n"
+                 "                      [--starttls smtp] [--sni NAME] [-c FILE]\n"
                  "\n"
                  "Prints the TLSA record to publish, as a zone-file line:\n"
                  "  _443._tcp.www.example.com. IN TLSA 3 1 1 <hex>\n"
@@ -48,6 +51,10 @@ static void tlsa_usage(FILE *out)
                  "                    with --starttls smtp); [v6]:port for IPv6\n"
                  "  --starttls smtp   speak EHLO and STARTTLS before the TLS handshake\n"
                  "  --sni NAME        server name to send (default: the --connect host)\n"
+                 "  -c, --config FILE for --connect to a name: the configuration whose\n"
+                 "                    resolver: section (upstreams, trust anchors) looks up\n"
+                 "                    its addresses, through daneguard's validating resolver\n"
+                 "                    (default " CLI_DEFAULT_CONFIG ")\n"
                  "  --usage U         0-3 (default 3, DANE-EE)\n"
                  "  --selector S      0 certificate, 1 public key (default 1)\n"
                  "  --mtype M         0 exact, 1 SHA-256, 2 SHA-512 (default 1)\n"
@@ -61,7 +68,7 @@ static void tlsa_usage(FILE *out)
 }
 
 struct tlsa_opts {
-    const char *cert, *key, *connect, *starttls, *sni, *host, *pdns;
+    const char *cert, *key, *connect, *starttls, *sni, *host, *pdns, *config;
     int usage, selector, mtype, port, chain;
 };
 
@@ -110,23 +117,52 @@ static int split_hostport(const char *in, char *host, size_t hsize, int *port)
 
 /* ---- fetching a chain -------------------------------------------------- */
 
-/* Connects, handshakes as the proxy does (tls_fetch.c; no verification: we
- * only read what is presented) and copies the presented chain into `out`.
- * Returns 0, 1 on failure. */
-static int fetch_chain(const char *host, int port, const char *sni, int smtp, mbedtls_x509_crt *out)
+/* host's addresses: a literal as it is, a name through daneguard's own
+ * validating resolver configured from config_path (never the system
+ * resolver: the record printed is for what DNSSEC says the host is). The
+ * count, or after a message -1 (no address) or -2 (the configuration). */
+static int connect_addresses(const char *config_path, const char *host, int port,
+                             struct sockaddr_storage *out, size_t max)
+{
+    static struct config cfg; /* large */
+    char err[512];
+    int n;
+
+    if (addr_parse(host, (uint16_t)port, &out[0]) == 0)
+        return 1;
+    if (cli_config_load("daneguard tlsa", config_path, &cfg) < 0)
+        return -2;
+    log_init("daneguard tlsa", 0);
+    n = cli_resolve_addresses(&cfg, host, (uint16_t)port, out, max, err, sizeof err);
+    if (n < 0)
+        fprintf(stderr, "daneguard tlsa: --connect %s: %s\n", host, err);
+    return n;
+}
+
+/* Connects to the first of host's addresses that answers, handshakes as the
+ * proxy does (tls_fetch.c; no verification: we only read what is presented)
+ * and copies the presented chain into `out`. Returns 0, 1 on failure, 2 when
+ * the configuration cannot be used. */
+static int fetch_chain(const char *config_path, const char *host, int port, const char *sni,
+                       int smtp, mbedtls_x509_crt *out)
 {
     mbedtls_net_context fd;
-    char portstr[8], where[TLSA_NAME_MAX + 16], err[256];
-    int ret, status = 1;
+    struct sockaddr_storage addrs[16];
+    char where[TLSA_NAME_MAX + 16], ip[ADDR_TEXT_MAX], err[256];
+    int status = 1, n;
 
     mbedtls_net_init(&fd);
-    snprintf(portstr, sizeof(portstr), "%d", port);
     snprintf(where, sizeof(where), strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
-    if ((ret = mbedtls_net_connect(&fd, host, portstr, MBEDTLS_NET_PROTO_TCP)) != 0) {
-        mbedtls_strerror(ret, err, sizeof(err));
-        fprintf(stderr, "daneguard tlsa: cannot connect to %s: %s\n", where, err);
-        goto out;
+    n = connect_addresses(config_path, host, port, addrs, sizeof addrs / sizeof addrs[0]);
+    if (n < 0)
+        return n == -2 ? 2 : 1;
+    for (int i = 0; i < n && fd.fd < 0; i++) {
+        addr_format((const struct sockaddr *)&addrs[i], 0, ip, sizeof ip);
+        if ((fd.fd = cli_connect_bounded(&addrs[i], TLSA_TIMEOUT_MS, err, sizeof err)) < 0)
+            fprintf(stderr, "daneguard tlsa: %s (%s): %s\n", where, ip, err);
     }
+    if (fd.fd < 0)
+        goto out;
     if (smtp && smtp_starttls(&fd, TLSA_TIMEOUT_MS, err, sizeof(err)) != 0) {
         fprintf(stderr, "daneguard tlsa: %s: %s\n", where, err);
         goto out;
@@ -229,14 +265,16 @@ static int print_record(const struct dane_tlsa *rec, const char *owner, const ch
 int cli_tlsa_main(int argc, char **argv)
 {
     static const struct option options[] = {
-        {"cert", required_argument, NULL, 'c'},     {"key", required_argument, NULL, 'k'},
+        {"cert", required_argument, NULL, 'f'},     {"key", required_argument, NULL, 'k'},
+        {"config", required_argument, NULL, 'c'},
         {"connect", required_argument, NULL, 'C'},  {"starttls", required_argument, NULL, 's'},
         {"sni", required_argument, NULL, 'S'},      {"usage", required_argument, NULL, 'u'},
         {"selector", required_argument, NULL, 'e'}, {"mtype", required_argument, NULL, 'm'},
         {"host", required_argument, NULL, 'H'},     {"port", required_argument, NULL, 'p'},
         {"pdns", required_argument, NULL, 'z'},     {"chain", no_argument, NULL, 'a'},
         {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
-    struct tlsa_opts o = {.usage = 3, .selector = 1, .mtype = 1, .port = -1};
+    struct tlsa_opts o = {
+        .usage = 3, .selector = 1, .mtype = 1, .port = -1, .config = CLI_DEFAULT_CONFIG};
     mbedtls_x509_crt crt;
     struct dane_tlsa rec = {0}, issuer_rec = {0};
     char host[TLSA_NAME_MAX] = "", conn_host[TLSA_NAME_MAX] = "", owner[TLSA_NAME_MAX + 32],
@@ -246,10 +284,13 @@ int cli_tlsa_main(int argc, char **argv)
 
     mbedtls_x509_crt_init(&crt);
     optind = 0;
-    while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "c:h", options, NULL)) != -1) {
         switch (opt) {
-        case 'c':
+        case 'f':
             o.cert = optarg;
+            break;
+        case 'c':
+            o.config = optarg;
             break;
         case 'k':
             o.key = optarg;
@@ -327,8 +368,9 @@ int cli_tlsa_main(int argc, char **argv)
             goto out;
         }
         const char *sni = o.sni ? o.sni : addr_is_literal(conn_host) ? NULL : conn_host;
-        if (fetch_chain(conn_host, conn_port, sni, o.starttls != NULL, &crt) != 0) {
-            status = 1;
+        if ((ret = fetch_chain(o.config, conn_host, conn_port, sni, o.starttls != NULL, &crt)) !=
+            0) {
+            status = ret;
             goto out;
         }
     } else if (o.cert != NULL) {

@@ -13,7 +13,8 @@
  * value is read and what an error says (daemon/keys.c); only keys with
  * structure of their own (upstream servers, transports, trust anchors, port
  * lists, the user) have a function here. config_defaults() applies the
- * table's defaults, then the default lists.
+ * table's defaults, then the default lists. The resolver: section's table and
+ * functions are in config_resolver.c.
  */
 #include "config.h"
 
@@ -29,10 +30,11 @@
 #include <mbedtls/base64.h>
 
 #include "addr.h"
+#include "config_resolver.h"
 #include "keys.h"
+#include "localzone.h"
 #include "log.h"
 
-#define CONFIG_DNS_PORT 53
 #define CONFIG_PROXY_PORT 8080
 
 int config_sockaddr_parse(const char *text, uint16_t default_port, struct config_sockaddr *out)
@@ -42,276 +44,7 @@ int config_sockaddr_parse(const char *text, uint16_t default_port, struct config
     return keys_endpoint_parse(text, default_port, out) < 0 ? -1 : 0;
 }
 
-/* ---- keys with structure ------------------------------------------------------ */
-
-/* An upstream mapping while it is read: keys may come in any order. */
-struct upstream_parse {
-    struct config_upstream u;
-    uint16_t port;
-};
-
-static int u_address(struct keys_parse *p, yaml_node_t *v, const char *key, void *obj)
-{
-    struct config_upstream *u = &((struct upstream_parse *)obj)->u;
-    const char *s = keys_scalar(p, v, key, "an IP address");
-    int rc;
-
-    if (!s)
-        return -1;
-    if (strlen(s) >= sizeof u->addr.text)
-        return keys_fail(p, v, key, "not an IP address: \"%s\"", s);
-    rc = addr_parse_scoped(s, 0, &u->addr.ss, &u->addr.len);
-    if (rc < 0)
-        return keys_fail(p, v, key,
-                         "%s: \"%s\" (address_data takes a bare address; the port goes in "
-                         "port:)",
-                         addr_strerror(rc), s);
-    memcpy(u->addr.text, s, strlen(s) + 1);
-    return 0;
-}
-
-static int u_auth_name(struct keys_parse *p, yaml_node_t *v, const char *key, void *obj)
-{
-    struct config_upstream *u = &((struct upstream_parse *)obj)->u;
-    const char *s = keys_scalar(p, v, key, "a host name (the name in the upstream's certificate)");
-
-    if (!s)
-        return -1;
-    if (!*s || strlen(s) >= sizeof u->tls_auth_name)
-        return keys_fail(p, v, key, "expected a host name of 1..%zu characters",
-                         sizeof u->tls_auth_name - 1);
-    for (const char *c = s; *c; c++)
-        if (*c <= ' ' || *c == 0x7f)
-            return keys_fail(p, v, key,
-                             "a host name cannot contain spaces or control characters: "
-                             "\"%s\"",
-                             s);
-    memcpy(u->tls_auth_name, s, strlen(s) + 1);
-    return 0;
-}
-
-/* One tls_pubkey_pinset item while it is read: {digest: sha256, value: BASE64}. */
-struct pin_parse {
-    int digest_ok;
-    int has_value;
-    uint8_t pin[32];
-};
-
-static int pin_digest(struct keys_parse *p, yaml_node_t *v, const char *key, void *obj)
-{
-    const char *s = keys_scalar(p, v, key, "sha256");
-    if (!s)
-        return -1;
-    if (strcasecmp(s, "sha256") != 0)
-        return keys_fail(p, v, key, "only sha256 pins are supported, not \"%s\"", s);
-    ((struct pin_parse *)obj)->digest_ok = 1;
-    return 0;
-}
-
-static int pin_value(struct keys_parse *p, yaml_node_t *v, const char *key, void *obj)
-{
-    struct pin_parse *pp = obj;
-    const char *s = keys_scalar(p, v, key, "a base64 SHA-256 of a SubjectPublicKeyInfo");
-    size_t n = 0;
-    uint8_t buf[64];
-
-    if (!s)
-        return -1;
-    if (mbedtls_base64_decode(buf, sizeof buf, &n, (const unsigned char *)s, strlen(s)) != 0 ||
-        n != sizeof pp->pin)
-        return keys_fail(p, v, key,
-                         "expected the base64 of a 32-byte SHA-256 (44 characters), got \"%s\"",
-                         s);
-    memcpy(pp->pin, buf, sizeof pp->pin);
-    pp->has_value = 1;
-    return 0;
-}
-
-/* clang-format off */
-static const struct key_def pin_keys[] = {
-    K_FUNC("digest", pin_digest),
-    K_FUNC("value", pin_value),
-    K_END,
-};
-/* clang-format on */
-
-static int u_pinset(struct keys_parse *p, yaml_node_t *v, const char *key, void *obj)
-{
-    struct config_upstream *u = &((struct upstream_parse *)obj)->u;
-    yaml_node_t *seq = keys_list(p, v, key, "pins (mappings with digest and value)",
-                                 CONFIG_MAX_PINS),
-                *item;
-
-    if (!seq)
-        return -1;
-    u->n_pins = 0;
-    KEYS_FOREACH(p, seq, item)
-    {
-        struct pin_parse pp = {0};
-        if (item->type != YAML_MAPPING_NODE)
-            return keys_expected(p, item, key, "a mapping with digest: sha256 and value");
-        if (keys_walk(p, item, key, pin_keys, &pp) < 0)
-            return -1;
-        if (!pp.has_value)
-            return keys_fail(p, item, key, "value is missing");
-        if (!pp.digest_ok)
-            return keys_fail(p, item, key, "digest is missing (sha256)");
-        memcpy(u->pins[u->n_pins++], pp.pin, sizeof pp.pin);
-    }
-    return 0;
-}
-
-/* clang-format off */
-#define KEYS_OF struct upstream_parse
-static const struct key_def upstream_keys[] = {
-    K_FUNC("address_data", u_address),
-    K_PORT("port", port, CONFIG_DNS_PORT),
-    K_PORT("tls_port", u.tls_port, 853),
-    K_FUNC("tls_auth_name", u_auth_name),
-    K_FUNC("tls_pubkey_pinset", u_pinset),
-    K_IGNORED("tls_cipher_list"),
-    K_IGNORED("tls_ciphersuites"),
-    K_IGNORED("tls_min_version"),
-    K_IGNORED("tls_max_version"),
-    K_END,
-};
-#undef KEYS_OF
-/* clang-format on */
-
-static int r_upstreams(struct keys_parse *p, yaml_node_t *v, const char *key, void *obj)
-{
-    struct config_resolver *r = obj;
-    yaml_node_t *seq = keys_list(p, v, key, "upstream servers (mappings with address_data)",
-                                 CONFIG_MAX_ADDRS),
-                *item;
-    size_t count = 0;
-
-    if (!seq)
-        return -1;
-    KEYS_FOREACH(p, seq, item)
-    {
-        struct upstream_parse up;
-
-        if (item->type != YAML_MAPPING_NODE)
-            return keys_expected(p, item, key,
-                                 "a mapping with address_data (and port, tls_port, "
-                                 "tls_auth_name)");
-        memset(&up, 0, sizeof up);
-        keys_defaults(upstream_keys, &up);
-        if (keys_walk(p, item, key, upstream_keys, &up) < 0)
-            return -1;
-        if (!up.u.addr.len)
-            return keys_fail(p, item, key, "address_data is missing");
-        addr_set_port(&up.u.addr.ss, up.port);
-        for (size_t i = 0; i < count; i++)
-            if (r->upstreams[i].addr.len == up.u.addr.len &&
-                memcmp(&r->upstreams[i].addr.ss, &up.u.addr.ss, up.u.addr.len) == 0)
-                return keys_fail(p, item, key, "%s is listed twice", up.u.addr.text);
-        r->upstreams[count++] = up.u;
-    }
-    r->n_upstreams = count;
-    return 0;
-}
-
-static int r_transports(struct keys_parse *p, yaml_node_t *v, const char *key, void *obj)
-{
-    static const struct {
-        const char *name;
-        enum config_transport t;
-    } names[] = {
-        {"UDP", CONFIG_TRANSPORT_UDP}, {"GETDNS_TRANSPORT_UDP", CONFIG_TRANSPORT_UDP},
-        {"TCP", CONFIG_TRANSPORT_TCP}, {"GETDNS_TRANSPORT_TCP", CONFIG_TRANSPORT_TCP},
-        {"TLS", CONFIG_TRANSPORT_TLS}, {"GETDNS_TRANSPORT_TLS", CONFIG_TRANSPORT_TLS},
-    };
-    struct config_resolver *r = obj;
-    yaml_node_t *seq = keys_list(p, v, key, "transports (UDP, TCP, TLS)", 3), *item;
-    size_t count = 0;
-
-    if (!seq)
-        return -1;
-    KEYS_FOREACH(p, seq, item)
-    {
-        const char *s = keys_scalar(p, item, key, "UDP, TCP or TLS");
-        size_t i;
-
-        if (!s)
-            return -1;
-        for (i = 0; i < sizeof names / sizeof names[0]; i++)
-            if (strcasecmp(s, names[i].name) == 0)
-                break;
-        if (i == sizeof names / sizeof names[0])
-            return keys_expected(p, item, key, "UDP, TCP or TLS (or GETDNS_TRANSPORT_UDP/TCP/TLS)");
-        for (size_t j = 0; j < count; j++)
-            if (r->transports[j] == names[i].t)
-                return keys_fail(p, item, key, "%s is listed twice", s);
-        r->transports[count++] = names[i].t;
-    }
-    if (count == 0)
-        return keys_fail(p, v, key, "at least one transport is needed (UDP, TCP or TLS)");
-    r->n_transports = count;
-    return 0;
-}
-
-static int r_trust_anchors(struct keys_parse *p, yaml_node_t *v, const char *key, void *obj)
-{
-    struct config_resolver *r = obj;
-    yaml_node_t *seq, *item;
-    size_t count = 0;
-
-    if (v->type == YAML_SCALAR_NODE && !keys_is_null(v)) {
-        if (keys_path(p, v, key, r->trust_anchors[0], sizeof r->trust_anchors[0]) < 0)
-            return -1;
-        r->n_trust_anchors = 1;
-        return 0;
-    }
-    if (keys_is_null(v))
-        return keys_fail(p, v, key, "expected a file path or a list of file paths, got nothing");
-    seq = keys_list(p, v, key, "trust anchor files", CONFIG_MAX_ADDRS);
-    if (!seq)
-        return -1;
-    KEYS_FOREACH(p, seq, item)
-    {
-        if (keys_path(p, item, key, r->trust_anchors[count], sizeof r->trust_anchors[count]) < 0)
-            return -1;
-        count++;
-    }
-    if (count == 0)
-        return keys_fail(p, v, key,
-                         "at least one trust anchor file is needed (daneguard always "
-                         "validates)");
-    r->n_trust_anchors = count;
-    return 0;
-}
-
-/* Stubby's resolution_type: daneguard is a stub, nothing else can be chosen. */
-static int r_resolution_type(struct keys_parse *p, yaml_node_t *v, const char *key, void *obj)
-{
-    const char *s = keys_scalar(p, v, key, "GETDNS_RESOLUTION_STUB");
-
-    if (!s)
-        return -1;
-    if (strcasecmp(s, "GETDNS_RESOLUTION_STUB") != 0 && strcasecmp(s, "stub") != 0)
-        return keys_fail(p, v, key,
-                         "daneguard is a stub resolver: only GETDNS_RESOLUTION_STUB is "
-                         "possible, got \"%s\"",
-                         s);
-    return 0;
-}
-
-/* Stubby's dnssec and dnssec_return_status: validation cannot be turned off. */
-static int r_dnssec(struct keys_parse *p, yaml_node_t *v, const char *key, void *obj)
-{
-    const char *s = keys_scalar(p, v, key, "GETDNS_EXTENSION_TRUE");
-
-    if (!s)
-        return -1;
-    if (keys_bool_word(s) != 1)
-        return keys_fail(p, v, key,
-                         "daneguard always validates DNSSEC: only GETDNS_EXTENSION_TRUE "
-                         "(or true) is possible, got \"%s\"",
-                         s);
-    return 0;
-}
+/* ---- keys with structure: the proxy's and the top level's ------------------------ */
 
 static int x_allowed_ports(struct keys_parse *p, yaml_node_t *v, const char *key, void *obj)
 {
@@ -374,6 +107,102 @@ static int x_http_ports(struct keys_parse *p, yaml_node_t *v, const char *key, v
     return 0;
 }
 
+/* "host.example" or "*.example": letters, digits, '-' and '_' in labels of
+ * 1..63, at least two labels (a bare "*" or "*.com" would switch DANE off for
+ * a whole top-level domain: rejected), no IP address (an address is never
+ * DANE-checked: nothing to except). Kept in lower case without a trailing dot. */
+static int x_exceptions(struct keys_parse *p, yaml_node_t *v, const char *key, void *obj)
+{
+    struct config_proxy *px = obj;
+    yaml_node_t *seq = keys_list(p, v, key, "host names (\"www.example.org\", \"*.example.org\")",
+                                 CONFIG_MAX_EXCEPTIONS),
+                *item;
+    size_t count = 0;
+
+    if (!seq)
+        return -1;
+    KEYS_FOREACH(p, seq, item)
+    {
+        const char *s = keys_scalar(p, item, key, "a host name or \"*.domain\"");
+        char name[CONFIG_HOST_MAX];
+        size_t len, labels = 1, label = 0;
+        int wild;
+
+        if (!s)
+            return -1;
+        len = strlen(s);
+        if (len > 0 && s[len - 1] == '.')
+            len--;
+        wild = len >= 2 && s[0] == '*' && s[1] == '.';
+        if (len == 1 && s[0] == '*')
+            return keys_fail(p, item, key,
+                             "\"*\" would switch DANE off everywhere; name the hosts or "
+                             "domains to except");
+        if (len == 0 || len >= sizeof name)
+            return keys_fail(p, item, key, "\"%s\" is not a host name (1..253 characters)", s);
+        if (wild)
+            memcpy(name, "*.", 2);
+        for (size_t i = wild ? 2 : 0; i < len; i++) {
+            char c = s[i];
+            if (c >= 'A' && c <= 'Z')
+                c = (char)(c - 'A' + 'a');
+            name[i] = c;
+            if (c == '.') {
+                if (label == 0)
+                    return keys_fail(p, item, key, "\"%s\": empty label", s);
+                labels++;
+                label = 0;
+            } else if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_') {
+                if (++label > 63)
+                    return keys_fail(p, item, key, "\"%s\": a label is longer than 63", s);
+            } else if (c == '*') {
+                return keys_fail(p, item, key,
+                                 "\"%s\": '*' only as the whole first label (\"*.example.org\")",
+                                 s);
+            } else {
+                return keys_fail(p, item, key, "\"%s\" is not a host name", s);
+            }
+        }
+        name[len] = '\0';
+        if (label == 0)
+            return keys_fail(p, item, key, "\"%s\": empty label", s);
+        if (addr_is_literal(name))
+            return keys_fail(p, item, key,
+                             "\"%s\" is an IP address: addresses are never DANE-checked, so "
+                             "there is nothing to except",
+                             s);
+        if (labels < 2)
+            return keys_fail(p, item, key,
+                             "\"%s\" would switch DANE off for a whole top-level domain; name "
+                             "the hosts or domains to except",
+                             s);
+        memcpy(px->exceptions[count++], name, len + 1);
+    }
+    px->n_exceptions = count;
+    return 0;
+}
+
+int config_exception_match(const struct config_proxy *px, const char *host)
+{
+    size_t hlen = strlen(host);
+
+    if (hlen > 0 && host[hlen - 1] == '.')
+        hlen--;
+    for (size_t i = 0; i < px->n_exceptions; i++) {
+        const char *e = px->exceptions[i];
+        size_t elen = strlen(e);
+        if (e[0] == '*') {
+            /* "*.example": a name that ends in ".example" with a label before it */
+            elen -= 1; /* ".example" */
+            if (hlen > elen && strncasecmp(host + hlen - elen, e + 1, elen) == 0)
+                return (int)i;
+        } else if (hlen == elen && strncasecmp(host, e, elen) == 0) {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
 static int t_user(struct keys_parse *p, yaml_node_t *v, const char *key, void *obj)
 {
     struct config *cfg = obj;
@@ -398,64 +227,11 @@ static int t_user(struct keys_parse *p, yaml_node_t *v, const char *key, void *o
 
 /* ---- the keys ------------------------------------------------------------------- */
 
-static const struct key_choices tls_authentication = {
-    "GETDNS_AUTHENTICATION_REQUIRED or GETDNS_AUTHENTICATION_NONE (or required, none)",
-    {{"GETDNS_AUTHENTICATION_REQUIRED", 1},
-     {"required", 1},
-     {"GETDNS_AUTHENTICATION_HOSTNAME", 1},
-     {"GETDNS_AUTHENTICATION_NONE", 0},
-     {"none", 0},
-     {NULL, 0}},
-};
 
 static const struct key_choices intercept = {
     "dane or all",
     {{"dane", CONFIG_INTERCEPT_DANE}, {"all", CONFIG_INTERCEPT_ALL}, {NULL, 0}},
 };
-
-/* clang-format off */
-#define KEYS_OF struct config_resolver
-static const struct key_def resolver_keys[] = {
-    K_ENDPOINTS("listen_addresses", listen, n_listen, CONFIG_DNS_PORT),
-    K_FUNC("upstream_recursive_servers", r_upstreams),
-    K_FUNC("dns_transport_list", r_transports),
-    K_CHOICE("tls_authentication", tls_authentication_required, &tls_authentication, 0),
-    K_FUNC("dnssec_trust_anchors", r_trust_anchors),
-    K_MSECS("timeout", timeout_ms, 1, 3600000, 5000),
-    K_MSECS("idle_timeout", idle_timeout_ms, 0, 3600000, 10000),
-    K_FLAG("round_robin_upstreams", round_robin_upstreams, 0),
-    /* 0 turns padding off; RFC 8467 §4.1 recommends 128 for queries */
-    K_COUNT("tls_query_padding_blocksize", tls_query_padding_blocksize, 0, 4096, 128),
-    K_PATH("tls_ca_file", tls_ca_file, "/etc/ssl/certs/ca-certificates.crt"),
-    K_NETWORKS("allow", allow, n_allow),
-    K_BYTES("cache_size", cache_size, 64 * 1024, SIZE_MAX / 2, 32ULL << 20),
-    K_SECONDS("bogus_ttl", bogus_ttl_s, 0, 86400, 60),
-    /* RFC 2181 §8: a TTL is at most 2^31 - 1 */
-    K_SECONDS("cache_max_ttl", cache_max_ttl_s, 0, 2147483647, 86400),
-    K_SECONDS("cache_max_negative_ttl", cache_max_negative_ttl_s, 0, 2147483647, 3600),
-    K_PATH("resolv_conf", resolv_conf, "/etc/resolv.conf"),
-    K_COUNT("max_tcp_clients", max_tcp_clients, 1, 1000000, 1024),
-    K_COUNT("max_waiting_queries", max_waiting_queries, 1, 10000000, 4096),
-    K_COUNT("max_waiting_per_client", max_waiting_per_client, 1, 10000000, 64),
-    /* Stubby's keys that do not apply here: accepted so a stubby.yml carries over */
-    K_FUNC("resolution_type", r_resolution_type),
-    K_FUNC("dnssec", r_dnssec),
-    K_FUNC("dnssec_return_status", r_dnssec),
-    K_IGNORED_SCALAR("edns_client_subnet_private"),
-    K_IGNORED_SCALAR("appdata_dir"),
-    K_IGNORED_SCALAR("tls_min_version"),
-    K_IGNORED_SCALAR("tls_max_version"),
-    K_IGNORED_SCALAR("tls_cipher_list"),
-    K_IGNORED_SCALAR("tls_ciphersuites"),
-    K_IGNORED_SCALAR("tls_connection_retries"),
-    K_IGNORED_SCALAR("tls_backoff_time"),
-    K_IGNORED_SCALAR("limit_outstanding_queries"),
-    K_IGNORED_SCALAR("trust_anchors_backoff_time"),
-    K_IGNORED_SCALAR("log_level"),
-    K_END,
-};
-#undef KEYS_OF
-/* clang-format on */
 
 /* clang-format off */
 #define KEYS_OF struct config_proxy
@@ -477,6 +253,7 @@ static const struct key_def proxy_keys[] = {
     /* unless given, a quarter of max_connections as given: load() */
     K_COUNT("max_connections_per_client", max_connections_per_client, 1, 1000000, 1024 / 4),
     K_COUNT("max_lookups_per_client", max_lookups_per_client, 1, 1000000, 128),
+    K_FUNC("exceptions", x_exceptions),
     K_END,
 };
 #undef KEYS_OF
@@ -486,7 +263,7 @@ static const struct key_def proxy_keys[] = {
 #define KEYS_OF struct config
 static const struct key_def top_keys[] = {
     K_FUNC("user", t_user),
-    K_SECTION("resolver", resolver, resolver_keys),
+    K_SECTION("resolver", resolver, config_resolver_keys),
     K_SECTION("proxy", proxy, proxy_keys),
     K_END,
 };
@@ -561,6 +338,18 @@ static int cross_check(struct keys_parse *p, const struct config *cfg)
                                     r->upstreams[i].addr.text, r->listen[j].text);
         }
 
+    for (size_t z = 0; z < r->n_forward_zones; z++)
+        for (size_t i = 0; i < r->forward_zones[z].n_upstreams; i++)
+            for (size_t j = 0; j < r->n_listen; j++)
+                if (addr_reaches((const struct sockaddr *)&r->listen[j].ss,
+                                 (const struct sockaddr *)&r->forward_zones[z].upstreams[i].ss))
+                    return keys_fail_at(p, keys_item_line(p, "resolver", "forward_zones", z),
+                                        "resolver.forward_zones",
+                                        "%s: %s is daneguard's own listener %s; it would query "
+                                        "itself",
+                                        r->forward_zones[z].name,
+                                        r->forward_zones[z].upstreams[i].text, r->listen[j].text);
+
     if (px->enabled)
         for (size_t i = 0; i < px->n_listen; i++)
             for (size_t j = 0; j < r->n_listen; j++)
@@ -603,6 +392,28 @@ static int cross_check(struct keys_parse *p, const struct config *cfg)
 
 /* ---- loading -------------------------------------------------------------------- */
 
+/* A Stubby configuration: a top-level mapping without daneguard's sections
+ * whose keys include upstream_recursive_servers or resolution_type. */
+static int is_stubby_file(struct keys_parse *p, yaml_node_t *root)
+{
+    int stubby = 0;
+
+    for (yaml_node_pair_t *pair = root->data.mapping.pairs.start;
+         pair < root->data.mapping.pairs.top; pair++) {
+        yaml_node_t *k = yaml_document_get_node(p->doc, pair->key);
+        const char *name;
+        if (!k || k->type != YAML_SCALAR_NODE)
+            return 0;
+        name = (const char *)k->data.scalar.value;
+        for (const struct key_def *d = top_keys; d->name; d++)
+            if (strcmp(d->name, name) == 0)
+                return 0;
+        stubby |= strcmp(name, "upstream_recursive_servers") == 0 ||
+                  strcmp(name, "resolution_type") == 0;
+    }
+    return stubby;
+}
+
 static int load(struct keys_parse *p, yaml_parser_t *parser, struct config *cfg)
 {
     yaml_document_t doc, extra;
@@ -623,6 +434,13 @@ static int load(struct keys_parse *p, yaml_parser_t *parser, struct config *cfg)
                            "proxy), got %s",
                            keys_node_desc(root, buf, sizeof buf));
             goto out;
+        } else if (is_stubby_file(p, root)) {
+            /* a stubby.yml as it is: its keys are the resolver section's */
+            log_info("%s: no resolver: section but Stubby's keys: read as a stubby.yml (the "
+                     "resolver section; the proxy keeps its defaults)",
+                     p->name);
+            if (keys_walk(p, root, "", config_resolver_keys, &cfg->resolver) < 0)
+                goto out;
         } else if (keys_walk(p, root, "", top_keys, cfg) < 0) {
             goto out;
         }

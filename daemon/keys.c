@@ -387,8 +387,8 @@ static int read_key(struct keys_parse *p, yaml_node_t *v, const char *key, const
         /* fall through */
     case KIND_IGNORED:
     default:
-        log_debug("%s:%lu: %s: a Stubby setting daneguard does not use; ignored", p->name,
-                  keys_line(v), key);
+        log_info("%s:%lu: %s: a Stubby setting that does not apply to daneguard; ignored",
+                 p->name, keys_line(v), key);
         return 0;
     }
     if (rc == 0)

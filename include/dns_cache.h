@@ -71,6 +71,17 @@ int dns_cap_ttls_by_rrsig(uint8_t *msg, size_t len, time_t now);
 int dns_cache_get(struct dns_cache *cache, const struct dns_cache_key *key, uint64_t now_ms,
                   struct dns_cache_hit *hit);
 
+/* RFC 8767 (serve stale): keep expired entries up to stale_s seconds past
+ * their expiry (0, the default: drop them when found expired). They are
+ * misses for dns_cache_get() and still count against the bound. */
+void dns_cache_set_stale(struct dns_cache *cache, uint32_t stale_s);
+
+/* An expired entry of key at most the stale bound past its expiry: 1 and *hit
+ * filled (ttl_left_s 0, its stored TTLs untouched), else 0. A fresh entry is
+ * not stale: 0. */
+int dns_cache_get_stale(struct dns_cache *cache, const struct dns_cache_key *key, uint64_t now_ms,
+                        struct dns_cache_hit *hit);
+
 void dns_cache_flush(struct dns_cache *cache);
 void dns_cache_get_stats(const struct dns_cache *cache, struct dns_cache_stats *stats);
 

@@ -63,19 +63,27 @@ void forwarder_purge(struct forwarder *fw, const uint8_t *qname, size_t qname_le
 
 void forwarder_get_stats(const struct forwarder *fw, struct forwarder_stats *st);
 
-/* What the forwarder knows of one upstream, for the status page. Transports
- * are indexed UDP 0, TCP 1, TLS 2. */
-struct forwarder_upstream_health {
-    char addr[64];       /* as configured */
-    uint32_t rto_ms;     /* its retransmit timeout now (srtt + 4 * rttvar, backed off) */
-    int32_t srtt_ms;     /* smoothed round trip, 0 before the first */
-    uint64_t down_ms[3]; /* > 0: this transport is backed off for so long yet */
-    struct upconn_stats conn[3]; /* TCP and TLS: the kept-open connection's counters */
+struct probe;
+/* Consult probe (probe.h, may be NULL; not owned, outlives fw's use of it)
+ * when choosing an upstream: one that strips DNSSEC is skipped while another
+ * is known to pass it through. NULL fw is a no-op. */
+void forwarder_set_probe(struct forwarder *fw, const struct probe *probe);
+/* What the forwarder knows of one configured upstream: for /metrics and the
+ * status page. Transports are indexed UDP 0, TCP 1, TLS 2. */
+struct forwarder_upstream_info {
+    uint64_t sent, answered, lost; /* queries sent (retries included), answers, tries
+                                      that went unanswered past their timeout */
+    uint32_t lost_in_a_row;        /* unanswered since the last answer */
+    uint32_t srtt_ms;              /* smoothed round trip (Unbound's srtt); 0 until measured */
+    uint32_t rto_ms;               /* the timeout a try to it gets now */
+    uint64_t since_answer_ms;      /* since its last answer; 0 when none yet */
+    int measured;                  /* at least one answer: srtt_ms means something */
+    uint64_t down_ms[3];           /* > 0: this transport is backed off for so long yet */
+    struct upconn_stats conn[3];   /* TCP and TLS: the kept-open connection's counters */
 };
 
-/* Fills *h for upstream i (0..). Returns 0, or -1 past the last upstream (or
- * fw NULL). */
-int forwarder_upstream_health(const struct forwarder *fw, size_t i,
-                              struct forwarder_upstream_health *h);
-
+/* Fill *out for upstream i (the order of the configuration). 0, or -1 when
+ * fw is NULL or there is no upstream i. */
+int forwarder_upstream_info(const struct forwarder *fw, size_t i,
+                            struct forwarder_upstream_info *out);
 #endif

@@ -33,6 +33,7 @@ const char *pages_strerror(int err);
 #define PAGES_PAC_TYPE "application/x-ns-proxy-autoconfig"
 #define PAGES_PEM_TYPE "application/x-pem-file"
 #define PAGES_DER_TYPE "application/x-x509-ca-cert"
+#define PAGES_METRICS_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
 /* What an origin-form request to daneguard asks for. */
 enum pages_route {
@@ -43,6 +44,7 @@ enum pages_route {
     PAGES_PAC,         /* /proxy.pac, /wpad.dat */
     PAGES_STATUS,      /* /status */
     PAGES_STATUS_JSON, /* /status.json, /status?format=json */
+    PAGES_METRICS,     /* /metrics: Prometheus text (proxy/metrics.c) */
 };
 
 /* Map an origin-form path ("/status?format=json") to a page. path NULL is
@@ -102,6 +104,15 @@ struct pages_refusal_entry {
     const char *reason; /* borrowed for the call */
 };
 
+/* A CONNECT that proxy.exceptions let through without DANE. */
+struct pages_exception_use {
+    time_t when;
+    const char *host; /* borrowed for the call */
+    uint16_t port;
+    const char *client;  /* the client's address */
+    const char *pattern; /* the proxy.exceptions entry it matched */
+};
+
 /* Counters the caller fills in; the page shows them as given. */
 struct pages_status {
     time_t now; /* shown as UTC; injected so tests pin the clock */
@@ -112,13 +123,27 @@ struct pages_status {
     uint64_t certs_minted, cert_cache_hits;
     const struct pages_refusal_entry *recent; /* newest first; n_recent entries */
     size_t n_recent;
+    /* what the resolver wants the user to know (an unsynchronized clock, an
+     * upstream that strips DNSSEC): lines, each ending in '\n'; NULL or "" none */
+    const char *resolver_notes;
+    /* proxy.exceptions: the entries as configured, the uses since start and
+     * the last ones (newest first); all borrowed for the call */
+    const char *const *exceptions;
+    size_t n_exceptions;
+    uint64_t exception_uses;
+    const struct pages_exception_use *exception_recent;
+    size_t n_exception_recent;
+    const char *insecure_domains; /* domain_insecure names, ", " between; NULL or "": none */
 };
 
 /* The status page as HTML. 0, PAGES_EINVAL (s NULL) or PAGES_ENOMEM. */
 int pages_status_html(struct http_buf *out, const struct pages_status *s);
 
 /* The same as one JSON object: {"uptime_s":…, "dns":{…}, "proxy":{…},
- * "certs":{…}, "recent_refusals":[{"time":…,"host":…,"port":…,"reason":…}]}.
+ * "certs":{…}, "recent_refusals":[{"time":…,"host":…,"port":…,"reason":…}],
+ * "resolver_notes":["…"] (only when there are some)}.
+ * "exceptions":{"hosts":[…],"uses":…,"recent_uses":[{"time":…,"host":…,
+ * "port":…,"client":…,"exception":…}]}}.
  * Strings are JSON-escaped. 0, PAGES_EINVAL or PAGES_ENOMEM. */
 int pages_status_json(struct http_buf *out, const struct pages_status *s);
 

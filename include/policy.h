@@ -37,6 +37,8 @@ struct policy_input {
     enum config_intercept mode;
     int ip_literal; /* the host is an address: no lookups at all */
     int no_tlsa;    /* plain HTTP: no TLSA lookups, the addresses alone decide */
+    int exception;  /* the host is in proxy.exceptions: no TLSA lookups; validated
+                       addresses → tunnel untouched, in either mode */
     struct policy_lookup a, aaaa;
     struct policy_lookup tlsa; /* TLSA at _port._tcp.host */
     size_t tlsa_usable;        /* its usable records (dane_tlsa_count_usable) */
@@ -46,6 +48,9 @@ struct policy_input {
     struct policy_lookup target_tlsa;
     size_t target_tlsa_usable;
     int target_tlsa_overflow;
+    /* the resolver validates without signature time checks (the system
+     * clock is not synchronized, clock_sync.h): DANE cannot be enforced */
+    int clock_unsynced;
 };
 
 enum policy_action {
@@ -85,8 +90,17 @@ int policy_wants_target(const struct policy_input *in);
  * the target's when it holds a secure usable record, else the host's —
  * secure with a usable record → DANE; anything else (secure denial, only
  * unusable records, insecure) → tunnel in `dane` mode and PKIX in `all` mode.
+ * An exception skips every TLSA step but none of the address steps: validated
+ * addresses → tunnel (in both modes), bogus ones → refuse. A host that would
+ * get DANE while the clock is not synchronized → refuse (POLICY_REASON_CLOCK).
  * Fail closed: no soft-fail. */
 void policy_decide(const struct policy_input *in, struct policy_decision *out);
+
+/* The reason of the refusal for a DANE host while the clock is not synchronized. */
+#define POLICY_REASON_CLOCK                                                                        \
+    "the system clock is not synchronized: DNSSEC signatures cannot be checked, so DANE cannot "  \
+    "be enforced (refused until the clock is synchronized)"
+
 
 const char *policy_action_name(enum policy_action a);
 

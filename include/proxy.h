@@ -17,6 +17,8 @@ struct proxy;
 struct proxy_stats {
     uint64_t conns_total, conns_open, intercepted, tunnelled, refused, forbidden, http_requests;
     uint64_t pages_served;
+    uint64_t exception_uses; /* CONNECTs tunnelled without DANE by proxy.exceptions */
+    uint64_t failed;         /* CONNECTs answered with a plain error (no such name, ...) */
 };
 
 /* Open the CA in cfg->ca_dir (created on first start), load the trust store and

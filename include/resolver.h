@@ -37,6 +37,7 @@ struct resolver_request {
 
 struct resolver_stats {
     uint64_t queries, cache_hits, cache_misses, servfail_timeouts, bogus;
+    uint64_t stale; /* answers served stale (RFC 8767) */
     struct dns_cache_stats cache;
     struct upstream_stats upstream;
 };
@@ -78,13 +79,18 @@ uv_loop_t *resolver_loop(const struct resolver *r);
 /* Current time in ms, as the resolver's cache sees it. */
 uint64_t resolver_now_ms(const struct resolver *r);
 
+/* The domain_insecure names (negative trust anchors), ", " between them, ""
+ * for none: for the status page. Owned by r. */
+const char *resolver_insecure_domains(const struct resolver *r);
+
 void resolver_get_stats(const struct resolver *r, struct resolver_stats *st);
 
-/* Health of configured upstream i (round-trip estimate, back-offs, TCP/TLS
- * connection counters; struct forwarder_upstream_health in forwarder.h), for
- * the status page. Returns 0, or -1 past the last upstream. */
-struct forwarder_upstream_health;
-int resolver_upstream_health(const struct resolver *r, size_t i,
-                             struct forwarder_upstream_health *h);
+/* What the user should know about r, in words, one line each ('\n' after each):
+ * an unsynchronized clock, upstreams that strip DNSSEC. Written to out (cap
+ * bytes, cut to fit); returns out ("" when all is well). */
+const char *resolver_status_notes(const struct resolver *r, char *out, size_t cap);
+/* Upstream i of r's configuration (upstream_server_info()): 0, or -1 past
+ * the last. */
+int resolver_upstream_info(const struct resolver *r, size_t i, struct upstream_server_info *out);
 
 #endif

@@ -93,4 +93,16 @@ int scrub_message(const struct dns_query *q, enum dns_security sec, const uint8_
 int scrub_chain_end(const uint8_t *msg, size_t len, uint8_t end[DNS_MAX_NAME], size_t *end_len,
                     uint16_t *qtype, unsigned *links);
 
+/* Cut what a validator would check for nothing from an upstream answer, in
+ * place: when msg answers with data (ANCOUNT > 0) and its authority section
+ * holds only NS records and their RRSIGs (the zone's delegation, sent along
+ * by servers without minimal responses), the authority section and every
+ * additional record but OPT are removed. Each signed RRset removed is a
+ * signature getdns no longer verifies (each costs it two EC group set-ups
+ * and a verify). Denial proofs (SOA, NSEC, NSEC3) and answers without data
+ * are left whole. Nothing before the cut points past it (compression points
+ * backwards only), and OPT's owner is the root, so the result stays
+ * well-formed. Returns 1 when cut, 0 when left as it was, SCRUB_EFORMERR. */
+int scrub_for_validator(uint8_t *msg, size_t *len);
+
 #endif

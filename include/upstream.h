@@ -16,6 +16,7 @@
 #include <uv.h>
 
 #include "config.h"
+#include "forwarder.h"
 #include "wire.h"
 
 struct upstream;
@@ -81,10 +82,41 @@ void upstream_cancel(struct upstream_waiter *w);
 
 void upstream_get_stats(const struct upstream *up, struct upstream_stats *st);
 
-/* Health of configured upstream i, from the forwarder (forwarder.h).
- * Returns 0, or -1 past the last upstream. */
-struct forwarder_upstream_health;
-int upstream_health(const struct upstream *up, size_t i, struct forwarder_upstream_health *h);
+/* relaxed 1: validate without signature time checks (the clock is not
+ * synchronized, clock_sync.h); 0: the normal rule. An answer validated under
+ * the relaxed rule that completes after the switch back is asked again. */
+void upstream_set_time_checks(struct upstream *up, int relaxed);
+
+/* Probe up's upstreams for DNSSEC stripping (probe.h) from now on: when
+ * they are asked over UDP first (the probe asks over UDP) and there is a
+ * trust anchor; else nothing. cfg is up's configuration. For the main context
+ * only (a forward zone's router is expected to strip). 0, or -1 when out of
+ * memory. */
+int upstream_probe_dnssec(struct upstream *up, const struct config_resolver *cfg);
+
+/* Lines for the status page about the upstreams (those that strip DNSSEC),
+ * each ending in '\n', into out (cap > 0 bytes, "" when none). */
+void upstream_status_notes(const struct upstream *up, char *out, size_t cap);
+
+/* 1 when qname lies under a trust anchor and no upstream passes DNSSEC
+ * through (probe.h): nothing there can be validated, so the caller answers
+ * SERVFAIL with *why (static text) as the EDE text. Else 0. */
+int upstream_dnssec_blocked(const struct upstream *up, const uint8_t *qname, size_t qname_len,
+                            const char **why);
+/* One configured upstream as daneguard sees it: its address as written, its
+ * transports, and what the caching forwarder (which talks to it over every
+ * transport) measured: counters, round trips, back-offs, TCP/TLS
+ * connections. */
+struct upstream_server_info {
+    char address[ADDR_TEXT_MAX]; /* "192.0.2.1:53", "[2001:db8::1]:853": the first
+                                    transport's port */
+    char transport[16]; /* "udp,tcp", "tls", ... */
+    int known;          /* fw holds measurements (always, once up exists) */
+    struct forwarder_upstream_info fw;
+};
+
+/* Fill *out for configured upstream i. 0, or -1 when there is no upstream i. */
+int upstream_server_info(const struct upstream *up, size_t i, struct upstream_server_info *out);
 
 /* Fill cfg->upstreams from the nameserver lines of cfg->resolv_conf, skipping
  * every address daneguard itself listens on (it may be the system resolver).

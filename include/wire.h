@@ -66,6 +66,7 @@ enum dns_rcode {
 enum dns_ede {
     DNS_EDE_NONE = -1,
     DNS_EDE_OTHER = 0,
+    DNS_EDE_STALE_ANSWER = 3,
     DNS_EDE_DNSSEC_INDETERMINATE = 5,
     DNS_EDE_DNSSEC_BOGUS = 6,
     DNS_EDE_SIGNATURE_EXPIRED = 7,
@@ -74,6 +75,7 @@ enum dns_ede {
     DNS_EDE_RRSIGS_MISSING = 10,
     DNS_EDE_NSEC_MISSING = 12,
     DNS_EDE_PROHIBITED = 18,
+    DNS_EDE_STALE_NXDOMAIN_ANSWER = 19,
     DNS_EDE_NO_REACHABLE_AUTHORITY = 22,
     DNS_EDE_NETWORK_ERROR = 23,
 };
@@ -181,6 +183,11 @@ int dns_reply_cap_ttls(uint8_t *msg, size_t len, uint32_t max_ttl, uint32_t max_
  * an OPT. */
 int dns_reply_add_cookie(uint8_t *msg, size_t *len, size_t cap, const uint8_t *cookie,
                          size_t cookie_len);
+
+/* Add an EDE option (RFC 8914: info-code ede, EXTRA-TEXT text, may be NULL,
+ * cut at 160 bytes) to the OPT RR that ends msg, as dns_reply_add_cookie().
+ * 0, WIRE_ENOSPC or WIRE_EFORMERR. */
+int dns_reply_add_ede(uint8_t *msg, size_t *len, size_t cap, int ede, const char *text);
 
 /* Make msg fit in max bytes for UDP, in place: when it does not, drop the
  * additional section (OPT kept) without TC if that is enough, else keep only

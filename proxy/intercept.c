@@ -226,7 +226,8 @@ static void down_tls_begin(struct pconn *pc, const char *alpn, const struct pc_p
     pc_timer_set(pc, px->cfg.handshake_timeout_ms); /* the browser's handshake: a fresh one */
     int rc = ca_mint(px->ca, pc->req.host, time(NULL), &pc->icpt.cert);
     if (rc < 0) {
-        log_warnx("proxy: %s: cannot mint a certificate: %s", pc->req.host, ca_strerror(rc));
+        log_warnx("proxy: %s: cannot mint a certificate: %s (client %s)", pc->req.host,
+                  ca_strerror(rc), pc_client_text(pc));
         pc_send_error(pc, 502, "daneguard could not mint a certificate for this host");
         return;
     }

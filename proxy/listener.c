@@ -166,6 +166,15 @@ static void on_accept(uv_stream_t *server, int status)
     /* Before the limit's eviction: a client outside allow must not make room
      * for itself by closing an allowed client's connection. */
     if (!addr_cidr_match(px->cfg.allow, px->cfg.n_allow, (struct sockaddr *)&pc->conn.peer)) {
+        /* at most one line a second: a flood must not fill the log (such a
+         * client gets no entry in the client table) */
+        uint64_t now = uv_now(px->loop);
+        if (!px->disallowed_logged || now - px->disallowed_logged >= PROXY_LOG_INTERVAL_MS) {
+            char text[ADDR_TEXT_MAX];
+            px->disallowed_logged = now ? now : 1;
+            addr_format((const struct sockaddr *)&pc->conn.peer, 0, text, sizeof text);
+            log_info("proxy: client %s is not in proxy.allow: answering 403", text);
+        }
         if (px->stats.conns_open > px->cfg.max_connections) /* not even a 403 when full */
             pc_close(pc, "not in proxy.allow, and no room for a 403");
         else

@@ -149,6 +149,7 @@ enum pages_route pages_route(const char *path)
         {"/ca.der", PAGES_CA_DER}, {"/ca.cer", PAGES_CA_DER},
         {"/proxy.pac", PAGES_PAC}, {"/wpad.dat", PAGES_PAC},
         {"/status", PAGES_STATUS}, {"/status.json", PAGES_STATUS_JSON},
+        {"/metrics", PAGES_METRICS},
     };
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
         if (strlen(table[i].path) != n || strncmp(path, table[i].path, n) != 0)
@@ -478,7 +479,27 @@ int pages_status_html(struct http_buf *out, const struct pages_status *s)
              lookups ? 100.0 * (double)s->cache_hits / (double)lookups : 0.0);
     w_row(&w, "Cache entries", s->cache_entries);
     w_row(&w, "Cache bytes", s->cache_bytes);
-    w_puts(&w, "</table>\n<h2>Proxy</h2>\n<table>\n");
+    if (s->insecure_domains && s->insecure_domains[0]) { /* issue 11 */
+        w_puts(&w, "<tr><th>Not validated (domain_insecure)</th><td>");
+        w_esc(&w, s->insecure_domains);
+        w_puts(&w, "</td></tr>\n");
+    }
+    w_puts(&w, "</table>\n");
+    if (s->resolver_notes && *s->resolver_notes) {
+        w_puts(&w, "<h2>Resolver warnings</h2>\n<ul>\n");
+        for (const char *l = s->resolver_notes, *e; *l; l = *e ? e + 1 : e) {
+            char line[512];
+            e = strchr(l, '\n');
+            if (!e)
+                e = l + strlen(l);
+            snprintf(line, sizeof line, "%.*s", (int)(e - l), l);
+            w_puts(&w, "<li>");
+            w_esc(&w, line);
+            w_puts(&w, "</li>\n");
+        }
+        w_puts(&w, "</ul>\n");
+    }
+    w_puts(&w, "<h2>Proxy</h2>\n<table>\n");
     w_row(&w, "Connections open", s->conns_open);
     w_row(&w, "Connections total", s->conns_total);
     w_row(&w, "Intercepted (DANE enforced)", s->intercepted);
@@ -502,6 +523,34 @@ int pages_status_html(struct http_buf *out, const struct pages_status *s)
         }
         w_puts(&w, "</table>\n");
     }
+    /* proxy.exceptions: hosts the operator chose to reach without DANE */
+    w_puts(&w, "<h2>Exceptions (DANE not enforced)</h2>\n");
+    if (!s->exceptions || s->n_exceptions == 0) {
+        w_puts(&w, "<p>None (proxy.exceptions is empty).</p>\n");
+    } else {
+        w_puts(&w, "<p class=\"exceptions\">");
+        for (size_t i = 0; i < s->n_exceptions; i++) {
+            w_puts(&w, i ? ", <code>" : "<code>");
+            w_esc(&w, s->exceptions[i]);
+            w_puts(&w, "</code>");
+        }
+        w_printf(&w, " — used %llu time(s).</p>\n", (unsigned long long)s->exception_uses);
+        if (s->exception_recent && s->n_exception_recent) {
+            w_puts(&w, "<table>\n<tr><th>Time</th><th>Host</th><th>Client</th><th>Entry</th></tr>\n");
+            for (size_t i = 0; i < s->n_exception_recent; i++) {
+                const struct pages_exception_use *e = &s->exception_recent[i];
+                fmt_time(t, sizeof t, e->when);
+                w_printf(&w, "<tr><td>%s</td><td><code>", t);
+                w_hostport(&w, e->host ? e->host : "", e->port);
+                w_puts(&w, "</code></td><td>");
+                w_esc(&w, e->client ? e->client : "");
+                w_puts(&w, "</td><td><code>");
+                w_esc(&w, e->pattern ? e->pattern : "");
+                w_puts(&w, "</code></td></tr>\n");
+            }
+            w_puts(&w, "</table>\n");
+        }
+    }
     w_puts(&w, "<p><a href=\"/status.json\">JSON</a> · <a href=\"/\">set-up</a></p>\n");
     page_end(&w);
     return w_done(&w);
@@ -517,9 +566,14 @@ int pages_status_json(struct http_buf *out, const struct pages_status *s)
     w_printf(&w, "{\"now\":%lld,\"uptime_s\":%llu,", (long long)s->now, U(s->uptime_s));
     w_printf(&w,
              "\"dns\":{\"queries\":%llu,\"cache_hits\":%llu,\"cache_misses\":%llu,"
-             "\"cache_entries\":%llu,\"cache_bytes\":%llu},",
+             "\"cache_entries\":%llu,\"cache_bytes\":%llu",
              U(s->dns_queries), U(s->cache_hits), U(s->cache_misses), U(s->cache_entries),
              U(s->cache_bytes));
+    if (s->insecure_domains && s->insecure_domains[0]) { /* issue 11 */
+        w_puts(&w, ",\"insecure_domains\":");
+        json_escape(&w, s->insecure_domains);
+    }
+    w_puts(&w, "},");
     w_printf(&w,
              "\"proxy\":{\"connections_open\":%llu,\"connections_total\":%llu,"
              "\"intercepted\":%llu,\"tunnelled\":%llu,\"refused\":%llu},",
@@ -537,6 +591,36 @@ int pages_status_json(struct http_buf *out, const struct pages_status *s)
         json_escape(&w, e->reason);
         w_puts(&w, "}");
     }
-    w_puts(&w, "]}\n");
+    w_puts(&w, "],\"exceptions\":{\"hosts\":[");
+    for (size_t i = 0; s->exceptions && i < s->n_exceptions; i++) {
+        w_puts(&w, i ? "," : "");
+        json_escape(&w, s->exceptions[i]);
+    }
+    w_printf(&w, "],\"uses\":%llu,\"recent_uses\":[", (unsigned long long)s->exception_uses);
+    for (size_t i = 0; s->exception_recent && i < s->n_exception_recent; i++) {
+        const struct pages_exception_use *e = &s->exception_recent[i];
+        w_printf(&w, "%s{\"time\":%lld,\"host\":", i ? "," : "", (long long)e->when);
+        json_escape(&w, e->host);
+        w_printf(&w, ",\"port\":%u,\"client\":", (unsigned)e->port);
+        json_escape(&w, e->client);
+        w_puts(&w, ",\"exception\":");
+        json_escape(&w, e->pattern);
+        w_puts(&w, "}");
+    }
+    w_puts(&w, "]}");
+    if (s->resolver_notes && *s->resolver_notes) {
+        w_puts(&w, ",\"resolver_notes\":[");
+        for (const char *l = s->resolver_notes, *e; *l; l = *e ? e + 1 : e) {
+            char line[512];
+            e = strchr(l, '\n');
+            if (!e)
+                e = l + strlen(l);
+            snprintf(line, sizeof line, "%.*s", (int)(e - l), l);
+            w_printf(&w, "%s", l == s->resolver_notes ? "" : ",");
+            json_escape(&w, line);
+        }
+        w_puts(&w, "]");
+    }
+    w_puts(&w, "}\n");
     return w_done(&w);
 }

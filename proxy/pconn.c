@@ -172,7 +172,8 @@ static void pc_timer_cb(uv_timer_t *t)
         pc_timer_set(pc, pc->px->cfg.handshake_timeout_ms);
         intercept_refuse(pc, reason);
     } else {
-        log_info("proxy: %s:%u: %s", pc->req.host, pc->req.port, reason);
+        log_info("proxy: %s:%u: %s (client %s)", pc->req.host, pc->req.port, reason,
+                 pc_client_text(pc));
         pc_send_error(pc, 504, reason); /* the next tick closes */
     }
 }
@@ -271,7 +272,8 @@ void pc_send_line(struct pconn *pc, int status, const char *fmt, ...)
 
 void pc_log_verdict(struct pconn *pc, const char *what)
 {
-    log_info("proxy: %s:%u: %s: %s", pc->req.host, pc->req.port, what, pc->verdict.reason);
+    log_info("proxy: %s:%u: %s: %s (client %s)", pc->req.host, pc->req.port, what,
+             pc->verdict.reason, pc_client_text(pc));
 }
 
 /* --- reading a side --------------------------------------------------------------------- */

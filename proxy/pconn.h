@@ -135,6 +135,15 @@ struct tlsa_set {
     int overflow; /* a record could not be kept: the set is incomplete */
 };
 
+/* A CONNECT that proxy.exceptions let through without DANE (status page). */
+struct exception_use {
+    time_t when;
+    char host[HTTP_MAX_HOST + 1];
+    uint16_t port;
+    char client[64];
+    char pattern[CONFIG_HOST_MAX];
+};
+
 struct refusal {
     time_t when;
     char host[HTTP_MAX_HOST + 1];
@@ -161,9 +170,12 @@ struct proxy {
      * first: at max_connections the oldest of them makes room for a new one. */
     struct pconn *waiting_head, *waiting_tail;
     uint64_t limit_logged; /* uv_now() of the last "limit reached" line */
+    uint64_t disallowed_logged; /* ... and of the last "not in proxy.allow" line */
     struct proxy_stats stats;
     struct refusal recent[PROXY_RECENT_REFUSALS];
     size_t n_recent, recent_next;
+    struct exception_use exception_uses[PROXY_RECENT_REFUSALS];
+    size_t n_exception_uses, exception_uses_next;
     char self[64]; /* "127.0.0.1:8080": for the PAC file and onboarding page */
     time_t started;
     struct hconnect_policy *dest; /* where connections may go (allow_destinations) */
@@ -225,6 +237,8 @@ struct pconn {
         char reason[DANE_REASON_MAX + 128];
         uint8_t spki[32];
         int have_spki;
+        char exception[CONFIG_HOST_MAX]; /* the proxy.exceptions entry the host
+                                            matched ("" none): no DANE */
     } verdict;
 
     struct { /* intercept.c */
@@ -249,6 +263,12 @@ struct pconn {
 static inline struct side *pc_side_of(struct pconn *pc, const uv_handle_t *h)
 {
     return h == (const uv_handle_t *)&pc->client_tcp ? &pc->down : &pc->up;
+}
+
+/* The client's address without a port ("127.0.0.2"), for log lines. */
+static inline const char *pc_client_text(const struct pconn *pc)
+{
+    return client_text(pc->conn.client);
 }
 
 /* Free a set's records and empty it. */
@@ -417,7 +437,15 @@ void forward_hold_body(struct pconn *pc);
 /* Connected to the site: send the request, pass the response back. */
 void forward_start(struct pconn *pc);
 
+/* ---- metrics.c ------------------------------------------------------------------- */
+
+/* Append /metrics as of now: the Prometheus text exposition format. */
+void metrics_write(const struct proxy *px, time_t now, struct http_buf *b);
+
 /* ---- status.c --------------------------------------------------------------------- */
+
+/* Keep a use of proxy.exceptions for the status page (the last PROXY_RECENT_REFUSALS). */
+void status_exception_use_add(struct proxy *px, const struct pconn *pc);
 
 /* Keep a refusal for the status page (the last PROXY_RECENT_REFUSALS). */
 void status_refusal_add(struct proxy *px, const char *host, uint16_t port, const char *reason);

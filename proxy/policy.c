@@ -33,7 +33,7 @@ static int secure_answer(const struct policy_lookup *l)
 
 int policy_wants_target(const struct policy_input *in)
 {
-    if (in->ip_literal || in->no_tlsa)
+    if (in->ip_literal || in->no_tlsa || in->exception)
         return 0;
     return (secure_answer(&in->a) && in->a.cname == POLICY_CNAME_FOLLOWED) ||
            (secure_answer(&in->aaaa) && in->aaaa.cname == POLICY_CNAME_FOLLOWED);
@@ -113,7 +113,7 @@ void policy_decide(const struct policy_input *in, struct policy_decision *out)
         decide(out, POLICY_REFUSE, "DNSSEC bogus: the host's address records fail validation");
         return;
     }
-    if (!in->no_tlsa) {
+    if (!in->no_tlsa && !in->exception) {
         /* Not one lookup could start: no DNSSEC state at all, nothing to sign for. */
         if (in->a.not_started && in->aaaa.not_started && t->not_started) {
             fail(out, 502, "the resolver is overloaded: the site cannot be looked up now");
@@ -175,6 +175,10 @@ void policy_decide(const struct policy_input *in, struct policy_decision *out)
         decide(out, POLICY_TUNNEL, "plain HTTP: no TLSA");
         return;
     }
+    if (in->exception) {
+        decide(out, POLICY_TUNNEL, "in proxy.exceptions: tunnelled untouched, DANE not enforced");
+        return;
+    }
     if (t->security == DNS_INSECURE) {
         decide(out, no_dane, "TLSA not signed (insecure zone): no DANE");
         return;
@@ -185,6 +189,10 @@ void policy_decide(const struct policy_input *in, struct policy_decision *out)
     }
     if (usable == 0) {
         decide(out, no_dane, "only unusable TLSA records: no DANE");
+        return;
+    }
+    if (in->clock_unsynced) {
+        decide(out, POLICY_REFUSE, POLICY_REASON_CLOCK);
         return;
     }
     decide(out, POLICY_INTERCEPT_DANE,

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "addr.h"
+#include "clock_sync.h"
 
 /* Lookups one request starts: A and AAAA, and for a CONNECT the TLSA. */
 #define REQUEST_LOOKUPS_HTTP 2
@@ -81,6 +82,7 @@ static void lookups_reset(struct pconn *pc)
     memset(&pc->lookup.r_tlsa, 0, sizeof pc->lookup.r_tlsa);
     memset(&pc->lookup.r_target_tlsa, 0, sizeof pc->lookup.r_target_tlsa);
     memset(&pc->verdict.decision, 0, sizeof pc->verdict.decision);
+    pc->verdict.exception[0] = '\0';
 }
 
 void request_next(struct pconn *pc)
@@ -143,14 +145,14 @@ static void request_head(struct pconn *pc, const struct http_head *h)
     if (h->kind == HTTP_TARGET_CONNECT) {
         pc->req.kind = PC_KIND_CONNECT;
         if (listener_is_own_address(pc)) {
-            log_info("proxy: %s:%u: CONNECT to daneguard itself refused", pc->req.host,
-                     pc->req.port);
+            log_info("proxy: %s:%u: CONNECT to daneguard itself refused (client %s)",
+                     pc->req.host, pc->req.port, pc_client_text(pc));
             pc_send_line(pc, 403, "daneguard: a CONNECT to daneguard itself is not allowed");
             return;
         }
         if (!port_allowed(px, pc->req.port)) {
-            log_info("proxy: %s:%u: forbidden port (not in proxy.allowed_ports)", pc->req.host,
-                     pc->req.port);
+            log_info("proxy: %s:%u: forbidden port (not in proxy.allowed_ports) (client %s)",
+                     pc->req.host, pc->req.port, pc_client_text(pc));
             pc_send_line(pc, 403,
                          "daneguard: CONNECT to port %u is not allowed; add it to "
                          "proxy.allowed_ports to allow it",
@@ -164,8 +166,8 @@ static void request_head(struct pconn *pc, const struct http_head *h)
     /* Absolute URI: plain HTTP. */
     pc->req.kind = PC_KIND_HTTP;
     if (!http_port_allowed(px, pc->req.port)) {
-        log_info("proxy: %s:%u: forbidden port (not in proxy.http_ports)", pc->req.host,
-                 pc->req.port);
+        log_info("proxy: %s:%u: forbidden port (not in proxy.http_ports) (client %s)",
+                 pc->req.host, pc->req.port, pc_client_text(pc));
         pc_send_line(pc, 403,
                      "daneguard: plain HTTP to port %u is not allowed; add it to "
                      "proxy.http_ports to allow it",
@@ -388,6 +390,7 @@ static void fail_plain(struct pconn *pc, int status, const char *reason)
 {
     struct http_buf b = {0}, body = {0};
     snprintf(pc->verdict.reason, sizeof pc->verdict.reason, "%s", reason);
+    pc->px->stats.failed++;
     pc_log_verdict(pc, "failed");
     for (char *p = pc->verdict.reason; *p; p++)
         if ((unsigned char)*p < 0x20)
@@ -410,6 +413,7 @@ void request_policy_input(const struct pconn *pc, struct policy_input *in)
         .mode = pc->px->cfg.intercept,
         .ip_literal = pc->req.host_kind != HTTP_HOST_NAME,
         .no_tlsa = pc->req.kind == PC_KIND_HTTP, /* plain HTTP: only DNSSEC proven wrong refuses */
+        .exception = pc->verdict.exception[0] != '\0',
         .a = pc->lookup.r_a,
         .aaaa = pc->lookup.r_aaaa,
         .tlsa = pc->lookup.r_tlsa,
@@ -419,6 +423,7 @@ void request_policy_input(const struct pconn *pc, struct policy_input *in)
         .target_tlsa_usable =
             dane_tlsa_count_usable(pc->lookup.target_tlsa_set.rec, pc->lookup.target_tlsa_set.n),
         .target_tlsa_overflow = pc->lookup.target_tlsa_set.overflow,
+        .clock_unsynced = clock_sync_relaxed(),
     };
 }
 
@@ -519,6 +524,14 @@ static void lookups_start(struct pconn *pc)
     }
     if (!client_lookups_allowed(pc))
         return;
+    /* proxy.exceptions: no TLSA is asked for, so none can refuse; the
+     * addresses are looked up and validated as for any host. */
+    if (pc->req.kind == PC_KIND_CONNECT) {
+        int ex = config_exception_match(&px->cfg, pc->req.host);
+        if (ex >= 0)
+            snprintf(pc->verdict.exception, sizeof pc->verdict.exception, "%s",
+                     px->cfg.exceptions[ex]);
+    }
     /* The request's lookups, the TLSA at a CNAME target included, run on the
      * resolver of this moment, whatever a reload brings meanwhile. */
     r = pc->lookup.resolver = resolver_ref(px->resolver);
@@ -526,7 +539,7 @@ static void lookups_start(struct pconn *pc)
     int rc = lookup_start(r, pc->req.host, DNS_TYPE_A, on_a, pc, &pc->lookup.a);
     if (rc == 0)
         rc = lookup_start(r, pc->req.host, DNS_TYPE_AAAA, on_aaaa, pc, &pc->lookup.aaaa);
-    if (rc == 0 && pc->req.kind == PC_KIND_CONNECT) {
+    if (rc == 0 && pc->req.kind == PC_KIND_CONNECT && !pc->verdict.exception[0]) {
         snprintf(name, sizeof name, "_%u._tcp.%s", pc->req.port, pc->req.host);
         pc->lookup.pending++;
         rc = lookup_start(r, name, DNS_TYPE_TLSA, on_tlsa, pc, &pc->lookup.tlsa);
@@ -574,6 +587,14 @@ static void connected(void *arg, int status, uv_tcp_t *tcp, const struct sockadd
     }
     if (pc->verdict.decision.action == POLICY_TUNNEL) {
         pc->px->stats.tunnelled++;
+        if (pc->verdict.exception[0]) {
+            /* every use, with who used it: the operator chose to trust this
+             * host without DANE, and should see how often that happens */
+            pc->px->stats.exception_uses++;
+            log_info("proxy: %s:%u: client %s: tunnelled without DANE (proxy.exceptions: %s)",
+                     pc->req.host, pc->req.port, pc_client_text(pc), pc->verdict.exception);
+            status_exception_use_add(pc->px, pc);
+        }
         log_debug("proxy: %s:%u: tunnelled: %s", pc->req.host, pc->req.port,
                   pc->verdict.decision.reason);
         pc_write(pc, HTTP_CONNECT_ESTABLISHED, strlen(HTTP_CONNECT_ESTABLISHED),
@@ -606,8 +627,8 @@ static int destination_allowed(struct pconn *pc)
                   pc->lookup.n_addrs);
         return 1;
     }
-    log_info("proxy: %s:%u: refused: %s (not in proxy.allow_destinations)", pc->req.host,
-             pc->req.port, msg);
+    log_info("proxy: %s:%u: refused: %s (not in proxy.allow_destinations) (client %s)",
+             pc->req.host, pc->req.port, msg, pc_client_text(pc));
     status_refusal_add(pc->px, pc->req.host, pc->req.port, msg);
     pc_send_line(pc, 403, "daneguard: %s; add it to proxy.allow_destinations to allow it", msg);
     return 0;

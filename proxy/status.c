@@ -24,11 +24,25 @@ void status_refusal_add(struct proxy *px, const char *host, uint16_t port, const
         px->n_recent++;
 }
 
+void status_exception_use_add(struct proxy *px, const struct pconn *pc)
+{
+    struct exception_use *u = &px->exception_uses[px->exception_uses_next];
+    u->when = time(NULL);
+    snprintf(u->host, sizeof u->host, "%s", pc->req.host);
+    u->port = pc->req.port;
+    snprintf(u->client, sizeof u->client, "%s", pc_client_text(pc));
+    snprintf(u->pattern, sizeof u->pattern, "%s", pc->verdict.exception);
+    px->exception_uses_next = (px->exception_uses_next + 1) % PROXY_RECENT_REFUSALS;
+    if (px->n_exception_uses < PROXY_RECENT_REFUSALS)
+        px->n_exception_uses++;
+}
+
 /* The status page's input, as of now. recent (PROXY_RECENT_REFUSALS entries,
  * newest first) borrows px's strings. */
 void status_gather(const struct proxy *px, time_t now, struct pages_status *st,
                    struct pages_refusal_entry *recent)
 {
+    static char notes[4096]; /* borrowed by st until the next call (one loop thread) */
     struct resolver_stats rs;
     struct ca_stats cs;
     size_t n = 0;
@@ -57,7 +71,30 @@ void status_gather(const struct proxy *px, time_t now, struct pages_status *st,
         .cert_cache_hits = cs.hits,
         .recent = recent,
         .n_recent = n,
+        .resolver_notes = resolver_status_notes(px->resolver, notes, sizeof notes),
+        .insecure_domains = resolver_insecure_domains(px->resolver),
     };
+}
+
+/* The proxy.exceptions part of st: hosts (CONFIG_MAX_EXCEPTIONS entries) and
+ * recent (PROXY_RECENT_REFUSALS) are the caller's, and borrow px's strings. */
+static void status_gather_exceptions(const struct proxy *px, struct pages_status *st,
+                                     const char **hosts, struct pages_exception_use *recent)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < px->cfg.n_exceptions; i++)
+        hosts[i] = px->cfg.exceptions[i];
+    for (size_t i = 0; i < px->n_exception_uses; i++) {
+        size_t k = (px->exception_uses_next + PROXY_RECENT_REFUSALS - 1 - i) % PROXY_RECENT_REFUSALS;
+        const struct exception_use *u = &px->exception_uses[k];
+        recent[n++] = (struct pages_exception_use){u->when, u->host, u->port, u->client,
+                                                   u->pattern};
+    }
+    st->exceptions = hosts;
+    st->n_exceptions = px->cfg.n_exceptions;
+    st->exception_uses = px->stats.exception_uses;
+    st->exception_recent = recent;
+    st->n_exception_recent = n;
 }
 
 void status_page_serve(struct pconn *pc, const struct http_head *h)
@@ -92,8 +129,11 @@ void status_page_serve(struct pconn *pc, const struct http_head *h)
     case PAGES_STATUS:
     case PAGES_STATUS_JSON: {
         struct pages_refusal_entry recent[PROXY_RECENT_REFUSALS];
+        struct pages_exception_use ex_recent[PROXY_RECENT_REFUSALS];
+        const char *ex_hosts[CONFIG_MAX_EXCEPTIONS];
         struct pages_status st;
         status_gather(px, time(NULL), &st, recent);
+        status_gather_exceptions(px, &st, ex_hosts, ex_recent);
         if (route == PAGES_STATUS_JSON) {
             pages_status_json(&body, &st);
             type = PAGES_JSON_TYPE;
@@ -102,6 +142,10 @@ void status_page_serve(struct pconn *pc, const struct http_head *h)
         }
         break;
     }
+    case PAGES_METRICS:
+        metrics_write(px, time(NULL), &body);
+        type = PAGES_METRICS_TYPE;
+        break;
     case PAGES_NOT_FOUND:
     default:
         status = 404;

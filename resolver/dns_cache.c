@@ -34,6 +34,7 @@ struct dns_cache {
     uint64_t sipkey[2];
     size_t bytes; /* entries + keys + messages + bucket array */
     size_t max_bytes;
+    uint64_t stale_ms; /* expired entries kept this long for dns_cache_get_stale() */
     struct dns_cache_stats stats;
 };
 
@@ -355,7 +356,9 @@ int dns_cache_get(struct dns_cache *cache, const struct dns_cache_key *key, uint
         return 0;
     }
     if (now_ms >= e->expire_ms) {
-        entry_remove(cache, e);
+        /* kept for serving stale (RFC 8767) within its bound; LRU still evicts it */
+        if (now_ms - e->expire_ms >= cache->stale_ms)
+            entry_remove(cache, e);
         cache->stats.expired++;
         cache->stats.misses++;
         return 0;
@@ -371,6 +374,33 @@ int dns_cache_get(struct dns_cache *cache, const struct dns_cache_key *key, uint
     hit->ttl_left_s = e->ttl_s - hit->age_s;
     hit->origin = e->origin;
     cache->stats.hits++;
+    return 1;
+}
+
+void dns_cache_set_stale(struct dns_cache *cache, uint32_t stale_s)
+{
+    cache->stale_ms = (uint64_t)stale_s * 1000;
+}
+
+int dns_cache_get_stale(struct dns_cache *cache, const struct dns_cache_key *key, uint64_t now_ms,
+                        struct dns_cache_hit *hit)
+{
+    if (key->qname_len == 0 || key->qname_len > DNS_MAX_NAME || !cache->stale_ms)
+        return 0;
+    struct cache_entry *e = lookup(cache, key, key_hash(cache, key));
+    if (!e || now_ms < e->expire_ms)
+        return 0;
+    if (now_ms - e->expire_ms >= cache->stale_ms) {
+        entry_remove(cache, e);
+        return 0;
+    }
+    uint64_t age_ms = now_ms > e->stored_ms ? now_ms - e->stored_ms : 0;
+    hit->msg = e->data + e->qname_len;
+    hit->len = e->msg_len;
+    hit->security = e->security;
+    hit->age_s = (uint32_t)(age_ms / 1000);
+    hit->ttl_left_s = 0;
+    hit->origin = e->origin;
     return 1;
 }
 

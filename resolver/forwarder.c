@@ -58,9 +58,12 @@
 #include "acceptor.h"
 #include "addr.h"
 #include "dns_cache.h"
+#include "dns_frame.h"
+#include "scrub.h"
 #include "log.h"
 #include "tls.h"
 #include "upconn.h"
+#include "probe.h"
 #include "uvloop.h"
 #include "wire.h"
 
@@ -80,10 +83,11 @@
 #define FWD_BUCKETS 4096
 #define FWD_AVOID_SLOTS 64
 #define FWD_AVOID_MS 30000
-#define FWD_TCP_BUF (2 + 65535)
+#define FWD_TCP_BUF (DNS_FRAME_PREFIX + DNS_FRAME_MAX) /* getdns's TCP side: one whole frame */
 #define FWD_BACKOFF_MIN_MS 1000  /* an upstream transport that failed: not asked for this long */
 #define FWD_BACKOFF_MAX_MS 60000 /* doubling up to this */
 #define FWD_TLS_SESSIONS 64
+#define FWD_DEFAULT_CA_FILE "/etc/ssl/certs/ca-certificates.crt"
 #define FWD_N_TRANSPORTS 3 /* index: enum config_transport - CONFIG_TRANSPORT_UDP */
 #define FWD_T_UDP 0
 #define FWD_T_TCP 1
@@ -156,6 +160,13 @@ struct fwd_infra {
     uint64_t updated_ms;
 };
 
+/* What /metrics shows of one upstream (forwarder_upstream_info()). */
+struct fwd_counts {
+    uint64_t sent, answered, lost;
+    uint32_t lost_in_a_row; /* tries gone unanswered since the last answer */
+    uint64_t answer_ms;     /* uv_now() of the last answer, 0 none */
+};
+
 struct fwd_avoid {
     uint64_t hash; /* of (name, type) */
     uint64_t until_ms;
@@ -175,6 +186,7 @@ struct forwarder {
     int closing;
     struct config_upstream upstreams[CONFIG_MAX_ADDRS];
     struct fwd_infra infra[CONFIG_MAX_ADDRS];
+    struct fwd_counts counts[CONFIG_MAX_ADDRS];
     size_t n_upstreams;
     /* TCP and TLS: one kept-open connection per upstream and transport */
     struct upconn *conns_up[CONFIG_MAX_ADDRS][FWD_N_TRANSPORTS];
@@ -188,7 +200,7 @@ struct forwarder {
     uint16_t padding_block;
     uint32_t idle_timeout_ms;
     struct tls_client_config *tls_cfg; /* when TLS is in the list */
-    mbedtls_x509_crt trust;            /* tls_ca_file */
+    mbedtls_x509_crt trust;            /* tls_ca_file, tls_ca_path */
     int have_trust;
     uint32_t timeout_ms;
     struct dns_cache *cache;
@@ -201,6 +213,7 @@ struct forwarder {
     size_t pending;
     size_t sockets; /* tries open (UDP and TCP: one socket each) */
     struct forwarder_stats stats;
+    const struct probe *probe; /* upstreams that strip DNSSEC are skipped */
     uint8_t rbuf[65536];
     uint8_t out[65536];
 };
@@ -255,14 +268,16 @@ static void answer(struct forwarder *fw, struct fwd_conn *conn, const struct soc
     if (conn) {
         if (conn->closed)
             return;
-        struct fwd_write *w = malloc(sizeof *w + 2 + len);
+        struct fwd_write *w = malloc(sizeof *w + DNS_FRAME_PREFIX + len);
         if (!w)
             return;
         w->conn = conn;
-        w->data[0] = (uint8_t)(len >> 8);
-        w->data[1] = (uint8_t)len;
-        memcpy(w->data + 2, msg, len);
-        uv_buf_t b = uv_buf_init((char *)w->data, (unsigned)(len + 2));
+        size_t n = dns_frame_encode(w->data, DNS_FRAME_PREFIX + len, msg, len);
+        if (!n) {
+            free(w);
+            return;
+        }
+        uv_buf_t b = uv_buf_init((char *)w->data, (unsigned)n);
         conn->refs++;
         if (uv_write(&w->req, (uv_stream_t *)&conn->tcp, &b, 1, conn_write_done) < 0) {
             conn->refs--;
@@ -373,11 +388,6 @@ static int avoid_find(struct forwarder *fw, const struct dns_query *q)
     return -1;
 }
 
-/* The first upstream for q, as Unbound picks: at random among those whose
- * retransmit timeout is within FWD_RTO_BAND of the best, not the one that
- * gave q a bogus answer when there is another. What is known of an upstream
- * is forgotten after FWD_INFRA_TTL_MS, so a server that was down gets asked
- * again. */
 /* The transport for a try to upstream u: the first in dns_transport_list
  * (without UDP once an answer came truncated) that is not backed off, else
  * the first of them; *down says that every one is backed off. With
@@ -404,37 +414,56 @@ static int pick_transport(struct forwarder *fw, int no_udp, size_t u, uint64_t n
 
 /* The first upstream for q, as Unbound picks: at random among those whose
  * retransmit timeout is within FWD_RTO_BAND of the best (or, with
- * round_robin_upstreams, the next in turn), not one whose every transport is
- * backed off, not the one that gave q a bogus answer, while there is another.
- * What is known of an upstream is forgotten after FWD_INFRA_TTL_MS, so a
- * server that was down gets asked again. */
+ * round_robin_upstreams, the next in turn), not one the probe found stripping
+ * DNSSEC (probe_usable()), not one whose every transport is backed off, not
+ * the one that gave q a bogus answer, while there is another. What is known
+ * of an upstream is forgotten after FWD_INFRA_TTL_MS, so a server that was
+ * down gets asked again. */
 static size_t first_upstream(struct forwarder *fw, const struct dns_query *q)
 {
     int avoid = fw->n_upstreams > 1 ? avoid_find(fw, q) : -1;
     uint64_t now = uv_now(fw->loop);
     uint32_t best_rto = UINT32_MAX;
     size_t band[CONFIG_MAX_ADDRS], n = 0;
-    int up[CONFIG_MAX_ADDRS], n_up = 0;
+    int ok[CONFIG_MAX_ADDRS], up[CONFIG_MAX_ADDRS], n_up = 0;
     for (size_t i = 0; i < fw->n_upstreams; i++) {
         int down;
         if (now - fw->infra[i].updated_ms > FWD_INFRA_TTL_MS)
             infra_init(&fw->infra[i], now);
         pick_transport(fw, 0, i, now, &down);
-        up[i] = !down;
-        n_up += !down;
+        ok[i] = probe_usable(fw->probe, i);
+        up[i] = ok[i] && !down;
+        n_up += up[i];
     }
+    for (size_t i = 0; i < fw->n_upstreams; i++) /* the usable ones not backed off, or all usable */
+        ok[i] = ok[i] && (up[i] || !n_up);
     for (size_t i = 0; i < fw->n_upstreams; i++)
-        if ((int)i != avoid && (up[i] || !n_up) && fw->infra[i].rto < best_rto)
+        if ((int)i != avoid && ok[i] && fw->infra[i].rto < best_rto)
             best_rto = fw->infra[i].rto;
     for (size_t i = 0; i < fw->n_upstreams; i++)
-        if ((int)i != avoid && (up[i] || !n_up) &&
+        if ((int)i != avoid && ok[i] &&
             (fw->round_robin || fw->infra[i].rto <= best_rto + FWD_RTO_BAND))
             band[n++] = i;
+    if (n == 0) /* the only usable one is avoided: it is still the one to ask */
+        for (size_t i = 0; i < fw->n_upstreams; i++)
+            if (ok[i])
+                band[n++] = i;
     if (!n)
         return 0;
     if (fw->round_robin)
         return band[fw->rr_next++ % n];
     return band[(size_t)random() % n];
+}
+
+/* The upstream after u for a retransmit: the next one the probe allows. */
+static size_t next_upstream(const struct forwarder *fw, size_t u)
+{
+    for (size_t k = 1; k <= fw->n_upstreams; k++) {
+        size_t i = (u + k) % fw->n_upstreams;
+        if (probe_usable(fw->probe, i))
+            return i;
+    }
+    return (u + 1) % fw->n_upstreams;
 }
 
 /* --- requests -------------------------------------------------------------- */
@@ -526,6 +555,10 @@ static void req_deliver(struct fwd_req *r, struct fwd_try *t, uint8_t *msg, size
     struct forwarder *fw = r->fw;
     int rcode = dns_msg_rcode(msg, len);
     uint32_t ttl = 0;
+    fw->counts[t->upstream].answered++;
+    fw->counts[t->upstream].lost_in_a_row = 0;
+    fw->counts[t->upstream].answer_ms = uv_now(fw->loop);
+    scrub_for_validator(msg, &len); /* fewer signatures for getdns to verify */
     dns_cap_ttls_by_rrsig(msg, len, time(NULL));
     if ((rcode == DNS_RCODE_NOERROR || rcode == DNS_RCODE_NXDOMAIN) && !(msg[2] & 0x02) &&
         dns_answer_ttl(msg, len, &ttl) == 0 && ttl > 0) {
@@ -559,16 +592,20 @@ static void req_timeout(uv_timer_t *timer)
         req_finish(r);
         return;
     }
-    if (r->n_tries && !r->tries[r->n_tries - 1]->is_tcp) {
+    if (r->n_tries) {
         struct fwd_try *last = r->tries[r->n_tries - 1];
-        infra_lost(&fw->infra[last->upstream], last->rto_ms, now);
+        fw->counts[last->upstream].lost++;
+        fw->counts[last->upstream].lost_in_a_row++;
+        /* a stream try waits longer than its rto (FWD_TCP_TRY_MS): no back-off */
+        if (!last->is_tcp)
+            infra_lost(&fw->infra[last->upstream], last->rto_ms, now);
     }
     if (r->sends >= FWD_MAX_SENDS) {
         uv_timer_start(&r->timer, req_timeout, r->deadline_ms - now, 0);
         return;
     }
     fw->stats.retransmits++;
-    req_send(r, (r->last_upstream + 1) % fw->n_upstreams);
+    req_send(r, next_upstream(fw, r->last_upstream));
 }
 
 /* --- TCP and TLS: queries on kept-open connections (upconn.h) ---------------- */
@@ -583,7 +620,7 @@ static void stream_try_failed(struct fwd_try *t)
             r->fw->stats.failures++;
             req_finish(r);
         } else {
-            req_send(r, (r->last_upstream + 1) % r->fw->n_upstreams);
+            req_send(r, next_upstream(r->fw, r->last_upstream));
         }
     }
 }
@@ -712,7 +749,7 @@ static void req_send(struct fwd_req *r, size_t u)
                 req_servfail(r);
                 return;
             }
-            req_send(r, (u + 1) % fw->n_upstreams);
+            req_send(r, next_upstream(fw, u));
             return;
         }
     }
@@ -746,6 +783,7 @@ static void req_send(struct fwd_req *r, size_t u)
     t->sent_ms = now;
     t->rto_ms = fw->infra[u].rto;
     t->upstream = (uint8_t)u;
+    fw->counts[u].sent++;
     t->is_tcp = (uint8_t)stream;
     t->transport = (uint8_t)tr;
     r->tries[r->n_tries++] = t;
@@ -1052,15 +1090,13 @@ static void conn_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
         return;
     }
     c->rlen += (size_t)n;
-    while (c->rlen - off >= 2) {
-        size_t mlen = (size_t)c->rbuf[off] << 8 | c->rbuf[off + 1];
-        if (c->rlen - off - 2 < mlen)
-            break;
-        handle_query(c->fw, c->rbuf + off + 2, mlen, c, NULL);
-        off += 2 + mlen;
+    const uint8_t *m;
+    size_t mlen;
+    while (dns_frame_next(c->rbuf + off, c->rlen - off, &m, &mlen)) {
+        handle_query(c->fw, m, mlen, c, NULL);
+        off += DNS_FRAME_PREFIX + mlen;
     }
-    memmove(c->rbuf, c->rbuf + off, c->rlen - off);
-    c->rlen -= off;
+    c->rlen = dns_frame_consume(c->rbuf, c->rlen, off);
 }
 
 /* Whether peer is getdns: a socket getdns opened, on the forwarder's address
@@ -1110,6 +1146,14 @@ static void on_accept(void *data, int fd, const struct sockaddr *peer, socklen_t
         c->closed = 1;
         uv_close((uv_handle_t *)&c->tcp, conn_freed);
     }
+}
+
+static size_t crt_count(const mbedtls_x509_crt *c)
+{
+    size_t n = 0;
+    for (; c && c->raw.p; c = c->next)
+        n++;
+    return n;
 }
 
 /* --- set-up -------------------------------------------------------------------------- */
@@ -1162,7 +1206,10 @@ int forwarder_new(uv_loop_t *loop, const struct config_resolver *cfg, struct for
     }
     if (tls) {
         struct tls_client_options co = {.session_cache_entries = FWD_TLS_SESSIONS};
-        const char *ca = cfg->tls_ca_file[0] ? cfg->tls_ca_file : "/etc/ssl/certs/ca-certificates.crt";
+        /* tls_ca_file and tls_ca_path both count; neither: the system's bundle */
+        const char *file = cfg->tls_ca_file[0]   ? cfg->tls_ca_file
+                           : cfg->tls_ca_path[0] ? NULL
+                                                 : FWD_DEFAULT_CA_FILE;
         if (!(fw->tls_cfg = tls_client_config_new(&co))) {
             mbedtls_x509_crt_free(&fw->trust);
             dns_cache_free(fw->cache);
@@ -1170,12 +1217,21 @@ int forwarder_new(uv_loop_t *loop, const struct config_resolver *cfg, struct for
             snprintf(err, errlen, "forwarder: cannot set up TLS");
             return -1;
         }
-        int ret = mbedtls_x509_crt_parse_file(&fw->trust, ca);
-        fw->have_trust = ret >= 0 && fw->trust.raw.p != NULL;
+        int ret = file ? mbedtls_x509_crt_parse_file(&fw->trust, file) : 0;
+        if (file && (ret < 0 || !fw->trust.raw.p))
+            log_warnx("resolver: tls_ca_file %s: no certificate can be read (mbedTLS -0x%04x)",
+                      file, (unsigned)(ret < 0 ? -ret : 0));
+        if (cfg->tls_ca_path[0]) {
+            size_t before = crt_count(&fw->trust);
+            ret = mbedtls_x509_crt_parse_path(&fw->trust, cfg->tls_ca_path);
+            if (ret < 0 || crt_count(&fw->trust) == before)
+                log_warnx("resolver: tls_ca_path %s: no certificate can be read (mbedTLS -0x%04x)",
+                          cfg->tls_ca_path, (unsigned)(ret < 0 ? -ret : 0));
+        }
+        fw->have_trust = fw->trust.raw.p != NULL;
         if (!fw->have_trust)
-            log_warnx("resolver: tls_ca_file %s: no certificate can be read (mbedTLS -0x%04x); "
-                      "tls_auth_name cannot be checked",
-                      ca, (unsigned)(ret < 0 ? -ret : 0));
+            log_warnx("resolver: no CA certificate to check DNS-over-TLS upstreams against: "
+                      "tls_auth_name cannot be checked");
     }
     if (getrandom(&fw->hash_seed, sizeof fw->hash_seed, 0) != sizeof fw->hash_seed)
         fw->hash_seed = (uint64_t)random() << 32 ^ (uint64_t)random();
@@ -1251,25 +1307,39 @@ void forwarder_free(struct forwarder *fw)
     acceptor_close(fw->tcp, fw_acceptor_closed);
 }
 
+void forwarder_set_probe(struct forwarder *fw, const struct probe *probe)
+{
+    if (fw)
+        fw->probe = probe;
+}
+
 void forwarder_get_stats(const struct forwarder *fw, struct forwarder_stats *st)
 {
     *st = fw->stats;
 }
 
-int forwarder_upstream_health(const struct forwarder *fw, size_t i,
-                              struct forwarder_upstream_health *h)
+int forwarder_upstream_info(const struct forwarder *fw, size_t i,
+                            struct forwarder_upstream_info *out)
 {
     if (!fw || i >= fw->n_upstreams)
         return -1;
+    const struct fwd_counts *c = &fw->counts[i];
+    const struct fwd_infra *inf = &fw->infra[i];
     uint64_t now = uv_now(fw->loop);
-    memset(h, 0, sizeof *h);
-    snprintf(h->addr, sizeof h->addr, "%s", fw->upstreams[i].addr.text);
-    h->rto_ms = fw->infra[i].rto;
-    h->srtt_ms = fw->infra[i].srtt;
+    *out = (struct forwarder_upstream_info){
+        .sent = c->sent,
+        .answered = c->answered,
+        .lost = c->lost,
+        .lost_in_a_row = c->lost_in_a_row,
+        .srtt_ms = c->answered ? (uint32_t)(inf->srtt > 0 ? inf->srtt : 0) : 0,
+        .rto_ms = inf->rto,
+        .since_answer_ms = c->answer_ms ? now - c->answer_ms : 0,
+        .measured = c->answered > 0,
+    };
     for (int tr = 0; tr < FWD_N_TRANSPORTS; tr++) {
-        h->down_ms[tr] = fw->down_until[i][tr] > now ? fw->down_until[i][tr] - now : 0;
+        out->down_ms[tr] = fw->down_until[i][tr] > now ? fw->down_until[i][tr] - now : 0;
         if (fw->conns_up[i][tr])
-            upconn_get_stats(fw->conns_up[i][tr], &h->conn[tr]);
+            upconn_get_stats(fw->conns_up[i][tr], &out->conn[tr]);
     }
     return 0;
 }

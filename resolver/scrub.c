@@ -818,3 +818,45 @@ int scrub_chain_end(const uint8_t *msg, size_t len, uint8_t end[DNS_MAX_NAME], s
     free(p.recs);
     return rc;
 }
+
+int scrub_for_validator(uint8_t *msg, size_t *len)
+{
+    struct dns_rr_iter it;
+    struct dns_rr rr;
+    size_t cut = 0, opt_at = 0, opt_len = 0;
+    int rc;
+    if (dns_rr_iter_init(&it, msg, *len) < 0)
+        return SCRUB_EFORMERR;
+    if (get16(msg + 6) == 0 || (get16(msg + 8) == 0 && get16(msg + 10) <= 1))
+        return 0; /* no data, or nothing to cut */
+    while ((rc = dns_rr_iter_next(&it, &rr)) == 1) {
+        size_t end = rr.rdata_offset + rr.rdlen;
+        switch (rr.section) {
+        case DNS_SECTION_ANSWER:
+            cut = end;
+            break;
+        case DNS_SECTION_AUTHORITY:
+            if (rr.type == DNS_TYPE_NS)
+                break;
+            if (rr.type == DNS_TYPE_RRSIG && rr.rdlen >= 2 && get16(rr.rdata) == DNS_TYPE_NS)
+                break;
+            return 0; /* a proof or something else a validator may need */
+        case DNS_SECTION_ADDITIONAL:
+            if (rr.type == DNS_TYPE_OPT) {
+                if (opt_len || rr.owner_len != 1)
+                    return SCRUB_EFORMERR; /* RFC 6891 §6.1.1 */
+                opt_at = rr.rdata_offset - 11; /* root owner, type, class, TTL, rdlength */
+                opt_len = end - opt_at;
+            }
+            break;
+        }
+    }
+    if (rc < 0 || cut == 0)
+        return SCRUB_EFORMERR;
+    memmove(msg + cut, msg + opt_at, opt_len);
+    *len = cut + opt_len;
+    msg[8] = msg[9] = 0; /* NSCOUNT */
+    msg[10] = 0;
+    msg[11] = opt_len ? 1 : 0; /* ARCOUNT */
+    return 1;
+}

@@ -365,7 +365,8 @@ static int tls_authenticate(struct upconn *c, struct upconn_sock *s, char *reaso
     if (c->auth_name[0]) {
         struct dane_verdict v;
         if (!c->p.trust) {
-            snprintf(reason, cap, "no trust store (tls_ca_file) to check tls_auth_name %s",
+            snprintf(reason, cap,
+                     "no trust store (tls_ca_file, tls_ca_path) to check tls_auth_name %s",
                      c->auth_name);
             return 0;
         }

@@ -39,6 +39,7 @@
 #include "dns_cache.h"
 #include "forwarder.h"
 #include "log.h"
+#include "probe.h"
 #include "uvloop.h"
 
 #define UPSTREAM_GETDNS_TIMEOUT_MS (24u * 3600 * 1000) /* out of reach, see above */
@@ -55,6 +56,7 @@ struct fetch_attempt {
     uint8_t pending; /* getdns has not called back yet */
     uint8_t extra;   /* started while another was pending (counted in up->extra_pending) */
     uint8_t gen;     /* the fetch's generation when started */
+    uint8_t relaxed; /* started while signature times were not checked */
 };
 
 struct upstream_fetch {
@@ -89,12 +91,20 @@ struct upstream {
     struct upstream_fetch *buckets[UPSTREAM_BUCKETS];
     struct upstream_stats stats;
     struct forwarder *forwarder; /* getdns's one upstream */
+    struct probe *probe;         /* UDP first: which upstreams strip DNSSEC */
     uint8_t anchors[UPSTREAM_MAX_ANCHORS][DNS_MAX_NAME]; /* trust anchor owners, wire */
     size_t anchor_len[UPSTREAM_MAX_ANCHORS];
     size_t n_anchors;
+    int unvalidated; /* cfg->unvalidated: no DNSSEC asked for, every answer insecure */
     struct upstream_fetch all; /* list head: every fetch not yet freed */
     int32_t lookup_srtt, lookup_rttvar; /* ms, of complete attempts (Unbound's rtt) */
     unsigned extra_pending; /* attempts running beside another of the same fetch */
+    int relaxed; /* validating without signature time checks (clock_sync.h) */
+    /* the configured upstreams and transports, for upstream_server_info() */
+    struct config_upstream servers[CONFIG_MAX_ADDRS];
+    size_t n_servers;
+    enum config_transport transports[3];
+    size_t n_transports;
 };
 
 const char *upstream_strerror(int err)
@@ -166,6 +176,9 @@ static int add_trust_anchors(struct upstream *up, getdns_list *anchors, const ch
     return 0;
 }
 
+/* getdns's one upstream is daneguard's forwarder, plain DNS on loopback: the
+ * forwarder does the TLS (tls_port, tls_auth_name, tls_pubkey_pinset,
+ * tls_ca_file, tls_ca_path are its business). */
 static getdns_dict *upstream_dict(const struct config_upstream *u)
 {
     getdns_dict *d = getdns_dict_create();
@@ -178,9 +191,6 @@ static getdns_dict *upstream_dict(const struct config_upstream *u)
     getdns_dict_util_set_string(d, "address_type", addr.size == 16 ? "IPv6" : "IPv4");
     getdns_dict_set_bindata(d, "address_data", &addr);
     getdns_dict_set_int(d, "port", port ? port : 53);
-    getdns_dict_set_int(d, "tls_port", u->tls_port ? u->tls_port : 853);
-    if (u->tls_auth_name[0])
-        getdns_dict_util_set_string(d, "tls_auth_name", u->tls_auth_name);
     return d;
 }
 
@@ -258,6 +268,7 @@ int upstream_new(uv_loop_t *loop, const struct config_resolver *cfg, struct upst
         return -1;
     }
     up->loop = loop;
+    up->unvalidated = cfg->unvalidated;
     up->timeout_ms = cfg->timeout_ms;
     up->max_in_flight = cfg->max_lookups ? cfg->max_lookups : UPSTREAM_MAX_IN_FLIGHT;
     if (cfg->max_getdns_sockets)
@@ -272,11 +283,17 @@ int upstream_new(uv_loop_t *loop, const struct config_resolver *cfg, struct upst
     up->extensions = getdns_dict_create();
     if (!up->uvloop || !up->extensions ||
         getdns_context_set_eventloop(up->ctx, uvloop_getdns(up->uvloop)) ||
-        getdns_dict_set_int(up->extensions, "dnssec_return_status", GETDNS_EXTENSION_TRUE) ||
-        getdns_dict_set_int(up->extensions, "dnssec_return_all_statuses", GETDNS_EXTENSION_TRUE)) {
+        (!cfg->unvalidated &&
+         (getdns_dict_set_int(up->extensions, "dnssec_return_status", GETDNS_EXTENSION_TRUE) ||
+          getdns_dict_set_int(up->extensions, "dnssec_return_all_statuses",
+                              GETDNS_EXTENSION_TRUE)))) {
         snprintf(err, errlen, "cannot set up getdns on the event loop");
         goto fail;
     }
+    memcpy(up->servers, cfg->upstreams, sizeof up->servers);
+    up->n_servers = cfg->n_upstreams;
+    memcpy(up->transports, cfg->transports, sizeof up->transports);
+    up->n_transports = cfg->n_transports;
     /* getdns talks only to the caching forwarder, over loopback; the
      * forwarder talks to the upstreams over UDP, TCP and TLS (forwarder.h). */
     struct config_resolver *via = malloc(sizeof *via);
@@ -425,6 +442,7 @@ static void fetch_attempt(struct upstream_fetch *f)
     up->extra_pending += a->extra;
     a->tid = 0;
     a->gen = f->gen;
+    a->relaxed = (uint8_t)up->relaxed;
     a->started_ms = uv_now(up->loop);
     f->starting = (int)f->n_att++;
     getdns_transaction_t tid = 0;
@@ -561,6 +579,15 @@ static void getdns_done(getdns_context *ctx, getdns_callback_type_t type, getdns
         getdns_dict_destroy(response);
         return;
     }
+    if (a->relaxed && !f->up->relaxed) {
+        /* Validated without signature times, but the clock has been
+         * synchronized since: not to be trusted now (an old signature could
+         * be a replay). Asked again, under the normal rule. */
+        getdns_dict_destroy(response);
+        if (attempts_pending(f) == 0)
+            fetch_attempt(f);
+        return;
+    }
     if (type != GETDNS_CALLBACK_COMPLETE ||
         getdns_dict_get_list(response, "replies_full", &full) != GETDNS_RETURN_GOOD ||
         getdns_list_get_bindata(full, 0, &wire) != GETDNS_RETURN_GOOD) {
@@ -574,8 +601,9 @@ static void getdns_done(getdns_context *ctx, getdns_callback_type_t type, getdns
         getdns_list_get_dict(tree, 0, &reply) == GETDNS_RETURN_GOOD)
         getdns_dict_get_int(reply, "dnssec_status", &status);
 
-    if ((status == GETDNS_DNSSEC_BOGUS || status == GETDNS_DNSSEC_INDETERMINATE) &&
-        outside_anchors(f))
+    if (((status == GETDNS_DNSSEC_BOGUS || status == GETDNS_DNSSEC_INDETERMINATE) &&
+         outside_anchors(f)) ||
+        f->up->unvalidated) /* a forward zone or domain_insecure: never secure, never bogus */
         status = GETDNS_DNSSEC_INSECURE;
     lookup_rtt_update(f->up, uv_now(f->up->loop) - a->started_ms);
     if (status == GETDNS_DNSSEC_BOGUS || status == GETDNS_DNSSEC_INDETERMINATE) {
@@ -698,16 +726,81 @@ void upstream_cancel(struct upstream_waiter *w)
     }
 }
 
+void upstream_set_time_checks(struct upstream *up, int relaxed)
+{
+    /* getdns compares inception and expiration with now in 32-bit serial
+     * arithmetic (RFC 4034 §3.1.5): a skew of 2^31 - 1 accepts any date. */
+    if (getdns_context_set_dnssec_allowed_skew(up->ctx, relaxed ? 0x7fffffffu : 0) !=
+        GETDNS_RETURN_GOOD)
+        log_warnx("upstream: getdns refused the DNSSEC allowed skew");
+    up->relaxed = relaxed;
+}
+
+int upstream_probe_dnssec(struct upstream *up, const struct config_resolver *cfg)
+{
+    /* only with plain DNS over UDP first (the probe asks over UDP: never in
+     * clear beside DNS-over-TLS, and a TCP-first upstream may not answer UDP),
+     * under a trust anchor: the first one read is the one asked about */
+    if (!up->forwarder || up->probe || up->n_anchors == 0 ||
+        (cfg->n_transports && cfg->transports[0] != CONFIG_TRANSPORT_UDP))
+        return 0;
+    if (probe_new(up->loop, cfg->upstreams, cfg->n_upstreams, up->anchors[0], up->anchor_len[0],
+                  &up->probe) < 0)
+        return -1;
+    forwarder_set_probe(up->forwarder, up->probe);
+    return 0;
+}
+
+void upstream_status_notes(const struct upstream *up, char *out, size_t cap)
+{
+    probe_notes(up->probe, out, cap);
+}
+
+int upstream_dnssec_blocked(const struct upstream *up, const uint8_t *qname, size_t qname_len,
+                            const char **why)
+{
+    if (!probe_blocked(up->probe, why))
+        return 0;
+    for (size_t i = 0; i < up->n_anchors; i++)
+        if (name_under(qname, qname_len, up->anchors[i], up->anchor_len[i]))
+            return 1;
+    return 0;
+}
+
 void upstream_get_stats(const struct upstream *up, struct upstream_stats *st)
 {
     *st = up->stats;
 }
 
-int upstream_health(const struct upstream *up, size_t i, struct forwarder_upstream_health *h)
+static const char *transport_name(enum config_transport t)
 {
-    return forwarder_upstream_health(up->forwarder, i, h);
+    return t == CONFIG_TRANSPORT_TLS ? "tls" : t == CONFIG_TRANSPORT_TCP ? "tcp" : "udp";
 }
 
+int upstream_server_info(const struct upstream *up, size_t i, struct upstream_server_info *out)
+{
+    if (!up || i >= up->n_servers)
+        return -1;
+    memset(out, 0, sizeof *out);
+    /* the address and the port the first transport uses: 853 (tls_port) for TLS */
+    struct sockaddr_storage ss = up->servers[i].addr.ss;
+    if (up->n_transports && up->transports[0] == CONFIG_TRANSPORT_TLS) {
+        uint16_t p = htons(up->servers[i].tls_port ? up->servers[i].tls_port : 853);
+        if (ss.ss_family == AF_INET)
+            ((struct sockaddr_in *)&ss)->sin_port = p;
+        else if (ss.ss_family == AF_INET6)
+            ((struct sockaddr_in6 *)&ss)->sin6_port = p;
+    }
+    addr_format((const struct sockaddr *)&ss, ADDR_FORMAT_PORT, out->address, sizeof out->address);
+    /* the transports in order, "udp,tcp" */
+    for (size_t k = 0; k < up->n_transports; k++) {
+        size_t len = strlen(out->transport);
+        snprintf(out->transport + len, sizeof out->transport - len, "%s%s", k ? "," : "",
+                 transport_name(up->transports[k]));
+    }
+    out->known = forwarder_upstream_info(up->forwarder, i, &out->fw) == 0;
+    return 0;
+}
 void upstream_free(struct upstream *up)
 {
     if (!up)
@@ -735,6 +828,7 @@ void upstream_free(struct upstream *up)
         getdns_context_destroy(up->ctx);
     uvloop_free(up->uvloop);
     forwarder_free(up->forwarder);
+    probe_free(up->probe);
     getdns_dict_destroy(up->extensions);
     free(up);
 }

@@ -993,6 +993,27 @@ int dns_reply_add_cookie(uint8_t *msg, size_t *len, size_t cap, const uint8_t *c
     return 0;
 }
 
+int dns_reply_add_ede(uint8_t *msg, size_t *len, size_t cap, int ede, const char *text)
+{
+    uint8_t opt[4 + 2 + 160];
+    size_t tlen = text ? strlen(text) : 0;
+    if (ede < 0 || ede > 0xffff)
+        return WIRE_EFORMERR;
+    if (tlen > sizeof opt - 6)
+        tlen = sizeof opt - 6;
+    /* the option is written as a "cookie" of code EDE: the same append */
+    put16(opt, (uint16_t)ede);
+    memcpy(opt + 2, text ? text : "", tlen);
+    size_t l = *len;
+    int rc = dns_reply_add_cookie(msg, &l, cap, opt, 2 + tlen);
+    if (rc < 0)
+        return rc;
+    /* dns_reply_add_cookie() wrote OPTION-CODE COOKIE at the old end */
+    put16(msg + *len, DNS_OPT_EDE);
+    *len = l;
+    return 0;
+}
+
 int dns_reply_truncate(uint8_t *msg, size_t len, size_t max, size_t *out_len)
 {
     size_t pos = DNS_HEADER_LEN, q_end, auth_end = 0, opt_start = 0, opt_len = 0;

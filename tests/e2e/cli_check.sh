@@ -348,7 +348,7 @@ run_check -c "$CONF" www.bogus.world.test "$P_BOG"
 expect check_bogus_addresses 1 \
     "^tlsa _${P_BOG}\._tcp\.www\.bogus\.world\.test\.: secure, 1 record$" \
     "^a www\.bogus\.world\.test\.: bogus, 1 address \(.+\)$" \
-    "^result: FAIL the A lookup of www\.bogus\.world\.test\. is bogus" \
+    "^result: FAIL DNSSEC validation failed for the address of www\.bogus\.world\.test \(bogus\)" \
     '!127\.0\.0\.66' '!: OK '
 
 run_check -c "$CONF" www.expired.world.test "$P_EXP"
@@ -385,6 +385,60 @@ expect check_smtp_against_tls 1 "^address 127\.0\.0\.80 port $P_SINGLE: FAIL SMT
 run_check -c "$CONF" ok.$S "$P_DEAD"
 expect check_connect_refused 1 "^address 127\.0\.0\.80 port $P_DEAD: FAIL cannot connect: " \
     "^address ::1 port $P_DEAD: FAIL cannot connect: " '!: OK '
+
+# A bogus address and no TLSA at all there: the address is what is wrong
+# (issue 13: it said "no TLSA records").
+run_check -c "$CONF" www.bogus.world.test "$P_NONE"
+expect check_bogus_address_no_tlsa 1 \
+    "^a www\.bogus\.world\.test\.: bogus, 1 address \(.+\)$" \
+    "^result: FAIL DNSSEC validation failed for the address of www\.bogus\.world\.test \(bogus\)" \
+    '!no TLSA records' '!^address '
+
+# tlsa --connect looks the name up through daneguard's validating resolver
+# (the world's NSD and trust anchor from -c), never the system resolver: a
+# name only the world knows works, a bogus address is refused, NXDOMAIN said.
+# (-c first: a binary without it stops at the option, before any lookup.)
+# tlsa_run NAME WANT-RC ARGS...: tlsa_out/tlsa_err/tlsa_rc set.
+tlsa_run() {
+    local name=$1 want=$2
+    shift 2
+    tlsa_out=$(timeout -k 5 60 "$BIN" tlsa "$@" 2>"$work/tlsa.err")
+    tlsa_rc=$?
+    tlsa_err=$(cat "$work/tlsa.err")
+    [ "$tlsa_rc" = "$want" ]
+}
+if tlsa_run tlsa_connect_resolver 0 -c "$CONF" --connect "ok.$S:$P_OK" &&
+    [ "$tlsa_out" = "_$P_OK._tcp.ok.$S. IN TLSA 3 1 1 $H_OK" ]; then
+    pass tlsa_connect_via_resolver
+else
+    fail tlsa_connect_via_resolver "exit $tlsa_rc: $tlsa_out $tlsa_err"
+fi
+if tlsa_run x 1 -c "$CONF" --connect "www.bogus.world.test:$P_BOG" &&
+    [[ $tlsa_err == *"DNSSEC validation failed for the address of www.bogus.world.test (bogus)"* ]] &&
+    [ -z "$tlsa_out" ]; then
+    pass tlsa_connect_bogus_address
+else
+    fail tlsa_connect_bogus_address "exit $tlsa_rc: $tlsa_out $tlsa_err"
+fi
+if tlsa_run x 1 --config "$CONF" --connect "nosuch.$S:$P_OK" &&
+    [[ $tlsa_err == *"nosuch.$S does not exist (NXDOMAIN)"* ]]; then
+    pass tlsa_connect_nxdomain
+else
+    fail tlsa_connect_nxdomain "exit $tlsa_rc: $tlsa_err"
+fi
+if tlsa_run x 2 -c "$work/no-such-config.yml" --connect "ok.$S:$P_OK" &&
+    [[ $tlsa_err == *"no-such-config.yml"* ]]; then
+    pass tlsa_connect_config_missing
+else
+    fail tlsa_connect_config_missing "exit $tlsa_rc: $tlsa_err"
+fi
+# An address literal needs no lookup (nor a configuration).
+if tlsa_run x 0 -c "$work/no-such-config.yml" --connect "127.0.0.80:$P_OK" --host "ok.$S" &&
+    [ "$tlsa_out" = "_$P_OK._tcp.ok.$S. IN TLSA 3 1 1 $H_OK" ]; then
+    pass tlsa_connect_literal
+else
+    fail tlsa_connect_literal "exit $tlsa_rc: $tlsa_out $tlsa_err"
+fi
 
 # The nameserver gone: no answer is not "no TLSA"; the status says timeout, exit 1.
 world_nsd_stop

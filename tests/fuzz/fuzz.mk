@@ -25,12 +25,13 @@ FUZZ_RUNFLAGS ?= -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
 
 FUZZ_SRCS_wire   = tests/fuzz/fuzz_wire.c resolver/wire.c
 FUZZ_LIBS_wire   =
-FUZZ_SRCS_http   = tests/fuzz/fuzz_http.c proxy/http.c
+FUZZ_SRCS_http   = tests/fuzz/fuzz_http.c proxy/http.c proxy/http_reader.c
 FUZZ_LIBS_http   = -lhttp_parser
-FUZZ_SRCS_dane   = tests/fuzz/fuzz_dane.c proxy/dane.c
+FUZZ_SRCS_dane   = tests/fuzz/fuzz_dane.c proxy/dane.c proxy/dane_tlsa.c proxy/dane_cert.c
 FUZZ_LIBS_dane   = -lmbedtls -lmbedx509 -lmbedcrypto
-FUZZ_SRCS_config = tests/fuzz/fuzz_config.c daemon/config.c daemon/keys.c daemon/addr.c daemon/log.c
-FUZZ_LIBS_config = -lyaml
+FUZZ_SRCS_config = tests/fuzz/fuzz_config.c daemon/config.c daemon/config_resolver.c daemon/keys.c daemon/addr.c daemon/log.c \
+                   resolver/wire.c resolver/localzone.c
+FUZZ_LIBS_config = -lyaml -lgetdns -lmbedcrypto
 
 FUZZ_BINS = $(FUZZ_HARNESSES:%=$(FUZZ_DIR)/fuzz_%)
 

@@ -12,8 +12,10 @@
 #include "config.h"
 #include "unit.h"
 
-/* the tables themselves (static) for test_table_*; config.c is the code under test */
+/* the tables themselves (static) for test_table_*; config.c and
+ * config_resolver.c are the code under test */
 #include "../../daemon/config.c"
+#include "../../daemon/config_resolver.c"
 
 static struct config cfg;
 static char err[CONFIG_ERR_LEN];
@@ -133,6 +135,9 @@ static void check_defaults(const struct config *c)
     CHECK_INT_EQ(r->allow[1].prefix, 128);
     CHECK_INT_EQ(r->cache_size, 32 * 1024 * 1024);
     CHECK_INT_EQ(r->bogus_ttl_s, 60);
+    CHECK_INT_EQ(r->dnssec_time_check, CONFIG_TIME_CHECK_ALWAYS);
+    CHECK_INT_EQ(r->serve_expired, 0);
+    CHECK_INT_EQ(r->serve_expired_ttl_s, 86400);
     CHECK_INT_EQ(r->cache_max_ttl_s, 86400);
     CHECK_INT_EQ(r->cache_max_negative_ttl_s, 3600);
     CHECK_STR_EQ(r->resolv_conf, "/etc/resolv.conf");
@@ -221,6 +226,9 @@ static void test_resolver_keys(void)
              "  allow: [192.168.0.0/16, \"fd00::/8\", 10.1.2.3]\n"
              "  cache_size: 64m\n"
              "  bogus_ttl: 5\n"
+             "  dnssec_time_check: after_sync\n"
+             "  serve_expired: yes\n"
+             "  serve_expired_ttl: 3600\n"
              "  resolv_conf: /run/resolv.conf\n"
              "  max_tcp_clients: 100\n"
              "  max_waiting_queries: 500\n"
@@ -263,6 +271,9 @@ static void test_resolver_keys(void)
     CHECK_INT_EQ(r->allow[2].prefix, 32);
     CHECK_INT_EQ(r->cache_size, 64 * 1024 * 1024);
     CHECK_INT_EQ(r->bogus_ttl_s, 5);
+    CHECK_INT_EQ(r->dnssec_time_check, CONFIG_TIME_CHECK_AFTER_SYNC);
+    CHECK_INT_EQ(r->serve_expired, 1);
+    CHECK_INT_EQ(r->serve_expired_ttl_s, 3600);
     CHECK_INT_EQ(r->cache_max_ttl_s, 600);
     CHECK_INT_EQ(r->cache_max_negative_ttl_s, 60);
     CHECK_STR_EQ(r->resolv_conf, "/run/resolv.conf");
@@ -451,6 +462,49 @@ static void test_proxy_destination_keys(void)
               "out of range");
 }
 
+/* Issue 13: proxy.exceptions, exact names and "*.suffix". */
+static void test_proxy_exceptions(void)
+{
+    const struct config_proxy *p = &cfg.proxy;
+
+    CHECK_OK("proxy:\n  max_connections: 10\n");
+    CHECK_INT_EQ(p->n_exceptions, 0);
+    CHECK_INT_EQ(config_exception_match(p, "www.example.org"), -1);
+
+    CHECK_OK("proxy:\n  exceptions: [WWW.Example.ORG., \"*.lab.example.net\", _x-1.example.com]\n");
+    CHECK_INT_EQ(p->n_exceptions, 3);
+    CHECK_STR_EQ(p->exceptions[0], "www.example.org");
+    CHECK_STR_EQ(p->exceptions[1], "*.lab.example.net");
+    CHECK_INT_EQ(config_exception_match(p, "www.example.org"), 0);
+    CHECK_INT_EQ(config_exception_match(p, "WWW.EXAMPLE.ORG."), 0);
+    CHECK_INT_EQ(config_exception_match(p, "example.org"), -1);
+    CHECK_INT_EQ(config_exception_match(p, "a.www.example.org"), -1);
+    CHECK_INT_EQ(config_exception_match(p, "nas.lab.example.net"), 1);
+    CHECK_INT_EQ(config_exception_match(p, "a.b.Lab.example.net"), 1);
+    /* the bare suffix is not below itself; a look-alike is not below it */
+    CHECK_INT_EQ(config_exception_match(p, "lab.example.net"), -1);
+    CHECK_INT_EQ(config_exception_match(p, "evillab.example.net"), -1);
+    CHECK_INT_EQ(config_exception_match(p, ".lab.example.net"), -1);
+    CHECK_INT_EQ(config_exception_match(p, "_x-1.example.com"), 2);
+    CHECK_INT_EQ(config_exception_match(p, ""), -1);
+
+    CHECK_ERR("proxy:\n  exceptions: [\"*\"]\n", "t.yml:2: proxy.exceptions: ",
+              "would switch DANE off everywhere");
+    CHECK_ERR("proxy:\n  exceptions: [\"*.com\"]\n", "t.yml:2: proxy.exceptions: ",
+              "whole top-level domain");
+    CHECK_ERR("proxy:\n  exceptions: [localhost]\n", "t.yml:2: proxy.exceptions: ",
+              "whole top-level domain");
+    CHECK_ERR("proxy:\n  exceptions: [192.0.2.1.]\n", "t.yml:2: proxy.exceptions: ",
+              "is an IP address");
+    CHECK_ERR("proxy:\n  exceptions: [\"a.*.example.org\"]\n", "t.yml:2: proxy.exceptions: ",
+              "'*' only as the whole first label");
+    CHECK_ERR("proxy:\n  exceptions: [\"a..example.org\"]\n", "t.yml:2: proxy.exceptions: ",
+              "empty label");
+    CHECK_ERR("proxy:\n  exceptions: [\"https://example.org/\"]\n", "t.yml:2: proxy.exceptions: ",
+              "is not a host name");
+    CHECK_ERR("proxy:\n  exceptions: example.org\n", "t.yml:2: proxy.exceptions: ", NULL);
+}
+
 static void test_user(void)
 {
     CHECK_OK("user: daneguard\n");
@@ -538,14 +592,6 @@ static void test_stubby_carries_over(void)
     CHECK_INT_EQ(r->upstreams[0].pins[0][31], 0xbe);
     CHECK_INT_EQ(r->round_robin_upstreams, 1);
     CHECK_INT_EQ(r->tls_query_padding_blocksize, 128);
-    CHECK_ERR("resolver:\n  upstream_recursive_servers:\n    - address_data: 127.0.0.1\n"
-              "      tls_pubkey_pinset:\n        - digest: sha256\n          value: AAAA\n",
-              "t.yml:6: resolver.upstream_recursive_servers.tls_pubkey_pinset.value: ",
-              "32-byte");
-    CHECK_ERR("resolver:\n  upstream_recursive_servers:\n    - address_data: 127.0.0.1\n"
-              "      tls_pubkey_pinset:\n        - digest: md5\n"
-              "          value: 62lKu9HsDVbyiPenApnc4sfmSYTHOVfFgL3pyB+cBL4=\n",
-              "t.yml:5: resolver.upstream_recursive_servers.tls_pubkey_pinset.digest: ", "sha256");
     CHECK_INT_EQ(r->upstreams[1].addr.ss.ss_family, AF_INET6);
     CHECK_INT_EQ(r->upstreams[1].tls_port, 443);
 
@@ -556,10 +602,123 @@ static void test_stubby_carries_over(void)
               "t.yml:2: resolver.dnssec_return_status: ", "always validates");
     CHECK_ERR("resolver:\n  dnssec: false\n", "t.yml:2: resolver.dnssec: ", NULL);
     CHECK_OK("resolver:\n  dnssec: true\n");
-    /* a whole stubby.yml at the top level is pointed at resolver: */
-    CHECK_ERR("resolution_type: GETDNS_RESOLUTION_STUB\n",
-              "t.yml:1: resolution_type: ", "belongs under resolver:");
+    /* a whole stubby.yml at the top level is read as the resolver section
+     * (issue 11); mixed with daneguard's sections, a Stubby key is pointed
+     * at resolver: */
+    CHECK_OK("resolution_type: GETDNS_RESOLUTION_STUB\n");
+    CHECK_ERR("proxy:\n  enabled: false\nresolution_type: GETDNS_RESOLUTION_STUB\n",
+              "t.yml:3: resolution_type: ", "belongs under resolver:");
     CHECK_ERR("\n\nidle_timeout: 10\n", "t.yml:3: idle_timeout: ", "resolver: or proxy:");
+}
+
+/* issue 11: forward_zones, domain_insecure, local_data, hosts_file,
+ * rebind_protection; errors name the file and line. */
+static void test_local_names_keys(void)
+{
+    const struct config_resolver *r = &cfg.resolver;
+
+    CHECK_OK("");
+    CHECK_INT_EQ(r->rebind_protection, 1);
+    CHECK_INT_EQ(r->n_forward_zones, 0);
+    CHECK_STR_EQ(r->hosts_file, "");
+    CHECK_OK("resolver:\n"
+             "  forward_zones:\n"
+             "    - name: fritz.box\n"
+             "      upstreams: [192.168.178.1]\n"
+             "    - name: 1.168.192.in-addr.arpa.\n"
+             "      upstreams: [\"192.168.1.1@5353\", \"fd00::1\"]\n"
+             "      validated: true\n"
+             "  domain_insecure: [broken.example, \"other.example.\"]\n"
+             "  local_data:\n"
+             "    - \"router.lan. 3600 IN A 192.168.1.1\"\n"
+             "    - \"nas.lan AAAA fd00::2\"\n"
+             "  hosts_file: /etc/hosts\n"
+             "  rebind_protection: false\n");
+    CHECK_INT_EQ(r->n_forward_zones, 2);
+    CHECK_STR_EQ(r->forward_zones[0].name, "fritz.box.");
+    CHECK_INT_EQ(r->forward_zones[0].validated, 0);
+    CHECK_INT_EQ(r->forward_zones[0].n_upstreams, 1);
+    CHECK_INT_EQ(port_of(&r->forward_zones[0].upstreams[0]), 53);
+    CHECK_STR_EQ(r->forward_zones[1].name, "1.168.192.in-addr.arpa.");
+    CHECK_INT_EQ(r->forward_zones[1].validated, 1);
+    CHECK_INT_EQ(r->forward_zones[1].n_upstreams, 2);
+    CHECK_INT_EQ(port_of(&r->forward_zones[1].upstreams[0]), 5353);
+    CHECK_INT_EQ(r->n_domain_insecure, 2);
+    CHECK_STR_EQ(r->domain_insecure[0], "broken.example.");
+    CHECK_INT_EQ(r->n_local_data, 2);
+    CHECK_STR_EQ(r->local_data[1], "nas.lan AAAA fd00::2");
+    CHECK_STR_EQ(r->hosts_file, "/etc/hosts");
+    CHECK_INT_EQ(r->rebind_protection, 0);
+    CHECK_OK("resolver:\n  domain_insecure: one.example\n");
+    CHECK_INT_EQ(r->n_domain_insecure, 1);
+
+    CHECK_ERR("resolver:\n  forward_zones:\n    - name: lan\n",
+              "t.yml:3: resolver.forward_zones: ", "upstreams is missing");
+    CHECK_ERR("resolver:\n  forward_zones:\n    - upstreams: [192.168.1.1]\n",
+              "t.yml:3: resolver.forward_zones: ", "name is missing");
+    CHECK_ERR("resolver:\n  forward_zones:\n    - name: lan\n      upstreams: [nowhere]\n",
+              "t.yml:4: resolver.forward_zones.upstreams: ", "nowhere");
+    CHECK_ERR("resolver:\n  forward_zones:\n    - name: lan\n      upstreams: [10.0.0.1]\n"
+              "      validate: true\n",
+              "t.yml:5: resolver.forward_zones.validate: ", "did you mean \"validated\"");
+    CHECK_ERR("resolver:\n  forward_zones:\n    - {name: lan, upstreams: [10.0.0.1]}\n"
+              "    - {name: LAN., upstreams: [10.0.0.2]}\n",
+              "t.yml:4: resolver.forward_zones: ", "listed twice");
+    CHECK_ERR("resolver:\n  forward_zones: lan\n", "t.yml:2: resolver.forward_zones: ", NULL);
+    CHECK_ERR("resolver:\n  listen_addresses: [127.0.0.1@5300]\n  forward_zones:\n"
+              "    - {name: a.lan, upstreams: [10.0.0.1]}\n"
+              "    - {name: lan, upstreams: [\"127.0.0.1@5300\"]}\n",
+              "t.yml:5: resolver.forward_zones: ", "daneguard's own listener");
+    CHECK_ERR("resolver:\n  domain_insecure: [\"a..b\"]\n", "t.yml:2: resolver.domain_insecure: ",
+              "not a domain name");
+    CHECK_ERR("resolver:\n  local_data:\n    - \"router.lan. A 192.168.1.1\"\n"
+              "    - \"router.lan. A not-an-address\"\n",
+              "t.yml:4: resolver.local_data: ", "not a resource record");
+    CHECK_ERR("resolver:\n  local_data:\n    - \"x.lan. CH TXT hello\"\n",
+              "t.yml:3: resolver.local_data: ", "class IN");
+    CHECK_ERR("resolver:\n  local_data: \"x.lan. A 10.0.0.1\"\n", "t.yml:2: resolver.local_data: ",
+              "expected a list");
+    CHECK_ERR("resolver:\n  rebind_protection: maybe\n", "t.yml:2: resolver.rebind_protection: ",
+              "true or false");
+}
+
+/* issue 11: every Stubby key is honoured or accepted with a log line. */
+static void test_stubby_all_keys(void)
+{
+    const struct config_resolver *r = &cfg.resolver;
+
+    CHECK_OK("resolver:\n"
+             "  tls_ca_file: /etc/ssl/certs/ca-certificates.crt\n"
+             "  tls_ca_path: /etc/ssl/certs/\n"
+             "  trust_anchors_url: http://data.iana.org/root-anchors/\n"
+             "  trust_anchors_verify_CA: \"-----BEGIN CERTIFICATE-----\"\n"
+             "  trust_anchors_verify_email: dnssec@iana.org\n"
+             "  upstream_recursive_servers:\n"
+             "    - address_data: 145.100.185.15\n"
+             "      tls_auth_name: \"dnsovertls.sinodun.com\"\n"
+             "      tls_pubkey_pinset:\n"
+             "        - digest: \"sha256\"\n"
+             "          value: 62lKu9HsDVbyiPenApnc4sfmSYTHOVfFgL3pyB+cBL4=\n"
+             "        - digest: sha256\n"
+             "          value: cE2ecALeE5B+urJhDrJlVFmf38cJLAvqekONvjvpqUA=\n");
+    CHECK_STR_EQ(r->tls_ca_file, "/etc/ssl/certs/ca-certificates.crt");
+    CHECK_STR_EQ(r->tls_ca_path, "/etc/ssl/certs/");
+    CHECK_INT_EQ(r->upstreams[0].n_pins, 2);
+    CHECK_INT_EQ(r->upstreams[0].pins[0][0], 0xeb); /* base64 "62lK" */
+    CHECK_INT_EQ(r->upstreams[0].pins[0][1], 0x69);
+    CHECK_INT_EQ(r->upstreams[0].pins[1][0], 0x70); /* "cE2e" */
+
+    CHECK_ERR("resolver:\n  upstream_recursive_servers:\n    - address_data: 10.0.0.1\n"
+              "      tls_pubkey_pinset:\n        - digest: sha1\n          value: AAAA\n",
+              "t.yml:5: resolver.upstream_recursive_servers.tls_pubkey_pinset: ", "sha256");
+    CHECK_ERR("resolver:\n  upstream_recursive_servers:\n    - address_data: 10.0.0.1\n"
+              "      tls_pubkey_pinset:\n        - digest: sha256\n          value: AAAA\n",
+              "t.yml:5: resolver.upstream_recursive_servers.tls_pubkey_pinset: ", "32 bytes");
+    CHECK_ERR("resolver:\n  upstream_recursive_servers:\n    - address_data: 10.0.0.1\n"
+              "      tls_pubkey_pinset: sha256\n",
+              "t.yml:4: resolver.upstream_recursive_servers.tls_pubkey_pinset: ", "a list");
+    CHECK_ERR("resolver:\n  trust_anchors_url: [a, b]\n", "t.yml:2: resolver.trust_anchors_url: ",
+              "a single value");
 }
 
 static void test_sample_file(void)
@@ -801,6 +960,12 @@ static void test_errors_ranges(void)
     CHECK_ERR("resolver:\n  timeout: 99999999999999999999999\n",
               "t.yml:2: resolver.timeout: ", NULL);
     CHECK_ERR("resolver:\n  bogus_ttl: 86401\n", "t.yml:2: resolver.bogus_ttl: ", "out of range");
+    CHECK_ERR("resolver:\n  dnssec_time_check: sometimes\n",
+              "t.yml:2: resolver.dnssec_time_check: expected always or after_sync, got \"sometimes\"",
+              NULL);
+    CHECK_ERR("resolver:\n  serve_expired: maybe\n", "t.yml:2: resolver.serve_expired: ", NULL);
+    CHECK_ERR("resolver:\n  serve_expired_ttl: 0\n", "t.yml:2: resolver.serve_expired_ttl: ",
+              "out of range");
     CHECK_ERR("resolver:\n  cache_max_ttl: 2147483648\n",
               "t.yml:2: resolver.cache_max_ttl: ", "out of range");
     CHECK_ERR("resolver:\n  cache_max_negative_ttl: -1\n",
@@ -1024,7 +1189,7 @@ static void test_table_rows(void)
         size_t size;
     } tables[] = {
         {"top", top_keys, sizeof(struct config)},
-        {"resolver", resolver_keys, sizeof(struct config_resolver)},
+        {"resolver", config_resolver_keys, sizeof(struct config_resolver)},
         {"proxy", proxy_keys, sizeof(struct config_proxy)},
         {"upstream", upstream_keys, sizeof(struct upstream_parse)},
     };
@@ -1065,8 +1230,9 @@ static void test_table_rows(void)
                     ok &= d->min == 1 && d->max == 65535;
                 break;
             case KIND_PATH:
+                /* "" is a default too: no file (hosts_file, tls_ca_file) */
                 ok &= d->offset + d->size <= tables[t].size && d->dflt_text &&
-                      strlen(d->dflt_text) < d->size && d->dflt_text[0];
+                      strlen(d->dflt_text) < d->size;
                 break;
             case KIND_ENDPOINTS:
             case KIND_NETWORKS:
@@ -1120,7 +1286,7 @@ static void test_table_keys(void)
         const struct key_def *keys;
         size_t offset;
     } sections[] = {
-        {"resolver", resolver_keys, offsetof(struct config, resolver)},
+        {"resolver", config_resolver_keys, offsetof(struct config, resolver)},
         {"proxy", proxy_keys, offsetof(struct config, proxy)},
     };
     char yaml[256], prefix[128];
@@ -1216,9 +1382,12 @@ int main(void)
     UNIT_RUN(test_sizes);
     UNIT_RUN(test_proxy_keys);
     UNIT_RUN(test_proxy_destination_keys);
+    UNIT_RUN(test_proxy_exceptions);
     UNIT_RUN(test_user);
     UNIT_RUN(test_lists_replace_defaults);
     UNIT_RUN(test_stubby_carries_over);
+    UNIT_RUN(test_local_names_keys);
+    UNIT_RUN(test_stubby_all_keys);
     UNIT_RUN(test_sample_file);
     UNIT_RUN(test_sample_file_uncommented);
     UNIT_RUN(test_errors_types);

@@ -145,6 +145,47 @@ static void test_expiry(void)
     dns_cache_free(c);
 }
 
+/* RFC 8767: expired entries kept within the stale bound, misses for get,
+ * found by get_stale; past the bound gone; a fresh entry is not stale. */
+static void test_stale(void)
+{
+    struct dns_cache *c = dns_cache_new(1 << 20);
+    struct key_buf kb;
+    struct dns_cache_hit hit;
+    struct dns_cache_stats st;
+
+    mkkey(&kb, "example.com", 1, 1, 0);
+    CHECK_INT_EQ(dns_cache_put(c, &kb.key, (const uint8_t *)"abc", 3, DNS_SECURE, 30, T0), 0);
+    CHECK_INT_EQ(dns_cache_get_stale(c, &kb.key, T0 + 1000, &hit), 0); /* not stale yet */
+    CHECK_INT_EQ(dns_cache_get_stale(c, &kb.key, T0 + 40000, &hit), 0); /* no bound set */
+    dns_cache_set_stale(c, 60);
+    CHECK_INT_EQ(dns_cache_get(c, &kb.key, T0 + 40000, &hit), 0); /* expired: a miss */
+    dns_cache_get_stats(c, &st);
+    CHECK_INT_EQ(st.entries, 1); /* but kept */
+    CHECK_INT_EQ(dns_cache_get_stale(c, &kb.key, T0 + 40000, &hit), 1);
+    CHECK_INT_EQ(hit.len, 3);
+    CHECK(memcmp(hit.msg, "abc", 3) == 0);
+    CHECK_INT_EQ(hit.security, DNS_SECURE);
+    CHECK_INT_EQ(hit.age_s, 40);
+    CHECK_INT_EQ(hit.ttl_left_s, 0);
+    CHECK_INT_EQ(dns_cache_get_stale(c, &kb.key, T0 + 30000 + 59999, &hit), 1);
+    CHECK_INT_EQ(dns_cache_get_stale(c, &kb.key, T0 + 30000 + 60000, &hit), 0); /* past it */
+    dns_cache_get_stats(c, &st);
+    CHECK_INT_EQ(st.entries, 0);
+    /* past the bound, get drops it too */
+    CHECK_INT_EQ(dns_cache_put(c, &kb.key, (const uint8_t *)"abc", 3, DNS_SECURE, 30, T0), 0);
+    CHECK_INT_EQ(dns_cache_get(c, &kb.key, T0 + 90000, &hit), 0);
+    dns_cache_get_stats(c, &st);
+    CHECK_INT_EQ(st.entries, 0);
+    /* a refreshed answer replaces the stale one */
+    CHECK_INT_EQ(dns_cache_put(c, &kb.key, (const uint8_t *)"old", 3, DNS_SECURE, 30, T0), 0);
+    CHECK_INT_EQ(dns_cache_put(c, &kb.key, (const uint8_t *)"new", 3, DNS_SECURE, 30, T0 + 40000), 0);
+    CHECK_INT_EQ(dns_cache_get_stale(c, &kb.key, T0 + 41000, &hit), 0);
+    CHECK_INT_EQ(dns_cache_get(c, &kb.key, T0 + 41000, &hit), 1);
+    CHECK(memcmp(hit.msg, "new", 3) == 0);
+    dns_cache_free(c);
+}
+
 static void test_replace(void)
 {
     struct dns_cache *c = dns_cache_new(1 << 20);
@@ -488,5 +529,6 @@ int main(void)
     UNIT_RUN(test_stats);
     UNIT_RUN(test_remove_origin);
     UNIT_RUN(test_ttl_cap_by_rrsig);
+    UNIT_RUN(test_stale);
     return UNIT_END();
 }

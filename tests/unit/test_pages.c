@@ -278,18 +278,66 @@ static void test_status(void)
                  "\"recent_refusals\":[{\"time\":1700000000,\"host\":\"bad.example\",\"port\":443,"
                  "\"reason\":\"DANE mismatch: no TLSA record matches the presented chain\"},"
                  "{\"time\":1699999000,\"host\":\"<script>x</script>\",\"port\":8443,"
-                 "\"reason\":\"quote \\\" backslash \\\\ newline\\u000a<b>\"}]}\n");
+                 "\"reason\":\"quote \\\" backslash \\\\ newline\\u000a<b>\"}],"
+                 "\"exceptions\":{\"hosts\":[],\"uses\":0,\"recent_uses\":[]}}\n");
+    http_buf_free(&b);
+
+    /* proxy.exceptions: listed with their uses, escaped */
+    const char *ex_hosts[] = {"www.example.org", "*.lab.<i>.example"};
+    struct pages_exception_use ex_use = {1700000000, "nas.lab.<i>.example", 443, "192.0.2.7",
+                                         "*.lab.<i>.example"};
+    struct pages_status with_ex = s;
+    with_ex.exceptions = ex_hosts;
+    with_ex.n_exceptions = 2;
+    with_ex.exception_uses = 7;
+    with_ex.exception_recent = &ex_use;
+    with_ex.n_exception_recent = 1;
+    CHECK_INT_EQ(pages_status_html(&b, &with_ex), 0);
+    CHECK(contains(b.data, "Exceptions (DANE not enforced)"));
+    CHECK(contains(b.data, "<code>www.example.org</code>"));
+    CHECK(contains(b.data, "*.lab.&lt;i&gt;.example"));
+    CHECK(contains(b.data, "used 7 time(s)"));
+    CHECK(contains(b.data, "192.0.2.7"));
+    CHECK(!contains(b.data, "<i>"));
+    http_buf_free(&b);
+    CHECK_INT_EQ(pages_status_json(&b, &with_ex), 0);
+    CHECK(contains(b.data, "\"exceptions\":{\"hosts\":[\"www.example.org\",\"*.lab.<i>.example\"],"
+                           "\"uses\":7,\"recent_uses\":[{\"time\":1700000000,\"host\":"
+                           "\"nas.lab.<i>.example\",\"port\":443,\"client\":\"192.0.2.7\","
+                           "\"exception\":\"*.lab.<i>.example\"}]}}"));
     http_buf_free(&b);
 
     struct pages_status empty = {.now = 0};
     CHECK_INT_EQ(pages_status_html(&b, &empty), 0);
     CHECK(contains(b.data, "<p>None.</p>"));
+    CHECK(contains(b.data, "<p>None (proxy.exceptions is empty).</p>"));
     CHECK(contains(b.data, "<th>Hit ratio</th><td class=\"n\">0.0%</td>"));
     http_buf_free(&b);
     CHECK_INT_EQ(pages_status_json(&b, &empty), 0);
-    CHECK(contains(b.data, "\"recent_refusals\":[]}"));
+    CHECK(contains(b.data, "\"recent_refusals\":[],"));
     http_buf_free(&b);
     CHECK_INT_EQ(pages_status_json(&b, NULL), PAGES_EINVAL);
+
+    /* the resolver's warnings: one item each, escaped */
+    struct pages_status warn = {.resolver_notes = "The clock <is> off.\n10.0.0.1 \"strips\"\n"};
+    CHECK_INT_EQ(pages_status_html(&b, &warn), 0);
+    CHECK(contains(b.data, "<li>The clock &lt;is&gt; off.</li>"));
+    CHECK(contains(b.data, "<li>10.0.0.1 &quot;strips&quot;</li>") ||
+          contains(b.data, "<li>10.0.0.1 &#34;strips&#34;</li>"));
+    http_buf_free(&b);
+    CHECK_INT_EQ(pages_status_json(&b, &warn), 0);
+    CHECK(contains(b.data, "\"resolver_notes\":[\"The clock <is> off.\",\"10.0.0.1 \\\"strips\\\"\"]}"));
+    http_buf_free(&b);
+
+    /* issue 11: the negative trust anchors are listed */
+    struct pages_status nta = {.insecure_domains = "broken.example., <x>.example."};
+    CHECK_INT_EQ(pages_status_html(&b, &nta), 0);
+    CHECK(contains(b.data, "<th>Not validated (domain_insecure)</th><td>broken.example., "
+                           "&lt;x&gt;.example.</td>"));
+    http_buf_free(&b);
+    CHECK_INT_EQ(pages_status_json(&b, &nta), 0);
+    CHECK(contains(b.data, "\"insecure_domains\":\"broken.example., <x>.example.\"}"));
+    http_buf_free(&b);
 }
 
 static void test_route(void)
@@ -298,6 +346,8 @@ static void test_route(void)
     CHECK_INT_EQ(pages_route("/?x=1"), PAGES_ONBOARDING);
     CHECK_INT_EQ(pages_route("/ca.crt"), PAGES_CA_PEM);
     CHECK_INT_EQ(pages_route("/ca.der"), PAGES_CA_DER);
+    CHECK_INT_EQ(pages_route("/metrics"), PAGES_METRICS);
+    CHECK_INT_EQ(pages_route("/metrics?x=1"), PAGES_METRICS);
     CHECK_INT_EQ(pages_route("/proxy.pac"), PAGES_PAC);
     CHECK_INT_EQ(pages_route("/status"), PAGES_STATUS);
     CHECK_INT_EQ(pages_route("/status?format=json"), PAGES_STATUS_JSON);

@@ -97,6 +97,25 @@ static void test_secure_usable(void)
     both(TLSA_SECURE(2), 2, POLICY_INTERCEPT_DANE, POLICY_INTERCEPT_DANE);
 }
 
+/* The clock is not synchronized (issue 11): a host that would get DANE is
+ * refused with the clock reason, in both modes; the rest is unchanged. */
+static void test_clock_unsynced(void)
+{
+    struct policy_input in = input(CONFIG_INTERCEPT_DANE, TLSA_SECURE(2), 1);
+    in.clock_unsynced = 1;
+    struct policy_decision d = decide_full(&in);
+    CHECK_INT_EQ(d.action, POLICY_REFUSE);
+    CHECK_STR_EQ(d.reason, POLICY_REASON_CLOCK);
+    in.mode = CONFIG_INTERCEPT_ALL;
+    CHECK_INT_EQ(decide(&in), POLICY_REFUSE);
+    in = input(CONFIG_INTERCEPT_DANE, NX_SECURE, 0);
+    in.clock_unsynced = 1;
+    CHECK_INT_EQ(decide(&in), POLICY_TUNNEL);
+    in = input(CONFIG_INTERCEPT_DANE, TLSA_SECURE(3), 0);
+    in.clock_unsynced = 1;
+    CHECK_INT_EQ(decide(&in), POLICY_TUNNEL);
+}
+
 /* Row 2: secure, only unusable records → tunnel / PKIX. */
 static void test_secure_only_unusable(void)
 {
@@ -396,9 +415,46 @@ static void test_action_names(void)
     CHECK(strstr(policy_action_name(POLICY_INTERCEPT_PKIX), "PKIX") != NULL);
 }
 
+/* Issue 13, proxy.exceptions: no TLSA step (not even a failed or
+ * mismatching one) refuses, in either mode; every address step still does. */
+static void test_exception(void)
+{
+    enum config_intercept modes[] = {CONFIG_INTERCEPT_DANE, CONFIG_INTERCEPT_ALL};
+    for (size_t m = 0; m < 2; m++) {
+        /* the TLSA lookup is not made: its result is "not started" */
+        struct policy_input in = input(modes[m], (struct policy_lookup){.not_started = 1}, 0);
+        in.exception = 1;
+        CHECK_INT_EQ(decide(&in), POLICY_TUNNEL);
+        in.a.cname = in.aaaa.cname = POLICY_CNAME_FOLLOWED;
+        CHECK_INT_EQ(policy_wants_target(&in), 0);
+        CHECK_INT_EQ(decide(&in), POLICY_TUNNEL);
+        in = input(modes[m], TLSA_SECURE(1), 1); /* would be DANE */
+        in.exception = 1;
+        CHECK_INT_EQ(decide(&in), POLICY_TUNNEL);
+        for (size_t i = 0; i < N_FAILURES; i++) {
+            in = input(modes[m], (struct policy_lookup){.not_started = 1}, 0);
+            in.exception = 1;
+            in.a = FAILURES[i];
+            in.aaaa = FAILURES[i];
+            enum policy_action a = decide(&in);
+            CHECK(a == POLICY_REFUSE || a == POLICY_FAIL);
+        }
+        in = input(modes[m], (struct policy_lookup){.not_started = 1}, 0);
+        in.exception = 1;
+        in.aaaa.security = DNS_BOGUS; /* one bogus address answer is enough */
+        CHECK_INT_EQ(decide(&in), POLICY_REFUSE);
+        in = input(modes[m], (struct policy_lookup){.not_started = 1}, 0);
+        in.exception = 1;
+        in.a = NX_SECURE;
+        in.aaaa = NX_SECURE;
+        CHECK_INT_EQ(decide(&in), POLICY_FAIL);
+    }
+}
+
 int main(void)
 {
     UNIT_RUN(test_secure_usable);
+    UNIT_RUN(test_clock_unsynced);
     UNIT_RUN(test_secure_only_unusable);
     UNIT_RUN(test_secure_denial);
     UNIT_RUN(test_insecure);
@@ -415,5 +471,6 @@ int main(void)
     UNIT_RUN(test_ip_literal);
     UNIT_RUN(test_lookup_failed);
     UNIT_RUN(test_action_names);
+    UNIT_RUN(test_exception);
     return UNIT_END();
 }

@@ -936,6 +936,65 @@ static void test_chain_end(void)
     CHECK_INT_EQ(scrub_chain_end(m.b, 5, end, &end_len, NULL, NULL), SCRUB_EFORMERR);
 }
 
+/* scrub_for_validator: what getdns would verify for nothing goes; proofs stay. */
+static void test_for_validator(void)
+{
+    struct mb m;
+    size_t len;
+    /* a positive answer with the zone's NS, their signature and glue: cut */
+    start(&m, 0, "u1.secure.example", DNS_TYPE_A);
+    a(&m, DNS_SECTION_ANSWER, "u1.secure.example", "192.0.2.1");
+    rrsig(&m, DNS_SECTION_ANSWER, "u1.secure.example", DNS_TYPE_A, 3, "secure.example");
+    alias(&m, DNS_SECTION_AUTHORITY, "secure.example", DNS_TYPE_NS, "ns.secure.example", 300);
+    rrsig(&m, DNS_SECTION_AUTHORITY, "secure.example", DNS_TYPE_NS, 2, "secure.example");
+    a(&m, DNS_SECTION_ADDITIONAL, "ns.secure.example", "192.0.2.53");
+    rrsig(&m, DNS_SECTION_ADDITIONAL, "ns.secure.example", DNS_TYPE_A, 3, "secure.example");
+    opt(&m, 0);
+    len = m.n;
+    CHECK_INT_EQ(scrub_for_validator(m.b, &len), 1);
+    CHECK_STR_EQ(summary(m.b, len), "an:u1.secure.example.:A an:u1.secure.example.:RRSIG ar:.:OPT");
+    CHECK(len < m.n);
+
+    /* the same without OPT: nothing in the additional section remains */
+    start(&m, 0, "u1.secure.example", DNS_TYPE_A);
+    a(&m, DNS_SECTION_ANSWER, "u1.secure.example", "192.0.2.1");
+    alias(&m, DNS_SECTION_AUTHORITY, "secure.example", DNS_TYPE_NS, "ns.secure.example", 300);
+    a(&m, DNS_SECTION_ADDITIONAL, "ns.secure.example", "192.0.2.53");
+    len = m.n;
+    CHECK_INT_EQ(scrub_for_validator(m.b, &len), 1);
+    CHECK_STR_EQ(summary(m.b, len), "an:u1.secure.example.:A");
+
+    /* a wildcard answer carries its NSEC proof: left whole */
+    start(&m, 0, "x.wild.example", DNS_TYPE_A);
+    a(&m, DNS_SECTION_ANSWER, "x.wild.example", "192.0.2.2");
+    rrsig(&m, DNS_SECTION_ANSWER, "x.wild.example", DNS_TYPE_A, 2, "wild.example");
+    alias(&m, DNS_SECTION_AUTHORITY, "wild.example", DNS_TYPE_NS, "ns.wild.example", 300);
+    nsec(&m, DNS_SECTION_AUTHORITY, "wild.example", "z.wild.example");
+    rrsig(&m, DNS_SECTION_AUTHORITY, "wild.example", DNS_TYPE_NSEC, 2, "wild.example");
+    opt(&m, 0);
+    len = m.n;
+    CHECK_INT_EQ(scrub_for_validator(m.b, &len), 0);
+    CHECK_INT_EQ(len, m.n);
+
+    /* no data (a denial): left whole */
+    start(&m, DNS_RCODE_NXDOMAIN, "nx.secure.example", DNS_TYPE_A);
+    soa(&m, DNS_SECTION_AUTHORITY, "secure.example");
+    a(&m, DNS_SECTION_ADDITIONAL, "ns.secure.example", "192.0.2.53");
+    len = m.n;
+    CHECK_INT_EQ(scrub_for_validator(m.b, &len), 0);
+
+    /* two OPT records, or a cut-off record: malformed */
+    start(&m, 0, "u1.secure.example", DNS_TYPE_A);
+    a(&m, DNS_SECTION_ANSWER, "u1.secure.example", "192.0.2.1");
+    alias(&m, DNS_SECTION_AUTHORITY, "secure.example", DNS_TYPE_NS, "ns.secure.example", 300);
+    opt(&m, 0);
+    opt(&m, 0);
+    len = m.n;
+    CHECK_INT_EQ(scrub_for_validator(m.b, &len), SCRUB_EFORMERR);
+    len = m.n - 3;
+    CHECK_INT_EQ(scrub_for_validator(m.b, &len), SCRUB_EFORMERR);
+}
+
 int main(void)
 {
     UNIT_RUN(test_appended_cname_chain);
@@ -952,6 +1011,7 @@ int main(void)
     UNIT_RUN(test_question_and_errors);
     UNIT_RUN(test_lookup_helpers);
     UNIT_RUN(test_chain_end);
+    UNIT_RUN(test_for_validator);
     free(last);
     return UNIT_END();
 }

@@ -114,14 +114,15 @@ static void test_keepalive_only_and_errors(void)
     CHECK_STR_EQ(upconn_strerror(UPCONN_EAUTH), "upstream not authenticated");
 }
 
-/* The health accessor: one entry per configured upstream, nothing backed off
- * and the initial round-trip estimate before any query. */
-static void test_forwarder_health(void)
+/* The upstream accessor (/metrics): one entry per configured upstream,
+ * nothing sent, nothing backed off, no connection, and the initial
+ * round-trip estimate before any query. */
+static void test_forwarder_upstream_info(void)
 {
     struct config cfg;
     struct forwarder *fw = NULL;
     struct sockaddr_storage addr;
-    struct forwarder_upstream_health h;
+    struct forwarder_upstream_info h;
     char err[256];
     uv_loop_t loop;
 
@@ -132,13 +133,14 @@ static void test_forwarder_health(void)
     cfg.resolver.n_transports = 1;
     uv_loop_init(&loop);
     CHECK_INT_EQ(forwarder_new(&loop, &cfg.resolver, &fw, &addr, err, sizeof err), 0);
-    CHECK_INT_EQ(forwarder_upstream_health(fw, 0, &h), 0);
-    CHECK_STR_EQ(h.addr, "127.0.0.1@5353");
+    CHECK_INT_EQ(forwarder_upstream_info(fw, 0, &h), 0);
+    CHECK_INT_EQ(h.sent, 0);
+    CHECK_INT_EQ(h.measured, 0);
     CHECK_INT_EQ(h.rto_ms, 376);
     CHECK_INT_EQ(h.down_ms[2], 0);
     CHECK_INT_EQ(h.conn[2].connections, 0);
-    CHECK_INT_EQ(forwarder_upstream_health(fw, 1, &h), -1);
-    CHECK_INT_EQ(forwarder_upstream_health(NULL, 0, &h), -1);
+    CHECK_INT_EQ(forwarder_upstream_info(fw, 1, &h), -1);
+    CHECK_INT_EQ(forwarder_upstream_info(NULL, 0, &h), -1);
     forwarder_free(fw);
     uv_run(&loop, UV_RUN_DEFAULT);
     CHECK_INT_EQ(uv_loop_close(&loop), 0);
@@ -146,7 +148,7 @@ static void test_forwarder_health(void)
 
 int main(void)
 {
-    UNIT_RUN(test_forwarder_health);
+    UNIT_RUN(test_forwarder_upstream_info);
     UNIT_RUN(test_padding_with_opt);
     UNIT_RUN(test_padding_without_opt);
     UNIT_RUN(test_keepalive_only_and_errors);

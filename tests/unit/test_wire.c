@@ -1517,6 +1517,38 @@ static void test_query_cookie(void)
     CHECK_INT_EQ(dns_reply_add_cookie(out, &len, len + 10, cookie, 16), WIRE_ENOSPC);
 }
 
+/* dns_reply_add_ede(): an EDE option appended to the OPT that ends a reply. */
+static void test_add_ede(void)
+{
+    struct dns_query q;
+    uint8_t out[512];
+    size_t len;
+    char text[200];
+
+    query_for(&q, "www.example.com", DNS_TYPE_A, 1, 0);
+    CHECK_INT_EQ(dns_reply_error(&q, DNS_RCODE_NOERROR, DNS_EDE_NONE, NULL, out, sizeof out, &len),
+                 0);
+    size_t before = len;
+    CHECK_INT_EQ(dns_reply_add_ede(out, &len, sizeof out, DNS_EDE_STALE_ANSWER, "stale"), 0);
+    CHECK_INT_EQ(len, before + 4 + 2 + 5);
+    CHECK_INT_EQ(find_ede(out, len, text, sizeof text), DNS_EDE_STALE_ANSWER);
+    CHECK_STR_EQ(text, "stale");
+    /* no text */
+    CHECK_INT_EQ(dns_reply_error(&q, DNS_RCODE_NOERROR, DNS_EDE_NONE, NULL, out, sizeof out, &len),
+                 0);
+    CHECK_INT_EQ(dns_reply_add_ede(out, &len, sizeof out, 10, NULL), 0);
+    CHECK_INT_EQ(find_ede(out, len, text, sizeof text), 10);
+    CHECK_STR_EQ(text, "");
+    /* no OPT at the end, no room, a bad code */
+    query_for(&q, "www.example.com", DNS_TYPE_A, 0, 0);
+    CHECK_INT_EQ(dns_reply_error(&q, 2, DNS_EDE_NONE, NULL, out, sizeof out, &len), 0);
+    CHECK_INT_EQ(dns_reply_add_ede(out, &len, sizeof out, 3, "x"), WIRE_EFORMERR);
+    query_for(&q, "www.example.com", DNS_TYPE_A, 1, 0);
+    CHECK_INT_EQ(dns_reply_error(&q, 2, DNS_EDE_NONE, NULL, out, sizeof out, &len), 0);
+    CHECK_INT_EQ(dns_reply_add_ede(out, &len, len + 3, 3, "x"), WIRE_ENOSPC);
+    CHECK_INT_EQ(dns_reply_add_ede(out, &len, sizeof out, -1, "x"), WIRE_EFORMERR);
+}
+
 /* ---- truncation ---- */
 
 /* An answer with a big additional section: 20 A records for ns*.example.com. */
@@ -1746,6 +1778,7 @@ int main(void)
     UNIT_RUN(test_extended_rcode);
     UNIT_RUN(test_cap_ttls);
     UNIT_RUN(test_query_cookie);
+    UNIT_RUN(test_add_ede);
     UNIT_RUN(test_truncate);
     UNIT_RUN(test_answer_ttl);
     UNIT_RUN(test_fuzz_smoke);

@@ -464,13 +464,16 @@ world_daneguard_config() {
     DG_PROXY_PORT=${DG_PROXY_PORT:-$(world_free_port 127.0.0.1)} || return 1
     export DG_DNS_PORT DG_PROXY_PORT
     mkdir -p "$WORLD_DIR/ca"
-    local -a r_keys=(listen_addresses upstream_recursive_servers dnssec_trust_anchors timeout allow)
+    local -a r_keys=(listen_addresses upstream_recursive_servers dnssec_trust_anchors timeout allow rebind_protection)
     local -A r_val=(
         [listen_addresses]=$'\n    - "127.0.0.1@'"$DG_DNS_PORT"$'"\n    - "::1@'"$DG_DNS_PORT"'"'
         [upstream_recursive_servers]=$'\n    - address_data: '"${WORLD_UPSTREAM_ADDR:-$WORLD_NS_ADDR}"$'\n      port: '"${WORLD_UPSTREAM_PORT:-$WORLD_NS_PORT}"
         [dnssec_trust_anchors]=$'\n    - "'"$WORLD_TA_FILE"'"'
         [timeout]=2000
         [allow]=$'\n    - 127.0.0.0/8\n    - ::1/128'
+        # the world's names point at 127.0.0.x and ::1, which rebinding
+        # protection (on by default) removes; tests/e2e/resolver_local.sh turns it on
+        [rebind_protection]=false
     )
     # The world's origins are on 127.0.0.x and ::1, on ports picked at run
     # time: the proxy must be told it may reach them (issue 8).

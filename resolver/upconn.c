@@ -19,10 +19,11 @@
 
 #include "addr.h"
 #include "dane.h"
+#include "dns_frame.h"
 #include "log.h"
 #include "wire.h"
 
-#define UPCONN_FRAME_MAX (2 + 65535)
+#define UPCONN_FRAME_MAX (DNS_FRAME_PREFIX + DNS_FRAME_MAX)
 #define UPCONN_OPT_KEEPALIVE 11 /* RFC 7828 */
 #define UPCONN_OPT_PADDING 12   /* RFC 7830 */
 #define UPCONN_TYPE_OPT 41
@@ -282,14 +283,11 @@ static void keepalive_seen(struct upconn *c, const uint8_t *msg, size_t len)
 /* Complete messages in the socket's plaintext buffer, each to its query. */
 static int sock_dispatch(struct upconn_sock *s)
 {
-    size_t off = 0;
-    while (s->c && s->rlen - off >= 2) {
+    size_t off = 0, mlen;
+    const uint8_t *msg;
+    while (s->c && dns_frame_next(s->rbuf + off, s->rlen - off, &msg, &mlen)) {
         struct upconn *c = s->c;
-        size_t mlen = (size_t)s->rbuf[off] << 8 | s->rbuf[off + 1];
-        if (s->rlen - off - 2 < mlen)
-            break;
-        const uint8_t *msg = s->rbuf + off + 2;
-        off += 2 + mlen;
+        off += DNS_FRAME_PREFIX + mlen;
         if (mlen < DNS_HEADER_LEN)
             return UPCONN_EPROTO;
         uint16_t id = (uint16_t)(msg[0] << 8 | msg[1]);
@@ -306,8 +304,7 @@ static int sock_dispatch(struct upconn_sock *s)
     }
     if (s->c)
         idle_arm(s->c);
-    memmove(s->rbuf, s->rbuf + off, s->rlen - off);
-    s->rlen -= off;
+    s->rlen = dns_frame_consume(s->rbuf, s->rlen, off);
     return 0;
 }
 
@@ -621,7 +618,7 @@ void upconn_free(struct upconn *c)
 
 int upconn_send(struct upconn *c, struct upconn_query *q, uint8_t *msg, size_t len)
 {
-    uint8_t buf[2 + 65535];
+    uint8_t buf[DNS_FRAME_PREFIX + DNS_FRAME_MAX];
     size_t n = len;
     uint16_t id;
     int unique = 0;
@@ -640,9 +637,12 @@ int upconn_send(struct upconn *c, struct upconn_query *q, uint8_t *msg, size_t l
         return UPCONN_ENOMEM;
     msg[0] = (uint8_t)(id >> 8);
     msg[1] = (uint8_t)id;
-    memcpy(buf + 2, msg, len);
+    /* The options go in after the prefix's room, then the prefix (as
+     * dns_frame_encode() writes it, without copying the message twice). */
+    memcpy(buf + DNS_FRAME_PREFIX, msg, len);
     /* Options are a courtesy: a query that cannot take them goes as it is. */
-    upconn_add_query_options(buf + 2, &n, sizeof buf - 2, 1, c->p.tls ? c->p.padding_block : 0);
+    upconn_add_query_options(buf + DNS_FRAME_PREFIX, &n, sizeof buf - DNS_FRAME_PREFIX, 1,
+                             c->p.tls ? c->p.padding_block : 0);
     buf[0] = (uint8_t)(n >> 8);
     buf[1] = (uint8_t)n;
 

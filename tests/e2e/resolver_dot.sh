@@ -11,7 +11,8 @@
 #   - pin mismatch and auth-name mismatch with REQUIRED: SERVFAIL and a clear
 #     log line; auth-name mismatch opportunistic: answered;
 #   - [TLS, TCP] with REQUIRED never falls back to TCP; opportunistic does;
-#   - TCP first: one kept-open TCP connection.
+#   - TCP first: one kept-open TCP connection;
+#   - /metrics counts the connections, auth failures and back-offs.
 set -u
 cd "$(dirname "$0")/../.."
 . tests/world/world.sh
@@ -94,6 +95,11 @@ dg_start() {
     world_daneguard_start "$WORLD_DIR/dg.yml" -v
 }
 conns() { grep -c '^conn ' "$1"; }
+# metric NAME ADDR:PORT: that upstream's value on /metrics (empty when none)
+metric() {
+    curl -sS --max-time 5 "http://127.0.0.1:$DG_PROXY_PORT/metrics" 2>/dev/null |
+        awk -v p="$1{upstream=\"$2\"," 'index($0, p) == 1 { print $2; exit }'
+}
 q() { world_dig @127.0.0.1 -p "$DG_DNS_PORT" +dnssec "$@"; }
 
 # --- REQUIRED, name and pin match -----------------------------------------------
@@ -127,6 +133,16 @@ if [ "$after" -eq "$before" ] && [ "$after" -eq 1 ]; then
     pass dot_one_connection_many_queries
 else
     fail dot_one_connection_many_queries "TLS connections $before -> $after"
+fi
+# /metrics: the forwarder's counters for a DNS-over-TLS upstream
+m_conns=$(metric daneguard_upstream_connections_total "$DOT_ADDR:$RELAY_PORT")
+m_sent=$(metric daneguard_upstream_queries_total "$DOT_ADDR:$RELAY_PORT")
+m_up=$(metric daneguard_upstream_up "$DOT_ADDR:$RELAY_PORT")
+m_rtt=$(metric daneguard_upstream_rtt_seconds "$DOT_ADDR:$RELAY_PORT")
+if [ "$m_conns" = 1 ] && [ "${m_sent:-0}" -ge "$N" ] && [ "$m_up" = 1 ] && [ -n "$m_rtt" ]; then
+    pass dot_metrics_counted
+else
+    fail dot_metrics_counted "connections '$m_conns', queries '$m_sent', up '$m_up', rtt '$m_rtt'"
 fi
 
 # Padding (RFC 7830, RFC 8467 §4.1): a query's record carries 2 + 128k bytes
@@ -179,6 +195,13 @@ if [ "$sf" -eq 5 ] && [ $((c1 - c0)) -le 1 ]; then
     pass dot_auth_failure_backed_off
 else
     fail dot_auth_failure_backed_off "$sf of 5 SERVFAIL, TLS connections $c0 -> $c1"
+fi
+m_af=$(metric daneguard_upstream_tls_auth_failures_total "$DOT_ADDR:$RELAY_PORT")
+m_conns=$(metric daneguard_upstream_connections_total "$DOT_ADDR:$RELAY_PORT")
+if [ "${m_af:-0}" -ge 1 ] && [ "$m_conns" = 0 ]; then
+    pass dot_metrics_auth_failures
+else
+    fail dot_metrics_auth_failures "auth failures '$m_af', connections '$m_conns'"
 fi
 
 # --- REQUIRED, auth-name mismatch --------------------------------------------------
@@ -260,6 +283,13 @@ if [ "$ok" -eq 14 ] && [ "$dead" -ge 1 ] && [ "$dead" -le 5 ]; then
     pass failover_dead_upstream_backed_off
 else
     fail failover_dead_upstream_backed_off "$ok of 14 validated, $dead connections to the dead upstream"
+fi
+m_bo=$(metric daneguard_upstream_backoff_seconds "127.0.0.2:$RELAY_PORT")
+m_live=$(metric daneguard_upstream_backoff_seconds "$DOT_ADDR:$RELAY_PORT")
+if awk -v d="${m_bo:-0}" -v l="${m_live:-x}" 'BEGIN { exit !(d > 0 && l == "0.000") }'; then
+    pass failover_metrics_backoff
+else
+    fail failover_metrics_backoff "back-off of the dead upstream '$m_bo', of the live one '$m_live'"
 fi
 
 # --- TCP first: one kept-open connection ----------------------------------------------

@@ -443,6 +443,9 @@ const struct key_def config_resolver_keys[] = {
     K_FUNC("dnssec_trust_anchors", r_trust_anchors),
     K_MSECS("timeout", timeout_ms, 1, 3600000, 5000),
     K_MSECS("idle_timeout", idle_timeout_ms, 0, 3600000, 10000),
+    K_FLAG("round_robin_upstreams", round_robin_upstreams, 0),
+    /* 0 turns padding off; RFC 8467 §4.1 recommends 128 for queries */
+    K_COUNT("tls_query_padding_blocksize", tls_query_padding_blocksize, 0, 4096, 128),
     K_NETWORKS("allow", allow, n_allow),
     K_BYTES("cache_size", cache_size, 64 * 1024, SIZE_MAX / 2, 32ULL << 20),
     K_SECONDS("bogus_ttl", bogus_ttl_s, 0, 86400, 60),
@@ -470,8 +473,6 @@ const struct key_def config_resolver_keys[] = {
     K_FUNC("resolution_type", r_resolution_type),
     K_FUNC("dnssec", r_dnssec),
     K_FUNC("dnssec_return_status", r_dnssec),
-    K_IGNORED_SCALAR("round_robin_upstreams"),
-    K_IGNORED_SCALAR("tls_query_padding_blocksize"),
     K_IGNORED_SCALAR("edns_client_subnet_private"),
     K_IGNORED_SCALAR("appdata_dir"),
     K_IGNORED_SCALAR("tls_min_version"),

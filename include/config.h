@@ -49,7 +49,7 @@ struct config_upstream {
 #define CONFIG_LOCAL_DATA_LEN 256
 
 /* forward_zones: names below name go to the zone's own upstreams (plain DNS,
- * UDP then TCP), validated or not. */
+ * UDP then TCP, through a forwarder of their own), validated or not. */
 struct config_forward_zone {
     char name[256]; /* as written, absolute ("lan.") */
     struct config_sockaddr upstreams[CONFIG_MAX_ZONE_UPSTREAMS];
@@ -80,6 +80,8 @@ struct config_resolver {
     size_t n_trust_anchors;                     /* default 1: /usr/share/dns/root.key */
     uint32_t timeout_ms;                        /* timeout: one client query, default 5000 */
     uint32_t idle_timeout_ms;                   /* idle_timeout: upstream TCP/TLS, default 10000 */
+    int round_robin_upstreams;                  /* round_robin_upstreams: rotate, default 0 */
+    uint32_t tls_query_padding_blocksize;       /* EDNS(0) padding of DoT queries, default 128 */
     struct addr_cidr allow[CONFIG_MAX_ADDRS]; /* allow, default loopback */
     size_t n_allow;
     size_t cache_size;     /* cache_size in bytes, default 32 MiB ("32m") */
@@ -101,7 +103,9 @@ struct config_resolver {
     size_t n_local_data;
     char hosts_file[256];  /* hosts_file: "" = none */
     int rebind_protection; /* rebind_protection, default true */
-    char tls_ca_file[256]; /* tls_ca_file, tls_ca_path: "" = getdns's default */
+    /* tls_ca_file, tls_ca_path: the roots tls_auth_name is checked against;
+     * both "": the system's bundle (/etc/ssl/certs/ca-certificates.crt) */
+    char tls_ca_file[256];
     char tls_ca_path[256];
     /* Not a key: a context for a forward zone or the domain_insecure names,
      * that asks without DNSSEC and calls every answer insecure (resolver.c) */

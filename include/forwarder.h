@@ -11,9 +11,11 @@
  * whose first reply matching the question is taken. getdns still validates
  * every answer itself; the forwarder only saves the round trips, and drops
  * what a bogus validation used (forwarder_purge()).
- * It is used when the transports are UDP first (TCP on truncation); with
- * DNS-over-TLS in the list, or TCP first, getdns talks to the upstreams
- * directly, over its own reused connections.
+ * It is used whatever the transports: getdns only ever talks to it, over
+ * loopback, and it speaks to the upstreams over UDP, TCP and DNS-over-TLS in
+ * dns_transport_list order (TCP and TLS on kept-open, pipelined connections,
+ * upconn.h), backing off a transport that fails for an upstream, and never
+ * falling back from TLS with GETDNS_AUTHENTICATION_REQUIRED.
  */
 #ifndef DANEGUARD_FORWARDER_H
 #define DANEGUARD_FORWARDER_H
@@ -24,6 +26,7 @@
 #include <uv.h>
 
 #include "config.h"
+#include "upconn.h"
 
 struct forwarder;
 
@@ -39,8 +42,9 @@ struct forwarder_stats {
 };
 
 /* Listen on 127.0.0.1 (a port the kernel picks, UDP and TCP alike) and forward
- * to cfg's upstreams over UDP, and TCP on truncation. The listening address goes
- * to *addr. Returns 0 or -1 with a message in err. */
+ * to cfg's upstreams over cfg's transports (UDP answers that come truncated
+ * again over TCP or TLS). The listening address goes to *addr. Returns 0 or
+ * -1 with a message in err. */
 int forwarder_new(uv_loop_t *loop, const struct config_resolver *cfg, struct forwarder **out,
                   struct sockaddr_storage *addr, char *err, size_t errlen);
 
@@ -64,7 +68,8 @@ struct probe;
  * when choosing an upstream: one that strips DNSSEC is skipped while another
  * is known to pass it through. NULL fw is a no-op. */
 void forwarder_set_probe(struct forwarder *fw, const struct probe *probe);
-/* What the forwarder knows of one configured upstream. */
+/* What the forwarder knows of one configured upstream: for /metrics and the
+ * status page. Transports are indexed UDP 0, TCP 1, TLS 2. */
 struct forwarder_upstream_info {
     uint64_t sent, answered, lost; /* queries sent (retries included), answers, tries
                                       that went unanswered past their timeout */
@@ -73,11 +78,12 @@ struct forwarder_upstream_info {
     uint32_t rto_ms;               /* the timeout a try to it gets now */
     uint64_t since_answer_ms;      /* since its last answer; 0 when none yet */
     int measured;                  /* at least one answer: srtt_ms means something */
+    uint64_t down_ms[3];           /* > 0: this transport is backed off for so long yet */
+    struct upconn_stats conn[3];   /* TCP and TLS: the kept-open connection's counters */
 };
 
 /* Fill *out for upstream i (the order of the configuration). 0, or -1 when
  * fw is NULL or there is no upstream i. */
 int forwarder_upstream_info(const struct forwarder *fw, size_t i,
                             struct forwarder_upstream_info *out);
-
 #endif

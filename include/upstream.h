@@ -88,8 +88,8 @@ void upstream_get_stats(const struct upstream *up, struct upstream_stats *st);
 void upstream_set_time_checks(struct upstream *up, int relaxed);
 
 /* Probe up's upstreams for DNSSEC stripping (probe.h) from now on: when
- * getdns talks to them through the caching forwarder and there is a trust
- * anchor; else nothing. cfg is up's configuration. For the main context
+ * they are asked over UDP first (the probe asks over UDP) and there is a
+ * trust anchor; else nothing. cfg is up's configuration. For the main context
  * only (a forward zone's router is expected to strip). 0, or -1 when out of
  * memory. */
 int upstream_probe_dnssec(struct upstream *up, const struct config_resolver *cfg);
@@ -104,14 +104,14 @@ void upstream_status_notes(const struct upstream *up, char *out, size_t cap);
 int upstream_dnssec_blocked(const struct upstream *up, const uint8_t *qname, size_t qname_len,
                             const char **why);
 /* One configured upstream as daneguard sees it: its address as written, its
- * transports, and, when the caching forwarder talks to it (UDP first), what
- * the forwarder measured. With DNS-over-TLS or TCP first getdns talks to the
- * upstreams itself and known is 0 (no round trips are measured). */
+ * transports, and what the caching forwarder (which talks to it over every
+ * transport) measured: counters, round trips, back-offs, TCP/TLS
+ * connections. */
 struct upstream_server_info {
     char address[ADDR_TEXT_MAX]; /* "192.0.2.1:53", "[2001:db8::1]:853": the first
                                     transport's port */
     char transport[16]; /* "udp,tcp", "tls", ... */
-    int known;          /* fw holds measurements */
+    int known;          /* fw holds measurements (always, once up exists) */
     struct forwarder_upstream_info fw;
 };
 

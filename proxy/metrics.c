@@ -126,8 +126,7 @@ void metrics_write(const struct proxy *px, time_t now, struct http_buf *b)
     for (size_t i = 0; i < n_up; i++)
         upstream_sample(b, "daneguard_upstream_info", &up[i], "1");
     family(b, "daneguard_upstream_up", "gauge",
-           "1 unless the upstream's last 3 or more tries went unanswered (UDP-first "
-           "transports only: with TLS or TCP first getdns talks to it directly).");
+           "1 unless the upstream's last 3 or more tries went unanswered.");
     for (size_t i = 0; i < n_up; i++)
         if (up[i].known)
             upstream_sample(b, "daneguard_upstream_up", &up[i], "%d",
@@ -161,6 +160,30 @@ void metrics_write(const struct proxy *px, time_t now, struct http_buf *b)
         if (up[i].known)
             upstream_sample(b, "daneguard_upstream_lost_total", &up[i], "%llu",
                             (unsigned long long)up[i].fw.lost);
+    family(b, "daneguard_upstream_connections_total", "counter",
+           "TCP and DNS-over-TLS connections opened to the upstream (kept open, pipelined).");
+    for (size_t i = 0; i < n_up; i++)
+        if (up[i].known)
+            upstream_sample(b, "daneguard_upstream_connections_total", &up[i], "%llu",
+                            (unsigned long long)(up[i].fw.conn[1].connections +
+                                                 up[i].fw.conn[2].connections));
+    family(b, "daneguard_upstream_tls_auth_failures_total", "counter",
+           "DNS-over-TLS connections to the upstream that failed authentication "
+           "(tls_auth_name, tls_pubkey_pinset).");
+    for (size_t i = 0; i < n_up; i++)
+        if (up[i].known)
+            upstream_sample(b, "daneguard_upstream_tls_auth_failures_total", &up[i], "%llu",
+                            (unsigned long long)up[i].fw.conn[2].auth_failures);
+    family(b, "daneguard_upstream_backoff_seconds", "gauge",
+           "How long yet the upstream's most backed-off transport is not asked (0: none is).");
+    for (size_t i = 0; i < n_up; i++)
+        if (up[i].known) {
+            uint64_t ms = 0;
+            for (int t = 0; t < 3; t++)
+                if (up[i].fw.down_ms[t] > ms)
+                    ms = up[i].fw.down_ms[t];
+            upstream_sample(b, "daneguard_upstream_backoff_seconds", &up[i], "%.3f", ms / 1000.0);
+        }
 
     /* --- the proxy --- */
     single(b, "daneguard_proxy_connections_open", "gauge", "Browser connections open now.",

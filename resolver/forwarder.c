@@ -6,6 +6,15 @@
  * into the cache. Identical queries in flight (name, type, class, DO, CD) share
  * one upstream request.
  *
+ * Transports go in dns_transport_list order (pick_transport()): UDP tries
+ * below, TCP and TLS tries as queries on one kept-open connection per
+ * upstream and transport (upconn.c: pipelined, padded and authenticated over
+ * TLS). A connection that cannot be set up or authenticated backs its
+ * transport off for that upstream (FWD_BACKOFF_MIN_MS doubling to
+ * FWD_BACKOFF_MAX_MS), and the next transport, or upstream, is used; with
+ * GETDNS_AUTHENTICATION_REQUIRED and TLS in the list only TLS is ever used, and
+ * when no upstream authenticates the request gets SERVFAIL at once.
+ *
  * Each UDP try has its own socket (a fresh source port, as getdns and every
  * resolver does against spoofing) and a random ID; a response must come from
  * the upstream asked, to that socket, with that ID and the question asked
@@ -35,6 +44,7 @@
 #include "forwarder.h"
 
 #include <arpa/inet.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <errno.h>
@@ -43,12 +53,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <mbedtls/x509_crt.h>
+
 #include "acceptor.h"
 #include "addr.h"
 #include "dns_cache.h"
 #include "dns_frame.h"
 #include "scrub.h"
 #include "log.h"
+#include "tls.h"
+#include "upconn.h"
 #include "probe.h"
 #include "uvloop.h"
 #include "wire.h"
@@ -69,7 +83,15 @@
 #define FWD_BUCKETS 4096
 #define FWD_AVOID_SLOTS 64
 #define FWD_AVOID_MS 30000
-#define FWD_TCP_BUF (DNS_FRAME_PREFIX + DNS_FRAME_MAX)
+#define FWD_TCP_BUF (DNS_FRAME_PREFIX + DNS_FRAME_MAX) /* getdns's TCP side: one whole frame */
+#define FWD_BACKOFF_MIN_MS 1000  /* an upstream transport that failed: not asked for this long */
+#define FWD_BACKOFF_MAX_MS 60000 /* doubling up to this */
+#define FWD_TLS_SESSIONS 64
+#define FWD_DEFAULT_CA_FILE "/etc/ssl/certs/ca-certificates.crt"
+#define FWD_N_TRANSPORTS 3 /* index: enum config_transport - CONFIG_TRANSPORT_UDP */
+#define FWD_T_UDP 0
+#define FWD_T_TCP 1
+#define FWD_T_TLS 2
 
 struct fwd_conn;
 struct fwd_req;
@@ -89,18 +111,15 @@ struct fwd_try {
     union {
         uv_handle_t h;
         uv_udp_t udp;
-        uv_tcp_t tcp;
     } u;
+    struct upconn_query uq; /* TCP and TLS: a query on the upstream's kept-open connection */
     struct fwd_req *r;
     uint64_t sent_ms;
     uint32_t rto_ms; /* the upstream's timeout when it was sent */
     uint16_t id;
     uint8_t upstream;
-    uint8_t is_tcp;
-    uv_connect_t creq;
-    uv_write_t wreq;
-    size_t len;
-    uint8_t *buf; /* TCP: the query out, then the response in (FWD_TCP_BUF) */
+    uint8_t is_tcp;    /* over a connection (TCP or TLS): no handle of its own */
+    uint8_t transport; /* index, FWD_N_TRANSPORTS */
 };
 
 struct fwd_req {
@@ -118,7 +137,8 @@ struct fwd_req {
     unsigned sends;
     size_t last_upstream;
     uint64_t deadline_ms;
-    int use_tcp;
+    int use_tcp; /* a UDP answer was truncated: no more UDP */
+    unsigned auth_failures; /* tries that found their upstream unauthenticated */
     uv_timer_t timer;
     int done;
 };
@@ -168,6 +188,20 @@ struct forwarder {
     struct fwd_infra infra[CONFIG_MAX_ADDRS];
     struct fwd_counts counts[CONFIG_MAX_ADDRS];
     size_t n_upstreams;
+    /* TCP and TLS: one kept-open connection per upstream and transport */
+    struct upconn *conns_up[CONFIG_MAX_ADDRS][FWD_N_TRANSPORTS];
+    uint64_t down_until[CONFIG_MAX_ADDRS][FWD_N_TRANSPORTS];
+    uint32_t backoff_ms[CONFIG_MAX_ADDRS][FWD_N_TRANSPORTS];
+    int transports[FWD_N_TRANSPORTS]; /* dns_transport_list, as indexes */
+    size_t n_transports;
+    int auth_required;
+    int round_robin;
+    size_t rr_next;
+    uint16_t padding_block;
+    uint32_t idle_timeout_ms;
+    struct tls_client_config *tls_cfg; /* when TLS is in the list */
+    mbedtls_x509_crt trust;            /* tls_ca_file, tls_ca_path */
+    int have_trust;
     uint32_t timeout_ms;
     struct dns_cache *cache;
     struct fwd_conn conns; /* list head */
@@ -188,8 +222,15 @@ static void fw_release(struct forwarder *fw)
 {
     if (--fw->handles == 0 && fw->closing) {
         dns_cache_free(fw->cache);
+        tls_client_config_free(fw->tls_cfg);
+        mbedtls_x509_crt_free(&fw->trust);
         free(fw);
     }
+}
+
+static void fw_upconn_released(void *data)
+{
+    fw_release(data);
 }
 
 static void fw_handle_closed(uv_handle_t *h)
@@ -347,32 +388,71 @@ static int avoid_find(struct forwarder *fw, const struct dns_query *q)
     return -1;
 }
 
+/* The transport for a try to upstream u: the first in dns_transport_list
+ * (without UDP once an answer came truncated) that is not backed off, else
+ * the first of them; *down says that every one is backed off. With
+ * GETDNS_AUTHENTICATION_REQUIRED and TLS in the list the list is TLS alone
+ * (forwarder_new()): nothing ever falls back to a transport in clear. */
+static int pick_transport(struct forwarder *fw, int no_udp, size_t u, uint64_t now, int *down)
+{
+    int first = -1;
+    *down = 0;
+    for (size_t i = 0; i < fw->n_transports; i++) {
+        int tr = fw->transports[i];
+        if (no_udp && tr == FWD_T_UDP)
+            continue;
+        if (first < 0)
+            first = tr;
+        if (fw->down_until[u][tr] <= now)
+            return tr;
+    }
+    if (first < 0) /* [UDP] alone and truncated: TCP, as every resolver does */
+        return fw->down_until[u][FWD_T_TCP] > now ? (*down = 1, FWD_T_TCP) : FWD_T_TCP;
+    *down = 1;
+    return first;
+}
+
 /* The first upstream for q, as Unbound picks: at random among those whose
- * retransmit timeout is within FWD_RTO_BAND of the best, not the one that
- * gave q a bogus answer when there is another. What is known of an upstream
- * is forgotten after FWD_INFRA_TTL_MS, so a server that was down gets asked
- * again. */
+ * retransmit timeout is within FWD_RTO_BAND of the best (or, with
+ * round_robin_upstreams, the next in turn), not one the probe found stripping
+ * DNSSEC (probe_usable()), not one whose every transport is backed off, not
+ * the one that gave q a bogus answer, while there is another. What is known
+ * of an upstream is forgotten after FWD_INFRA_TTL_MS, so a server that was
+ * down gets asked again. */
 static size_t first_upstream(struct forwarder *fw, const struct dns_query *q)
 {
     int avoid = fw->n_upstreams > 1 ? avoid_find(fw, q) : -1;
     uint64_t now = uv_now(fw->loop);
     uint32_t best_rto = UINT32_MAX;
     size_t band[CONFIG_MAX_ADDRS], n = 0;
+    int ok[CONFIG_MAX_ADDRS], up[CONFIG_MAX_ADDRS], n_up = 0;
     for (size_t i = 0; i < fw->n_upstreams; i++) {
+        int down;
         if (now - fw->infra[i].updated_ms > FWD_INFRA_TTL_MS)
             infra_init(&fw->infra[i], now);
-        if ((int)i != avoid && probe_usable(fw->probe, i) && fw->infra[i].rto < best_rto)
-            best_rto = fw->infra[i].rto;
+        pick_transport(fw, 0, i, now, &down);
+        ok[i] = probe_usable(fw->probe, i);
+        up[i] = ok[i] && !down;
+        n_up += up[i];
     }
+    for (size_t i = 0; i < fw->n_upstreams; i++) /* the usable ones not backed off, or all usable */
+        ok[i] = ok[i] && (up[i] || !n_up);
     for (size_t i = 0; i < fw->n_upstreams; i++)
-        if ((int)i != avoid && probe_usable(fw->probe, i) &&
-            fw->infra[i].rto <= best_rto + FWD_RTO_BAND)
+        if ((int)i != avoid && ok[i] && fw->infra[i].rto < best_rto)
+            best_rto = fw->infra[i].rto;
+    for (size_t i = 0; i < fw->n_upstreams; i++)
+        if ((int)i != avoid && ok[i] &&
+            (fw->round_robin || fw->infra[i].rto <= best_rto + FWD_RTO_BAND))
             band[n++] = i;
     if (n == 0) /* the only usable one is avoided: it is still the one to ask */
         for (size_t i = 0; i < fw->n_upstreams; i++)
-            if (probe_usable(fw->probe, i))
+            if (ok[i])
                 band[n++] = i;
-    return n ? band[(size_t)random() % n] : 0;
+    if (!n)
+        return 0;
+    if (fw->round_robin)
+        return band[fw->rr_next++ % n];
+    return band[(size_t)random() % n];
 }
 
 /* The upstream after u for a retransmit: the next one the probe allows. */
@@ -390,9 +470,7 @@ static size_t next_upstream(const struct forwarder *fw, size_t u)
 
 static void try_closed(uv_handle_t *h)
 {
-    struct fwd_try *t = h->data;
-    free(t->buf);
-    free(t);
+    free(h->data);
 }
 
 /* Close one try; its late callbacks find r == NULL. */
@@ -407,9 +485,15 @@ static void try_close(struct fwd_try *t)
             memmove(&r->tries[i], &r->tries[i + 1], (r->n_tries - i - 1) * sizeof r->tries[0]);
             r->n_tries--;
         }
-        r->fw->sockets--;
+        if (!t->is_tcp)
+            r->fw->sockets--;
     }
     t->r = NULL;
+    if (t->is_tcp) {
+        upconn_cancel(&t->uq);
+        free(t);
+        return;
+    }
     uv_close(&t->u.h, try_closed);
 }
 
@@ -512,7 +596,8 @@ static void req_timeout(uv_timer_t *timer)
         struct fwd_try *last = r->tries[r->n_tries - 1];
         fw->counts[last->upstream].lost++;
         fw->counts[last->upstream].lost_in_a_row++;
-        if (!r->use_tcp)
+        /* a stream try waits longer than its rto (FWD_TCP_TRY_MS): no back-off */
+        if (!last->is_tcp)
             infra_lost(&fw->infra[last->upstream], last->rto_ms, now);
     }
     if (r->sends >= FWD_MAX_SENDS) {
@@ -523,16 +608,10 @@ static void req_timeout(uv_timer_t *timer)
     req_send(r, next_upstream(fw, r->last_upstream));
 }
 
-/* TCP to the upstream: connect, write the query, read one response. */
-static void up_tcp_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
-{
-    struct fwd_try *t = h->data;
-    buf->base = (char *)t->buf + t->len;
-    buf->len = FWD_TCP_BUF - t->len;
-}
+/* --- TCP and TLS: queries on kept-open connections (upconn.h) ---------------- */
 
-/* A TCP try failed: when it was the last one alive, the next goes out now. */
-static void tcp_try_failed(struct fwd_try *t)
+/* A TCP or TLS try failed: when it was the last one alive, the next goes out now. */
+static void stream_try_failed(struct fwd_try *t)
 {
     struct fwd_req *r = t->r;
     try_close(t);
@@ -546,53 +625,100 @@ static void tcp_try_failed(struct fwd_try *t)
     }
 }
 
-static void up_tcp_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+/* Every waiter gets SERVFAIL now: no upstream can be used as configured. */
+static void req_servfail(struct fwd_req *r)
 {
-    struct fwd_try *t = s->data;
+    struct forwarder *fw = r->fw;
+    for (struct fwd_waiter *w = r->waiters; w; w = w->next) {
+        size_t n;
+        if (dns_reply_error(&w->q, DNS_RCODE_SERVFAIL, -1, NULL, fw->out, sizeof fw->out, &n) == 0)
+            answer(fw, w->conn, (struct sockaddr *)&w->peer, &w->q, fw->out, n);
+    }
+    fw->stats.failures++;
+    req_finish(r);
+}
+
+static void transport_down(struct forwarder *fw, size_t u, int tr)
+{
+    uint32_t b = fw->backoff_ms[u][tr];
+    b = b ? (b * 2 > FWD_BACKOFF_MAX_MS ? FWD_BACKOFF_MAX_MS : b * 2) : FWD_BACKOFF_MIN_MS;
+    fw->backoff_ms[u][tr] = b;
+    fw->down_until[u][tr] = uv_now(fw->loop) + b;
+}
+
+static struct fwd_try *try_of_query(struct upconn_query *uq)
+{
+    return (struct fwd_try *)((char *)uq - offsetof(struct fwd_try, uq));
+}
+
+static void up_stream_reply(struct upconn_query *uq, const uint8_t *msg, size_t len)
+{
+    struct fwd_try *t = try_of_query(uq);
     struct fwd_req *r = t->r;
-    if (!r)
+    if (!r || r->done)
         return;
-    if (n < 0) {
-        tcp_try_failed(t);
+    struct forwarder *fw = r->fw;
+    if (len > sizeof fw->rbuf || !reply_matches(msg, len, t->id, &r->q)) {
+        fw->stats.mismatched++;
+        stream_try_failed(t);
         return;
     }
-    t->len += (size_t)n;
-    const uint8_t *m;
-    size_t mlen;
-    int whole = dns_frame_next(t->buf, t->len, &m, &mlen);
-    if (whole && reply_matches(m, mlen, t->id, &r->q))
-        req_deliver(r, t, t->buf + DNS_FRAME_PREFIX, mlen);
-    else if (whole || t->len == FWD_TCP_BUF)
-        tcp_try_failed(t);
+    infra_update(&fw->infra[t->upstream], uv_now(fw->loop) - t->sent_ms, uv_now(fw->loop));
+    fw->backoff_ms[t->upstream][t->transport] = 0;
+    fw->down_until[t->upstream][t->transport] = 0;
+    memcpy(fw->rbuf, msg, len);
+    req_deliver(r, t, fw->rbuf, len);
 }
 
-static void up_tcp_written(uv_write_t *w, int status)
+static void up_stream_fail(struct upconn_query *uq, int err)
 {
-    struct fwd_try *t = w->data;
-    if (!t->r)
+    struct fwd_try *t = try_of_query(uq);
+    struct fwd_req *r = t->r;
+    if (!r || r->done)
         return;
-    if (status < 0) {
-        tcp_try_failed(t);
+    struct forwarder *fw = r->fw;
+    /* A connection reset with queries on it is asked again at once; one that
+     * cannot be set up (or authenticated) is backed off. */
+    if (err != UPCONN_ECLOSED && err != UPCONN_EPROTO)
+        transport_down(fw, t->upstream, t->transport);
+    if (err == UPCONN_EAUTH && ++r->auth_failures >= fw->n_upstreams) {
+        log_debug("forwarder: no upstream authenticated: SERVFAIL");
+        try_close(t);
+        req_servfail(r);
         return;
     }
-    t->len = 0;
-    if (uv_read_start((uv_stream_t *)&t->u.tcp, up_tcp_alloc, up_tcp_read) < 0)
-        tcp_try_failed(t);
+    stream_try_failed(t);
 }
 
-static void up_tcp_connected(uv_connect_t *c, int status)
+static struct upconn *upstream_conn(struct forwarder *fw, size_t u, int tr)
 {
-    struct fwd_try *t = c->data;
-    if (!t->r)
-        return;
-    if (status < 0) {
-        tcp_try_failed(t);
-        return;
+    if (!fw->conns_up[u][tr]) {
+        const struct config_upstream *up = &fw->upstreams[u];
+        struct upconn_params p = {
+            .label = up->addr.text,
+            .tls = tr == FWD_T_TLS,
+            .auth_name = up->tls_auth_name,
+            .pins = up->pins,
+            .n_pins = up->n_pins,
+            .auth_required = fw->auth_required,
+            .tls_cfg = fw->tls_cfg,
+            .trust = fw->have_trust ? &fw->trust : NULL,
+            .idle_timeout_ms = fw->idle_timeout_ms,
+            .connect_timeout_ms = fw->timeout_ms / 2 > 500 ? fw->timeout_ms / 2 : 500,
+            .padding_block = fw->padding_block,
+            .released = fw_upconn_released,
+            .arg = fw,
+        };
+        char label[ADDR_ENDPOINT_MAX + 8];
+        memcpy(&p.addr, &up->addr.ss, sizeof p.addr);
+        if (tr == FWD_T_TLS)
+            addr_set_port(&p.addr, up->tls_port ? up->tls_port : 853);
+        p.label = addr_format((struct sockaddr *)&p.addr, ADDR_FORMAT_PORT, label, sizeof label);
+        if (!(fw->conns_up[u][tr] = upconn_new(fw->loop, &p)))
+            return NULL;
+        fw->handles++;
     }
-    uv_buf_t b = uv_buf_init((char *)t->buf, (unsigned)t->len);
-    t->wreq.data = t;
-    if (uv_write(&t->wreq, (uv_stream_t *)&t->u.tcp, &b, 1, up_tcp_written) < 0)
-        tcp_try_failed(t);
+    return fw->conns_up[u][tr];
 }
 
 static void up_udp_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
@@ -609,6 +735,24 @@ static void req_send(struct fwd_req *r, size_t u)
     uint64_t now = uv_now(fw->loop);
     uint32_t wait;
     struct fwd_try *t;
+    int down;
+    int tr = pick_transport(fw, r->use_tcp, u, now, &down);
+    int stream = tr != FWD_T_UDP;
+
+    /* An upstream that failed authentication is not asked again (nor logged
+     * again) while backed off: with REQUIRED it counts as failed at once. */
+    if (stream && down && fw->auth_required && fw->conns_up[u][tr]) {
+        struct upconn_stats st;
+        upconn_get_stats(fw->conns_up[u][tr], &st);
+        if (st.last_error == UPCONN_EAUTH && !st.open) {
+            if (++r->auth_failures >= fw->n_upstreams) {
+                req_servfail(r);
+                return;
+            }
+            req_send(r, next_upstream(fw, u));
+            return;
+        }
+    }
 
     r->sends++;
     r->last_upstream = u;
@@ -618,61 +762,60 @@ static void req_send(struct fwd_req *r, size_t u)
     /* The fd budget: a try beside others leaves room for the first try of
      * every request that may still come; past it the oldest try makes room. */
     size_t reserved = fw->pending < fw->max_pending ? fw->max_pending - fw->pending : 0;
-    if (r->n_tries && fw->sockets + reserved >= fw->max_sockets)
+    if (!stream && r->n_tries && fw->sockets + reserved >= fw->max_sockets)
         try_close(r->tries[0]);
     /* The upstream's timeout, but at most a quarter of the request's time: an
      * upstream that dropped a few queries (restarting, say) is asked again
      * before the client gives up, however far its timeout has backed off. */
-    wait = r->use_tcp ? (fw->infra[u].rto * 2 > FWD_TCP_TRY_MS ? fw->infra[u].rto * 2
-                                                                : FWD_TCP_TRY_MS)
-                      : fw->infra[u].rto;
+    wait = stream ? (fw->infra[u].rto * 2 > FWD_TCP_TRY_MS ? fw->infra[u].rto * 2 : FWD_TCP_TRY_MS)
+                  : fw->infra[u].rto;
     if (wait > fw->timeout_ms / 4 && fw->timeout_ms / 4 >= FWD_RTO_MIN)
         wait = fw->timeout_ms / 4;
     if (now + wait > r->deadline_ms)
         wait = (uint32_t)(r->deadline_ms > now ? r->deadline_ms - now : 0);
     uv_timer_start(&r->timer, req_timeout, wait, 0);
 
-    if (fw->sockets >= fw->max_sockets) /* only a request that lost every try: lost */
+    if (!stream && fw->sockets >= fw->max_sockets) /* only a request that lost every try: lost */
         return;
-    if (!(t = calloc(1, sizeof *t)) || (r->use_tcp && !(t->buf = malloc(FWD_TCP_BUF)))) {
-        free(t);
+    if (!(t = calloc(1, sizeof *t)))
         return;
-    }
     t->r = r;
     t->sent_ms = now;
     t->rto_ms = fw->infra[u].rto;
     t->upstream = (uint8_t)u;
     fw->counts[u].sent++;
-    t->is_tcp = (uint8_t)r->use_tcp;
+    t->is_tcp = (uint8_t)stream;
+    t->transport = (uint8_t)tr;
+    r->tries[r->n_tries++] = t;
+    t->u.h.data = t;
+
+    if (stream) {
+        struct upconn *c = upstream_conn(fw, u, tr);
+        t->uq.on_reply = up_stream_reply;
+        t->uq.on_fail = up_stream_fail;
+        if (!c || upconn_send(c, &t->uq, r->query, r->qlen) < 0) {
+            try_close(t); /* the timer moves on */
+            return;
+        }
+        t->id = t->uq.id;
+        return;
+    }
     if (getrandom(&t->id, sizeof t->id, 0) != sizeof t->id)
         t->id = (uint16_t)random();
     r->query[0] = (uint8_t)(t->id >> 8);
     r->query[1] = (uint8_t)t->id;
-    r->tries[r->n_tries++] = t;
-    t->u.h.data = t;
-
-    if (!r->use_tcp) {
-        struct sockaddr_in any4 = {.sin_family = AF_INET};
-        struct sockaddr_in6 any6 = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_ANY_INIT};
-        uv_buf_t b = uv_buf_init((char *)r->query, (unsigned)r->qlen);
-        uv_udp_init(fw->loop, &t->u.udp);
-        t->u.h.data = t;
-        fw->sockets++;
-        if (uv_udp_bind(&t->u.udp,
-                        sa->sa_family == AF_INET6 ? (struct sockaddr *)&any6
-                                                  : (struct sockaddr *)&any4,
-                        0) == 0 &&
-            uv_udp_recv_start(&t->u.udp, up_udp_alloc, upstream_udp_recv) == 0)
-            uv_udp_try_send(&t->u.udp, &b, 1, sa);
-        return;
-    }
-    t->len = dns_frame_encode(t->buf, FWD_TCP_BUF, r->query, r->qlen);
-    uv_tcp_init(fw->loop, &t->u.tcp);
+    struct sockaddr_in any4 = {.sin_family = AF_INET};
+    struct sockaddr_in6 any6 = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_ANY_INIT};
+    uv_buf_t b = uv_buf_init((char *)r->query, (unsigned)r->qlen);
+    uv_udp_init(fw->loop, &t->u.udp);
     t->u.h.data = t;
     fw->sockets++;
-    t->creq.data = t;
-    if (uv_tcp_connect(&t->creq, &t->u.tcp, sa, up_tcp_connected) < 0)
-        try_close(t); /* the timer moves on */
+    if (uv_udp_bind(&t->u.udp,
+                    sa->sa_family == AF_INET6 ? (struct sockaddr *)&any6
+                                              : (struct sockaddr *)&any4,
+                    0) == 0 &&
+        uv_udp_recv_start(&t->u.udp, up_udp_alloc, upstream_udp_recv) == 0)
+        uv_udp_try_send(&t->u.udp, &b, 1, sa);
 }
 
 static int waiter_add(struct fwd_req *r, const struct dns_query *q, struct fwd_conn *conn,
@@ -801,7 +944,7 @@ static void upstream_udp_recv(uv_udp_t *u, ssize_t n, const uv_buf_t *buf,
         return; /* late, spoofed, or not ours: keep listening */
     }
     infra_update(&fw->infra[t->upstream], uv_now(fw->loop) - t->sent_ms, uv_now(fw->loop));
-    if (msg[2] & 0x02) { /* truncated: the same upstream over TCP, the UDP tries end */
+    if (msg[2] & 0x02) { /* truncated: the same upstream over TCP (or TLS), the UDP tries end */
         size_t up = t->upstream;
         r->use_tcp = 1;
         while (r->n_tries)
@@ -1005,6 +1148,14 @@ static void on_accept(void *data, int fd, const struct sockaddr *peer, socklen_t
     }
 }
 
+static size_t crt_count(const mbedtls_x509_crt *c)
+{
+    size_t n = 0;
+    for (; c && c->raw.p; c = c->next)
+        n++;
+    return n;
+}
+
 /* --- set-up -------------------------------------------------------------------------- */
 
 int forwarder_new(uv_loop_t *loop, const struct config_resolver *cfg, struct forwarder **out,
@@ -1030,6 +1181,58 @@ int forwarder_new(uv_loop_t *loop, const struct config_resolver *cfg, struct for
     for (size_t i = 0; i < CONFIG_MAX_ADDRS; i++)
         infra_init(&fw->infra[i], uv_now(loop));
     fw->timeout_ms = cfg->timeout_ms ? cfg->timeout_ms : 5000;
+    fw->idle_timeout_ms = cfg->idle_timeout_ms;
+    fw->round_robin = cfg->round_robin_upstreams;
+    fw->padding_block = (uint16_t)cfg->tls_query_padding_blocksize;
+    mbedtls_x509_crt_init(&fw->trust);
+    int tls = 0;
+    for (size_t i = 0; i < cfg->n_transports && i < FWD_N_TRANSPORTS; i++) {
+        int tr = (int)cfg->transports[i] - CONFIG_TRANSPORT_UDP;
+        if (tr < 0 || tr >= FWD_N_TRANSPORTS)
+            continue;
+        fw->transports[fw->n_transports++] = tr;
+        tls |= tr == FWD_T_TLS;
+    }
+    if (fw->n_transports == 0) {
+        fw->transports[0] = FWD_T_UDP;
+        fw->transports[1] = FWD_T_TCP;
+        fw->n_transports = 2;
+    }
+    if (tls && cfg->tls_authentication_required) {
+        /* never a fallback in clear from REQUIRED (RFC 8310 §5: strict) */
+        fw->auth_required = 1;
+        fw->transports[0] = FWD_T_TLS;
+        fw->n_transports = 1;
+    }
+    if (tls) {
+        struct tls_client_options co = {.session_cache_entries = FWD_TLS_SESSIONS};
+        /* tls_ca_file and tls_ca_path both count; neither: the system's bundle */
+        const char *file = cfg->tls_ca_file[0]   ? cfg->tls_ca_file
+                           : cfg->tls_ca_path[0] ? NULL
+                                                 : FWD_DEFAULT_CA_FILE;
+        if (!(fw->tls_cfg = tls_client_config_new(&co))) {
+            mbedtls_x509_crt_free(&fw->trust);
+            dns_cache_free(fw->cache);
+            free(fw);
+            snprintf(err, errlen, "forwarder: cannot set up TLS");
+            return -1;
+        }
+        int ret = file ? mbedtls_x509_crt_parse_file(&fw->trust, file) : 0;
+        if (file && (ret < 0 || !fw->trust.raw.p))
+            log_warnx("resolver: tls_ca_file %s: no certificate can be read (mbedTLS -0x%04x)",
+                      file, (unsigned)(ret < 0 ? -ret : 0));
+        if (cfg->tls_ca_path[0]) {
+            size_t before = crt_count(&fw->trust);
+            ret = mbedtls_x509_crt_parse_path(&fw->trust, cfg->tls_ca_path);
+            if (ret < 0 || crt_count(&fw->trust) == before)
+                log_warnx("resolver: tls_ca_path %s: no certificate can be read (mbedTLS -0x%04x)",
+                          cfg->tls_ca_path, (unsigned)(ret < 0 ? -ret : 0));
+        }
+        fw->have_trust = fw->trust.raw.p != NULL;
+        if (!fw->have_trust)
+            log_warnx("resolver: no CA certificate to check DNS-over-TLS upstreams against: "
+                      "tls_auth_name cannot be checked");
+    }
     if (getrandom(&fw->hash_seed, sizeof fw->hash_seed, 0) != sizeof fw->hash_seed)
         fw->hash_seed = (uint64_t)random() << 32 ^ (uint64_t)random();
     uv_udp_init(loop, &fw->udp);
@@ -1087,6 +1290,11 @@ void forwarder_free(struct forwarder *fw)
     fw->closing = 1;
     while (fw->reqs.next != &fw->reqs)
         req_finish(fw->reqs.next);
+    for (size_t u = 0; u < CONFIG_MAX_ADDRS; u++)
+        for (int tr = 0; tr < FWD_N_TRANSPORTS; tr++) {
+            upconn_free(fw->conns_up[u][tr]); /* fw_upconn_released() once gone */
+            fw->conns_up[u][tr] = NULL;
+        }
     for (struct fwd_conn *c = fw->conns.next; c != &fw->conns; c = c->next) {
         if (c->closed)
             continue;
@@ -1128,5 +1336,10 @@ int forwarder_upstream_info(const struct forwarder *fw, size_t i,
         .since_answer_ms = c->answer_ms ? now - c->answer_ms : 0,
         .measured = c->answered > 0,
     };
+    for (int tr = 0; tr < FWD_N_TRANSPORTS; tr++) {
+        out->down_ms[tr] = fw->down_until[i][tr] > now ? fw->down_until[i][tr] - now : 0;
+        if (fw->conns_up[i][tr])
+            upconn_get_stats(fw->conns_up[i][tr], &out->conn[tr]);
+    }
     return 0;
 }

@@ -90,8 +90,8 @@ struct upstream {
     uint32_t max_in_flight; /* fitted to the open-file limit */
     struct upstream_fetch *buckets[UPSTREAM_BUCKETS];
     struct upstream_stats stats;
-    struct forwarder *forwarder; /* getdns's one upstream, unless DNS-over-TLS */
-    struct probe *probe;         /* with the forwarder: which upstreams strip DNSSEC */
+    struct forwarder *forwarder; /* getdns's one upstream */
+    struct probe *probe;         /* UDP first: which upstreams strip DNSSEC */
     uint8_t anchors[UPSTREAM_MAX_ANCHORS][DNS_MAX_NAME]; /* trust anchor owners, wire */
     size_t anchor_len[UPSTREAM_MAX_ANCHORS];
     size_t n_anchors;
@@ -176,6 +176,9 @@ static int add_trust_anchors(struct upstream *up, getdns_list *anchors, const ch
     return 0;
 }
 
+/* getdns's one upstream is daneguard's forwarder, plain DNS on loopback: the
+ * forwarder does the TLS (tls_port, tls_auth_name, tls_pubkey_pinset,
+ * tls_ca_file, tls_ca_path are its business). */
 static getdns_dict *upstream_dict(const struct config_upstream *u)
 {
     getdns_dict *d = getdns_dict_create();
@@ -188,25 +191,6 @@ static getdns_dict *upstream_dict(const struct config_upstream *u)
     getdns_dict_util_set_string(d, "address_type", addr.size == 16 ? "IPv6" : "IPv4");
     getdns_dict_set_bindata(d, "address_data", &addr);
     getdns_dict_set_int(d, "port", port ? port : 53);
-    getdns_dict_set_int(d, "tls_port", u->tls_port ? u->tls_port : 853);
-    if (u->tls_auth_name[0])
-        getdns_dict_util_set_string(d, "tls_auth_name", u->tls_auth_name);
-    if (u->n_pins) { /* RFC 7858 §4.2, as Stubby hands them to getdns */
-        getdns_list *pins = getdns_list_create();
-        for (size_t i = 0; pins && i < u->n_pins; i++) {
-            getdns_dict *pin = getdns_dict_create();
-            getdns_bindata value = {32, (uint8_t *)u->pins[i]};
-            if (pin) {
-                getdns_dict_util_set_string(pin, "digest", "sha256");
-                getdns_dict_set_bindata(pin, "value", &value);
-                getdns_list_set_dict(pins, i, pin);
-                getdns_dict_destroy(pin);
-            }
-        }
-        if (pins)
-            getdns_dict_set_list(d, "tls_pubkey_pinset", pins);
-        getdns_list_destroy(pins);
-    }
     return d;
 }
 
@@ -233,11 +217,6 @@ static int configure(struct upstream *up, const struct config_resolver *cfg, cha
                                                        ? GETDNS_AUTHENTICATION_REQUIRED
                                                        : GETDNS_AUTHENTICATION_NONE)) {
         snprintf(err, errlen, "getdns refused a context setting");
-        return -1;
-    }
-    if ((cfg->tls_ca_file[0] && getdns_context_set_tls_ca_file(ctx, cfg->tls_ca_file)) ||
-        (cfg->tls_ca_path[0] && getdns_context_set_tls_ca_path(ctx, cfg->tls_ca_path))) {
-        snprintf(err, errlen, "getdns refused tls_ca_file or tls_ca_path");
         return -1;
     }
     for (size_t i = 0; i < cfg->n_transports; i++)
@@ -315,36 +294,37 @@ int upstream_new(uv_loop_t *loop, const struct config_resolver *cfg, struct upst
     up->n_servers = cfg->n_upstreams;
     memcpy(up->transports, cfg->transports, sizeof up->transports);
     up->n_transports = cfg->n_transports;
-    int direct = cfg->n_transports == 0 || cfg->transports[0] != CONFIG_TRANSPORT_UDP;
-    for (size_t i = 0; i < cfg->n_transports; i++)
-        direct |= cfg->transports[i] == CONFIG_TRANSPORT_TLS;
-    if (direct) {
-        if (configure(up, cfg, err, errlen) < 0)
-            goto fail;
+    /* getdns talks only to the caching forwarder, over loopback; the
+     * forwarder talks to the upstreams over UDP, TCP and TLS (forwarder.h). */
+    struct config_resolver *via = malloc(sizeof *via);
+    struct sockaddr_storage fwd;
+    if (!via || forwarder_new(loop, cfg, &up->forwarder, &fwd, err, errlen) < 0) {
+        free(via);
+        goto fail;
+    }
+    *via = *cfg;
+    memset(via->upstreams, 0, sizeof via->upstreams);
+    memcpy(&via->upstreams[0].addr.ss, &fwd, sizeof fwd);
+    via->upstreams[0].addr.len = sizeof(struct sockaddr_in);
+    snprintf(via->upstreams[0].addr.text, sizeof via->upstreams[0].addr.text,
+             "daneguard's forwarder");
+    via->n_upstreams = 1;
+    /* getdns's side mirrors the first transport configured: TCP when the
+     * upstreams are asked over TCP or TLS first (no UDP on loopback to lose in
+     * a burst, no truncation), else UDP with TCP on truncation. */
+    if (cfg->n_transports && cfg->transports[0] != CONFIG_TRANSPORT_UDP) {
+        via->transports[0] = CONFIG_TRANSPORT_TCP;
+        via->n_transports = 1;
     } else {
-        /* getdns talks to the caching forwarder, which talks to the upstreams
-         * (forwarder.h says why). */
-        struct config_resolver *via = malloc(sizeof *via);
-        struct sockaddr_storage fwd;
-        if (!via || forwarder_new(loop, cfg, &up->forwarder, &fwd, err, errlen) < 0) {
-            free(via);
-            goto fail;
-        }
-        *via = *cfg;
-        memset(via->upstreams, 0, sizeof via->upstreams);
-        memcpy(&via->upstreams[0].addr.ss, &fwd, sizeof fwd);
-        via->upstreams[0].addr.len = sizeof(struct sockaddr_in);
-        snprintf(via->upstreams[0].addr.text, sizeof via->upstreams[0].addr.text,
-                 "daneguard's forwarder");
-        via->n_upstreams = 1;
         via->transports[0] = CONFIG_TRANSPORT_UDP;
         via->transports[1] = CONFIG_TRANSPORT_TCP;
         via->n_transports = 2;
-        int rc = configure(up, via, err, errlen);
-        free(via);
-        if (rc < 0)
-            goto fail;
     }
+    via->tls_authentication_required = 0; /* the forwarder authenticates upstreams */
+    int rc = configure(up, via, err, errlen);
+    free(via);
+    if (rc < 0)
+        goto fail;
     *out = up;
     return 0;
 fail:
@@ -758,9 +738,11 @@ void upstream_set_time_checks(struct upstream *up, int relaxed)
 
 int upstream_probe_dnssec(struct upstream *up, const struct config_resolver *cfg)
 {
-    /* only through the forwarder (plain DNS to the upstreams), under a trust
-     * anchor: the first one read is the one asked about */
-    if (!up->forwarder || up->probe || up->n_anchors == 0)
+    /* only with plain DNS over UDP first (the probe asks over UDP: never in
+     * clear beside DNS-over-TLS, and a TCP-first upstream may not answer UDP),
+     * under a trust anchor: the first one read is the one asked about */
+    if (!up->forwarder || up->probe || up->n_anchors == 0 ||
+        (cfg->n_transports && cfg->transports[0] != CONFIG_TRANSPORT_UDP))
         return 0;
     if (probe_new(up->loop, cfg->upstreams, cfg->n_upstreams, up->anchors[0], up->anchor_len[0],
                   &up->probe) < 0)
@@ -819,7 +801,6 @@ int upstream_server_info(const struct upstream *up, size_t i, struct upstream_se
     out->known = forwarder_upstream_info(up->forwarder, i, &out->fw) == 0;
     return 0;
 }
-
 void upstream_free(struct upstream *up)
 {
     if (!up)

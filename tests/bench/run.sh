@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# tests/bench/run.sh — `make bench`: the resolver benchmark (dns.sh) and the
+# tests/bench/run.sh — `make bench`: the resolver benchmarks (dns.sh, and
+# dns_tls.sh for a DNS-over-TLS upstream) and the
 # proxy benchmark (proxy.sh), one after the other in the same run. Writes the
 # combined markdown to stdout and to build/bench-results.md, headed by the
 # exact command line. Progress goes to stderr.
@@ -22,6 +23,8 @@ rc=0
     echo
     if [ "${BENCH_ONLY:-dns}" = dns ]; then
         timeout -k 10 600 tests/bench/dns.sh || { rc=1; echo "(dns.sh failed, status $?)"; }
+        echo
+        timeout -k 10 900 tests/bench/dns_tls.sh || { rc=1; echo "(dns_tls.sh failed, status $?)"; }
         echo
     fi
     if [ "${BENCH_ONLY:-proxy}" = proxy ]; then

@@ -22,7 +22,7 @@ root=$PWD
 BUILD=${BUILD:-build}
 makefile=${DANEGUARD_MAKEFILE:-$root/Makefile}
 sanitize=0
-[ "$BUILD" = build-san ] && sanitize=1
+case $BUILD in build-san | build-asan) sanitize=1 ;; esac # sanitizer builds
 work=$(mktemp -d /tmp/daneguard-e2e-install.XXXXXX)
 chmod 0755 "$work"
 daemon_pid=

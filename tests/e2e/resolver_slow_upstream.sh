@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # tests/e2e/resolver_slow_upstream.sh — a slow upstream is slow, not dead
 # (issue 9, item 4). The tampering relay (tests/world/dnsrelay.py) delays every
-# answer: over UDP (the caching forwarder) 800 ms, over TCP (getdns talking to
-# the upstream itself) 1,200 ms. daneguard must answer within its timeout,
+# answer: over UDP 800 ms, over TCP (both through the caching forwarder, TCP on
+# its kept-open connection) 1,200 ms. daneguard must answer within its timeout,
 # keep earlier attempts listening instead of cancelling them, and send one
 # upstream query for a burst of identical new queries.
 set -u
@@ -97,7 +97,7 @@ else
 fi
 world_daneguard_stop
 
-# --- TCP, getdns to the upstream directly, 1,200 ms per answer ------------------
+# --- TCP (the forwarder's kept-open connection), 1,200 ms per answer -------------
 world_relay_rules '[{"qname":"*","action":"delay","ms":1200}]'
 DG_DNS_PORT=
 world_daneguard_config "$WORLD_DIR/dg-tcp.yml" "resolver.timeout: $TIMEOUT_MS" \

@@ -29,15 +29,19 @@ else
     else
         fail stubby_sample_check "rc=$rc: $(head -c 400 <<<"$out")"
     fi
-    missing=
+    missing= wrong=
     for k in $(grep -oE '^[a-z_]+' "$sample" | sort -u); do
         case $k in
-        tls_query_padding_blocksize | edns_client_subnet_private | round_robin_upstreams)
+        edns_client_subnet_private)
             grep -q ":[0-9]*: $k: .*does not apply" <<<"$out" || missing="$missing $k" ;;
+        tls_query_padding_blocksize | round_robin_upstreams) # the forwarder applies them
+            grep -q ":[0-9]*: $k: .*does not apply" <<<"$out" && wrong="$wrong $k" ;;
         esac
     done
     [ -z "$missing" ] && pass stubby_sample_says_what_it_ignores ||
         fail stubby_sample_says_what_it_ignores "no line for:$missing"
+    [ -z "$wrong" ] && pass stubby_sample_padding_round_robin_apply ||
+        fail stubby_sample_padding_round_robin_apply "said not to apply:$wrong"
 fi
 
 world_start || exit 1

@@ -586,6 +586,12 @@ static void test_stubby_carries_over(void)
     CHECK_INT_EQ(r->n_upstreams, 2);
     CHECK_STR_EQ(r->upstreams[0].tls_auth_name, "dnsovertls.sinodun.com");
     CHECK_INT_EQ(r->upstreams[0].tls_port, 853);
+    /* pins, round robin and padding are used, not ignored (issue 12) */
+    CHECK_INT_EQ(r->upstreams[0].n_pins, 1);
+    CHECK_INT_EQ(r->upstreams[0].pins[0][0], 0xeb);
+    CHECK_INT_EQ(r->upstreams[0].pins[0][31], 0xbe);
+    CHECK_INT_EQ(r->round_robin_upstreams, 1);
+    CHECK_INT_EQ(r->tls_query_padding_blocksize, 128);
     CHECK_INT_EQ(r->upstreams[1].addr.ss.ss_family, AF_INET6);
     CHECK_INT_EQ(r->upstreams[1].tls_port, 443);
 

@@ -111,8 +111,8 @@ int keycache_learn(struct keycache *kc, const uint8_t *qname, size_t qname_len, 
 
 /* A lookup of qname came out bogus: drop the sets of qname and every name
  * above it, and of the owners and RRSIG signers in msg (may be NULL) and
- * every name above them. */
-void keycache_purge(struct keycache *kc, const uint8_t *qname, size_t qname_len,
+ * every name above them. Returns how many were dropped. */
+unsigned keycache_purge(struct keycache *kc, const uint8_t *qname, size_t qname_len,
                     const uint8_t *msg, size_t len);
 
 void keycache_get_stats(const struct keycache *kc, struct keycache_stats *st);

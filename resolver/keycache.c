@@ -438,23 +438,26 @@ static unsigned purge_ancestors(struct keycache *kc, const uint8_t *name, size_t
     return n;
 }
 
-void keycache_purge(struct keycache *kc, const uint8_t *qname, size_t qname_len,
-                    const uint8_t *msg, size_t len)
+unsigned keycache_purge(struct keycache *kc, const uint8_t *qname, size_t qname_len,
+                        const uint8_t *msg, size_t len)
 {
     struct dns_rr_iter it;
     struct dns_rr rr;
+    unsigned n;
     if (!kc || kc->n == 0)
-        return;
-    kc->st.purged += purge_ancestors(kc, qname, qname_len);
-    if (!msg || dns_rr_iter_init(&it, msg, len) < 0)
-        return;
-    while (dns_rr_iter_next(&it, &rr) == 1 && rr.section != DNS_SECTION_ADDITIONAL) {
-        kc->st.purged += purge_ancestors(kc, rr.owner, rr.owner_len);
-        if (rr.type == DNS_TYPE_RRSIG && rr.rdlen > 18) {
-            uint8_t signer[DNS_MAX_NAME];
-            size_t signer_len, pos = rr.rdata_offset + 18;
-            if (dns_name_read(msg, len, &pos, signer, &signer_len) == 0)
-                kc->st.purged += purge_ancestors(kc, signer, signer_len);
+        return 0;
+    n = purge_ancestors(kc, qname, qname_len);
+    if (msg && dns_rr_iter_init(&it, msg, len) == 0) {
+        while (dns_rr_iter_next(&it, &rr) == 1 && rr.section != DNS_SECTION_ADDITIONAL) {
+            n += purge_ancestors(kc, rr.owner, rr.owner_len);
+            if (rr.type == DNS_TYPE_RRSIG && rr.rdlen > 18) {
+                uint8_t signer[DNS_MAX_NAME];
+                size_t signer_len, pos = rr.rdata_offset + 18;
+                if (dns_name_read(msg, len, &pos, signer, &signer_len) == 0)
+                    n += purge_ancestors(kc, signer, signer_len);
+            }
         }
     }
+    kc->st.purged += n;
+    return n;
 }

@@ -723,7 +723,11 @@ static void getdns_done(getdns_context *ctx, getdns_callback_type_t type, getdns
         }
         forwarder_purge(f->up->forwarder, f->qname, f->qname_len, f->qtype, wire->data,
                         wire->size);
-        keycache_purge(f->up->keys, f->qname, f->qname_len, wire->data, wire->size);
+        unsigned dropped =
+            keycache_purge(f->up->keys, f->qname, f->qname_len, wire->data, wire->size);
+        if (dropped)
+            log_debug("upstream: %s/%u: key cache: %u DNSKEY sets dropped", f->qname_text,
+                      f->qtype, dropped);
         if (!f->requeried && f->n_att < UPSTREAM_MAX_ATTEMPTS) {
             log_debug("upstream: %s/%u: bogus, asking again", f->qname_text, f->qtype);
             f->requeried = 1;

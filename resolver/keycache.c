@@ -141,6 +141,30 @@ static struct kc_entry *lookup(struct keycache *kc, const uint8_t *zone, size_t 
     return e;
 }
 
+/* Keep rrs (taken) for zone until expires_ms, the least recently used set
+ * making room. 0, or -1 when out of memory (rrs not taken). */
+static int entry_insert(struct keycache *kc, const uint8_t *zone, size_t zone_len,
+                        getdns_list *rrs, uint64_t expires_ms)
+{
+    struct kc_entry *e = find(kc, zone, zone_len);
+    if (e)
+        entry_remove(kc, e);
+    if (kc->n >= kc->max)
+        entry_remove(kc, kc->lru.newer);
+    if (!(e = calloc(1, sizeof *e)))
+        return -1;
+    name_lower(e->zone, zone, zone_len);
+    e->zone_len = zone_len;
+    e->rrs = rrs;
+    e->expires_ms = expires_ms;
+    unsigned b = name_hash(e->zone, e->zone_len);
+    e->hnext = kc->buckets[b];
+    kc->buckets[b] = e;
+    lru_push(kc, e);
+    kc->n++;
+    return 0;
+}
+
 struct keycache *keycache_new(size_t max_zones, const getdns_list *anchors)
 {
     struct keycache *kc = calloc(1, sizeof *kc);
@@ -350,7 +374,6 @@ int keycache_learn(struct keycache *kc, const uint8_t *qname, size_t qname_len, 
     size_t signer_len = 0, n = 0, have = 0, keys = 0;
     uint32_t ttl = KEYCACHE_MAX_TTL;
     getdns_list *set = NULL;
-    struct kc_entry *e;
     int rc = keycache_answer_signer(msg, len, qname, qname_len, qtype, signer, &signer_len);
 
     if (rc < 0 || !chain)
@@ -398,22 +421,11 @@ int keycache_learn(struct keycache *kc, const uint8_t *qname, size_t qname_len, 
         rc = KEYCACHE_ECHAIN;
         goto out;
     }
-    if (kc->n >= kc->max)
-        entry_remove(kc, kc->lru.newer);
-    if (!(e = calloc(1, sizeof *e))) {
+    if (entry_insert(kc, signer, signer_len, set, now_ms + (uint64_t)ttl * 1000) < 0) {
         rc = KEYCACHE_ENOMEM;
         goto out;
     }
-    name_lower(e->zone, signer, signer_len);
-    e->zone_len = signer_len;
-    e->rrs = set;
     set = NULL;
-    e->expires_ms = now_ms + (uint64_t)ttl * 1000;
-    unsigned b = name_hash(e->zone, e->zone_len);
-    e->hnext = kc->buckets[b];
-    kc->buckets[b] = e;
-    lru_push(kc, e);
-    kc->n++;
     kc->st.learned++;
     rc = 1;
 out:

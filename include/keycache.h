@@ -40,7 +40,7 @@
 #include <time.h>
 
 #define KEYCACHE_MAX_TTL 3600 /* s, the longest a learnt RRset is kept */
-#define KEYCACHE_MAX_ZONES 4096
+#define KEYCACHE_MAX_ZONES 1024 /* a few KiB of getdns dicts each */
 
 #define KEYCACHE_ERRORS(X)                                                                         \
     X(KEYCACHE_EFORMERR, -1, "malformed answer")                                                   \

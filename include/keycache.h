@@ -102,12 +102,13 @@ int keycache_validate(struct keycache *kc, const uint8_t *qname, size_t qname_le
 
 /* A full lookup of (qname, qtype) that getdns called secure: msg its answer,
  * chain its "validation_chain" list. Stores the signer's DNSKEY set when the
- * rules above allow. Returns 1 when stored, 0 when there was nothing to
- * learn (an answer of another shape, the set already kept), or a negative
- * keycache_error. */
+ * rules above allow; a set kept already is replaced only when stale is set
+ * (the kept set failed this answer: a key rollover). Returns 1 when stored,
+ * 0 when there was nothing to learn (an answer of another shape, the set
+ * kept already), or a negative keycache_error. */
 int keycache_learn(struct keycache *kc, const uint8_t *qname, size_t qname_len, uint16_t qtype,
-                   const uint8_t *msg, size_t len, const getdns_list *chain, uint64_t now_ms,
-                   time_t now, uint32_t skew);
+                   const uint8_t *msg, size_t len, const getdns_list *chain, int stale,
+                   uint64_t now_ms, time_t now, uint32_t skew);
 
 /* A lookup of qname came out bogus: drop the sets of qname and every name
  * above it, and of the owners and RRSIG signers in msg (may be NULL) and

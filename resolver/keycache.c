@@ -367,8 +367,8 @@ static int rr_name_is(getdns_dict *rr, const uint8_t *zone, size_t zone_len)
 }
 
 int keycache_learn(struct keycache *kc, const uint8_t *qname, size_t qname_len, uint16_t qtype,
-                   const uint8_t *msg, size_t len, const getdns_list *chain, uint64_t now_ms,
-                   time_t now, uint32_t skew)
+                   const uint8_t *msg, size_t len, const getdns_list *chain, int stale,
+                   uint64_t now_ms, time_t now, uint32_t skew)
 {
     uint8_t signer[DNS_MAX_NAME];
     size_t signer_len = 0, n = 0, have = 0, keys = 0;
@@ -378,8 +378,8 @@ int keycache_learn(struct keycache *kc, const uint8_t *qname, size_t qname_len, 
 
     if (rc < 0 || !chain)
         return 0;
-    if (lookup(kc, signer, signer_len, now_ms))
-        return 0;
+    if (!stale && lookup(kc, signer, signer_len, now_ms))
+        return 0; /* (a stale one is replaced by entry_insert() below) */
     if (!(set = getdns_list_create()))
         return KEYCACHE_ENOMEM;
     getdns_list_get_length(chain, &n);

@@ -81,6 +81,7 @@ struct upstream_fetch {
     int closing;   /* counts timer handles still to close */
     uint32_t attempt_ms;
     struct forwarder_lookup *quick; /* the answer for the key cache, pending */
+    int quick_rc;                   /* what the key cache said, 0 when not asked */
 };
 
 struct upstream {
@@ -560,6 +561,7 @@ static void quick_judge(struct upstream_fetch *f, const uint8_t *msg, size_t len
     memcpy(copy, msg, len);
     rc = keycache_validate(up->keys, f->qname, f->qname_len, f->qtype, copy, len,
                            uv_now(up->loop), time(NULL), 0);
+    f->quick_rc = rc;
     if (rc != 1) {
         log_trace("upstream: %s/%u: key cache: %s, full lookup", f->qname_text, f->qtype,
                   keycache_strerror(rc));
@@ -741,8 +743,10 @@ static void getdns_done(getdns_context *ctx, getdns_callback_type_t type, getdns
     if (status == GETDNS_DNSSEC_SECURE && f->up->keys && !a->relaxed && !f->up->relaxed) {
         getdns_list *chain = NULL;
         getdns_dict_get_list(response, "validation_chain", &chain);
+        /* a kept set that getdns could not use for this answer is stale */
         int rc = keycache_learn(f->up->keys, f->qname, f->qname_len, f->qtype, wire->data,
-                                wire->size, chain, uv_now(f->up->loop), time(NULL), 0);
+                                wire->size, chain, f->quick_rc == KEYCACHE_EINSECURE,
+                                uv_now(f->up->loop), time(NULL), 0);
         if (rc != 0)
             log_debug("upstream: %s/%u: key cache: %s", f->qname_text, f->qtype,
                       rc == 1 ? "the signer's DNSKEY set is kept" : keycache_strerror(rc));

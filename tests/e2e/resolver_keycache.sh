@@ -172,10 +172,10 @@ WORLD_KEEP_ANCHOR_KEY=1
 world_rebuild || { fail rebuild "world_rebuild failed"; exit 1; }
 out=$(q n13.secure.world.test A)
 out2=$(q n14.secure.world.test A)
-if secure_ok "$out" && secure_ok "$out2"; then
+if secure_ok "$out" && secure_ok "$out2" && by_keycache n14.secure.world.test. 1; then
     pass new_names_after_rekey
 else
-    fail new_names_after_rekey "n13: $(brief "$out"), n14: $(brief "$out2")"
+    fail new_names_after_rekey "n13: $(brief "$out"), n14: $(brief "$out2"); key cache n14: $(by_keycache n14.secure.world.test. 1 && echo yes || echo no)"
 fi
 
 if kill -0 "$DG_PID" 2>/dev/null; then pass daemon_alive; else fail daemon_alive "daneguard exited"; fi

@@ -381,7 +381,7 @@ static void test_validate_without_keys_falls_back(void)
     CHECK_INT_EQ(keycache_validate(kc, q, ql, DNS_TYPE_A, m.b, m.n, 0, 0, 0), KEYCACHE_ESIGNER);
     /* nothing to learn from without a chain, or from an answer of another shape */
     plain(&m, "example.test", 3);
-    CHECK_INT_EQ(keycache_learn(kc, q, ql, DNS_TYPE_A, m.b, m.n, NULL, 0, 0, 0), 0);
+    CHECK_INT_EQ(keycache_learn(kc, q, ql, DNS_TYPE_A, m.b, m.n, NULL, 1, 0, 0, 0), 0);
     keycache_get_stats(kc, &st);
     CHECK_INT_EQ(st.fallbacks, 3);
     CHECK_INT_EQ(st.secure, 0);

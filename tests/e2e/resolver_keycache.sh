@@ -184,4 +184,28 @@ if grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$LOG"; then
 else
     pass no_sanitizer_reports
 fi
+
+# A negative trust anchor (domain_insecure) has its own context (as forward
+# zones do): its names never take the key cache's path, even with the
+# parent's set kept (a "secure" there would undo the operator's choice).
+world_daneguard_stop
+world_daneguard_config "$WORLD_DIR/dg2.yml" 'proxy.enabled: false' \
+    'resolver.domain_insecure: [sec2.world.test]' || exit 1
+world_daneguard_start "$WORLD_DIR/dg2.yml" -vvv || exit 1
+LOG=$WORLD_DIR/daneguard.log
+q l15.secure.world.test A >/dev/null # the anchor's and secure.world.test's sets
+q l16.secure.world.test A >/dev/null
+out=$(q l17.sec2.world.test A)
+out2=$(q n16.secure.world.test A)
+if ! dig_has_flag "$out" ad && [ "$(dig_rcode "$out")" = NOERROR ] && secure_ok "$out2" &&
+    by_keycache n16.secure.world.test. 1 && ! grep -q "l17.sec2.world.test./1: .*key cache" "$LOG"; then
+    pass negative_trust_anchor_not_by_key_cache
+else
+    fail negative_trust_anchor_not_by_key_cache "sec2 (domain_insecure): $(brief "$out"); n16.secure: $(brief "$out2")"
+fi
+if grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$LOG"; then
+    fail no_sanitizer_reports "$(grep -m3 -E 'Sanitizer|runtime error' "$LOG")"
+else
+    pass no_sanitizer_reports
+fi
 [ "$WORLD_FAILED" -eq 0 ]

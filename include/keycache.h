@@ -103,7 +103,8 @@ int keycache_validate(struct keycache *kc, const uint8_t *qname, size_t qname_le
 /* A full lookup of (qname, qtype) that getdns called secure: msg its answer,
  * chain its "validation_chain" list. Stores the signer's DNSKEY set when the
  * rules above allow; a set kept already is replaced only when stale is set
- * (the kept set failed this answer: a key rollover). Returns 1 when stored,
+ * (the kept set failed this answer: a key rollover). Returns 2 when stored
+ * with the local key as its anchor, 1 when stored with itself as the anchor,
  * 0 when there was nothing to learn (an answer of another shape, the set
  * kept already), or a negative keycache_error. */
 int keycache_learn(struct keycache *kc, const uint8_t *qname, size_t qname_len, uint16_t qtype,

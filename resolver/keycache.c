@@ -11,19 +11,27 @@
 #include "keycache.h"
 
 #include <getdns/getdns_extra.h>
+#include <mbedtls/ctr_drbg.h>
+#include <mbedtls/entropy.h>
+#include <mbedtls/rsa.h>
+#include <mbedtls/sha256.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "wire.h"
 
 #define KEYCACHE_BUCKETS 1024
+#define KEYCACHE_LOCAL_BITS 1024 /* the local key (see local_sign()) */
+#define KEYCACHE_ALG_RSASHA256 8
 
 struct kc_entry {
     struct kc_entry *hnext;
     struct kc_entry *newer, *older; /* LRU */
     uint8_t zone[DNS_MAX_NAME];     /* lowercased */
     size_t zone_len;
-    getdns_list *rrs; /* DNSKEY and RRSIG(DNSKEY) RR dicts */
+    getdns_list *rrs; /* DNSKEY and RRSIG(DNSKEY) RR dicts: getdns's support records */
+    getdns_list *ta;  /* the trust anchor handed with them: the zone's own set, or
+                         the local key under the zone's name */
     uint64_t expires_ms;
 };
 
@@ -33,6 +41,14 @@ struct keycache {
     size_t n, max;
     getdns_list *anchors;
     struct keycache_stats st;
+    /* the local key: an RSA key made at start, never written anywhere */
+    int local_ok;
+    mbedtls_rsa_context rsa;
+    mbedtls_entropy_context entropy;
+    mbedtls_ctr_drbg_context drbg;
+    uint8_t local_rdata[4 + 1 + 3 + KEYCACHE_LOCAL_BITS / 8]; /* DNSKEY rdata */
+    size_t local_rdata_len;
+    uint16_t local_tag;
 };
 
 const char *keycache_strerror(int err)
@@ -124,6 +140,8 @@ static void entry_remove(struct keycache *kc, struct kc_entry *e)
     if (*pp)
         *pp = e->hnext;
     lru_unlink(e);
+    if (e->ta != e->rrs)
+        getdns_list_destroy(e->ta);
     getdns_list_destroy(e->rrs);
     free(e);
     kc->n--;
@@ -141,10 +159,11 @@ static struct kc_entry *lookup(struct keycache *kc, const uint8_t *zone, size_t 
     return e;
 }
 
-/* Keep rrs (taken) for zone until expires_ms, the least recently used set
- * making room. 0, or -1 when out of memory (rrs not taken). */
+/* Keep rrs and ta (both taken; ta may be rrs) for zone until expires_ms,
+ * the least recently used set making room. 0, or -1 when out of memory
+ * (nothing taken). */
 static int entry_insert(struct keycache *kc, const uint8_t *zone, size_t zone_len,
-                        getdns_list *rrs, uint64_t expires_ms)
+                        getdns_list *rrs, getdns_list *ta, uint64_t expires_ms)
 {
     struct kc_entry *e = find(kc, zone, zone_len);
     if (e)
@@ -156,6 +175,7 @@ static int entry_insert(struct keycache *kc, const uint8_t *zone, size_t zone_le
     name_lower(e->zone, zone, zone_len);
     e->zone_len = zone_len;
     e->rrs = rrs;
+    e->ta = ta;
     e->expires_ms = expires_ms;
     unsigned b = name_hash(e->zone, e->zone_len);
     e->hnext = kc->buckets[b];
@@ -163,6 +183,214 @@ static int entry_insert(struct keycache *kc, const uint8_t *zone, size_t zone_le
     lru_push(kc, e);
     kc->n++;
     return 0;
+}
+
+/* --- the local key ----------------------------------------------------------
+ *
+ * getdns_validate_dnssec2() starts from its trust anchor and must see that
+ * anchor sign the zone's DNSKEY RRset before it uses a key of that set: with
+ * the zone's own set as the anchor, that is a check of the set's own
+ * signature (for ECDSA, through getdns's OpenSSL 3 legacy path, as costly as
+ * the answer's) at every use. Instead, once getdns has validated the set, it
+ * is signed here with a local RSA key made at start (RSASHA256, RFC 5702; the
+ * key never leaves this process), and getdns gets that key under the zone's
+ * name as the anchor: an RSA check, a few microseconds. What getdns is
+ * handed as anchor and support records is made here, never taken from the
+ * network, so the local key only ever vouches for sets getdns validated; the
+ * answer is still checked against the zone's own keys. When the local key
+ * cannot be made, or getdns does not accept its signature for the answer it
+ * was learnt from, the zone's own set is the anchor, as before. */
+
+static void put16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+    put16(p, (uint16_t)(v >> 16));
+    put16(p + 2, (uint16_t)v);
+}
+
+/* RFC 4034 Appendix B */
+static uint16_t key_tag(const uint8_t *rdata, size_t len)
+{
+    uint32_t ac = 0;
+    for (size_t i = 0; i < len; i++)
+        ac += (i & 1) ? rdata[i] : (uint32_t)rdata[i] << 8;
+    ac += ac >> 16 & 0xffff;
+    return (uint16_t)(ac & 0xffff);
+}
+
+static void local_key_init(struct keycache *kc)
+{
+    static const char pers[] = "daneguard keycache";
+    uint8_t n[KEYCACHE_LOCAL_BITS / 8];
+    uint8_t *r = kc->local_rdata;
+    mbedtls_rsa_init(&kc->rsa, MBEDTLS_RSA_PKCS_V15, 0);
+    mbedtls_entropy_init(&kc->entropy);
+    mbedtls_ctr_drbg_init(&kc->drbg);
+    if (mbedtls_ctr_drbg_seed(&kc->drbg, mbedtls_entropy_func, &kc->entropy,
+                              (const unsigned char *)pers, sizeof pers - 1) != 0 ||
+        mbedtls_rsa_gen_key(&kc->rsa, mbedtls_ctr_drbg_random, &kc->drbg, KEYCACHE_LOCAL_BITS,
+                            65537) != 0 ||
+        mbedtls_rsa_export_raw(&kc->rsa, n, sizeof n, NULL, 0, NULL, 0, NULL, 0, NULL, 0) != 0)
+        return;
+    /* DNSKEY rdata: flags 257, protocol 3, algorithm 8, the RFC 3110 key */
+    put16(r, 257);
+    r[2] = 3;
+    r[3] = KEYCACHE_ALG_RSASHA256;
+    r[4] = 3; /* exponent length */
+    r[5] = 0x01;
+    r[6] = 0x00;
+    r[7] = 0x01;
+    memcpy(r + 8, n, sizeof n);
+    kc->local_rdata_len = 8 + sizeof n;
+    kc->local_tag = key_tag(r, kc->local_rdata_len);
+    kc->local_ok = 1;
+}
+
+static getdns_dict *rr_dict(const uint8_t *wire, size_t len)
+{
+    getdns_dict *d = NULL;
+    return getdns_wire2rr_dict(wire, len, &d) == GETDNS_RETURN_GOOD ? d : NULL;
+}
+
+struct raw_rdata {
+    const uint8_t *p;
+    size_t len;
+};
+
+/* RFC 4034 §6.3: RDATA compared as left-justified octet sequences */
+static int rdata_cmp(const void *a, const void *b)
+{
+    const struct raw_rdata *x = a, *y = b;
+    size_t n = x->len < y->len ? x->len : y->len;
+    int c = memcmp(x->p, y->p, n);
+    return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+/* One record into list at *have: owner zone (lowercased), type, the TTL, rdata. */
+static int list_add_rr(getdns_list *list, size_t *have, const uint8_t *lz, size_t zone_len,
+                       uint16_t type, uint32_t ttl, const uint8_t *rdata, size_t rdlen)
+{
+    uint8_t *rr = malloc(zone_len + 10 + rdlen);
+    getdns_dict *d = NULL;
+    int rc = -1;
+    if (!rr)
+        return -1;
+    memcpy(rr, lz, zone_len);
+    put16(rr + zone_len, type);
+    put16(rr + zone_len + 2, DNS_CLASS_IN);
+    put32(rr + zone_len + 4, ttl);
+    put16(rr + zone_len + 8, (uint16_t)rdlen);
+    memcpy(rr + zone_len + 10, rdata, rdlen);
+    if ((d = rr_dict(rr, zone_len + 10 + rdlen)) &&
+        getdns_list_set_dict(list, (*have)++, d) == GETDNS_RETURN_GOOD)
+        rc = 0;
+    getdns_dict_destroy(d);
+    free(rr);
+    return rc;
+}
+
+/* The DNSKEY records of set (the zone's, validated) signed with the local
+ * key: *support gets them and the new RRSIG, *ta the local key as a DNSKEY
+ * record of the zone. 0, or -1 (nothing made). */
+static int local_sign(struct keycache *kc, const uint8_t *zone, size_t zone_len,
+                      const getdns_list *set, time_t now, getdns_list **support,
+                      getdns_list **ta)
+{
+    enum { MAX_KEYS = 32, MAX_RDATA = 4096 };
+    struct raw_rdata keys[MAX_KEYS];
+    size_t n = 0, total = 0, len, have = 0, tas = 0;
+    uint8_t lz[DNS_MAX_NAME], hash[32], *buf = NULL, *sigrd = NULL;
+    uint8_t sig[KEYCACHE_LOCAL_BITS / 8];
+    const uint32_t orig_ttl = KEYCACHE_MAX_TTL;
+    uint32_t inception = (uint32_t)(now - 300);
+    uint32_t expiration = (uint32_t)(now + 2 * KEYCACHE_MAX_TTL);
+    int rc = -1;
+
+    *support = *ta = NULL;
+    if (!kc->local_ok)
+        return -1;
+    name_lower(lz, zone, zone_len);
+    getdns_list_get_length(set, &total);
+    for (size_t i = 0; i < total; i++) {
+        getdns_dict *d;
+        getdns_bindata *raw;
+        uint32_t type = 0;
+        if (getdns_list_get_dict(set, i, &d) != GETDNS_RETURN_GOOD ||
+            getdns_dict_get_int(d, "type", &type) != GETDNS_RETURN_GOOD ||
+            type != GETDNS_RRTYPE_DNSKEY)
+            continue;
+        if (n == MAX_KEYS ||
+            getdns_dict_get_bindata(d, "/rdata/rdata_raw", &raw) != GETDNS_RETURN_GOOD ||
+            raw->size > MAX_RDATA)
+            return -1;
+        keys[n].p = raw->data;
+        keys[n++].len = raw->size;
+    }
+    if (n == 0)
+        return -1;
+    qsort(keys, n, sizeof keys[0], rdata_cmp);
+
+    /* RFC 4034 §3.1.8.1: the RRSIG RDATA without the signature, then the
+     * RRset in canonical form (owner lowercased, the Original TTL, sorted,
+     * duplicates once) */
+    if (!(buf = malloc(18 + zone_len + n * (zone_len + 10 + MAX_RDATA))) ||
+        !(sigrd = malloc(18 + zone_len + sizeof sig)))
+        goto out;
+    put16(buf, DNS_TYPE_DNSKEY);
+    buf[2] = KEYCACHE_ALG_RSASHA256;
+    buf[3] = (uint8_t)label_count(zone, zone_len);
+    put32(buf + 4, orig_ttl);
+    put32(buf + 8, expiration);
+    put32(buf + 12, inception);
+    put16(buf + 16, kc->local_tag);
+    memcpy(buf + 18, lz, zone_len);
+    len = 18 + zone_len;
+    memcpy(sigrd, buf, len);
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0 && rdata_cmp(&keys[i - 1], &keys[i]) == 0)
+            continue;
+        memcpy(buf + len, lz, zone_len);
+        len += zone_len;
+        put16(buf + len, DNS_TYPE_DNSKEY);
+        put16(buf + len + 2, DNS_CLASS_IN);
+        put32(buf + len + 4, orig_ttl);
+        put16(buf + len + 8, (uint16_t)keys[i].len);
+        memcpy(buf + len + 10, keys[i].p, keys[i].len);
+        len += 10 + keys[i].len;
+    }
+    if (mbedtls_sha256_ret(buf, len, hash, 0) != 0 ||
+        mbedtls_rsa_pkcs1_sign(&kc->rsa, mbedtls_ctr_drbg_random, &kc->drbg, MBEDTLS_RSA_PRIVATE,
+                               MBEDTLS_MD_SHA256, sizeof hash, hash, sig) != 0)
+        goto out;
+    memcpy(sigrd + 18 + zone_len, sig, sizeof sig);
+
+    if (!(*support = getdns_list_create()) || !(*ta = getdns_list_create()))
+        goto out;
+    for (size_t i = 0; i < n; i++)
+        if ((i == 0 || rdata_cmp(&keys[i - 1], &keys[i]) != 0) &&
+            list_add_rr(*support, &have, lz, zone_len, DNS_TYPE_DNSKEY, orig_ttl, keys[i].p,
+                        keys[i].len) < 0)
+            goto out;
+    if (list_add_rr(*support, &have, lz, zone_len, DNS_TYPE_RRSIG, orig_ttl, sigrd,
+                    18 + zone_len + sizeof sig) < 0 ||
+        list_add_rr(*ta, &tas, lz, zone_len, DNS_TYPE_DNSKEY, orig_ttl, kc->local_rdata,
+                    kc->local_rdata_len) < 0)
+        goto out;
+    rc = 0;
+out:
+    free(sigrd);
+    free(buf);
+    if (rc < 0) {
+        getdns_list_destroy(*support);
+        getdns_list_destroy(*ta);
+        *support = *ta = NULL;
+    }
+    return rc;
 }
 
 struct keycache *keycache_new(size_t max_zones, const getdns_list *anchors)
@@ -175,6 +403,7 @@ struct keycache *keycache_new(size_t max_zones, const getdns_list *anchors)
     }
     kc->lru.newer = kc->lru.older = &kc->lru;
     kc->max = max_zones ? max_zones : KEYCACHE_MAX_ZONES;
+    local_key_init(kc);
     if (anchors)
         getdns_list_get_length(anchors, &n);
     for (size_t i = 0; i < n; i++) {
@@ -202,6 +431,9 @@ void keycache_free(struct keycache *kc)
         return;
     keycache_flush(kc);
     getdns_list_destroy(kc->anchors);
+    mbedtls_rsa_free(&kc->rsa);
+    mbedtls_ctr_drbg_free(&kc->drbg);
+    mbedtls_entropy_free(&kc->entropy);
     free(kc);
 }
 
@@ -345,7 +577,7 @@ int keycache_validate(struct keycache *kc, const uint8_t *qname, size_t qname_le
         rc = KEYCACHE_ENOKEY;
     if (rc == 0 && closer_zone_known(kc, qname, qname_len, signer_len, now_ms))
         rc = KEYCACHE_ECLOSER;
-    if (rc == 0 && validate_with(e->rrs, e->rrs, msg, len, now, skew) != GETDNS_DNSSEC_SECURE)
+    if (rc == 0 && validate_with(e->ta, e->rrs, msg, len, now, skew) != GETDNS_DNSSEC_SECURE)
         rc = KEYCACHE_EINSECURE;
     if (rc < 0) {
         kc->st.fallbacks++;
@@ -421,13 +653,29 @@ int keycache_learn(struct keycache *kc, const uint8_t *qname, size_t qname_len, 
         rc = KEYCACHE_ECHAIN;
         goto out;
     }
-    if (entry_insert(kc, signer, signer_len, set, now_ms + (uint64_t)ttl * 1000) < 0) {
+    /* the local key's signature in place of the set's own, when getdns
+     * accepts it for this answer */
+    getdns_list *support = NULL, *ta = NULL;
+    int local = 0;
+    if (local_sign(kc, signer, signer_len, set, now, &support, &ta) == 0 &&
+        validate_with(ta, support, msg, len, now, skew) == GETDNS_DNSSEC_SECURE) {
+        getdns_list_destroy(set);
+        set = support;
+        local = 1;
+    } else {
+        getdns_list_destroy(support);
+        getdns_list_destroy(ta);
+        ta = set;
+    }
+    if (entry_insert(kc, signer, signer_len, set, ta, now_ms + (uint64_t)ttl * 1000) < 0) {
+        if (ta != set)
+            getdns_list_destroy(ta);
         rc = KEYCACHE_ENOMEM;
         goto out;
     }
     set = NULL;
     kc->st.learned++;
-    rc = 1;
+    rc = local ? 2 : 1;
 out:
     getdns_list_destroy(set);
     return rc;

@@ -749,7 +749,9 @@ static void getdns_done(getdns_context *ctx, getdns_callback_type_t type, getdns
                                 uv_now(f->up->loop), time(NULL), 0);
         if (rc != 0)
             log_debug("upstream: %s/%u: key cache: %s", f->qname_text, f->qtype,
-                      rc == 1 ? "the signer's DNSKEY set is kept" : keycache_strerror(rc));
+                      rc == 2   ? "the signer's DNSKEY set is kept, anchored by the local key"
+                      : rc == 1 ? "the signer's DNSKEY set is kept, anchored by itself"
+                                : keycache_strerror(rc));
     }
     /* RFC 4035 §5.3.3: no TTL past the signatures' expiration or Original TTL.
      * The wire data is ours (in response, destroyed below). */

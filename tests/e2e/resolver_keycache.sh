@@ -55,7 +55,8 @@ q www.sec2.world.test A >/dev/null
 out=$(q n1.secure.world.test A)
 out2=$(q n1.secure.world.test AAAA)
 if secure_ok "$out" && secure_ok "$out2" && by_keycache n1.secure.world.test. 1 &&
-    by_keycache n1.secure.world.test. 28; then
+    by_keycache n1.secure.world.test. 28 &&
+    grep -q "key cache: the signer's DNSKEY set is kept, anchored by the local key" "$LOG"; then
     pass new_name_secure_by_key_cache
 else
     fail new_name_secure_by_key_cache "A: $(brief "$out"), AAAA: $(brief "$out2"); log: $(grep -c 'secure by the key cache' "$LOG") key cache answers"

@@ -265,7 +265,8 @@ static void keep(struct keycache *kc, const char *zone, uint64_t expires_ms)
 {
     uint8_t w[DNS_MAX_NAME];
     size_t l = wname(w, zone);
-    CHECK_INT_EQ(entry_insert(kc, w, l, getdns_list_create(), expires_ms), 0);
+    getdns_list *rrs = getdns_list_create();
+    CHECK_INT_EQ(entry_insert(kc, w, l, rrs, rrs, expires_ms), 0);
 }
 
 static int kept(struct keycache *kc, const char *zone, uint64_t now_ms)

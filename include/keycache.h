@@ -5,10 +5,12 @@
  * signatures of the whole chain (DNSKEY at the anchor, DS, DNSKEY of the
  * zone, the answer). Once a full lookup has proven a zone's DNSKEY RRset, it
  * is kept here, and a new name in that zone is validated by getdns's own
- * getdns_validate_dnssec2() with that RRset as the trust anchor: the RRset's
- * self-signature and the answer's signature, both checked against the
+ * getdns_validate_dnssec2() with that RRset as the support records and, as
+ * the trust anchor, a local RSA key that signed the RRset once getdns had
+ * validated it (keycache.c says why): the local signature (a cheap RSA
+ * check) and the answer's signature by the zone's key, both against the
  * current time (RFC 4035 §5.3.1, §5.3.3). getdns stays the validator; this
- * module only chooses what it is handed.
+ * module only chooses what it is handed, and makes it locally.
  *
  * Only the plainest answers take this path (keycache_validate()): NOERROR,
  * the answer section the RRset asked for at the query name and its RRSIGs,

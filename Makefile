@@ -30,9 +30,14 @@ TEST_PKGS = $(RUN_PKGS) nsd ldnsutils python3-dnspython bind9-dnsutils knot-dnsu
             systemd man-db strace util-linux prometheus dnsmasq-base stubby faketime
 BENCH_PKGS = $(TEST_PKGS) dnsperf privoxy mitmproxy libssl-dev
 
-LIB_SRCS  = $(filter-out daemon/main.c,$(wildcard resolver/*.c proxy/*.c daemon/*.c))
+LIB_SRCS  = $(filter-out daemon/main.c resolver/fdwrap.c,$(wildcard resolver/*.c proxy/*.c daemon/*.c))
 LIB_OBJS  = $(LIB_SRCS:%.c=$(BUILD)/%.o)
 MAIN_OBJ  = $(BUILD)/daemon/main.o
+# resolver/fdwrap.c defines socket() and close() for the whole process (the
+# getdns fd workaround, see the file): only the daemon and the unit tests that
+# run getdns on a loop link it, never the library.
+FDWRAP_OBJ   = $(BUILD)/resolver/fdwrap.o
+FDWRAP_TESTS = test_lookup test_server
 UNIT_SRCS = $(wildcard tests/unit/test_*.c)
 UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 BIN       = $(BUILD)/daneguard
@@ -52,7 +57,7 @@ $(LIB_A): $(LIB_OBJS)
 	rm -f $@
 	ar rcs $@ $^
 
-$(BIN): $(MAIN_OBJ) $(LIB_A)
+$(BIN): $(MAIN_OBJ) $(FDWRAP_OBJ) $(LIB_A)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 $(BUILD)/%.o: %.c
@@ -64,6 +69,10 @@ $(BUILD)/%.o: %.c
 $(BUILD)/tests/%: tests/unit/%.c $(LIB_A) tests/unit/unit.h
 	@mkdir -p $(dir $@)
 	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) -Itests/unit -MMD -MP -o $@ $< $(LIB_A) $(LDFLAGS) $(LIBS)
+
+$(FDWRAP_TESTS:%=$(BUILD)/tests/%): $(BUILD)/tests/%: tests/unit/%.c $(FDWRAP_OBJ) $(LIB_A) tests/unit/unit.h
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) -Itests/unit -MMD -MP -o $@ $< $(FDWRAP_OBJ) $(LIB_A) $(LDFLAGS) $(LIBS)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 

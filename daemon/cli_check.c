@@ -15,9 +15,10 @@
  * Exit 0 only when the TLSA RRset is secure with a usable record and every
  * address verifies; 1 otherwise; 2 for bad usage or configuration.
  *
- * The SMTP STARTTLS exchange duplicates the one in cli_tlsa.c (a few lines)
- * rather than moving it into a shared module: its errors here are values that
- * go into an address's FAIL line, not messages on stderr.
+ * The lookups and the words for their answers are in cli_check_dns.c (the
+ * private cli_check.h between the two); this file connects, verifies and
+ * prints. The SMTP STARTTLS exchange is smtp.c's, the TLS handshake
+ * tls_fetch.c's (the proxy's engine over a blocking socket).
  */
 #include <ctype.h>
 #include <errno.h>
@@ -40,6 +41,7 @@
 
 #include "addr.h"
 #include "cli.h"
+#include "cli_check.h"
 #include "cli_resolve.h"
 #include "config.h"
 #include "dane.h"
@@ -53,8 +55,6 @@
 #define CHECK_DEFAULT_CONFIG CLI_DEFAULT_CONFIG
 #define CHECK_DEFAULT_TRUST "/etc/ssl/certs/ca-certificates.crt"
 #define CHECK_IO_TIMEOUT_MS 10000
-#define CHECK_MAX_TLSA 32
-#define CHECK_MAX_ADDRS 32
 #define CHECK_EXPIRY_DAYS 30
 #define CHECK_NAME_MAX 320 /* "_65535._tcp." + a 255-byte name, with room */
 
@@ -87,204 +87,6 @@ static void check_usage(FILE *out)
                  "Exit status: 0 every address verified against a secure TLSA RRset;\n"
                  "1 any address failed or the DNSSEC status is not secure; 2 bad usage\n"
                  "or configuration.\n");
-}
-
-/* ---- lookups ------------------------------------------------------------ */
-
-/* What one lookup found. */
-struct rrset {
-    int started, done;
-    int timed_out;
-    int rcode;
-    enum dns_security security;
-    size_t count; /* records of the asked type in the answer */
-    char why[160];
-    char cname[DNS_MAX_NAME + 2]; /* final CNAME target, "" when none */
-};
-
-struct check;
-
-struct check_lookup {
-    struct check *c;
-    struct lookup *l; /* NULL once the callback ran */
-    struct rrset *out;
-    uint16_t qtype;
-};
-
-struct check {
-    uv_loop_t loop;
-    uv_timer_t watchdog;
-    int expired;
-    int pending;
-    struct resolver *resolver;
-    uint16_t port;
-    char host[DNS_MAX_NAME + 1]; /* as given, without the trailing dot */
-    struct rrset a, aaaa, tlsa, tlsa_alias;
-    struct check_lookup la, laaaa, ltlsa, lalias;
-    struct dane_tlsa tlsa_recs[CHECK_MAX_TLSA], alias_recs[CHECK_MAX_TLSA];
-    size_t n_tlsa, n_alias;
-    struct sockaddr_storage addrs[CHECK_MAX_ADDRS];
-    size_t n_addrs;
-};
-
-struct rdata_sink {
-    struct dane_tlsa *recs;
-    size_t *n;
-};
-
-static void add_tlsa(void *arg, const uint8_t *rdata, size_t len)
-{
-    struct rdata_sink *s = arg;
-    if (*s->n < CHECK_MAX_TLSA && dane_tlsa_parse_rdata(&s->recs[*s->n], rdata, len) == 0)
-        (*s->n)++;
-}
-
-static const char *security_name(enum dns_security s)
-{
-    switch (s) {
-    case DNS_SECURE:
-        return "secure";
-    case DNS_INSECURE:
-        return "insecure";
-    case DNS_BOGUS:
-        return "bogus";
-    default:
-        return "indeterminate";
-    }
-}
-
-static const char *rcode_name(int rcode)
-{
-    switch (rcode) {
-    case DNS_RCODE_NOERROR:
-        return "NOERROR";
-    case DNS_RCODE_FORMERR:
-        return "FORMERR";
-    case DNS_RCODE_SERVFAIL:
-        return "SERVFAIL";
-    case DNS_RCODE_NXDOMAIN:
-        return "NXDOMAIN";
-    case DNS_RCODE_NOTIMP:
-        return "NOTIMP";
-    case DNS_RCODE_REFUSED:
-        return "REFUSED";
-    default:
-        return "an unexpected rcode";
-    }
-}
-
-/* The status word an operator reads: a timeout is neither secure nor bogus. */
-static const char *rrset_status(const struct rrset *s)
-{
-    return s->timed_out ? "indeterminate" : security_name(s->security);
-}
-
-static int rrset_ok(const struct rrset *s)
-{
-    return s->done && !s->timed_out && s->security == DNS_SECURE;
-}
-
-/* Why the answer is what it is, for the status line; "" when nothing to add. */
-static void rrset_explain(struct rrset *s, const struct lookup_result *res)
-{
-    const char *text = NULL;
-    s->why[0] = '\0';
-    if (res->timed_out) {
-        snprintf(s->why, sizeof s->why, "timeout: no upstream answered before the deadline");
-        return;
-    }
-    if (res->security == DNS_BOGUS) {
-        (void)dns_bogus_ede(res->msg, res->len, time(NULL), &text);
-        snprintf(s->why, sizeof s->why, "%s%s%s", text ? text : "DNSSEC validation failed",
-                 res->rcode != DNS_RCODE_NOERROR ? ", " : "",
-                 res->rcode != DNS_RCODE_NOERROR ? rcode_name(res->rcode) : "");
-        return;
-    }
-    if (res->rcode == DNS_RCODE_NXDOMAIN)
-        snprintf(s->why, sizeof s->why, "NXDOMAIN");
-    else if (res->rcode != DNS_RCODE_NOERROR)
-        snprintf(s->why, sizeof s->why, "%s (rcode %d)", rcode_name(res->rcode), res->rcode);
-    else if (s->count == 0)
-        snprintf(s->why, sizeof s->why, "NODATA");
-    if (res->security == DNS_INSECURE)
-        snprintf(s->why + strlen(s->why), sizeof s->why - strlen(s->why), "%s%s",
-                 s->why[0] ? "; " : "", "no DNSSEC chain of trust to it");
-}
-
-static void on_lookup(void *arg, const struct lookup_result *res)
-{
-    struct check_lookup *cl = arg;
-    struct check *c = cl->c;
-    struct rrset *s = cl->out;
-
-    cl->l = NULL;
-    s->done = 1;
-    s->timed_out = res->timed_out;
-    s->rcode = res->rcode;
-    s->security = res->security;
-    if (cl->qtype == DNS_TYPE_TLSA) {
-        struct rdata_sink sink = {cl == &c->lalias ? c->alias_recs : c->tlsa_recs,
-                                  cl == &c->lalias ? &c->n_alias : &c->n_tlsa};
-        s->count = lookup_each_rdata(res, DNS_TYPE_TLSA, add_tlsa, &sink);
-    } else {
-        struct sockaddr_storage tmp[CHECK_MAX_ADDRS];
-        s->count = 0;
-        /* only what the lookups returned, and never from a bogus or late answer */
-        size_t n = lookup_addresses(res, c->port, tmp, CHECK_MAX_ADDRS);
-        for (size_t i = 0; i < n; i++)
-            if ((tmp[i].ss_family == AF_INET) == (cl->qtype == DNS_TYPE_A)) {
-                s->count++;
-                if (!res->timed_out && res->security != DNS_BOGUS && c->n_addrs < CHECK_MAX_ADDRS)
-                    c->addrs[c->n_addrs++] = tmp[i];
-            }
-        if (lookup_cname_target(res, s->cname, sizeof s->cname) != 1)
-            s->cname[0] = '\0';
-    }
-    rrset_explain(s, res);
-    c->pending--;
-}
-
-static void on_watchdog(uv_timer_t *t)
-{
-    struct check *c = t->data;
-    c->expired = 1;
-}
-
-static int check_start(struct check *c, struct check_lookup *cl, const char *name, uint16_t qtype,
-                       struct rrset *out)
-{
-    cl->c = c;
-    cl->out = out;
-    cl->qtype = qtype;
-    out->started = 1;
-    if (lookup_start(c->resolver, name, qtype, on_lookup, cl, &cl->l) < 0) {
-        cl->l = NULL;
-        return -1;
-    }
-    c->pending++;
-    return 0;
-}
-
-/* Runs the loop until every lookup started so far has answered, or the
- * watchdog (a margin over the resolver's own deadline) fires. */
-static void check_wait(struct check *c, uint32_t timeout_ms)
-{
-    c->expired = 0;
-    uv_timer_start(&c->watchdog, on_watchdog, (uint64_t)timeout_ms * 2 + 5000, 0);
-    while (c->pending > 0 && !c->expired)
-        uv_run(&c->loop, UV_RUN_ONCE);
-    uv_timer_stop(&c->watchdog);
-    struct check_lookup *all[] = {&c->la, &c->laaaa, &c->ltlsa, &c->lalias};
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-        if (all[i]->l != NULL) {
-            lookup_cancel(all[i]->l);
-            all[i]->l = NULL;
-            all[i]->out->done = 1;
-            all[i]->out->timed_out = 1;
-            snprintf(all[i]->out->why, sizeof all[i]->out->why,
-                     "timeout: no answer from the resolver");
-            c->pending--;
-        }
 }
 
 /* ---- connecting --------------------------------------------------------- */
@@ -363,15 +165,6 @@ static time_t x509_time_t(const mbedtls_x509_time *t)
     return timegm(&tm);
 }
 
-static void print_rrset(const char *label, const char *name, const struct rrset *s,
-                        const char *unit, const char *tail)
-{
-    printf("%s %s: %s, %zu %s%s%s%s%s%s\n", label, name, rrset_status(s), s->count, unit,
-           s->count == 1                   ? ""
-           : unit[strlen(unit) - 1] == 's' ? "es"
-                                           : "s",
-           s->why[0] ? " (" : "", s->why, s->why[0] ? ")" : "", tail ? tail : "");
-}
 
 static void close_walk(uv_handle_t *h, void *arg)
 {
@@ -477,22 +270,22 @@ int cli_check_main(int argc, char **argv)
     }
 
     /* A, AAAA and TLSA side by side; then the CNAME target's TLSA (RFC 7671 §7). */
-    if (check_start(&c, &c.la, fqdn, DNS_TYPE_A, &c.a) < 0 ||
-        check_start(&c, &c.laaaa, fqdn, DNS_TYPE_AAAA, &c.aaaa) < 0 ||
-        check_start(&c, &c.ltlsa, name, DNS_TYPE_TLSA, &c.tlsa) < 0) {
+    if (cli_check_dns_start(&c, &c.la, fqdn, DNS_TYPE_A, &c.a) < 0 ||
+        cli_check_dns_start(&c, &c.laaaa, fqdn, DNS_TYPE_AAAA, &c.aaaa) < 0 ||
+        cli_check_dns_start(&c, &c.ltlsa, name, DNS_TYPE_TLSA, &c.tlsa) < 0) {
         fprintf(stderr, "daneguard check: cannot look up %s\n", name);
         goto out;
     }
-    check_wait(&c, cfg.resolver.timeout_ms);
+    cli_check_dns_wait(&c, cfg.resolver.timeout_ms);
 
     const struct rrset *via = c.a.cname[0] ? &c.a : c.aaaa.cname[0] ? &c.aaaa : NULL;
-    int alias_secure = via != NULL && rrset_ok(via);
+    int alias_secure = via != NULL && cli_check_dns_ok(via);
     if (via != NULL) {
-        printf("cname %s -> %s (%s)\n", fqdn, via->cname, rrset_status(via));
+        printf("cname %s -> %s (%s)\n", fqdn, via->cname, cli_check_dns_status(via));
         if (alias_secure && strcasecmp(via->cname, fqdn) != 0) {
             snprintf(alias_name, sizeof alias_name, "_%u._tcp.%s", c.port, via->cname);
-            if (check_start(&c, &c.lalias, alias_name, DNS_TYPE_TLSA, &c.tlsa_alias) == 0)
-                check_wait(&c, cfg.resolver.timeout_ms);
+            if (cli_check_dns_start(&c, &c.lalias, alias_name, DNS_TYPE_TLSA, &c.tlsa_alias) == 0)
+                cli_check_dns_wait(&c, cfg.resolver.timeout_ms);
         }
     }
 
@@ -504,9 +297,9 @@ int cli_check_main(int argc, char **argv)
     size_t nrec = c.n_tlsa;
     if (c.tlsa_alias.done) {
         int use =
-            (rrset_ok(&c.tlsa_alias) && dane_tlsa_count_usable(c.alias_recs, c.n_alias) > 0) ||
+            (cli_check_dns_ok(&c.tlsa_alias) && dane_tlsa_count_usable(c.alias_recs, c.n_alias) > 0) ||
             c.tlsa_alias.timed_out || c.tlsa_alias.security == DNS_BOGUS;
-        print_rrset("tlsa", alias_name, &c.tlsa_alias, "record",
+        cli_check_dns_print("tlsa", alias_name, &c.tlsa_alias, "record",
                     use ? " (the CNAME target's, RFC 7671 7)"
                         : "; falling back to the original name");
         if (use) {
@@ -517,17 +310,17 @@ int cli_check_main(int argc, char **argv)
         }
     }
     if (ts == &c.tlsa)
-        print_rrset("tlsa", name, &c.tlsa, "record", NULL);
+        cli_check_dns_print("tlsa", name, &c.tlsa, "record", NULL);
     for (size_t i = 0; i < nrec; i++) {
         char *text = dane_tlsa_to_text(&recs[i]);
         printf("record %s%s\n", text ? text : "?", dane_tlsa_usable(&recs[i]) ? "" : " (unusable)");
         free(text);
     }
-    print_rrset("a", fqdn, &c.a, "address", NULL);
-    print_rrset("aaaa", fqdn, &c.aaaa, "address", NULL);
+    cli_check_dns_print("a", fqdn, &c.a, "address", NULL);
+    cli_check_dns_print("aaaa", fqdn, &c.aaaa, "address", NULL);
 
     size_t usable = dane_tlsa_count_usable(recs, nrec);
-    int tlsa_secure = rrset_ok(ts);
+    int tlsa_secure = cli_check_dns_ok(ts);
     char first_fail[DANE_REASON_MAX + 256] = "";
     int failed = 0;
 
@@ -544,7 +337,7 @@ int cli_check_main(int argc, char **argv)
     } else if (!tlsa_secure) {
         failed = 1;
         snprintf(first_fail, sizeof first_fail, "the TLSA RRset %s is %s%s%s%s", tname,
-                 rrset_status(ts), ts->why[0] ? " (" : "", ts->why, ts->why[0] ? ")" : "");
+                 cli_check_dns_status(ts), ts->why[0] ? " (" : "", ts->why, ts->why[0] ? ")" : "");
     } else if (nrec == 0) {
         failed = 1;
         snprintf(first_fail, sizeof first_fail, "no TLSA records at %s", tname);
@@ -559,7 +352,7 @@ int cli_check_main(int argc, char **argv)
         if (s->timed_out || s->security == DNS_BOGUS) {
             if (!failed)
                 snprintf(first_fail, sizeof first_fail, "the %s lookup of %s is %s (%s)",
-                         i == 0 ? "A" : "AAAA", fqdn, rrset_status(s), s->why);
+                         i == 0 ? "A" : "AAAA", fqdn, cli_check_dns_status(s), s->why);
             failed = 1;
         }
     }
@@ -623,7 +416,7 @@ int cli_check_main(int argc, char **argv)
         } else if (v.result == DANE_RESULT_MATCH) {
             printf("address %s port %u: FAIL the TLSA RRset is %s (its record %u %u %u would "
                    "match at depth %d)\n",
-                   ip, c.port, rrset_status(ts), v.usage, v.selector, v.mtype, v.depth);
+                   ip, c.port, cli_check_dns_status(ts), v.usage, v.selector, v.mtype, v.depth);
         } else {
             printf("address %s port %u: FAIL %s\n", ip, c.port, v.reason);
             if (!failed)

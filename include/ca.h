@@ -2,8 +2,9 @@
  * CA in a directory, mints leaf certificates for the hosts the proxy
  * intercepts, and keeps them in a bounded LRU cache.
  *
- * This module is the only code that touches the CA private key. Inside ca.c the
- * key sits behind one internal call ("issue a leaf for this host, this public
+ * This module is the only code that touches the CA private key. Inside it
+ * (proxy/ca.c, ca_signer.c, ca_file.c) the key sits in ca_signer.c behind one
+ * internal call ("issue a leaf for this host, this public
  * key, this validity"), so it can later move into a separate process; nothing
  * here hands out the CA key.
  *

@@ -4,6 +4,10 @@
  * proxy, `daneguard verify` and `daneguard check` all call dane_verify(). The
  * rules it implements (RFC 6698, RFC 7671, names from RFC 7218) are described
  * function by function in the head comment of proxy/dane.c.
+ *
+ * One module in three files: proxy/dane_tlsa.c the records (dane_tlsa_*),
+ * proxy/dane_cert.c what is read off one certificate (dane_cert_*), and
+ * proxy/dane.c the verification (dane_verify*, dane_pkix_verify).
  */
 #ifndef DANEGUARD_DANE_H
 #define DANEGUARD_DANE_H
@@ -98,6 +102,13 @@ int dane_tlsa_usable(const struct dane_tlsa *rec);
 /* How many of records[0..n) are usable; 0 means the RRset counts as no TLSA
  * at all (RFC 7671 §4.1). */
 size_t dane_tlsa_count_usable(const struct dane_tlsa *records, size_t n);
+
+/* The digest of len bytes at in by matching type mtype (DANE_MTYPE_SHA256 or
+ * DANE_MTYPE_SHA512) into out, which holds 64 bytes; dane_tlsa_digest_len()
+ * bytes of it are written (32 or 64; 0 for any other type). Returns 0,
+ * DANE_EINVAL (another type) or DANE_ECRYPTO. */
+int dane_tlsa_digest(uint8_t mtype, const unsigned char *in, size_t len, unsigned char *out);
+size_t dane_tlsa_digest_len(uint8_t mtype);
 
 /* SHA-256 of a certificate's SubjectPublicKeyInfo DER, the value of a
  * "3 1 1" record, for error pages and log lines. Returns 0 or DANE_ECRYPTO. */

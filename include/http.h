@@ -6,7 +6,8 @@
  * Nothing here touches a socket or libuv. Parsing is done by http_parser 2.9
  * (libhttp-parser-dev); this module adds limits, target classification, host
  * validation, hop-by-hop stripping and message framing so that pipelined
- * messages on a keep-alive connection are delimited exactly.
+ * messages on a keep-alive connection are delimited exactly. The reader is
+ * proxy/http_reader.c, the rest proxy/http.c.
  *
  * Bodies are not decoded: a chunked body is passed through with its chunk
  * framing, so BODY events hand back raw input bytes to forward as they are.

@@ -9,7 +9,9 @@
  * 2. otherwise the longest zone it is at or below decides, among the default
  *    local zones, the forward zones and the domain_insecure names; a forward
  *    zone or domain_insecure name wins over a local zone of the same name (so
- *    a router's "home.arpa" or "168.192.in-addr.arpa" can be reached);
+ *    a router's "home.arpa" or "168.192.in-addr.arpa" can be reached); a
+ *    domain_insecure name inside a forward zone keeps the zone's route (its
+ *    upstreams, unvalidated), never the main upstreams;
  * 3. a local zone answers NXDOMAIN for a name without data (NODATA for a name
  *    with data below it); "localhost." answers 127.0.0.1 and ::1 for itself
  *    and every name below it (RFC 6761 §6.3);
@@ -80,7 +82,8 @@ int localzone_answer(const struct localzone *lz, const uint8_t *qname, size_t qn
 /* DNS rebinding protection (Unbound's private-address, dnsmasq's
  * stop-dns-rebind): remove from msg (a response with every name uncompressed,
  * as scrub_message() writes it), in place, each A or AAAA RRset that holds an
- * address other than a global one (loopback, RFC 1918, link-local, unique-local,
+ * address other than a global one (and each HTTPS or SVCB RRset with such an
+ * ipv4hint or ipv6hint, or with hints that do not read) (loopback, RFC 1918, link-local, unique-local,
  * ...: addr_kind_of(), the ranges the proxy refuses too) and the RRSIGs that
  * cover it. The first address removed goes to first (may be NULL) as text.
  * Returns the number of records removed, or WIRE_EFORMERR. */

@@ -57,6 +57,32 @@ int pages_html_escape(struct http_buf *out, const char *s);
 
 /* ---- refusal page ----------------------------------------------------------- */
 
+/* What kind of refusal a page is about: each has its own words and colour,
+ * and the status page counts them apart (pages_class_count()). */
+enum pages_class {
+    PAGES_CLASS_DANE,        /* the certificate does not match the TLSA records (or the
+                                PKIX check of intercept: all failed): an attack or a
+                                misconfigured site */
+    PAGES_CLASS_DNSSEC,      /* DNSSEC bogus or indeterminate, or the TLSA lookup failed:
+                                no certificate was fetched */
+    PAGES_CLASS_CLOCK,       /* this machine's clock is not synchronized */
+    PAGES_CLASS_NXDOMAIN,    /* the name does not exist, or has no address */
+    PAGES_CLASS_UNREACHABLE, /* the site cannot be reached (connect, timeout, TLS) */
+    PAGES_CLASS_PORT,        /* the port is not allowed */
+};
+#define PAGES_CLASSES 6
+
+/* How the status page counts a class. */
+enum pages_count {
+    PAGES_COUNT_DANE,     /* DANE refusals (PAGES_CLASS_DANE) */
+    PAGES_COUNT_DNSSEC,   /* DNSSEC failures (PAGES_CLASS_DNSSEC, PAGES_CLASS_CLOCK) */
+    PAGES_COUNT_ORDINARY, /* ordinary errors: NXDOMAIN, unreachable, forbidden port */
+};
+
+/* "dane", "dnssec", "clock", "nxdomain", "unreachable", "port". */
+const char *pages_class_name(enum pages_class c);
+enum pages_count pages_class_count(enum pages_class c);
+
 /* Why a connection was refused; every pointer is borrowed for the call only. */
 struct pages_refusal {
     const char *host; /* as the client asked (required) */
@@ -67,6 +93,12 @@ struct pages_refusal {
     size_t n_tlsa;
     const uint8_t *spki_sha256; /* 32 bytes: the presented leaf's SPKI SHA-256; NULL when
                                    no certificate was seen */
+    enum pages_class cls;       /* 0 is PAGES_CLASS_DANE */
+    int plain_http;             /* a plain-HTTP request: no TLSA lookup was made */
+    const char *allowed_ports;  /* PAGES_CLASS_PORT: "80, 8080-8089" (may be NULL) */
+    const char *self_path;      /* the running binary, for the operator's command
+                                   (NULL: "daneguard") */
+    const char *config_path;    /* the running configuration (NULL or "": no -c) */
 };
 
 /* The refusal page's HTML body. 0, PAGES_EINVAL (host or reason NULL) or
@@ -102,7 +134,24 @@ struct pages_refusal_entry {
     const char *host; /* borrowed for the call */
     uint16_t port;
     const char *reason; /* borrowed for the call */
+    enum pages_class cls;
 };
+
+/* One upstream resolver as the status page shows it. */
+struct pages_upstream {
+    const char *address;   /* "192.0.2.1:53" (borrowed) */
+    const char *transport; /* "UDP, TCP", "TLS" (borrowed) */
+    const char *health;    /* "answering (srtt 12 ms)", "not answering", ... (borrowed) */
+};
+
+/* One minute of the chart. */
+struct pages_minute {
+    uint64_t queries;  /* DNS queries answered by the resolver */
+    uint64_t requests; /* proxy requests */
+    uint64_t refusals; /* DANE refusals and DNSSEC failures */
+    uint64_t errors;   /* ordinary errors */
+};
+#define PAGES_CHART_MINUTES 60
 
 /* A CONNECT that proxy.exceptions let through without DANE. */
 struct pages_exception_use {
@@ -117,12 +166,22 @@ struct pages_exception_use {
 struct pages_status {
     time_t now; /* shown as UTC; injected so tests pin the clock */
     uint64_t uptime_s;
+    const char *version; /* NULL: not shown */
     uint64_t dns_queries, cache_hits, cache_misses, cache_entries, cache_bytes;
+    uint64_t servfail, bogus; /* SERVFAIL for timeouts, bogus answers */
     uint64_t conns_open, conns_total;
     uint64_t intercepted, tunnelled, refused;
     uint64_t certs_minted, cert_cache_hits;
-    const struct pages_refusal_entry *recent; /* newest first; n_recent entries */
+    uint64_t by_class[PAGES_CLASSES]; /* events of each enum pages_class */
+    const struct pages_refusal_entry *recent; /* DANE and DNSSEC events, newest first */
     size_t n_recent;
+    const struct pages_refusal_entry *errors; /* ordinary errors, newest first */
+    size_t n_errors;
+    const struct pages_upstream *upstreams;
+    size_t n_upstreams;
+    const char *ca_fingerprint;           /* "AB:CD:..."; NULL: not shown */
+    const struct pages_minute *minutes;   /* oldest first, the last is this minute */
+    size_t n_minutes;                     /* up to PAGES_CHART_MINUTES; 0: no chart */
     /* what the resolver wants the user to know (an unsynchronized clock, an
      * upstream that strips DNSSEC): lines, each ending in '\n'; NULL or "" none */
     const char *resolver_notes;
@@ -139,11 +198,15 @@ struct pages_status {
 /* The status page as HTML. 0, PAGES_EINVAL (s NULL) or PAGES_ENOMEM. */
 int pages_status_html(struct http_buf *out, const struct pages_status *s);
 
-/* The same as one JSON object: {"uptime_s":…, "dns":{…}, "proxy":{…},
- * "certs":{…}, "recent_refusals":[{"time":…,"host":…,"port":…,"reason":…}],
- * "resolver_notes":["…"] (only when there are some)}.
- * "exceptions":{"hosts":[…],"uses":…,"recent_uses":[{"time":…,"host":…,
- * "port":…,"client":…,"exception":…}]}}.
+/* The same as one JSON object: {"now":…, "uptime_s":…, "version":…, "dns":{…},
+ * "proxy":{…}, "events":{"dane_refusals":…, "dnssec_failures":…,
+ * "ordinary_errors":…, "by_class":{…}}, "certs":{…}, "upstreams":[…],
+ * "negative_trust_anchors":[…] (the
+ * insecure_domains), "ca_fingerprint_sha256":…,
+ * "recent_refusals":[{"time":…,"host":…,"port":…,"reason":…,"class":…}]
+ * (DANE and DNSSEC), "recent_errors":[…] (ordinary), "minutes":[…],
+ * "resolver_notes":["…"] (only when there are some), "exceptions":{"hosts":[…],
+ * "uses":…,"recent_uses":[{"time":…,"host":…,"port":…,"client":…,"exception":…}]}}.
  * Strings are JSON-escaped. 0, PAGES_EINVAL or PAGES_ENOMEM. */
 int pages_status_json(struct http_buf *out, const struct pages_status *s);
 

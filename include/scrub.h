@@ -100,9 +100,11 @@ int scrub_chain_end(const uint8_t *msg, size_t len, uint8_t end[DNS_MAX_NAME], s
  * additional record but OPT are removed. Each signed RRset removed is a
  * signature getdns no longer verifies (each costs it two EC group set-ups
  * and a verify). Denial proofs (SOA, NSEC, NSEC3) and answers without data
- * are left whole. Nothing before the cut points past it (compression points
- * backwards only), and OPT's owner is the root, so the result stays
- * well-formed. Returns 1 when cut, 0 when left as it was, SCRUB_EFORMERR. */
+ * are left whole. A message whose names before the cut would read bytes past
+ * it (labels reached by a backward pointer may run on forwards) or whose OPT
+ * owner is a pointer is left whole too, so the result stays well-formed and
+ * means what it meant. Returns 1 when cut, 0 when left as it was,
+ * SCRUB_EFORMERR. */
 int scrub_for_validator(uint8_t *msg, size_t *len);
 
 #endif

@@ -2,8 +2,9 @@
  * engine: the caller feeds ciphertext read from a socket in and takes ciphertext
  * to write out. The proxy drives it from libuv; the CLI drives the same engine
  * over a blocking socket through tls_fetch.h. No sockets, no libuv, no threads in here; one tls_conn belongs to
- * one event loop. Keeping all of mbedTLS's ssl API in proxy/tls.c makes a move to
- * mbedTLS 3.6 (TLS 1.3) one file's work.
+ * one event loop. Keeping all of mbedTLS's ssl API in proxy/tls.c (the sessions)
+ * and proxy/tls_config.c (the configurations) makes a move to mbedTLS 3.6 (TLS
+ * 1.3) two files' work.
  *
  * Two shared configurations (create once, free after the last connection):
  *   tls_client_config — upstream side: ALPN offer, ciphers, curves, an LRU cache

@@ -37,6 +37,17 @@ struct uvloop_stats {
 };
 void uvloop_get_stats(struct uvloop_stats *st);
 
+/* The bodies of the process's socket() and close(), for resolver/fdwrap.c
+ * alone (it defines both, outside libdaneguard.a, for the programs that run
+ * getdns): caller is the call's return address, which tells libgetdns's calls
+ * from everyone else's. Same results and errno as the system calls, except
+ * as uvloop.c's head comment says (ENOBUFS for getdns instead of EMFILE and
+ * past the limit; a second close of one fd by getdns is dropped). Without
+ * fdwrap.o in a program, nothing is tracked: the limit does not apply and
+ * uvloop_getdns_socket_at() is always 0. */
+int uvloop_socket_from(const void *caller, int domain, int type, int protocol);
+int uvloop_close_from(const void *caller, int fd);
+
 /* Whether a socket libgetdns opened in this process is bound to local (address
  * and port): how the forwarder tells getdns's connections from anyone else's. */
 int uvloop_getdns_socket_at(const struct sockaddr *local);

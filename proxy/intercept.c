@@ -65,7 +65,7 @@ static void up_tls_failed(struct pconn *pc, int status)
     char reason[200];
     snprintf(reason, sizeof reason, "the site's connection failed during the TLS handshake: %s",
              uv_strerror(status));
-    intercept_refuse(pc, reason);
+    intercept_refuse(pc, PAGES_CLASS_UNREACHABLE, reason);
 }
 
 /* intercept: all, a host without usable TLSA: the DANE engine's PKIX rules
@@ -105,7 +105,7 @@ static void upstream_verified(struct pconn *pc)
     struct dane_verdict v;
 
     if (!chain) {
-        intercept_refuse(pc, "the site presented no certificate");
+        intercept_refuse(pc, PAGES_CLASS_DANE, "the site presented no certificate");
         return;
     }
     if (dane_cert_spki_sha256(chain, pc->verdict.spki) == 0)
@@ -116,18 +116,25 @@ static void upstream_verified(struct pconn *pc)
         if (v.result != DANE_RESULT_MATCH) {
             char reason[sizeof pc->verdict.reason];
             snprintf(reason, sizeof reason, "DANE mismatch: %s", v.reason);
-            intercept_refuse(pc, reason);
+            intercept_refuse(pc, PAGES_CLASS_DANE, reason);
             return;
         }
         snprintf(pc->verdict.reason, sizeof pc->verdict.reason, "DANE ok: %s", v.reason);
+        if (v.record >= 0 && (size_t)v.record < set->n)
+            snprintf(pc->icpt.dane_header, sizeof pc->icpt.dane_header,
+                     "%u %u %u matched at depth %d", set->rec[v.record].usage,
+                     set->rec[v.record].selector, set->rec[v.record].mtype, v.depth);
+        else
+            snprintf(pc->icpt.dane_header, sizeof pc->icpt.dane_header, "matched");
     } else {
         if (pkix_check(pc, chain) < 0) {
             char reason[sizeof pc->verdict.reason];
             snprintf(reason, sizeof reason, "%s", pc->verdict.reason);
-            intercept_refuse(pc, reason);
+            intercept_refuse(pc, PAGES_CLASS_DANE, reason);
             return;
         }
         snprintf(pc->verdict.reason, sizeof pc->verdict.reason, "PKIX ok (no usable TLSA)");
+        snprintf(pc->icpt.dane_header, sizeof pc->icpt.dane_header, "none");
     }
     tls_conn_save_session(pc->up.tls);
     tls_conn_release_peer_chain(pc->up.tls);
@@ -165,15 +172,18 @@ static void up_tls_step(struct pconn *pc)
         /* tls.c ends its text with mbedTLS's code, "(-0x23e0; ...)" */
         const char *code = strstr(tls_conn_error(pc->up.tls), "(-0x");
         unsigned mbed = 0;
-        if (rc == TLS_EPEER_REQUIRES_TLS13)
+        enum pages_class cls = PAGES_CLASS_UNREACHABLE;
+        if (rc == TLS_EPEER_REQUIRES_TLS13) {
             snprintf(reason, sizeof reason, "upstream requires TLS 1.3");
-        else if (code && sscanf(code, "(-0x%x", &mbed) == 1 && mbed <= 0xFFFF &&
-                 dane_cert_parse_error(-(int)mbed))
+        } else if (code && sscanf(code, "(-0x%x", &mbed) == 1 && mbed <= 0xFFFF &&
+                   dane_cert_parse_error(-(int)mbed)) {
             dane_cert_unparsable_reason(reason, sizeof reason, -(int)mbed);
-        else
+            cls = PAGES_CLASS_DANE; /* a certificate that cannot be checked */
+        } else {
             snprintf(reason, sizeof reason, "TLS handshake with the site failed: %s",
                      tls_conn_error(pc->up.tls));
-        intercept_refuse(pc, reason);
+        }
+        intercept_refuse(pc, cls, reason);
         return;
     }
     side_read(&pc->up, 0);
@@ -281,21 +291,22 @@ static void down_tls_step(struct pconn *pc)
 
 /* --- refusal -------------------------------------------------------------------------- */
 
-void intercept_refuse(struct pconn *pc, const char *reason)
+void intercept_refuse(struct pconn *pc, enum pages_class cls, const char *reason)
 {
     struct proxy *px = pc->px;
     if (pc->closing)
         return;
     snprintf(pc->verdict.reason, sizeof pc->verdict.reason, "%s", reason);
+    pc->verdict.cls = cls;
     px->stats.refused++;
-    status_refusal_add(px, pc->req.host, pc->req.port, pc->verdict.reason);
+    status_event_add(px, cls, pc->req.host, pc->req.port, pc->verdict.reason);
     pc_log_verdict(pc, "refused");
     side_release(&pc->up); /* the site is no longer needed */
     if (pc->req.kind == PC_KIND_HTTP) {
         struct http_buf b = {0};
         pc_respond_last(pc); /* the rest of the request has nowhere to go */
-        struct pages_refusal r = {
-            .host = pc->req.host, .port = pc->req.port, .reason = pc->verdict.reason};
+        struct pages_refusal r;
+        status_refusal_init(pc, &r, cls, pc->verdict.reason);
         if (pages_refusal_response(&b, &r, 0) == 0)
             pc_write(pc, b.data, b.len, pc_close_after_write);
         else
@@ -361,14 +372,11 @@ static int refused_page(struct pconn *pc)
     for (size_t i = 0; texts && i < set->n; i++)
         if ((texts[nt] = dane_tlsa_to_text(&set->rec[i])) != NULL)
             nt++;
-    struct pages_refusal r = {
-        .host = pc->req.host,
-        .port = pc->req.port,
-        .reason = pc->verdict.reason,
-        .tlsa = (const char *const *)texts,
-        .n_tlsa = nt,
-        .spki_sha256 = pc->verdict.have_spki ? pc->verdict.spki : NULL,
-    };
+    struct pages_refusal r;
+    status_refusal_init(pc, &r, pc->verdict.cls, pc->verdict.reason);
+    r.tlsa = (const char *const *)texts;
+    r.n_tlsa = nt;
+    r.spki_sha256 = pc->verdict.have_spki ? pc->verdict.spki : NULL;
     http_buf_reset(&pc->icpt.page);
     int rc = pages_refusal_response(&pc->icpt.page, &r, 0);
     for (size_t i = 0; i < nt; i++)

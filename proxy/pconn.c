@@ -69,6 +69,8 @@ static void pc_handle_closed(uv_handle_t *h)
     http_reader_free(pc->fwd.resp);
     http_buf_free(&pc->fwd.head);
     http_buf_free(&pc->icpt.page);
+    inject_free(&pc->icpt.inject);
+    http_buf_free(&pc->icpt.inject_out);
     ca_cert_release(pc->icpt.cert);
     free(pc->down.buf);
     free(pc->up.buf);
@@ -170,10 +172,11 @@ static void pc_timer_cb(uv_timer_t *t)
     request_abandon(pc);
     if (pc->req.kind == PC_KIND_CONNECT) {
         pc_timer_set(pc, pc->px->cfg.handshake_timeout_ms);
-        intercept_refuse(pc, reason);
+        intercept_refuse(pc, PAGES_CLASS_UNREACHABLE, reason);
     } else {
         log_info("proxy: %s:%u: %s (client %s)", pc->req.host, pc->req.port, reason,
                  pc_client_text(pc));
+        status_event_add(pc->px, PAGES_CLASS_UNREACHABLE, pc->req.host, pc->req.port, reason);
         pc_send_error(pc, 504, reason); /* the next tick closes */
     }
 }

@@ -35,6 +35,7 @@
 #define DANEGUARD_PROXY_PCONN_H
 
 #include <stddef.h>
+#include <limits.h>
 #include <stdint.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -48,8 +49,10 @@
 #include "connect.h"
 #include "dane.h"
 #include "http.h"
+#include "inject.h"
 #include "log.h"
 #include "lookup.h"
+#include "pages.h"
 #include "policy.h"
 #include "proxy.h"
 #include "resolver.h"
@@ -62,7 +65,11 @@
 #define PROXY_TLSA_MAX_BYTES (256 * 1024)
 #define PROXY_NAME_TEXT_MAX 1024 /* a wire name as text, escapes included */
 #define PROXY_MAX_ADDRS 16
-#define PROXY_RECENT_REFUSALS 20
+/* The status page's lists: DANE and DNSSEC events in a longer one than the
+ * ordinary errors, so a browser's background noise cannot push a real
+ * refusal out within seconds. */
+#define PROXY_RECENT_REFUSALS 200
+#define PROXY_RECENT_ERRORS 20
 #define PROXY_CONNECT_TIMEOUT_MS 10000
 /* A burst of browsers (or a flood) waits in the kernel rather than in SYN-ACK
  * retransmits; the kernel caps it at net.core.somaxconn. */
@@ -149,6 +156,29 @@ struct refusal {
     char host[HTTP_MAX_HOST + 1];
     uint16_t port;
     char reason[256];
+    enum pages_class cls;
+};
+
+/* A ring of the most recent events, newest at next - 1. */
+struct refusal_ring {
+    struct refusal *e; /* cap entries, owned by the struct proxy */
+    size_t cap, n, next;
+};
+
+/* One minute of the status page's chart (see status.c). */
+struct status_minute {
+    int64_t minute; /* time / 60 */
+    struct pages_minute m;
+};
+
+/* What the status page counts and lists (status.c). */
+struct status_events {
+    uint64_t by_class[PAGES_CLASSES];
+    struct refusal refusals_store[PROXY_RECENT_REFUSALS];
+    struct refusal errors_store[PROXY_RECENT_ERRORS];
+    struct refusal_ring refusals, errors;
+    struct status_minute minutes[PAGES_CHART_MINUTES];
+    uint64_t queries_seen; /* the resolver's query counter at the last tick */
 };
 
 struct proxy {
@@ -172,11 +202,12 @@ struct proxy {
     uint64_t limit_logged; /* uv_now() of the last "limit reached" line */
     uint64_t disallowed_logged; /* ... and of the last "not in proxy.allow" line */
     struct proxy_stats stats;
-    struct refusal recent[PROXY_RECENT_REFUSALS];
-    size_t n_recent, recent_next;
-    struct exception_use exception_uses[PROXY_RECENT_REFUSALS];
+    struct status_events events;
+    struct exception_use exception_uses[PROXY_RECENT_ERRORS];
     size_t n_exception_uses, exception_uses_next;
     char self[64]; /* "127.0.0.1:8080": for the PAC file and onboarding page */
+    char exe_path[PATH_MAX];    /* the running binary, for the refusal page's command */
+    char config_path[PATH_MAX]; /* the running configuration, absolute ("" unknown) */
     time_t started;
     struct hconnect_policy *dest; /* where connections may go (allow_destinations) */
     struct clients *clients;      /* open connections per client address */
@@ -237,6 +268,7 @@ struct pconn {
         char reason[DANE_REASON_MAX + 128];
         uint8_t spki[32];
         int have_spki;
+        enum pages_class cls; /* a refusal's class, for its page */
         char exception[CONFIG_HOST_MAX]; /* the proxy.exceptions entry the host
                                             matched ("" none): no DANE */
     } verdict;
@@ -248,6 +280,13 @@ struct pconn {
         struct http_buf page; /* refused: the page, written a record at a time */
         size_t page_off;      /* how much of it is written */
         int page_notified;    /* close_notify queued after it */
+        /* the daneguard-dane header (inject.h): its value, set by the verdict
+         * ("" for none), and the filter on the site's plaintext with its output
+         * not yet taken by the browser's TLS session */
+        char dane_header[INJECT_VALUE_MAX];
+        struct inject inject;
+        struct http_buf inject_out;
+        size_t inject_off;
     } icpt;
 
     struct {                      /* forward.c: plain HTTP */
@@ -418,7 +457,7 @@ void intercept_start(struct pconn *pc);
 
 /* Refuse: one log line, remembered for the status page, and the page: inside
  * TLS for a CONNECT, as a plain 502 for plain HTTP. The site is let go. */
-void intercept_refuse(struct pconn *pc, const char *reason);
+void intercept_refuse(struct pconn *pc, enum pages_class cls, const char *reason);
 
 /* ---- relay.c --------------------------------------------------------------------- */
 
@@ -444,20 +483,43 @@ void metrics_write(const struct proxy *px, time_t now, struct http_buf *b);
 
 /* ---- status.c --------------------------------------------------------------------- */
 
-/* Keep a use of proxy.exceptions for the status page (the last PROXY_RECENT_REFUSALS). */
+/* Count an event of class cls and keep it for the status page: DANE and
+ * DNSSEC events among the last PROXY_RECENT_REFUSALS, ordinary errors among
+ * the last PROXY_RECENT_ERRORS. */
+void status_event_add(struct proxy *px, enum pages_class cls, const char *host, uint16_t port,
+                      const char *reason);
+
+/* Keep a use of proxy.exceptions for the status page (the last PROXY_RECENT_ERRORS). */
 void status_exception_use_add(struct proxy *px, const struct pconn *pc);
 
-/* Keep a refusal for the status page (the last PROXY_RECENT_REFUSALS). */
-void status_refusal_add(struct proxy *px, const char *host, uint16_t port, const char *reason);
-
-struct pages_status;
-struct pages_refusal_entry;
+/* One more proxy request, for the chart. */
+void status_request_seen(struct proxy *px);
 
 /* The status page's input as of now: the proxy's, the resolver's and the CA's
- * counters; recent (PROXY_RECENT_REFUSALS entries, newest first) borrows px's
- * strings. */
-void status_gather(const struct proxy *px, time_t now, struct pages_status *st,
-                   struct pages_refusal_entry *recent);
+ * counters, and the event lists (newest first, borrowing px's strings; recent
+ * holds PROXY_RECENT_REFUSALS entries, errors PROXY_RECENT_ERRORS). */
+struct status_scratch {
+    struct pages_refusal_entry recent[PROXY_RECENT_REFUSALS];
+    struct pages_refusal_entry errors[PROXY_RECENT_ERRORS];
+    struct pages_upstream upstreams[CONFIG_MAX_ADDRS];
+    struct upstream_server_info servers[CONFIG_MAX_ADDRS];
+    char health[CONFIG_MAX_ADDRS][96];
+    struct pages_minute minutes[PAGES_CHART_MINUTES];
+    char notes[4096]; /* the resolver's notes */
+    const char *ex_hosts[CONFIG_MAX_EXCEPTIONS];
+    struct pages_exception_use ex_recent[PROXY_RECENT_ERRORS];
+};
+void status_gather(struct proxy *px, time_t now, struct pages_status *st,
+                   struct status_scratch *scratch);
+
+/* A refusal page for pc's request (its host and port, the proxy's command
+ * paths filled in); the caller adds what the class needs. */
+void status_refusal_init(const struct pconn *pc, struct pages_refusal *r, enum pages_class cls,
+                         const char *reason);
+
+/* The allowed ports as text ("443, 8443" or "80, 1024-65535"): CONNECT's
+ * allowed_ports, or plain HTTP's http_ports. */
+void status_ports_text(const struct proxy *px, int plain_http, char *buf, size_t cap);
 
 /* Answer a request for daneguard's own pages (onboarding, CA, PAC, status). */
 void status_page_serve(struct pconn *pc, const struct http_head *h);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "addr.h"
 #include "pconn.h"
@@ -31,6 +32,24 @@ static int trust_load(mbedtls_x509_crt *trust, const char *path, char *err, size
     return 0;
 }
 
+/* The running binary and configuration as absolute paths, for the command
+ * the refusal page prints: it must work as printed on this host. */
+static void command_paths(struct proxy *px, const char *config_path)
+{
+    ssize_t n = readlink("/proc/self/exe", px->exe_path, sizeof px->exe_path - 1);
+    if (n <= 0) {
+        snprintf(px->exe_path, sizeof px->exe_path, "daneguard");
+    } else {
+        px->exe_path[n] = '\0';
+        char *del = strstr(px->exe_path, " (deleted)"); /* replaced by an install */
+        if (del && del[10] == '\0')
+            *del = '\0';
+    }
+    px->config_path[0] = '\0';
+    if (config_path && *config_path && !realpath(config_path, px->config_path))
+        snprintf(px->config_path, sizeof px->config_path, "%s", config_path);
+}
+
 int proxy_new(uv_loop_t *loop, const struct config *cfg, struct resolver *r, struct proxy **out,
               char *err, size_t errlen)
 {
@@ -44,6 +63,7 @@ int proxy_new(uv_loop_t *loop, const struct config *cfg, struct resolver *r, str
     px->cfg = cfg->proxy;
     px->resolver = resolver_ref(r);
     px->started = time(NULL);
+    command_paths(px, cfg->path);
     mbedtls_x509_crt_init(&px->trust);
     px->clients = clients_new();
     px->dest = hconnect_policy_new(cfg->proxy.allow_destinations, cfg->proxy.n_allow_destinations);

@@ -25,12 +25,60 @@ static const struct pc_phase tunnel_phase = {
 
 /* --- the TLS relay ------------------------------------------------------------------- */
 
+/* The daneguard-dane filter's output (site to browser) into dst's TLS
+ * session, as much as it takes. 1 when all of it went, 0 when dst is busy
+ * (src waits), -1 when the connection was closed. */
+static int inject_drain(struct pconn *pc, struct side *src, struct side *dst)
+{
+    struct http_buf *b = &pc->icpt.inject_out;
+    int stuck = 0;
+    while (pc->icpt.inject_off < b->len) {
+        int w = tls_conn_write(dst->tls, b->data + pc->icpt.inject_off, b->len - pc->icpt.inject_off);
+        if (w == TLS_WANT_IO) {
+            side_flush(dst);
+            if (pc->closing)
+                return -1;
+            if (dst->write_busy) {
+                side_read(src, 0); /* the rest goes once dst has taken the last write */
+                return 0;
+            }
+            if (stuck++) { /* output that cannot leave */
+                pc_close(pc, "relay output full");
+                return -1;
+            }
+            continue;
+        }
+        stuck = 0;
+        if (w < 0) {
+            pc_close(pc, "TLS write failed");
+            return -1;
+        }
+        pc->icpt.inject_off += (size_t)w;
+    }
+    http_buf_reset(b);
+    pc->icpt.inject_off = 0;
+    return 1;
+}
+
+/* Whether the site's plaintext goes through the filter: while it may still
+ * change something, or holds output. */
+static int inject_active(const struct pconn *pc, const struct side *src)
+{
+    return src == &pc->up &&
+           (pc->icpt.inject.mode != INJECT_OFF || pc->icpt.inject_out.len > 0);
+}
+
 /* Move plaintext from src to dst while dst can take it. Returns -1 when the
  * connection was closed. */
 static int relay_direction(struct pconn *pc, struct side *src, struct side *dst)
 {
     uint8_t *scratch = pc->px->scratch;
     for (;;) {
+        if (inject_active(pc, src) && pc->icpt.inject_out.len > 0) {
+            int d = inject_drain(pc, src, dst);
+            if (d <= 0)
+                return d;
+        }
         if (side_output_pending(dst)) {
             side_flush(dst);
             if (pc->closing)
@@ -58,6 +106,19 @@ static int relay_direction(struct pconn *pc, struct side *src, struct side *dst)
                 return -1;
             }
             return 0;
+        }
+        if (inject_active(pc, src)) {
+            if (inject_feed(&pc->icpt.inject, scratch, (size_t)n, &pc->icpt.inject_out) < 0) {
+                pc_close(pc, "out of memory for the daneguard-dane header");
+                return -1;
+            }
+            int d = inject_drain(pc, src, dst);
+            if (d <= 0)
+                return d;
+            side_flush(dst);
+            if (pc->closing)
+                return -1;
+            continue;
         }
         size_t off = 0;
         while (off < (size_t)n) {
@@ -106,6 +167,7 @@ static void relay_step(struct pconn *pc)
 
 void relay_tls_start(struct pconn *pc)
 {
+    inject_init(&pc->icpt.inject, tls_conn_alpn(pc->up.tls), pc->icpt.dane_header);
     pc_enter(pc, &relay_phase);
     pc_timer_set(pc, pc->px->cfg.idle_timeout_ms);
     relay_step(pc);

@@ -123,6 +123,35 @@ static int http_port_allowed(const struct proxy *px, uint16_t port)
 
 static void lookups_start(struct pconn *pc);
 
+/* The last response: a page of daneguard's own (HTML, 502 or 403) with the
+ * class's words, for a plain-HTTP request that did not get to the site. */
+static void plain_page(struct pconn *pc, struct pages_refusal *r)
+{
+    struct http_buf b = {0};
+    pc_respond_last(pc); /* the rest of the request has nowhere to go */
+    if (r->cls == PAGES_CLASS_PORT)
+        pc->px->stats.forbidden++;
+    if (pages_refusal_response(&b, r, 0) == 0)
+        pc_write(pc, b.data, b.len, pc_close_after_write);
+    else
+        pc_close(pc, "out of memory for an error page");
+    http_buf_free(&b);
+}
+
+/* Plain HTTP to a port not in proxy.http_ports: a page saying which are. */
+static void port_page(struct pconn *pc)
+{
+    struct pages_refusal r;
+    char ports[256], reason[96];
+    status_ports_text(pc->px, 1, ports, sizeof ports);
+    snprintf(reason, sizeof reason, "plain HTTP to port %u is not allowed (proxy.http_ports)",
+             (unsigned)pc->req.port);
+    status_event_add(pc->px, PAGES_CLASS_PORT, pc->req.host, pc->req.port, reason);
+    status_refusal_init(pc, &r, PAGES_CLASS_PORT, reason);
+    r.allowed_ports = ports;
+    plain_page(pc, &r);
+}
+
 static void request_head(struct pconn *pc, const struct http_head *h)
 {
     struct proxy *px = pc->px;
@@ -142,6 +171,7 @@ static void request_head(struct pconn *pc, const struct http_head *h)
         status_page_serve(pc, h);
         return;
     }
+    status_request_seen(px);
     if (h->kind == HTTP_TARGET_CONNECT) {
         pc->req.kind = PC_KIND_CONNECT;
         if (listener_is_own_address(pc)) {
@@ -151,12 +181,16 @@ static void request_head(struct pconn *pc, const struct http_head *h)
             return;
         }
         if (!port_allowed(px, pc->req.port)) {
+            char ports[256];
             log_info("proxy: %s:%u: forbidden port (not in proxy.allowed_ports) (client %s)",
                      pc->req.host, pc->req.port, pc_client_text(pc));
+            status_ports_text(px, 0, ports, sizeof ports);
+            status_event_add(px, PAGES_CLASS_PORT, pc->req.host, pc->req.port,
+                             "port not in proxy.allowed_ports");
             pc_send_line(pc, 403,
-                         "daneguard: CONNECT to port %u is not allowed; add it to "
+                         "daneguard: CONNECT to port %u is not allowed (allowed: %s); add it to "
                          "proxy.allowed_ports to allow it",
-                         pc->req.port);
+                         pc->req.port, ports);
             return;
         }
         side_read(&pc->down, 0); /* the next bytes belong to the tunnel or TLS */
@@ -168,10 +202,7 @@ static void request_head(struct pconn *pc, const struct http_head *h)
     if (!http_port_allowed(px, pc->req.port)) {
         log_info("proxy: %s:%u: forbidden port (not in proxy.http_ports) (client %s)",
                  pc->req.host, pc->req.port, pc_client_text(pc));
-        pc_send_line(pc, 403,
-                     "daneguard: plain HTTP to port %u is not allowed; add it to "
-                     "proxy.http_ports to allow it",
-                     pc->req.port);
+        port_page(pc);
         return;
     }
     if (h->websocket || h->framing == HTTP_FRAMING_TUNNEL) {
@@ -386,7 +417,7 @@ static void on_target_tlsa(void *arg, const struct lookup_result *res)
 /* A CONNECT that gets no TLS at all: a plain error status with a one-line
  * text body saying why, and no certificate minted (intercept: dane's
  * contract); the browser shows its own "cannot reach" page. */
-static void fail_plain(struct pconn *pc, int status, const char *reason)
+static void fail_plain(struct pconn *pc, int status, enum pages_class cls, const char *reason)
 {
     struct http_buf b = {0}, body = {0};
     snprintf(pc->verdict.reason, sizeof pc->verdict.reason, "%s", reason);
@@ -395,6 +426,13 @@ static void fail_plain(struct pconn *pc, int status, const char *reason)
     for (char *p = pc->verdict.reason; *p; p++)
         if ((unsigned char)*p < 0x20)
             *p = ' ';
+    status_event_add(pc->px, cls, pc->req.host, pc->req.port, pc->verdict.reason);
+    if (pc->req.kind == PC_KIND_HTTP) { /* a browser shows this one: a neutral page */
+        struct pages_refusal r;
+        status_refusal_init(pc, &r, cls, pc->verdict.reason);
+        plain_page(pc, &r);
+        return;
+    }
     pc_enter(pc, &pc_phase_respond);
     if (http_buf_printf(&body, "%s\n", pc->verdict.reason) == 0 &&
         http_write_response(&b, status, "text/plain; charset=utf-8", body.len, NULL, 0) == 0 &&
@@ -427,6 +465,14 @@ void request_policy_input(const struct pconn *pc, struct policy_input *in)
     };
 }
 
+/* A POLICY_FAIL's class: the name does not exist (or has no address), or
+ * the lookups failed (the site cannot be reached). */
+static enum pages_class fail_class(const struct policy_input *in)
+{
+    int failed = policy_lookup_failed(&in->a) || policy_lookup_failed(&in->aaaa);
+    return failed ? PAGES_CLASS_UNREACHABLE : PAGES_CLASS_NXDOMAIN;
+}
+
 static void lookups_done(struct pconn *pc)
 {
     struct policy_input in;
@@ -453,11 +499,18 @@ static void lookups_done(struct pconn *pc)
     }
     policy_decide(&in, &pc->verdict.decision);
     if (pc->verdict.decision.action == POLICY_FAIL) {
-        fail_plain(pc, pc->verdict.decision.status, pc->verdict.decision.reason);
+        fail_plain(pc, pc->verdict.decision.status, fail_class(&in),
+                   pc->verdict.decision.reason);
         return;
     }
     if (pc->verdict.decision.action == POLICY_REFUSE) {
-        intercept_refuse(pc, pc->verdict.decision.reason);
+        /* every refusal of the policy is a DNSSEC failure (design.md's table),
+         * or a clock that makes DNSSEC unverifiable */
+        intercept_refuse(pc,
+                         strcmp(pc->verdict.decision.reason, POLICY_REASON_CLOCK) == 0
+                             ? PAGES_CLASS_CLOCK
+                             : PAGES_CLASS_DNSSEC,
+                         pc->verdict.decision.reason);
         return;
     }
     request_connect(pc);
@@ -570,10 +623,10 @@ static void connected(void *arg, int status, uv_tcp_t *tcp, const struct sockadd
                  uv_strerror(status));
         if (pc->verdict.decision.action == POLICY_TUNNEL && pc->req.kind == PC_KIND_CONNECT) {
             /* not DANE-protected: a plain error, nothing minted */
-            fail_plain(pc, status == UV_ETIMEDOUT ? 504 : 502, reason);
+            fail_plain(pc, status == UV_ETIMEDOUT ? 504 : 502, PAGES_CLASS_UNREACHABLE, reason);
             return;
         }
-        intercept_refuse(pc, reason);
+        intercept_refuse(pc, PAGES_CLASS_UNREACHABLE, reason);
         return;
     }
     /* The site's handle is the connection's from here (side_release() closes it). */
@@ -629,7 +682,7 @@ static int destination_allowed(struct pconn *pc)
     }
     log_info("proxy: %s:%u: refused: %s (not in proxy.allow_destinations) (client %s)",
              pc->req.host, pc->req.port, msg, pc_client_text(pc));
-    status_refusal_add(pc->px, pc->req.host, pc->req.port, msg);
+    status_event_add(pc->px, PAGES_CLASS_UNREACHABLE, pc->req.host, pc->req.port, msg);
     pc_send_line(pc, 403, "daneguard: %s; add it to proxy.allow_destinations to allow it", msg);
     return 0;
 }

@@ -46,6 +46,7 @@
 #include "acceptor.h"
 #include "addr.h"
 #include "dns_cache.h"
+#include "dns_frame.h"
 #include "scrub.h"
 #include "log.h"
 #include "probe.h"
@@ -68,7 +69,7 @@
 #define FWD_BUCKETS 4096
 #define FWD_AVOID_SLOTS 64
 #define FWD_AVOID_MS 30000
-#define FWD_TCP_BUF (2 + 65535)
+#define FWD_TCP_BUF (DNS_FRAME_PREFIX + DNS_FRAME_MAX)
 
 struct fwd_conn;
 struct fwd_req;
@@ -230,14 +231,16 @@ static void answer(struct forwarder *fw, struct fwd_conn *conn, const struct soc
     if (conn) {
         if (conn->closed)
             return;
-        struct fwd_write *w = malloc(sizeof *w + 2 + len);
+        struct fwd_write *w = malloc(sizeof *w + DNS_FRAME_PREFIX + len);
         if (!w)
             return;
         w->conn = conn;
-        w->data[0] = (uint8_t)(len >> 8);
-        w->data[1] = (uint8_t)len;
-        memcpy(w->data + 2, msg, len);
-        uv_buf_t b = uv_buf_init((char *)w->data, (unsigned)(len + 2));
+        size_t n = dns_frame_encode(w->data, DNS_FRAME_PREFIX + len, msg, len);
+        if (!n) {
+            free(w);
+            return;
+        }
+        uv_buf_t b = uv_buf_init((char *)w->data, (unsigned)n);
         conn->refs++;
         if (uv_write(&w->req, (uv_stream_t *)&conn->tcp, &b, 1, conn_write_done) < 0) {
             conn->refs--;
@@ -575,13 +578,13 @@ static void up_tcp_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
         return;
     }
     t->len += (size_t)n;
-    if (t->len >= 2) {
-        size_t mlen = (size_t)t->buf[0] << 8 | t->buf[1];
-        if (t->len >= 2 + mlen && reply_matches(t->buf + 2, mlen, t->id, &r->q))
-            req_deliver(r, t, t->buf + 2, mlen);
-        else if (t->len >= 2 + mlen || t->len == FWD_TCP_BUF)
-            tcp_try_failed(t);
-    }
+    const uint8_t *m;
+    size_t mlen;
+    int whole = dns_frame_next(t->buf, t->len, &m, &mlen);
+    if (whole && reply_matches(m, mlen, t->id, &r->q))
+        req_deliver(r, t, t->buf + DNS_FRAME_PREFIX, mlen);
+    else if (whole || t->len == FWD_TCP_BUF)
+        tcp_try_failed(t);
 }
 
 static void up_tcp_written(uv_write_t *w, int status)
@@ -684,10 +687,7 @@ static void req_send(struct fwd_req *r, size_t u)
             uv_udp_try_send(&t->u.udp, &b, 1, sa);
         return;
     }
-    t->len = r->qlen + 2;
-    t->buf[0] = (uint8_t)(r->qlen >> 8);
-    t->buf[1] = (uint8_t)r->qlen;
-    memcpy(t->buf + 2, r->query, r->qlen);
+    t->len = dns_frame_encode(t->buf, FWD_TCP_BUF, r->query, r->qlen);
     uv_tcp_init(fw->loop, &t->u.tcp);
     t->u.h.data = t;
     fw->sockets++;
@@ -1060,15 +1060,13 @@ static void conn_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
         return;
     }
     c->rlen += (size_t)n;
-    while (c->rlen - off >= 2) {
-        size_t mlen = (size_t)c->rbuf[off] << 8 | c->rbuf[off + 1];
-        if (c->rlen - off - 2 < mlen)
-            break;
-        handle_query(c->fw, c->rbuf + off + 2, mlen, c, NULL);
-        off += 2 + mlen;
+    const uint8_t *m;
+    size_t mlen;
+    while (dns_frame_next(c->rbuf + off, c->rlen - off, &m, &mlen)) {
+        handle_query(c->fw, m, mlen, c, NULL);
+        off += DNS_FRAME_PREFIX + mlen;
     }
-    memmove(c->rbuf, c->rbuf + off, c->rlen - off);
-    c->rlen -= off;
+    c->rlen = dns_frame_consume(c->rbuf, c->rlen, off);
 }
 
 /* Whether peer is getdns: a socket getdns opened, on the forwarder's address

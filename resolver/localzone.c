@@ -454,7 +454,7 @@ static long data_find(const struct localzone *lz, const uint8_t *name, size_t le
 static const struct lz_zone *zone_find(const struct localzone *lz, const uint8_t *name,
                                        size_t len, int *insecure)
 {
-    const struct lz_zone *best = NULL;
+    const struct lz_zone *best = NULL, *fwd = NULL;
     *insecure = 0;
     for (size_t i = 0; i < lz->n_zones; i++) {
         const struct lz_zone *z = &lz->zones[i];
@@ -462,9 +462,15 @@ static const struct lz_zone *zone_find(const struct localzone *lz, const uint8_t
             continue;
         if (z->kind == LZ_INSECURE)
             *insecure = 1;
+        if (z->kind == LZ_FORWARD && (!fwd || z->len > fwd->len))
+            fwd = z;
         if (!best || z->len > best->len || (z->len == best->len && z->kind > best->kind))
             best = z;
     }
+    /* A domain_insecure name inside a forward zone turns validation off, not
+     * the route: the zone's names still go to the zone's own upstreams. */
+    if (best && best->kind == LZ_INSECURE && fwd)
+        return fwd;
     return best;
 }
 
@@ -644,12 +650,67 @@ struct rrset_id {
 
 #define LZ_MAX_BAD_RRSETS 32
 
-static int address_is_local(const struct dns_rr *rr)
+#define LZ_TYPE_SVCB 64
+#define LZ_TYPE_HTTPS 65
+
+/* Whether the len bytes at a (4 or 16) are a local address; its text to text. */
+static int bytes_local(const uint8_t *a, size_t len, char *text, size_t text_len)
 {
     struct sockaddr_storage ss;
+    if (addr_from_bytes(a, len, 0, &ss) != 0 ||
+        addr_kind_of((struct sockaddr *)&ss) == ADDR_GLOBAL)
+        return 0;
+    if (!inet_ntop(len == 4 ? AF_INET : AF_INET6, a, text, (socklen_t)text_len))
+        snprintf(text, text_len, "?");
+    return 1;
+}
+
+/* SVCB and HTTPS (RFC 9460): a local address among the ipv4hint (key 4) and
+ * ipv6hint (key 6) values, which clients may connect to as they would to A and
+ * AAAA records. Rdata that does not read (the target name compressed, a
+ * parameter cut short) counts as local: it cannot be checked. */
+static int svcb_hint_local(const struct dns_rr *rr, char *text, size_t text_len)
+{
+    const uint8_t *d = rr->rdata;
+    size_t n = rr->rdlen, pos = 2;
+    if (n < 3)
+        goto unreadable;
+    while (pos < n && d[pos] != 0) { /* the target name, uncompressed */
+        if (d[pos] > 63 || n - pos < 2u + d[pos])
+            goto unreadable;
+        pos += 1 + (size_t)d[pos];
+    }
+    if (pos >= n)
+        goto unreadable;
+    pos++;
+    while (pos < n) {
+        if (n - pos < 4)
+            goto unreadable;
+        uint16_t key = (uint16_t)(d[pos] << 8 | d[pos + 1]);
+        size_t vlen = (size_t)(d[pos + 2] << 8 | d[pos + 3]);
+        pos += 4;
+        if (n - pos < vlen)
+            goto unreadable;
+        size_t w = key == 4 ? 4 : key == 6 ? 16 : 0;
+        if (w && vlen % w)
+            goto unreadable;
+        for (size_t k = 0; w && k < vlen; k += w)
+            if (bytes_local(d + pos + k, w, text, text_len))
+                return 1;
+        pos += vlen;
+    }
+    return 0;
+unreadable:
+    snprintf(text, text_len, "unreadable %s hints", rr->type == LZ_TYPE_HTTPS ? "HTTPS" : "SVCB");
+    return 1;
+}
+
+static int address_is_local(const struct dns_rr *rr, char *text, size_t text_len)
+{
     if ((rr->type == DNS_TYPE_A && rr->rdlen == 4) || (rr->type == DNS_TYPE_AAAA && rr->rdlen == 16))
-        if (addr_from_bytes(rr->rdata, rr->rdlen, 0, &ss) == 0)
-            return addr_kind_of((struct sockaddr *)&ss) != ADDR_GLOBAL;
+        return bytes_local(rr->rdata, rr->rdlen, text, text_len);
+    if (rr->type == LZ_TYPE_SVCB || rr->type == LZ_TYPE_HTTPS)
+        return svcb_hint_local(rr, text, text_len);
     return 0;
 }
 
@@ -668,7 +729,8 @@ int localzone_rebind_filter(uint8_t *msg, size_t *len, char *first, size_t first
         return WIRE_EFORMERR;
     while ((rc = dns_rr_iter_next(&it, &rr)) == 1) {
         int known = 0;
-        if (!address_is_local(&rr))
+        char text[INET6_ADDRSTRLEN + 32];
+        if (!address_is_local(&rr, text, sizeof text))
             continue;
         for (size_t i = 0; i < n_bad && !known; i++)
             known = bad[i].type == rr.type &&
@@ -681,11 +743,8 @@ int localzone_rebind_filter(uint8_t *msg, size_t *len, char *first, size_t first
         bad[n_bad].len = rr.owner_len;
         bad[n_bad].type = rr.type;
         n_bad++;
-        if (first && !first[0]) {
-            char text[INET6_ADDRSTRLEN];
-            if (inet_ntop(rr.rdlen == 4 ? AF_INET : AF_INET6, rr.rdata, text, sizeof text))
-                snprintf(first, first_len, "%s", text);
-        }
+        if (first && !first[0])
+            snprintf(first, first_len, "%s", text);
     }
     if (rc < 0)
         return WIRE_EFORMERR;

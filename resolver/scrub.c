@@ -819,6 +819,45 @@ int scrub_chain_end(const uint8_t *msg, size_t len, uint8_t end[DNS_MAX_NAME], s
     return rc;
 }
 
+/* Whether every name up to the end of the answer section (questions, owners,
+ * the names in rdata that a parser decompresses) reads from the bytes before
+ * cut alone. A backward pointer may land on labels that run on past the
+ * answers (a lying upstream's message): cut, those names would read other
+ * bytes, or none. */
+static int names_before(const uint8_t *msg, size_t cut)
+{
+    uint8_t name[DNS_MAX_NAME];
+    size_t pos = DNS_HEADER_LEN, name_len;
+
+    for (unsigned i = 0, qd = get16(msg + 4); i < qd; i++) {
+        if (dns_name_read(msg, cut, &pos, name, &name_len) < 0 || cut - pos < 4)
+            return 0;
+        pos += 4;
+    }
+    for (unsigned i = 0, an = get16(msg + 6); i < an; i++) {
+        const char *layout = "r";
+        if (dns_name_read(msg, cut, &pos, name, &name_len) < 0 || cut - pos < 10)
+            return 0;
+        uint16_t type = get16(msg + pos), rdlen = get16(msg + pos + 8);
+        size_t p = pos + 10, end = p + rdlen;
+        if (end > cut)
+            return 0;
+        for (size_t k = 0; k < sizeof rdata_layouts / sizeof rdata_layouts[0]; k++)
+            if (rdata_layouts[k].type == type)
+                layout = rdata_layouts[k].layout;
+        for (; *layout && *layout != 'r' && p <= end; layout++) {
+            if (*layout == 'N') {
+                if (dns_name_read(msg, cut, &p, name, &name_len) < 0)
+                    return 0;
+            } else {
+                p += *layout == 's' && p < end ? 1 + (size_t)msg[p] : 1;
+            }
+        }
+        pos = end;
+    }
+    return pos == cut;
+}
+
 int scrub_for_validator(uint8_t *msg, size_t *len)
 {
     struct dns_rr_iter it;
@@ -846,6 +885,11 @@ int scrub_for_validator(uint8_t *msg, size_t *len)
                 if (opt_len || rr.owner_len != 1)
                     return SCRUB_EFORMERR; /* RFC 6891 §6.1.1 */
                 opt_at = rr.rdata_offset - 11; /* root owner, type, class, TTL, rdlength */
+                /* The root as a compression pointer (0xc0 0x04 reads as ".")
+                 * takes two bytes: opt_at would be its second one and the
+                 * record moved below a garbled one. Left whole for getdns. */
+                if (msg[opt_at] != 0)
+                    return 0;
                 opt_len = end - opt_at;
             }
             break;
@@ -853,6 +897,8 @@ int scrub_for_validator(uint8_t *msg, size_t *len)
     }
     if (rc < 0 || cut == 0)
         return SCRUB_EFORMERR;
+    if (!names_before(msg, cut))
+        return 0; /* left whole for getdns to judge */
     memmove(msg + cut, msg + opt_at, opt_len);
     *len = cut + opt_len;
     msg[8] = msg[9] = 0; /* NSCOUNT */

@@ -32,6 +32,7 @@
 #include "acceptor.h"
 #include "addr.h"
 #include "cookie.h"
+#include "dns_frame.h"
 #include "log.h"
 #include "wire.h"
 
@@ -45,7 +46,7 @@
 #define SERVER_QUERY_SLACK_MS 250     /* a query's deadline: resolver.timeout plus this */
 #define SERVER_JOSTLE_MS 200          /* as Unbound's jostle-timeout */
 #define SERVER_CLIENT_BUCKETS 1024
-#define SERVER_TCP_BUF (2 + 65535)
+#define SERVER_TCP_BUF (DNS_FRAME_PREFIX + DNS_FRAME_MAX)
 #define SERVER_MAX_LISTENERS (2 * CONFIG_MAX_ADDRS)
 /* A client's EDNS size is honoured up to what we advertise (DNS flag day 2020:
  * no fragmented UDP); larger answers get TC and go over TCP. */
@@ -324,16 +325,15 @@ static void tcp_reply(struct tcp_conn *c, const uint8_t *msg, size_t len)
 {
     if (c->closing)
         return;
-    struct tcp_write *w = malloc(sizeof *w + 2 + len);
-    if (!w) {
+    struct tcp_write *w = malloc(sizeof *w + DNS_FRAME_PREFIX + len);
+    size_t n = w ? dns_frame_encode(w->data, DNS_FRAME_PREFIX + len, msg, len) : 0;
+    if (!n) {
+        free(w);
         tcp_conn_close(c);
         return;
     }
     w->conn = c;
-    w->data[0] = (uint8_t)(len >> 8);
-    w->data[1] = (uint8_t)len;
-    memcpy(w->data + 2, msg, len);
-    uv_buf_t buf = uv_buf_init((char *)w->data, (unsigned)(len + 2));
+    uv_buf_t buf = uv_buf_init((char *)w->data, (unsigned)n);
     if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &buf, 1, tcp_write_done) < 0) {
         free(w);
         tcp_conn_close(c);
@@ -588,19 +588,18 @@ static void tcp_read_start(struct tcp_conn *c);
 static void tcp_process(struct tcp_conn *c)
 {
     size_t off = 0;
-    while (c->rlen - off >= 2 && !c->closing && !c->refused && !c->draining &&
-           c->writes < SERVER_TCP_MAX_WRITES && c->pending < SERVER_TCP_MAX_PENDING) {
-        size_t mlen = (size_t)c->rbuf[off] << 8 | c->rbuf[off + 1];
-        if (c->rlen - off - 2 < mlen)
-            break;
+    const uint8_t *m;
+    size_t mlen;
+    while (!c->closing && !c->refused && !c->draining && c->writes < SERVER_TCP_MAX_WRITES &&
+           c->pending < SERVER_TCP_MAX_PENDING &&
+           dns_frame_next(c->rbuf + off, c->rlen - off, &m, &mlen)) {
         c->active = uv_now(c->srv->loop); /* a whole query: what counts as activity */
-        serve_query(c->srv, c->rbuf + off + 2, mlen, NULL, (struct sockaddr *)&c->peer, c);
-        off += 2 + mlen;
+        serve_query(c->srv, m, mlen, NULL, (struct sockaddr *)&c->peer, c);
+        off += DNS_FRAME_PREFIX + mlen;
     }
     if (c->closing)
         return;
-    memmove(c->rbuf, c->rbuf + off, c->rlen - off);
-    c->rlen -= off;
+    c->rlen = dns_frame_consume(c->rbuf, c->rlen, off);
     int want = !c->refused && !c->draining && c->writes < SERVER_TCP_MAX_WRITES &&
                c->pending < SERVER_TCP_MAX_PENDING && c->rlen < SERVER_TCP_BUF;
     if (want && !c->reading) {

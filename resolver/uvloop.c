@@ -24,15 +24,18 @@
  * The checks above come too late in one case: a poll left on a closed fd keeps
  * its slot in libuv's watcher table, so the next handle that gets the same fd
  * number (a proxy connection, a new getdns socket) is never watched, and closing
- * the stale poll later removes the new socket from epoll. So this module also
- * defines close(): getdns's calls to it (and everyone else's) stop our poll on
- * that fd first, while the fd still names its file, and then close it.
+ * the stale poll later removes the new socket from epoll. So the process's
+ * close() comes here (uvloop_close_from(), called by resolver/fdwrap.c, which
+ * defines close() and socket() for the programs that run getdns): getdns's
+ * calls to it (and everyone else's) stop our poll on that fd first, while the
+ * fd still names its file, and then close it.
  *
  * And getdns 1.6.0 closes some fds twice (seen when a context with failed
  * upstreams is destroyed on reload): the second close lands on whatever got
  * the number in between (the new forwarder's socket, a client's connection),
  * and libuv aborts on the EBADF of its next epoll_ctl. So socket() and close()
- * called from inside libgetdns are tracked: a close from getdns of a number it
+ * called from inside libgetdns are tracked (uvloop_socket_from(),
+ * uvloop_close_from()): a close from getdns of a number it
  * already closed, and has not had from socket() since, is dropped (and logged).
  *
  * getdns 1.6.0 cannot be cancelled safely once a socket() of its has failed
@@ -470,9 +473,9 @@ static int on_loop_thread(void)
     return uvloop_thread_known && pthread_equal(pthread_self(), uvloop_thread);
 }
 
-int socket(int domain, int type, int protocol)
+int uvloop_socket_from(const void *caller, int domain, int type, int protocol)
 {
-    if (!called_from_getdns(__builtin_return_address(0)))
+    if (!called_from_getdns(caller))
         return (int)syscall(SYS_socket, domain, type, protocol);
     if (getdns_sockets_open >= getdns_socket_limit) {
         getdns_socket_refusals++;
@@ -496,9 +499,9 @@ int socket(int domain, int type, int protocol)
     return fd;
 }
 
-int close(int fd)
+int uvloop_close_from(const void *caller, int fd)
 {
-    int from_getdns = fd >= 0 && called_from_getdns(__builtin_return_address(0));
+    int from_getdns = fd >= 0 && called_from_getdns(caller);
     int on_loop = fd >= 0 && on_loop_thread();
     if (from_getdns) {
         if (fd_bit(fd_closed_bits, fd)) {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # tests/e2e/ca_browser_trust.sh — do real clients accept the certificates that
-# proxy/ca.c mints? Two CAs (A, B) mint leaves with tests/unit/test_ca.c's
+# proxy/ca.c (with ca_signer.c) mints? Two CAs (A, B) mint leaves with tests/unit/test_ca.c's
 # --mint mode; openssl s_server serves them on loopback; curl and headless
 # Chromium must load the page when they trust A and refuse it when the leaf
 # comes from B or names another host.
@@ -70,7 +70,7 @@ mint() {
 
 # --- build the minting tool and mint -------------------------------------------
 if ! gcc -std=c11 -Wall -Wextra -D_GNU_SOURCE -Iinclude -Itests/unit -O2 -o "$work/test_ca" \
-    tests/unit/test_ca.c proxy/ca.c daemon/addr.c daemon/log.c -lmbedtls -lmbedx509 -lmbedcrypto \
+    tests/unit/test_ca.c proxy/ca.c proxy/ca_signer.c proxy/ca_file.c daemon/addr.c daemon/log.c -lmbedtls -lmbedx509 -lmbedcrypto \
     >"$work/build.log" 2>&1; then
     fail build_mint_tool "$(head -5 "$work/build.log")"
     exit 1

@@ -8,7 +8,7 @@
 set -u
 cd "$(dirname "$0")/../.."
 
-harnesses=(wire http dane config)
+harnesses=(wire http dane config scrub)
 seconds=${FUZZ_SMOKE_SECONDS:-10}
 fuzz_dir=${FUZZ_DIR:-build-fuzz}
 work=$(mktemp -d /tmp/daneguard-fuzz-smoke.XXXXXX)

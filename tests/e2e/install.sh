@@ -182,10 +182,10 @@ for p in "$page8" "$page5"; do
     fi
 done
 
-# daneguard.yml(5) names, in bold, every key the parser accepts (daemon/config.c's
-# key tables: one K_KIND("name", ...) row per key).
+# daneguard.yml(5) names, in bold, every key the parser accepts (the key tables
+# of daemon/config.c and daemon/config_resolver.c: one K_KIND("name", ...) row per key).
 if [ -n "$page5" ]; then
-    keys=$(grep -o -E 'K_[A-Z_]+\("[a-z_]+"' daemon/config.c | sed -E 's/.*\("([a-z_]+)"/\1/' | sort -u)
+    keys=$(cat daemon/config.c daemon/config_resolver.c | grep -o -E 'K_[A-Z_]+\("[a-z_]+"' | sed -E 's/.*\("([a-z_]+)"/\1/' | sort -u)
     src=$(zcat -f "$page5")
     missing=
     for k in $keys; do
@@ -193,7 +193,7 @@ if [ -n "$page5" ]; then
         grep -q -E "^\.(B|BR|BI) (.*[ .\"])?$k([ \",]|\$)" <<<"$src" || missing="$missing $k"
     done
     if [ -z "$keys" ]; then
-        fail man5_every_key "found no key tables in daemon/config.c"
+        fail man5_every_key "found no key tables in daemon/config*.c"
     elif [ -z "$missing" ]; then
         pass man5_every_key
     else

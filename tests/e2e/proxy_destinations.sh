@@ -84,10 +84,12 @@ n1=$(accepts)
     fail local_service_never_reached "$((n1 - n0)) connection(s): $(tail -n 3 "$SLOG" | tr '\n' ' ')"
 
 r=$(req "http://127.0.0.1:$P_OFF/")
-[ "$r" = "403 daneguard: plain HTTP to port $P_OFF is not allowed; add it to proxy.http_ports to allow it\n" ] &&
+# a browser shows this one: the port page, naming the key and the ports allowed
+[[ $r == "403 <!DOCTYPE html>"* && $r == *'class="box cls-port"'* &&
+    $r == *"Port $P_OFF is not allowed through daneguard."* && $r == *"proxy.http_ports"* ]] &&
     pass http_port_not_in_http_ports_403 || fail http_port_not_in_http_ports_403 "got: $r"
 r=$(req "127.0.0.1:25")
-[ "$r" = "403 daneguard: CONNECT to port 25 is not allowed; add it to proxy.allowed_ports to allow it\n" ] &&
+[[ $r =~ ^"403 daneguard: CONNECT to port 25 is not allowed (allowed: 443"[0-9,\ ]*"); add it to proxy.allowed_ports to allow it\n"$ ]] &&
     pass connect_port_403_names_key || fail connect_port_403_names_key "got: $r"
 # curl sees the status too (and the one-line text/plain body)
 code=$(pcurl -o "$WORLD_DIR/curl.body" -D "$WORLD_DIR/curl.head" -w '%{http_code}' "http://127.0.0.1:$P/" 2>&1)

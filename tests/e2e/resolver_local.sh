@@ -48,7 +48,20 @@ world_extra_records() {
         echo "private6 IN AAAA fd00::7"
         echo "mixed IN A 93.184.216.34"
         echo "mixed IN A 10.0.0.1"
-        echo "global IN A 93.184.216.34" ;;
+        echo "global IN A 93.184.216.34"
+        # rebinding in other spellings (tests/e2e: the red team's list)
+        echo "mapped IN AAAA ::ffff:127.0.0.1"
+        echo "nat64 IN AAAA 64:ff9b::7f00:1"
+        echo "sixtofour IN AAAA 2002:7f00:1::1"
+        echo "v4compat IN AAAA ::7f00:1"
+        echo "zero IN A 0.0.0.0"
+        echo "cgnat IN A 100.64.1.1"
+        echo "linklocal6 IN AAAA fe80::1"
+        echo "chain IN CNAME private"
+        echo "anyname IN A 10.1.2.3"
+        echo "svc IN HTTPS 1 . alpn=h2 ipv4hint=127.0.0.1"
+        echo "svc6 IN HTTPS 1 . ipv6hint=fd00::1"
+        echo "svcok IN HTTPS 1 . alpn=h2 ipv4hint=93.184.216.34" ;;
     esac
 }
 world_start || exit 1
@@ -61,7 +74,8 @@ world_spawn router dnsmasq --keep-in-foreground --no-resolv --no-hosts --bind-in
     --pid-file="$WORLD_DIR/dnsmasq.pid" --cache-size=0 --local-ttl=60 \
     --server="$WORLD_NS_ADDR#$WORLD_NS_PORT" \
     --local=/home.world.test/ --local=/1.168.192.in-addr.arpa/ \
-    --host-record=router.home.world.test,192.168.1.1
+    --host-record=router.home.world.test,192.168.1.1 \
+    --host-record=cam.lab.home.world.test,192.168.1.70
 world_wait_dns "$ROUTER_ADDR" "$ROUTER_PORT" 10 || { fail router_up "dnsmasq does not answer"; exit 1; }
 
 RELAY_ADDR=$(_world_pick_addr)
@@ -164,7 +178,8 @@ world_daneguard_config "$CFG" "$UPSTREAM" "$PORTS" \
     "resolver.forward_zones: [{name: home.world.test, upstreams: [\"$ROUTER_ADDR@$ROUTER_PORT\"]}, {name: 1.168.192.in-addr.arpa., upstreams: [\"$ROUTER_ADDR@$ROUTER_PORT\"]}]" \
     "resolver.local_data: [\"printer.lan. 600 IN A 192.168.1.50\", \"printer.lan. TXT \\\"ink low\\\"\"]" \
     "resolver.hosts_file: $WORLD_DIR/hosts" \
-    "resolver.rebind_protection: true"
+    "resolver.rebind_protection: true" \
+    "resolver.domain_insecure: [lab.home.world.test]"
 world_daneguard_start "$CFG" || { fail start_local_names "daneguard did not start"; exit 1; }
 : >"$RELAY_LOG"
 
@@ -197,6 +212,10 @@ out=$(q tv A)
 has 'IN[[:space:]]+A[[:space:]]+192\.168\.1\.60' && pass hosts_file_alias || fail hosts_file_alias "$(dig_answer "$out")"
 out=$(q 60.1.168.192.in-addr.arpa PTR)
 has 'PTR[[:space:]]+tv\.lan\.' && pass hosts_file_ptr || fail hosts_file_ptr "$(dig_answer "$out")"
+# a domain_insecure name inside a forward zone: still the router's, not the
+# main upstream's (which would leak the LAN's names and prove them absent)
+out=$(q cam.lab.home.world.test A)
+answer_has nta_inside_forward_zone_asks_the_zone NOERROR 'ad' 'IN[[:space:]]+A[[:space:]]+192\.168\.1\.70'
 sleep 0.3
 n=$(relay_count 'lan\.|home\.world\.test|in-addr\.arpa')
 [ "$n" -eq 0 ] && pass forward_and_local_never_via_main_upstream ||
@@ -216,6 +235,31 @@ out=$(q mixed.world.test A)
 out=$(q global.world.test A)
 has 'IN[[:space:]]+A[[:space:]]+93\.184\.216\.34' && dig_has_flag "$out" ad &&
     pass rebind_global_kept_secure || fail rebind_global_kept_secure "$(dig_answer "$out")"
+# the same addresses in other spellings, at the end of a CNAME, in upper
+# case, and for ANY
+for n in mapped/AAAA nat64/AAAA sixtofour/AAAA v4compat/AAAA zero/A cgnat/A linklocal6/AAAA \
+    chain/A PRIVATE.World.Test/A anyname/ANY; do
+    name=${n%/*}
+    [[ $name == *.* ]] || name=$name.world.test
+    out=$(q "$name" "${n#*/}")
+    if [ "$(dig_rcode "$out")" = NOERROR ] && ! has 'IN[[:space:]]+(A|AAAA)[[:space:]]'; then
+        pass "rebind_removed_${n%/*}_${n#*/}"
+    else
+        fail "rebind_removed_${n%/*}_${n#*/}" "$(dig_rcode "$out"): $(dig_answer "$out" | tr '\n' ' ')"
+    fi
+done
+# the address hints of HTTPS records (RFC 9460): a client may connect to them
+for n in svc svc6; do
+    out=$(q $n.world.test HTTPS)
+    if [ "$(dig_rcode "$out")" = NOERROR ] && ! has 'IN[[:space:]]+HTTPS[[:space:]]'; then
+        pass "rebind_removed_https_hint_$n"
+    else
+        fail "rebind_removed_https_hint_$n" "$(dig_rcode "$out"): $(dig_answer "$out" | tr '\n' ' ')"
+    fi
+done
+out=$(q svcok.world.test HTTPS)
+has 'IN[[:space:]]+HTTPS[[:space:]]+1 \. alpn="?h2"? ipv4hint=93\.184\.216\.34' && dig_has_flag "$out" ad &&
+    pass rebind_https_global_hint_kept || fail rebind_https_global_hint_kept "$(dig_answer "$out" | tr '\n' ' ')"
 grep -q 'private.world.test./1: removed 2 record(s) with a local address (192.168.7.7' \
     "$WORLD_DIR/daneguard.log" && pass rebind_log_line ||
     fail rebind_log_line "no log line: $(grep -m2 removed "$WORLD_DIR/daneguard.log")"

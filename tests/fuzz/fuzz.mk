@@ -13,7 +13,7 @@
 FUZZ_CC       ?= $(shell command -v clang-14 2>/dev/null || command -v clang 2>/dev/null || echo clang)
 FUZZ_DIR      ?= build-fuzz
 FUZZ_SECONDS  ?= 900
-FUZZ_HARNESSES ?= wire http dane config
+FUZZ_HARNESSES ?= wire http dane config scrub
 FUZZ_CFLAGS   ?= -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
                  -fno-omit-frame-pointer -g -O1 -std=c11 -D_GNU_SOURCE -Iinclude \
                  -Wall -Wextra -Wno-unused-parameter
@@ -25,13 +25,16 @@ FUZZ_RUNFLAGS ?= -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
 
 FUZZ_SRCS_wire   = tests/fuzz/fuzz_wire.c resolver/wire.c
 FUZZ_LIBS_wire   =
-FUZZ_SRCS_http   = tests/fuzz/fuzz_http.c proxy/http.c
+FUZZ_SRCS_http   = tests/fuzz/fuzz_http.c proxy/http.c proxy/http_reader.c
 FUZZ_LIBS_http   = -lhttp_parser
-FUZZ_SRCS_dane   = tests/fuzz/fuzz_dane.c proxy/dane.c
+FUZZ_SRCS_dane   = tests/fuzz/fuzz_dane.c proxy/dane.c proxy/dane_tlsa.c proxy/dane_cert.c
 FUZZ_LIBS_dane   = -lmbedtls -lmbedx509 -lmbedcrypto
-FUZZ_SRCS_config = tests/fuzz/fuzz_config.c daemon/config.c daemon/keys.c daemon/addr.c daemon/log.c \
+FUZZ_SRCS_config = tests/fuzz/fuzz_config.c daemon/config.c daemon/config_resolver.c daemon/keys.c daemon/addr.c daemon/log.c \
                    resolver/wire.c resolver/localzone.c
 FUZZ_LIBS_config = -lyaml -lgetdns -lmbedcrypto
+FUZZ_SRCS_scrub  = tests/fuzz/fuzz_scrub.c resolver/scrub.c resolver/wire.c resolver/localzone.c \
+                   daemon/addr.c daemon/log.c
+FUZZ_LIBS_scrub  = -lgetdns
 
 FUZZ_BINS = $(FUZZ_HARNESSES:%=$(FUZZ_DIR)/fuzz_%)
 

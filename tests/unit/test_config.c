@@ -12,8 +12,10 @@
 #include "config.h"
 #include "unit.h"
 
-/* the tables themselves (static) for test_table_*; config.c is the code under test */
+/* the tables themselves (static) for test_table_*; config.c and
+ * config_resolver.c are the code under test */
 #include "../../daemon/config.c"
+#include "../../daemon/config_resolver.c"
 
 static struct config cfg;
 static char err[CONFIG_ERR_LEN];
@@ -674,6 +676,21 @@ static void test_local_names_keys(void)
               "true or false");
 }
 
+/* The root unvalidated would switch DNSSEC and DANE off everywhere (as "*" in
+ * proxy.exceptions would): an error; a validated forward zone "." is fine. */
+static void test_local_names_root_unvalidated(void)
+{
+    CHECK_ERR("resolver:\n  domain_insecure: [a.example, \".\"]\n",
+              "t.yml:2: resolver.domain_insecure: ", "every name");
+    CHECK_ERR("resolver:\n  domain_insecure: \".\"\n", "t.yml:2: resolver.domain_insecure: ",
+              "every name");
+    CHECK_ERR("resolver:\n  forward_zones:\n    - {name: \".\", upstreams: [192.168.1.1]}\n",
+              "t.yml:3: resolver.forward_zones: ", "every name");
+    CHECK_OK("resolver:\n  forward_zones:\n"
+             "    - {name: \".\", upstreams: [192.168.1.1], validated: true}\n");
+    CHECK_INT_EQ(cfg.resolver.n_forward_zones, 1);
+}
+
 /* issue 11: every Stubby key is honoured or accepted with a log line. */
 static void test_stubby_all_keys(void)
 {
@@ -1181,7 +1198,7 @@ static void test_table_rows(void)
         size_t size;
     } tables[] = {
         {"top", top_keys, sizeof(struct config)},
-        {"resolver", resolver_keys, sizeof(struct config_resolver)},
+        {"resolver", config_resolver_keys, sizeof(struct config_resolver)},
         {"proxy", proxy_keys, sizeof(struct config_proxy)},
         {"upstream", upstream_keys, sizeof(struct upstream_parse)},
     };
@@ -1278,7 +1295,7 @@ static void test_table_keys(void)
         const struct key_def *keys;
         size_t offset;
     } sections[] = {
-        {"resolver", resolver_keys, offsetof(struct config, resolver)},
+        {"resolver", config_resolver_keys, offsetof(struct config, resolver)},
         {"proxy", proxy_keys, offsetof(struct config, proxy)},
     };
     char yaml[256], prefix[128];
@@ -1379,6 +1396,7 @@ int main(void)
     UNIT_RUN(test_lists_replace_defaults);
     UNIT_RUN(test_stubby_carries_over);
     UNIT_RUN(test_local_names_keys);
+    UNIT_RUN(test_local_names_root_unvalidated);
     UNIT_RUN(test_stubby_all_keys);
     UNIT_RUN(test_sample_file);
     UNIT_RUN(test_sample_file_uncommented);

@@ -3,9 +3,10 @@
  * The certificates are made at test time by tests/unit/dane_certs.sh (the
  * openssl CLI) in a fresh mkdtemp directory, removed at the end. They are all
  * valid 2020-2040 except expired-leaf (2020 only); tests pass the time, so the
- * real clock never matters. The .c is included to reach name_matches().
+ * real clock never matters. proxy/dane_cert.c is included to reach
+ * name_matches().
  */
-#include "../../proxy/dane.c"
+#include "../../proxy/dane_cert.c"
 
 #include <limits.h>
 #include <stdlib.h>

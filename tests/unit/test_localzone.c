@@ -420,12 +420,110 @@ static void test_rebind_filter(void)
     CHECK(localzone_rebind_filter(msg, &len, NULL, 0) < 0);
 }
 
+/* One HTTPS record (RFC 9460) for www.example.com: priority 1, target ".",
+ * then the SvcParams given as bytes. */
+static size_t https_response(uint8_t *msg, const uint8_t *params, size_t plen)
+{
+    static const uint8_t name[] = "\3www\7example\3com";
+    uint8_t hdr[12] = {0, 0, 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0};
+    size_t len = 0;
+    memcpy(msg, hdr, 12);
+    len = 12;
+    memcpy(msg + len, name, sizeof name);
+    len += sizeof name;
+    memcpy(msg + len, "\0\x41\0\1", 4);
+    len += 4;
+    memcpy(msg + len, name, sizeof name);
+    len += sizeof name;
+    memcpy(msg + len, "\0\x41\0\1\0\0\0\x3c", 8);
+    len += 8;
+    msg[len++] = (uint8_t)((3 + plen) >> 8);
+    msg[len++] = (uint8_t)(3 + plen);
+    msg[len++] = 0;
+    msg[len++] = 1; /* priority */
+    msg[len++] = 0; /* target "." */
+    memcpy(msg + len, params, plen);
+    return len + plen;
+}
+
+/* Rebinding through the address hints of an HTTPS or SVCB record: a client
+ * that connects to ipv4hint/ipv6hint (as some do before A/AAAA arrive) would
+ * reach the LAN as with an A record; the record goes like a private A RRset. */
+static void test_rebind_https_hints(void)
+{
+    uint8_t msg[512];
+    size_t len;
+    char first[64];
+    static const uint8_t v4_loopback[] = {0, 1, 0, 2, 'h', '2', 0, 4, 0, 8,
+                                          93, 184, 216, 34, 127, 0, 0, 1};
+    static const uint8_t v6_ula[] = {0, 6, 0, 16, 0xfd, 0, 0, 0, 0, 0, 0, 0,
+                                     0, 0, 0, 0, 0, 0, 0, 1};
+    static const uint8_t global[] = {0, 4, 0, 4, 93, 184, 216, 34,
+                                     0, 6, 0, 16, 0x26, 0x06, 0x28, 0, 0x02, 0x20, 0, 1,
+                                     0, 0, 0, 0, 0, 0, 0, 1};
+    static const uint8_t cut_short[] = {0, 4, 0, 8, 93, 184, 216, 34};
+
+    len = https_response(msg, v4_loopback, sizeof v4_loopback);
+    CHECK_INT_EQ(localzone_rebind_filter(msg, &len, first, sizeof first), 1);
+    CHECK_STR_EQ(first, "127.0.0.1");
+    CHECK_INT_EQ(msg[7], 0);
+    len = https_response(msg, v6_ula, sizeof v6_ula);
+    CHECK_INT_EQ(localzone_rebind_filter(msg, &len, first, sizeof first), 1);
+    CHECK_STR_EQ(first, "fd00::1");
+    len = https_response(msg, cut_short, sizeof cut_short);
+    CHECK_INT_EQ(localzone_rebind_filter(msg, &len, first, sizeof first), 1);
+    size_t before = len = https_response(msg, global, sizeof global);
+    CHECK_INT_EQ(localzone_rebind_filter(msg, &len, first, sizeof first), 0);
+    CHECK_INT_EQ(len, before);
+    CHECK_INT_EQ(msg[7], 1);
+}
+
+/* A domain_insecure name inside a forward zone (a broken lab subzone of the
+ * company's zone, say) switches validation off there; it must not send the
+ * zone's names to the public upstreams instead of the zone's own: they go to
+ * the forward zone, unvalidated (resolver.c builds that context for a
+ * domain_insecure name that overlaps the zone, either way round). */
+static void test_insecure_inside_forward_zone(void)
+{
+    struct localzone *lz;
+    size_t zone = 99;
+    int insecure = 0;
+
+    base_config();
+    snprintf(cfg.resolver.domain_insecure[1], 256, "lab.deep.home.world.test.");
+    snprintf(cfg.resolver.domain_insecure[2], 256, "iot.home.arpa.");
+    cfg.resolver.n_domain_insecure = 3;
+    lz = table(NULL);
+    CHECK(lz != NULL);
+    if (!lz)
+        return;
+    CHECK_INT_EQ(route_of(lz, "host.lab.deep.home.world.test", &zone, &insecure),
+                 LOCALZONE_FORWARD);
+    CHECK_INT_EQ(zone, 3);
+    CHECK_INT_EQ(insecure, 1);
+    CHECK_INT_EQ(route_of(lz, "lab.deep.home.world.test", &zone, &insecure), LOCALZONE_FORWARD);
+    CHECK_INT_EQ(zone, 3);
+    CHECK_INT_EQ(insecure, 1);
+    CHECK_INT_EQ(route_of(lz, "cam.iot.home.arpa", &zone, &insecure), LOCALZONE_FORWARD);
+    CHECK_INT_EQ(zone, 2);
+    CHECK_INT_EQ(insecure, 1);
+    /* beside it, the zone as before */
+    CHECK_INT_EQ(route_of(lz, "www.deep.home.world.test", &zone, &insecure), LOCALZONE_FORWARD);
+    CHECK_INT_EQ(zone, 3);
+    CHECK_INT_EQ(insecure, 0);
+    /* outside every forward zone a domain_insecure name still goes upstream */
+    CHECK_INT_EQ(route_of(lz, "www.broken.example", NULL, &insecure), LOCALZONE_INSECURE);
+    localzone_free(lz);
+}
+
 int main(void)
 {
     UNIT_RUN(test_routes);
+    UNIT_RUN(test_insecure_inside_forward_zone);
     UNIT_RUN(test_answers);
     UNIT_RUN(test_local_data_parse);
     UNIT_RUN(test_hosts_file);
     UNIT_RUN(test_rebind_filter);
+    UNIT_RUN(test_rebind_https_hints);
     return UNIT_END();
 }

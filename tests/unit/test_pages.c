@@ -22,6 +22,7 @@ static int only_known_tags(const char *html)
     static const char *const known[] = {
         "!DOCTYPE", "html", "head", "meta",  "title", "style", "body", "main", "h1", "h2", "p",
         "div",      "code", "pre",  "table", "tr",    "th",    "td",   "ul",   "li", "a",  "em",
+        "span",     "strong", "svg", "rect",
     };
     for (const char *p = strchr(html, '<'); p; p = strchr(p + 1, '<')) {
         const char *name = p + 1 + (p[1] == '/');
@@ -255,7 +256,7 @@ static void test_status(void)
     CHECK_INT_EQ(pages_status_html(&b, &s), 0);
     check_self_contained(b.data);
     CHECK(contains(b.data, "2023-11-14 22:15:00Z"));
-    CHECK(contains(b.data, "up 1d 02:03:04"));
+    CHECK(contains(b.data, "up <span id=\"uptime\">1d 02:03:04</span>"));
     CHECK(contains(b.data, "<th>Cache hits</th><td class=\"n\">750</td>"));
     CHECK(contains(b.data, "<th>Hit ratio</th><td class=\"n\">75.0%</td>"));
     CHECK(contains(b.data, "<th>Refused</th><td class=\"n\">9</td>"));
@@ -269,16 +270,22 @@ static void test_status(void)
 
     CHECK_INT_EQ(pages_status_json(&b, &s), 0);
     CHECK_STR_EQ(b.data,
-                 "{\"now\":1700000100,\"uptime_s\":93784,"
+                 "{\"now\":1700000100,\"uptime_s\":93784,\"version\":\"\","
                  "\"dns\":{\"queries\":1000,\"cache_hits\":750,\"cache_misses\":250,"
-                 "\"cache_entries\":321,\"cache_bytes\":65536},"
+                 "\"cache_entries\":321,\"cache_bytes\":65536,\"servfail\":0,\"bogus\":0},"
                  "\"proxy\":{\"connections_open\":3,\"connections_total\":99,"
                  "\"intercepted\":40,\"tunnelled\":50,\"refused\":9},"
-                 "\"certs\":{\"minted\":12,\"cache_hits\":28},"
+                 "\"events\":{\"dane_refusals\":0,\"dnssec_failures\":0,\"ordinary_errors\":0,"
+                 "\"by_class\":{\"dane\":0,\"dnssec\":0,\"clock\":0,\"nxdomain\":0,"
+                 "\"unreachable\":0,\"port\":0}},"
+                 "\"certs\":{\"minted\":12,\"cache_hits\":28},\"upstreams\":[],"
+                 "\"negative_trust_anchors\":[],\"ca_fingerprint_sha256\":\"\","
                  "\"recent_refusals\":[{\"time\":1700000000,\"host\":\"bad.example\",\"port\":443,"
-                 "\"reason\":\"DANE mismatch: no TLSA record matches the presented chain\"},"
+                 "\"reason\":\"DANE mismatch: no TLSA record matches the presented chain\","
+                 "\"class\":\"dane\"},"
                  "{\"time\":1699999000,\"host\":\"<script>x</script>\",\"port\":8443,"
-                 "\"reason\":\"quote \\\" backslash \\\\ newline\\u000a<b>\"}],"
+                 "\"reason\":\"quote \\\" backslash \\\\ newline\\u000a<b>\",\"class\":\"dane\"}],"
+                 "\"recent_errors\":[],\"minutes\":[],"
                  "\"exceptions\":{\"hosts\":[],\"uses\":0,\"recent_uses\":[]}}\n");
     http_buf_free(&b);
 
@@ -309,12 +316,14 @@ static void test_status(void)
 
     struct pages_status empty = {.now = 0};
     CHECK_INT_EQ(pages_status_html(&b, &empty), 0);
-    CHECK(contains(b.data, "<p>None.</p>"));
+    CHECK(contains(b.data, "<p id=\"recent-refusals\">None.</p>"));
+    CHECK(contains(b.data, "<p id=\"recent-errors\">None.</p>"));
     CHECK(contains(b.data, "<p>None (proxy.exceptions is empty).</p>"));
+    CHECK(!contains(b.data, "<svg"));
     CHECK(contains(b.data, "<th>Hit ratio</th><td class=\"n\">0.0%</td>"));
     http_buf_free(&b);
     CHECK_INT_EQ(pages_status_json(&b, &empty), 0);
-    CHECK(contains(b.data, "\"recent_refusals\":[],"));
+    CHECK(contains(b.data, "\"recent_refusals\":[],\"recent_errors\":[],\"minutes\":[],"));
     http_buf_free(&b);
     CHECK_INT_EQ(pages_status_json(&b, NULL), PAGES_EINVAL);
 
@@ -337,6 +346,180 @@ static void test_status(void)
     http_buf_free(&b);
     CHECK_INT_EQ(pages_status_json(&b, &nta), 0);
     CHECK(contains(b.data, "\"insecure_domains\":\"broken.example., <x>.example.\"}"));
+    http_buf_free(&b);
+}
+
+
+/* Each class has its own words, colour class and headline sentence; only the
+ * classes about DANE list TLSA records, and never for plain HTTP. */
+static void test_refusal_classes(void)
+{
+    static const struct {
+        enum pages_class cls;
+        const char *reason, *cls_attr, *headline, *words;
+        int status;
+    } cases[] = {
+        {PAGES_CLASS_DANE, "DANE mismatch: no TLSA record matches", "cls-dane",
+         "its certificate does not match the site's DANE records.", "the attack DANE protects",
+         502},
+        {PAGES_CLASS_DNSSEC, "DNSSEC bogus: the TLSA records fail validation", "cls-dnssec",
+         "its DNSSEC signatures do not validate.", "fetched no certificate", 502},
+        {PAGES_CLASS_DNSSEC, "TLSA lookup timed out", "cls-dnssec",
+         "its DNSSEC-signed records could not be looked up.", "fails closed", 502},
+        {PAGES_CLASS_CLOCK, "the clock is not synchronized", "cls-clock",
+         "this machine's clock is not synchronized.", "NTP", 502},
+        {PAGES_CLASS_NXDOMAIN, "no such host (NXDOMAIN): the name does not exist",
+         "cls-nxdomain", "</code> does not exist.", "Check the spelling", 502},
+        {PAGES_CLASS_UNREACHABLE, "no usable address: cannot connect to the site",
+         "cls-unreachable", "daneguard cannot reach <code>", "Try again later", 502},
+        {PAGES_CLASS_PORT, "plain HTTP to port 81 is not allowed", "cls-port",
+         "Port 81 is not allowed through daneguard.", "<strong>80, 8080-8089</strong>", 403},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        for (int plain = 0; plain <= 1; plain++) {
+            struct pages_refusal r = {
+                .host = "typo.example",
+                .port = 81,
+                .reason = cases[i].reason,
+                .cls = cases[i].cls,
+                .plain_http = plain,
+                .allowed_ports = "80, 8080-8089",
+            };
+            struct http_buf b = {0};
+            CHECK_INT_EQ(pages_refusal_html(&b, &r), 0);
+            check_self_contained(b.data);
+            CHECK(contains(b.data, cases[i].cls_attr));
+            CHECK(contains(b.data, cases[i].headline));
+            CHECK(contains(b.data, cases[i].words));
+            CHECK(contains(b.data, cases[i].reason));
+            int tlsa_row = contains(b.data, "TLSA records of <code>_81._tcp.typo.example");
+            int dane_class = cases[i].cls <= PAGES_CLASS_CLOCK;
+            CHECK_INT_EQ(tlsa_row, dane_class && !plain);
+            /* the attack words only on the DANE page */
+            CHECK_INT_EQ(contains(b.data, "attack"), cases[i].cls == PAGES_CLASS_DANE);
+            http_buf_free(&b);
+            CHECK_INT_EQ(pages_refusal_response(&b, &r, 0), 0);
+            char line[64];
+            snprintf(line, sizeof line, "HTTP/1.1 %d ", cases[i].status);
+            CHECK(strncmp(b.data, line, strlen(line)) == 0);
+            CHECK(contains(b.data, "daneguard-refusal: "));
+            CHECK(contains(b.data, pages_class_name(cases[i].cls)));
+            http_buf_free(&b);
+        }
+    }
+    struct pages_refusal bad = {.host = "h", .reason = "r", .cls = (enum pages_class)99};
+    struct http_buf b = {0};
+    CHECK_INT_EQ(pages_refusal_html(&b, &bad), PAGES_EINVAL);
+    CHECK_INT_EQ(pages_class_count(PAGES_CLASS_DANE), PAGES_COUNT_DANE);
+    CHECK_INT_EQ(pages_class_count(PAGES_CLASS_DNSSEC), PAGES_COUNT_DNSSEC);
+    CHECK_INT_EQ(pages_class_count(PAGES_CLASS_CLOCK), PAGES_COUNT_DNSSEC);
+    CHECK_INT_EQ(pages_class_count(PAGES_CLASS_NXDOMAIN), PAGES_COUNT_ORDINARY);
+    CHECK_INT_EQ(pages_class_count(PAGES_CLASS_UNREACHABLE), PAGES_COUNT_ORDINARY);
+    CHECK_INT_EQ(pages_class_count(PAGES_CLASS_PORT), PAGES_COUNT_ORDINARY);
+}
+
+/* The operator's command names the running binary and configuration, quoted
+ * for a shell when they need it. */
+static void test_refusal_operator_command(void)
+{
+    struct pages_refusal r = {
+        .host = "mism.example",
+        .port = 8443,
+        .reason = "DANE mismatch: no TLSA record matches",
+        .spki_sha256 = spki,
+        .self_path = "/opt/dg/sbin/daneguard",
+        .config_path = "/etc/dg/dane guard's.yml",
+    };
+    struct http_buf b = {0};
+    CHECK_INT_EQ(pages_refusal_html(&b, &r), 0);
+    CHECK(contains(b.data, "<pre class=\"cmd\">/opt/dg/sbin/daneguard check mism.example 8443 -c "
+                           "&#39;/etc/dg/dane guard&#39;\\&#39;&#39;s.yml&#39;</pre>"));
+    CHECK(contains(b.data, "<pre class=\"fix\">_8443._tcp.mism.example. IN TLSA 3 1 1 "));
+    http_buf_free(&b);
+    r.self_path = NULL;
+    r.config_path = "";
+    CHECK_INT_EQ(pages_refusal_html(&b, &r), 0);
+    CHECK(contains(b.data, "<pre class=\"cmd\">daneguard check mism.example 8443</pre>"));
+    http_buf_free(&b);
+}
+
+/* The sections added for people: version, upstreams, NTAs, CA fingerprint,
+ * counts apart, two event lists, the chart. */
+static void test_status_sections(void)
+{
+    struct pages_refusal_entry recent[] = {
+        {1700000000, "mism.example", 443, "DANE mismatch: x", PAGES_CLASS_DANE},
+    };
+    struct pages_refusal_entry errors[] = {
+        {1700000050, "update.googleapis.example", 443, "no such host", PAGES_CLASS_NXDOMAIN},
+    };
+    struct pages_upstream ups[] = {{"127.0.0.53@5353", "UDP, TCP", "answering: srtt 3 ms"}};
+    struct pages_minute minutes[PAGES_CHART_MINUTES] = {0};
+    minutes[PAGES_CHART_MINUTES - 1] = (struct pages_minute){40, 10, 1, 2};
+    minutes[0] = (struct pages_minute){5, 0, 0, 0};
+    struct pages_status s = {
+        .now = 1700000100,
+        .version = "9.9.9",
+        .servfail = 4,
+        .bogus = 5,
+        .by_class = {[PAGES_CLASS_DANE] = 1, [PAGES_CLASS_DNSSEC] = 2, [PAGES_CLASS_CLOCK] = 1,
+                     [PAGES_CLASS_NXDOMAIN] = 16, [PAGES_CLASS_PORT] = 3},
+        .recent = recent,
+        .n_recent = 1,
+        .errors = errors,
+        .n_errors = 1,
+        .upstreams = ups,
+        .n_upstreams = 1,
+        .insecure_domains = "broken.example, lab.example",
+        .ca_fingerprint = "AB:CD",
+        .minutes = minutes,
+        .n_minutes = PAGES_CHART_MINUTES,
+    };
+    struct http_buf b = {0};
+    CHECK_INT_EQ(pages_status_html(&b, &s), 0);
+    check_self_contained(b.data);
+    CHECK(contains(b.data, "<code id=\"version\">9.9.9</code>"));
+    CHECK(contains(b.data, "<code id=\"ca-fingerprint\">AB:CD</code>"));
+    CHECK(contains(b.data, "<th>DANE refusals</th><td class=\"n\">1</td>"));
+    CHECK(contains(b.data, "<th>DNSSEC failures</th><td class=\"n\">3</td>"));
+    CHECK(contains(b.data, "<td class=\"n\">19</td>"));
+    CHECK(contains(b.data, "<th>SERVFAIL (no upstream answered)</th><td class=\"n\">4</td>"));
+    CHECK(contains(b.data, "<th>DNSSEC bogus answers</th><td class=\"n\">5</td>"));
+    CHECK(contains(b.data, "127.0.0.53@5353"));
+    CHECK(contains(b.data, "answering: srtt 3 ms"));
+    CHECK(contains(b.data, "<p id=\"ntas\">DNSSEC validation is switched off at and below "
+                           "(<code>resolver.domain_insecure</code>): <code>broken.example, "
+                           "lab.example</code></p>"));
+    CHECK(contains(b.data, "<svg class=\"chart\""));
+    CHECK(contains(b.data, "DNS queries (45)"));
+    CHECK(contains(b.data, "proxy requests (10)"));
+    CHECK(contains(b.data, "DANE and DNSSEC refusals (1)"));
+    CHECK(contains(b.data, "ordinary errors (2)"));
+    CHECK(contains(b.data, "per minute (top: 40)"));
+    CHECK(contains(b.data, "per minute (top: 2)"));
+    CHECK(!contains(b.data, "break-all"));
+    CHECK(!contains(b.data, "th{width:16rem"));
+    /* the DANE refusal and the ordinary error are in different lists */
+    const char *rl = strstr(b.data, "id=\"recent-refusals\""), *el = strstr(b.data, "id=\"recent-errors\"");
+    CHECK(rl && el && rl < el);
+    if (rl && el) {
+        const char *m = strstr(rl, "mism.example"), *u = strstr(rl, "update.googleapis");
+        CHECK(m && m < el);
+        CHECK(u && u > el);
+    }
+    http_buf_free(&b);
+    CHECK_INT_EQ(pages_status_json(&b, &s), 0);
+    CHECK(contains(b.data, "\"version\":\"9.9.9\""));
+    CHECK(contains(b.data, "\"events\":{\"dane_refusals\":1,\"dnssec_failures\":3,"
+                           "\"ordinary_errors\":19,"));
+    CHECK(contains(b.data, "\"upstreams\":[{\"address\":\"127.0.0.53@5353\",\"transport\":"
+                           "\"UDP, TCP\",\"health\":\"answering: srtt 3 ms\"}]"));
+    CHECK(contains(b.data, "\"negative_trust_anchors\":[\"broken.example\",\"lab.example\"]"));
+    CHECK(contains(b.data, "\"recent_errors\":[{\"time\":1700000050,\"host\":"
+                           "\"update.googleapis.example\",\"port\":443,\"reason\":\"no such "
+                           "host\",\"class\":\"nxdomain\"}]"));
+    CHECK(contains(b.data, "\"minutes\":[[5,0,0,0],[0,0,0,0]"));
+    CHECK(contains(b.data, "[40,10,1,2]],\"exceptions\":"));
     http_buf_free(&b);
 }
 
@@ -370,6 +553,9 @@ int main(void)
     UNIT_RUN(test_pac);
     UNIT_RUN(test_onboarding);
     UNIT_RUN(test_status);
+    UNIT_RUN(test_refusal_classes);
+    UNIT_RUN(test_refusal_operator_command);
+    UNIT_RUN(test_status_sections);
     UNIT_RUN(test_route);
     return UNIT_END();
 }

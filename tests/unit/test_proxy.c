@@ -288,7 +288,7 @@ static void test_refused_http_body_not_read(void)
     /* The lookups end in a refusal (as lookups_done does on POLICY_REFUSE),
      * and more of the body is on its way in the same poll round. */
     request_abandon(pc);
-    intercept_refuse(pc, "test: the policy refuses this host");
+    intercept_refuse(pc, PAGES_CLASS_DNSSEC, "test: the policy refuses this host");
     CHECK(pc->phase == &pc_phase_respond);
     CHECK_INT_EQ(pc->down.reading, 0);
     CHECK(pc->down.reader == NULL);
@@ -443,8 +443,8 @@ static void test_literal_refused_and_close_reason(void)
     CHECK(strncmp(resp, "HTTP/1.1 403", 12) == 0);
     CHECK(strstr(resp, "daneguard: 127.0.0.9 is ") != NULL);
     CHECK(strstr(resp, "add it to proxy.allow_destinations to allow it\n") != NULL);
-    CHECK_INT_EQ(w.px->n_recent, 1);
-    CHECK_STR_EQ(w.px->recent[0].host, "127.0.0.9");
+    CHECK_INT_EQ(w.px->events.errors.n, 1);
+    CHECK_STR_EQ(w.px->events.errors_store[0].host, "127.0.0.9");
     CHECK(w.px->conns == NULL); /* closed once the 403 left */
     CHECK(strstr(log, "proxy: 127.0.0.9:443: client 127.0.0.1: closed in response: "
                       "the last response was sent") != NULL);
@@ -593,7 +593,7 @@ static void test_refusal_page_in_tls(void)
     }
     CHECK_INT_EQ(pc->lookup.tlsa_set.n, 300);
     request_abandon(pc);
-    intercept_refuse(pc, "DANE mismatch: test: no TLSA record matches");
+    intercept_refuse(pc, PAGES_CLASS_DANE, "DANE mismatch: test: no TLSA record matches");
     recv_until(&w, resp, sizeof resp, "\r\n\r\n");
     CHECK_STR_EQ(resp, HTTP_CONNECT_ESTABLISHED);
     t = tls_conn_new_client(tc, "refused.test", 443);

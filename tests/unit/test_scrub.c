@@ -995,9 +995,54 @@ static void test_for_validator(void)
     CHECK_INT_EQ(scrub_for_validator(m.b, &len), SCRUB_EFORMERR);
 }
 
+/* scrub_for_validator and an OPT whose owner is a compression pointer to a
+ * root label (a lying upstream's trick; the name reads as the root): the cut
+ * must not move the OPT from the wrong byte (one before its owner's last
+ * byte), which handed getdns a garbled record instead of the OPT. Either the
+ * message is left whole, or the OPT that remains is a well-formed one. */
+static void test_for_validator_opt_owner_pointer(void)
+{
+    struct mb m;
+    size_t len;
+    uint8_t before[sizeof m.b];
+    start(&m, 0, "u1.secure.example", DNS_TYPE_A);
+    a(&m, DNS_SECTION_ANSWER, "u1.secure.example", "192.0.2.1");
+    alias(&m, DNS_SECTION_AUTHORITY, "secure.example", DNS_TYPE_NS, "ns.secure.example", 300);
+    m.section = DNS_SECTION_ADDITIONAL;
+    m.count[DNS_SECTION_ADDITIONAL]++;
+    u8(&m, 0xc0); /* a pointer to offset 4: QDCOUNT's high byte, 0, the root */
+    u8(&m, 0x04);
+    u16(&m, DNS_TYPE_OPT);
+    u16(&m, 1232);
+    u8(&m, 0);
+    u8(&m, 0);
+    u16(&m, 0x8000);
+    u16(&m, 0);
+    put_counts(&m);
+    memcpy(before, m.b, m.n);
+    len = m.n;
+    int rc = scrub_for_validator(m.b, &len);
+    if (rc == 0) {
+        CHECK_INT_EQ(len, m.n);
+        CHECK(memcmp(before, m.b, m.n) == 0);
+    } else {
+        CHECK_INT_EQ(rc, 1);
+        CHECK_STR_EQ(summary(m.b, len), "an:u1.secure.example.:A ar:.:OPT");
+        struct dns_rr_iter it;
+        struct dns_rr r;
+        CHECK_INT_EQ(dns_rr_iter_init(&it, m.b, len), 0);
+        while (dns_rr_iter_next(&it, &r) == 1)
+            if (r.type == DNS_TYPE_OPT) {
+                CHECK_INT_EQ(r.rrclass, 1232);
+                CHECK_INT_EQ(r.ttl, 0x8000);
+            }
+    }
+}
+
 int main(void)
 {
     UNIT_RUN(test_appended_cname_chain);
+    UNIT_RUN(test_for_validator_opt_owner_pointer);
     UNIT_RUN(test_out_of_chain);
     UNIT_RUN(test_order_and_case);
     UNIT_RUN(test_dname);

@@ -63,6 +63,28 @@ void forwarder_purge(struct forwarder *fw, const uint8_t *qname, size_t qname_le
 
 void forwarder_get_stats(const struct forwarder *fw, struct forwarder_stats *st);
 
+/* An in-process query (upstream.c's validated-key path, keycache.h): the
+ * answer getdns would get for (qname, qtype, IN) with DO and CD, from the
+ * cache or upstream, joined to the same query in flight. msg is the upstream
+ * answer as cached (scrub_for_validator() done, TTLs capped by the RRSIGs),
+ * valid only during the call; NULL when no answer came before the deadline. */
+typedef void (*forwarder_answer_cb)(void *arg, const uint8_t *msg, size_t len);
+struct forwarder_lookup;
+
+/* Returns 1 when answered from the cache: *msg and *len point at the answer
+ * (TTLs aged), valid until the next call into fw, and cb never runs. 0 when
+ * pending: cb runs once, later, from the loop, unless
+ * forwarder_lookup_cancel(*handle) ran first; *handle is invalid once cb has
+ * run. -1 when it cannot start (NULL or closing fw, the forwarder full, out
+ * of memory): cb never runs. */
+int forwarder_lookup(struct forwarder *fw, const uint8_t *qname, size_t qname_len, uint16_t qtype,
+                     forwarder_answer_cb cb, void *arg, struct forwarder_lookup **handle,
+                     const uint8_t **msg, size_t *len);
+
+/* cb of a pending lookup will not run; the upstream query goes on (its
+ * answer is cached). NULL is a no-op. */
+void forwarder_lookup_cancel(struct forwarder_lookup *handle);
+
 struct probe;
 /* Consult probe (probe.h, may be NULL; not owned, outlives fw's use of it)
  * when choosing an upstream: one that strips DNSSEC is skipped while another

@@ -58,6 +58,9 @@ struct upstream_stats {
     uint64_t timeouts; /* fetches that reached their deadline */
     uint64_t requeries; /* bogus answers asked again after purging the forwarder */
     uint64_t in_flight;
+    uint64_t keycache_zones;     /* validated DNSKEY sets kept (keycache.h) */
+    uint64_t keycache_secure;    /* answers validated with a kept set */
+    uint64_t keycache_fallbacks; /* answers the key cache handed to a full lookup */
 };
 
 /* A validating stub context on loop with cfg's upstreams, transports, trust
@@ -86,6 +89,13 @@ void upstream_get_stats(const struct upstream *up, struct upstream_stats *st);
  * synchronized, clock_sync.h); 0: the normal rule. An answer validated under
  * the relaxed rule that completes after the switch back is asked again. */
 void upstream_set_time_checks(struct upstream *up, int relaxed);
+
+/* Keep validated DNSKEY sets (keycache.h) and validate new names in their
+ * zones with them, from now on: when getdns talks to the upstreams through
+ * the caching forwarder, validating, with a trust anchor; else nothing. For
+ * the main context only (forward zones and domain_insecure names have their
+ * own contexts and never take this path). 0, or -1 when out of memory. */
+int upstream_use_key_cache(struct upstream *up);
 
 /* Probe up's upstreams for DNSSEC stripping (probe.h) from now on: when
  * they are asked over UDP first (the probe asks over UDP) and there is a

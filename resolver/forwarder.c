@@ -96,12 +96,16 @@
 struct fwd_conn;
 struct fwd_req;
 
-/* Someone waiting for a request's answer: getdns over UDP (peer) or TCP (conn). */
+/* Someone waiting for a request's answer: getdns over UDP (peer) or TCP (conn),
+ * or an in-process caller (cb, forwarder_lookup()). */
 struct fwd_waiter {
     struct fwd_waiter *next;
     struct fwd_conn *conn;
     struct sockaddr_storage peer;
     struct dns_query q; /* as getdns asked: its ID, case and EDNS size */
+    forwarder_answer_cb cb; /* in-process; NULL once called or cancelled */
+    void *arg;
+    int in_process;
 };
 
 /* One query sent upstream, UDP or TCP. It lives until its handle's close
@@ -520,6 +524,14 @@ static void req_finish(struct fwd_req *r)
     fw->pending--;
     while (r->n_tries)
         try_close(r->tries[0]);
+    /* In-process waiters not answered yet learn that no answer came (not
+     * while the forwarder closes: their owners went first). */
+    for (struct fwd_waiter *w = r->waiters; w; w = w->next) {
+        forwarder_answer_cb cb = w->cb;
+        w->cb = NULL;
+        if (cb && !fw->closing)
+            cb(w->arg, NULL, 0);
+    }
     while (r->waiters) {
         struct fwd_waiter *w = r->waiters;
         r->waiters = w->next;
@@ -568,6 +580,15 @@ static void req_deliver(struct fwd_req *r, struct fwd_try *t, uint8_t *msg, size
                            ttl > FWD_MAX_TTL ? FWD_MAX_TTL : ttl, uv_now(fw->loop), t->upstream);
     }
     for (struct fwd_waiter *w = r->waiters; w; w = w->next) {
+        if (w->in_process) {
+            /* w stays on the list until req_finish(): a callback that cancels
+             * another waiter of r only clears its cb */
+            forwarder_answer_cb cb = w->cb;
+            w->cb = NULL;
+            if (cb)
+                cb(w->arg, msg, len);
+            continue;
+        }
         memcpy(fw->out, msg, len);
         fw->out[0] = (uint8_t)(w->q.id >> 8);
         fw->out[1] = (uint8_t)w->q.id;
@@ -838,48 +859,23 @@ static int waiter_add(struct fwd_req *r, const struct dns_query *q, struct fwd_c
     return 0;
 }
 
-/* A query from getdns: from the cache, joined to the same query in flight, or
- * upstream. */
-static void handle_query(struct forwarder *fw, const uint8_t *msg, size_t len,
-                         struct fwd_conn *conn, const struct sockaddr *peer)
+/* A new request for q (msg, len: its query bytes), with no waiter yet, sent
+ * upstream; NULL when the forwarder is full or out of memory. */
+static struct fwd_req *req_start(struct forwarder *fw, const struct dns_query *q,
+                                 const uint8_t *msg, size_t len)
 {
-    struct dns_query q;
-    struct dns_cache_key k;
-    struct dns_cache_hit hit;
     struct fwd_req *r;
-
-    fw->stats.queries++;
-    if (dns_query_parse(msg, len, &q) < 0 || fw->n_upstreams == 0)
-        return;
-    dns_cache_key_of_query(&q, &k);
-    if (dns_cache_get(fw->cache, &k, uv_now(fw->loop), &hit) == 1 && hit.len <= sizeof fw->out) {
-        size_t n = hit.len;
-        fw->stats.hits++;
-        memcpy(fw->out, hit.msg, n);
-        /* Our ID, the question's case, aged TTLs; AD from upstream is dropped:
-         * getdns validates for itself. */
-        if (dns_reply_patch(fw->out, &n, &q, DNS_INDETERMINATE, hit.age_s) == 0) {
-            answer(fw, conn, peer, &q, fw->out, n);
-            return;
-        }
-    }
-    if ((r = req_find(fw, &q))) {
-        if (waiter_add(r, &q, conn, peer) == 0)
-            fw->stats.joined++;
-        return;
-    }
     if (fw->pending >= fw->max_pending || !(r = calloc(1, sizeof *r)))
-        return;
-    if (!(r->query = malloc(len)) || waiter_add(r, &q, conn, peer) < 0) {
-        free(r->query);
+        return NULL;
+    if (!(r->query = malloc(len))) {
         free(r);
-        return;
+        return NULL;
     }
     memcpy(r->query, msg, len);
     r->qlen = len;
-    r->q = q;
+    r->q = *q;
     r->fw = fw;
-    r->bucket = req_bucket(fw, &q);
+    r->bucket = req_bucket(fw, q);
     r->hnext = fw->buckets[r->bucket];
     fw->buckets[r->bucket] = r;
     r->next = fw->reqs.next;
@@ -890,7 +886,124 @@ static void handle_query(struct forwarder *fw, const uint8_t *msg, size_t len,
     r->deadline_ms = uv_now(fw->loop) + fw->timeout_ms;
     uv_timer_init(fw->loop, &r->timer);
     r->timer.data = r;
+    return r;
+}
+
+/* q answered from the cache into fw->out (*n bytes): 1, else 0. */
+static int cache_answer(struct forwarder *fw, const struct dns_query *q, size_t *n)
+{
+    struct dns_cache_key k;
+    struct dns_cache_hit hit;
+    dns_cache_key_of_query(q, &k);
+    if (dns_cache_get(fw->cache, &k, uv_now(fw->loop), &hit) != 1 || hit.len > sizeof fw->out)
+        return 0;
+    *n = hit.len;
+    memcpy(fw->out, hit.msg, *n);
+    /* Our ID, the question's case, aged TTLs; AD from upstream is dropped:
+     * getdns validates for itself. */
+    if (dns_reply_patch(fw->out, n, q, DNS_INDETERMINATE, hit.age_s) < 0)
+        return 0;
+    fw->stats.hits++;
+    return 1;
+}
+
+/* A query from getdns: from the cache, joined to the same query in flight, or
+ * upstream. */
+static void handle_query(struct forwarder *fw, const uint8_t *msg, size_t len,
+                         struct fwd_conn *conn, const struct sockaddr *peer)
+{
+    struct dns_query q;
+    struct fwd_req *r;
+    size_t n;
+
+    fw->stats.queries++;
+    if (dns_query_parse(msg, len, &q) < 0 || fw->n_upstreams == 0)
+        return;
+    if (cache_answer(fw, &q, &n)) {
+        answer(fw, conn, peer, &q, fw->out, n);
+        return;
+    }
+    if ((r = req_find(fw, &q))) {
+        if (waiter_add(r, &q, conn, peer) == 0)
+            fw->stats.joined++;
+        return;
+    }
+    if (!(r = req_start(fw, &q, msg, len)))
+        return;
+    if (waiter_add(r, &q, conn, peer) < 0) {
+        req_finish(r); /* never sent */
+        return;
+    }
     req_send(r, first_upstream(fw, &q));
+}
+
+int forwarder_lookup(struct forwarder *fw, const uint8_t *qname, size_t qname_len, uint16_t qtype,
+                     forwarder_answer_cb cb, void *arg, struct forwarder_lookup **handle,
+                     const uint8_t **msg, size_t *len)
+{
+    uint8_t query[DNS_HEADER_LEN + DNS_MAX_NAME + 4 + 11];
+    struct dns_query q;
+    struct fwd_req *r;
+    struct fwd_waiter *w;
+    size_t n;
+
+    *handle = NULL;
+    if (!fw || fw->closing || fw->n_upstreams == 0 || qname_len == 0 || qname_len > DNS_MAX_NAME)
+        return -1;
+    /* the query getdns would send: RD, CD, one question, EDNS with DO */
+    memset(query, 0, sizeof query);
+    query[2] = 0x01; /* RD */
+    query[3] = 0x10; /* CD */
+    query[5] = 1;    /* QDCOUNT */
+    query[11] = 1;   /* ARCOUNT */
+    n = DNS_HEADER_LEN;
+    memcpy(query + n, qname, qname_len);
+    n += qname_len;
+    query[n++] = (uint8_t)(qtype >> 8);
+    query[n++] = (uint8_t)qtype;
+    query[n++] = 0;
+    query[n++] = DNS_CLASS_IN;
+    query[n + 2] = DNS_TYPE_OPT; /* root owner, type OPT */
+    query[n + 3] = (uint8_t)(DNS_MAX_UDP_REPLY >> 8);
+    query[n + 4] = (uint8_t)DNS_MAX_UDP_REPLY;
+    query[n + 7] = 0x80; /* DO */
+    n += 11;
+    if (dns_query_parse(query, n, &q) < 0)
+        return -1;
+    fw->stats.queries++;
+    if (cache_answer(fw, &q, len)) {
+        *msg = fw->out;
+        return 1;
+    }
+    r = req_find(fw, &q);
+    if (!r && !(r = req_start(fw, &q, query, n)))
+        return -1;
+    if (r->n_waiters >= FWD_MAX_WAITERS || !(w = calloc(1, sizeof *w))) {
+        if (!r->waiters)
+            req_finish(r);
+        return -1;
+    }
+    w->q = q;
+    w->in_process = 1;
+    w->cb = cb;
+    w->arg = arg;
+    w->next = r->waiters;
+    int fresh = r->waiters == NULL;
+    r->waiters = w;
+    r->n_waiters++;
+    if (fresh && r->sends == 0)
+        req_send(r, first_upstream(fw, &q));
+    else
+        fw->stats.joined++;
+    *handle = (struct forwarder_lookup *)w;
+    return 0;
+}
+
+void forwarder_lookup_cancel(struct forwarder_lookup *handle)
+{
+    struct fwd_waiter *w = (struct fwd_waiter *)handle;
+    if (w)
+        w->cb = NULL; /* freed with its request */
 }
 
 /* --- UDP -------------------------------------------------------------------------- */

@@ -233,7 +233,7 @@ int resolver_new(uv_loop_t *loop, const struct config_resolver *cfg, struct reso
     }
     if (upstream_new(loop, cfg, &r->upstream, err, errlen) < 0)
         goto fail;
-    if (upstream_probe_dnssec(r->upstream, cfg) < 0) {
+    if (upstream_probe_dnssec(r->upstream, cfg) < 0 || upstream_use_key_cache(r->upstream) < 0) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }

@@ -38,6 +38,7 @@
 #include "addr.h"
 #include "dns_cache.h"
 #include "forwarder.h"
+#include "keycache.h"
 #include "log.h"
 #include "probe.h"
 #include "uvloop.h"
@@ -79,6 +80,8 @@ struct upstream_fetch {
                     * cancelled on the next loop turn, no new query joins it */
     int closing;   /* counts timer handles still to close */
     uint32_t attempt_ms;
+    struct forwarder_lookup *quick; /* the answer for the key cache, pending */
+    int quick_rc;                   /* what the key cache said, 0 when not asked */
 };
 
 struct upstream {
@@ -100,6 +103,7 @@ struct upstream {
     int32_t lookup_srtt, lookup_rttvar; /* ms, of complete attempts (Unbound's rtt) */
     unsigned extra_pending; /* attempts running beside another of the same fetch */
     int relaxed; /* validating without signature time checks (clock_sync.h) */
+    struct keycache *keys; /* validated DNSKEY sets (main context only), or NULL */
     /* the configured upstreams and transports, for upstream_server_info() */
     struct config_upstream servers[CONFIG_MAX_ADDRS];
     size_t n_servers;
@@ -375,6 +379,8 @@ static void fetch_destroy(struct upstream_fetch *f)
     struct upstream *up = f->up;
     if (f->closing)
         return;
+    forwarder_lookup_cancel(f->quick);
+    f->quick = NULL;
     for (unsigned i = 0; i < f->n_att; i++) {
         if (f->att[i].pending) {
             attempt_done(f, &f->att[i]); /* the CANCEL callback will see this and ignore */
@@ -507,6 +513,87 @@ static void deadline_timer_cb(uv_timer_t *t)
     fetch_finish(f, &res);
 }
 
+/* --- the key cache's short path (keycache.h) ------------------------------ */
+
+/* The key cache could not vouch for f's answer: the full getdns lookup, as
+ * without the cache (it finds the forwarder's copy of the answer). */
+static void quick_fallback(struct upstream_fetch *f)
+{
+    if (f->finished)
+        return;
+    uv_timer_start(&f->attempt_timer, attempt_timer_cb, f->attempt_ms, 0);
+    fetch_attempt(f);
+}
+
+/* The forwarder's answer for f: secure when getdns validates it with the
+ * kept DNSKEY set of its signer, else the full lookup. */
+static void quick_judge(struct upstream_fetch *f, const uint8_t *msg, size_t len)
+{
+    struct upstream *up = f->up;
+    uint8_t *copy;
+    int rc = KEYCACHE_ENOMEM;
+    if (f->finished)
+        return;
+    if (up->relaxed || !(copy = malloc(len ? len : 1))) {
+        quick_fallback(f);
+        return;
+    }
+    memcpy(copy, msg, len);
+    rc = keycache_validate(up->keys, f->qname, f->qname_len, f->qtype, copy, len,
+                           uv_now(up->loop), time(NULL), 0);
+    f->quick_rc = rc;
+    if (rc != 1) {
+        log_trace("upstream: %s/%u: key cache: %s, full lookup", f->qname_text, f->qtype,
+                  keycache_strerror(rc));
+        free(copy);
+        quick_fallback(f);
+        return;
+    }
+    /* RFC 4035 §5.3.3, as for a full lookup's answer */
+    dns_cap_ttls_by_rrsig(copy, len, time(NULL));
+    struct upstream_result res = {.error = 0, .security = DNS_SECURE, .msg = copy, .len = len};
+    log_trace("upstream: %s/%u: secure by the key cache, %zu bytes", f->qname_text, f->qtype, len);
+    fetch_finish(f, &res);
+    free(copy);
+}
+
+static void quick_answer_cb(void *arg, const uint8_t *msg, size_t len)
+{
+    struct upstream_fetch *f = arg;
+    f->quick = NULL;
+    if (msg)
+        quick_judge(f, msg, len);
+    else
+        quick_fallback(f);
+}
+
+/* On the loop turn after upstream_fetch() (whose callbacks must not run from
+ * inside it): the answer from the forwarder, at once when it has it. */
+static void quick_start_cb(uv_timer_t *t)
+{
+    struct upstream_fetch *f = t->data;
+    const uint8_t *msg = NULL;
+    size_t len = 0;
+    if (f->finished)
+        return;
+    int rc = forwarder_lookup(f->up->forwarder, f->qname, f->qname_len, f->qtype, quick_answer_cb,
+                              f, &f->quick, &msg, &len);
+    if (rc == 1)
+        quick_judge(f, msg, len);
+    else if (rc < 0)
+        quick_fallback(f);
+}
+
+/* Whether a new fetch of qname tries the key cache first. */
+static int quick_usable(const struct upstream *up)
+{
+    struct keycache_stats st;
+    if (!up->keys || up->relaxed || !up->forwarder)
+        return 0;
+    keycache_get_stats(up->keys, &st);
+    return st.zones > 0;
+}
+
 static enum dns_security security_from_getdns(uint32_t status)
 {
     switch (status) {
@@ -618,6 +705,11 @@ static void getdns_done(getdns_context *ctx, getdns_callback_type_t type, getdns
         }
         forwarder_purge(f->up->forwarder, f->qname, f->qname_len, f->qtype, wire->data,
                         wire->size);
+        unsigned dropped =
+            keycache_purge(f->up->keys, f->qname, f->qname_len, wire->data, wire->size);
+        if (dropped)
+            log_debug("upstream: %s/%u: key cache: %u DNSKEY sets dropped", f->qname_text,
+                      f->qtype, dropped);
         if (!f->requeried && f->n_att < UPSTREAM_MAX_ATTEMPTS) {
             log_debug("upstream: %s/%u: bogus, asking again", f->qname_text, f->qtype);
             f->requeried = 1;
@@ -627,6 +719,19 @@ static void getdns_done(getdns_context *ctx, getdns_callback_type_t type, getdns
             fetch_attempt(f);
             return;
         }
+    }
+    if (status == GETDNS_DNSSEC_SECURE && f->up->keys && !a->relaxed && !f->up->relaxed) {
+        getdns_list *chain = NULL;
+        getdns_dict_get_list(response, "validation_chain", &chain);
+        /* a kept set that getdns could not use for this answer is stale */
+        int rc = keycache_learn(f->up->keys, f->qname, f->qname_len, f->qtype, wire->data,
+                                wire->size, chain, f->quick_rc == KEYCACHE_EINSECURE,
+                                uv_now(f->up->loop), time(NULL), 0);
+        if (rc != 0)
+            log_debug("upstream: %s/%u: key cache: %s", f->qname_text, f->qtype,
+                      rc == 2   ? "the signer's DNSKEY set is kept, anchored by the local key"
+                      : rc == 1 ? "the signer's DNSKEY set is kept, anchored by itself"
+                                : keycache_strerror(rc));
     }
     /* RFC 4035 §5.3.3: no TTL past the signatures' expiration or Original TTL.
      * The wire data is ours (in response, destroyed below). */
@@ -653,7 +758,7 @@ int upstream_fetch(struct upstream *up, const uint8_t *qname, size_t qname_len, 
         lower[i] = (uint8_t)tolower(qname[i]);
     unsigned b = fetch_hash(lower, qname_len, qtype);
     struct upstream_fetch *f;
-    int joined = 0;
+    int joined = 0, quick = 0;
 
     for (f = up->buckets[b]; f; f = f->next_in_bucket)
         if (f->qtype == qtype && f->qname_len == qname_len &&
@@ -690,7 +795,10 @@ int upstream_fetch(struct upstream *up, const uint8_t *qname, size_t qname_len, 
         up->buckets[b] = f;
         up->stats.fetches++;
         up->stats.in_flight++;
-        uv_timer_start(&f->attempt_timer, attempt_timer_cb, f->attempt_ms, 0);
+        if ((quick = quick_usable(up))) /* the key cache first: no getdns attempt yet */
+            uv_timer_start(&f->attempt_timer, quick_start_cb, 0, 0);
+        else
+            uv_timer_start(&f->attempt_timer, attempt_timer_cb, f->attempt_ms, 0);
         uv_timer_start(&f->deadline_timer, deadline_timer_cb, up->timeout_ms, 0);
     }
     w->fetch = f;
@@ -698,7 +806,7 @@ int upstream_fetch(struct upstream *up, const uint8_t *qname, size_t qname_len, 
     w->prev = f->waiters.prev;
     f->waiters.prev->next = w;
     f->waiters.prev = w;
-    if (!joined)
+    if (!joined && !quick)
         fetch_attempt(f); /* after linking w; a synchronous getdns failure is only retried */
     return 0;
 }
@@ -733,6 +841,8 @@ void upstream_set_time_checks(struct upstream *up, int relaxed)
     if (getdns_context_set_dnssec_allowed_skew(up->ctx, relaxed ? 0x7fffffffu : 0) !=
         GETDNS_RETURN_GOOD)
         log_warnx("upstream: getdns refused the DNSSEC allowed skew");
+    if (up->relaxed != relaxed)
+        keycache_flush(up->keys); /* sets learnt under the other rule */
     up->relaxed = relaxed;
 }
 
@@ -769,7 +879,33 @@ int upstream_dnssec_blocked(const struct upstream *up, const uint8_t *qname, siz
 
 void upstream_get_stats(const struct upstream *up, struct upstream_stats *st)
 {
+    struct keycache_stats ks;
     *st = up->stats;
+    keycache_get_stats(up->keys, &ks);
+    st->keycache_zones = ks.zones;
+    st->keycache_secure = ks.secure;
+    st->keycache_fallbacks = ks.fallbacks;
+}
+
+int upstream_use_key_cache(struct upstream *up)
+{
+    getdns_list *anchors = NULL;
+    /* through the forwarder only (the answers come from it), validating,
+     * under a trust anchor */
+    if (!up->forwarder || up->unvalidated || up->n_anchors == 0 || up->keys)
+        return 0;
+    if (getdns_context_get_dnssec_trust_anchors(up->ctx, &anchors) != GETDNS_RETURN_GOOD)
+        return -1;
+    up->keys = keycache_new(0, anchors);
+    getdns_list_destroy(anchors);
+    if (!up->keys ||
+        getdns_dict_set_int(up->extensions, "dnssec_return_validation_chain",
+                            GETDNS_EXTENSION_TRUE) != GETDNS_RETURN_GOOD) {
+        keycache_free(up->keys);
+        up->keys = NULL;
+        return -1;
+    }
+    return 0;
 }
 
 static const char *transport_name(enum config_transport t)
@@ -826,6 +962,7 @@ void upstream_free(struct upstream *up)
     }
     if (up->ctx)
         getdns_context_destroy(up->ctx);
+    keycache_free(up->keys);
     uvloop_free(up->uvloop);
     forwarder_free(up->forwarder);
     probe_free(up->probe);

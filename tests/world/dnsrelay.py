@@ -43,8 +43,18 @@ test can change the relay's lies while it runs:
         question      the upstream's answer to another question, "from_qname"/
                       "from_qtype" (DO set), under the query's ID (a reply
                       that does not match the query)
+        resign        the upstream answer with the RRSIGs of its answer section
+                      replaced by new ones over each RRset, made with the
+                      ECDSA P-256 key "key" (the path of an ldns-keygen key,
+                      without .key/.private) under the signer name "signer"
+                      (default: the key's zone); "inception"/"expiration" in
+                      epoch seconds (default: an hour ago / a day ahead);
+                      "labels" overrides the RRSIG labels field and "covered"
+                      its type covered (after signing: a signature over
+                      another type, or a claimed wildcard expansion)
      "ms", "bytes", "type", "from_qname", "from_qtype", "section", "ttl",
-     "rcode": as above
+     "rcode", "key", "signer", "inception", "expiration", "labels",
+     "covered": as above
     }
 
 Every query is logged to LOG_FILE as one line "proto qname qtype action", so a
@@ -226,7 +236,52 @@ def tamper(query, wire, rule, proto):
         if rule["rcode"] > 15 and msg.edns < 0:
             msg.use_edns(0)
         msg.set_rcode(rule["rcode"])
+    elif action == "resign":
+        resign(msg, rule)
     return msg.to_wire()
+
+
+def load_key(base):
+    """The DNSKEY (owner, rdata) and the private key of an ldns-keygen key."""
+    import base64
+    import dns.rdata
+    import dns.rdataclass
+    from cryptography.hazmat.primitives.asymmetric import ec
+    with open(base + ".key") as f:
+        fields = [ln.split(";")[0].split() for ln in f if "DNSKEY" in ln.split(";")[0]][0]
+    i = fields.index("DNSKEY")
+    owner = dns.name.from_text(fields[0])
+    dnskey = dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.DNSKEY, " ".join(fields[i + 1:]))
+    priv = None
+    with open(base + ".private") as f:
+        for ln in f:
+            if ln.startswith("PrivateKey:"):
+                d = int.from_bytes(base64.b64decode(ln.split(":", 1)[1].strip()), "big")
+                priv = ec.derive_private_key(d, ec.SECP256R1())
+    return owner, dnskey, priv
+
+
+def resign(msg, rule):
+    import dns.dnssec
+    import dns.rrset
+    owner, dnskey, priv = load_key(rule["key"])
+    signer = dns.name.from_text(rule["signer"]) if "signer" in rule else owner
+    now = int(time.time())
+    inception = rule.get("inception", now - 3600)
+    expiration = rule.get("expiration", now + 86400)
+    data = [r for r in msg.answer if r.rdtype != dns.rdatatype.RRSIG]
+    msg.answer[:] = list(data)
+    for rrset in data:
+        sig = dns.dnssec.sign(rrset, priv, signer, dnskey, inception=inception,
+                              expiration=expiration)
+        if "labels" in rule:
+            sig = sig.replace(labels=rule["labels"])
+        if "covered" in rule:
+            sig = sig.replace(type_covered=dns.rdatatype.from_text(rule["covered"]))
+        rs = dns.rrset.RRset(rrset.name, rrset.rdclass, dns.rdatatype.RRSIG, sig.type_covered)
+        rs.update_ttl(rrset.ttl)
+        rs.add(sig)
+        msg.answer.append(rs)
 
 
 def handle(wire, proto):

@@ -22,20 +22,6 @@ static void add_tlsa(void *arg, const uint8_t *rdata, size_t len)
         (*s->n)++;
 }
 
-static const char *security_name(enum dns_security s)
-{
-    switch (s) {
-    case DNS_SECURE:
-        return "secure";
-    case DNS_INSECURE:
-        return "insecure";
-    case DNS_BOGUS:
-        return "bogus";
-    default:
-        return "indeterminate";
-    }
-}
-
 static const char *rcode_name(int rcode)
 {
     switch (rcode) {
@@ -59,7 +45,7 @@ static const char *rcode_name(int rcode)
 /* The status word an operator reads: a timeout is neither secure nor bogus. */
 const char *cli_check_dns_status(const struct rrset *s)
 {
-    return s->timed_out ? "indeterminate" : security_name(s->security);
+    return s->timed_out ? "indeterminate" : dns_security_name(s->security);
 }
 
 int cli_check_dns_ok(const struct rrset *s)

@@ -83,6 +83,9 @@ enum dns_ede {
 /* The DNSSEC status of an answer, as the validator found it. */
 enum dns_security { DNS_SECURE, DNS_INSECURE, DNS_BOGUS, DNS_INDETERMINATE };
 
+/* "secure", "insecure", "bogus" or "indeterminate". */
+const char *dns_security_name(enum dns_security s);
+
 #define WIRE_ERRORS(X)                                                                             \
     X(WIRE_EFORMERR, -1, "malformed DNS message")                                                  \
     X(WIRE_ENOTIMP, -2, "opcode not implemented")                                                  \

@@ -318,21 +318,6 @@ static void fill_policy_lookup(struct policy_lookup *pl, const struct lookup_res
     pl->security = res->security;
 }
 
-static const char *security_name(enum dns_security s)
-{
-    switch (s) {
-    case DNS_SECURE:
-        return "secure";
-    case DNS_INSECURE:
-        return "insecure";
-    case DNS_BOGUS:
-        return "bogus";
-    case DNS_INDETERMINATE:
-        return "indeterminate";
-    }
-    return "?";
-}
-
 static void log_lookup(struct pconn *pc, const char *what, const struct policy_lookup *pl)
 {
     log_debug("proxy: %s:%u: %s: %s, rcode %d, %s, %zu record(s)%s", pc->req.host, pc->req.port,
@@ -340,7 +325,7 @@ static void log_lookup(struct pconn *pc, const char *what, const struct policy_l
               pl->not_started ? "not started"
               : pl->timed_out ? "timed out"
                               : "answered",
-              pl->rcode, security_name(pl->security), pl->records,
+              pl->rcode, dns_security_name(pl->security), pl->records,
               pl->cname == POLICY_CNAME_FOLLOWED     ? ", CNAME followed"
               : pl->cname == POLICY_CNAME_UNREADABLE ? ", CNAME unreadable"
                                                      : "");

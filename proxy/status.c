@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "pages.h"
+#include "upconn.h"
 #include "version.h"
 
 /* --- events: counted by class, kept in two lists ------------------------------------- */
@@ -92,20 +93,37 @@ static size_t ring_list(const struct refusal_ring *ring, struct pages_refusal_en
 
 /* --- the status page's input -------------------------------------------------------------- */
 
-/* One upstream's health in words, from what the forwarder has seen. */
+/* One upstream's health in words, from what the forwarder has seen: answering
+ * (with its round trip), not answering, a transport backed off (and why, for
+ * TCP and TLS), a TLS server that failed authentication. */
 static void upstream_health(const struct upstream_server_info *u, char *buf, size_t cap)
 {
-    if (!u->known)
-        snprintf(buf, cap, "not tracked (getdns talks to it directly)");
-    else if (u->fw.answered == 0 && u->fw.lost == 0)
-        snprintf(buf, cap, "not asked yet");
+    static const char *const tr_name[] = {"UDP", "TCP", "TLS"};
+    size_t n;
+    if (!u->known) {
+        snprintf(buf, cap, "unknown");
+        return;
+    }
+    if (u->fw.answered == 0 && u->fw.lost == 0)
+        n = (size_t)snprintf(buf, cap, "not asked yet");
     else if (u->fw.lost_in_a_row >= 3)
-        snprintf(buf, cap, "not answering: the last %u tries timed out",
-                 (unsigned)u->fw.lost_in_a_row);
+        n = (size_t)snprintf(buf, cap, "not answering: the last %u tries timed out",
+                             (unsigned)u->fw.lost_in_a_row);
     else
-        snprintf(buf, cap, "answering: srtt %u ms, %llu answered, %llu timed out",
-                 (unsigned)u->fw.srtt_ms, (unsigned long long)u->fw.answered,
-                 (unsigned long long)u->fw.lost);
+        n = (size_t)snprintf(buf, cap, "answering: srtt %u ms, %llu answered, %llu timed out",
+                             (unsigned)u->fw.srtt_ms, (unsigned long long)u->fw.answered,
+                             (unsigned long long)u->fw.lost);
+    for (int tr = 0; tr < 3 && n < cap; tr++) {
+        const struct upconn_stats *c = &u->fw.conn[tr];
+        if (u->fw.down_ms[tr] > 0)
+            n += (size_t)snprintf(buf + n, cap - n, "; %s backed off for %llu s%s%s",
+                                  tr_name[tr], (unsigned long long)(u->fw.down_ms[tr] + 999) / 1000,
+                                  tr > 0 && c->last_error ? ": " : "",
+                                  tr > 0 && c->last_error ? upconn_strerror(c->last_error) : "");
+        else if (tr == 2 && c->auth_failures > 0 && n < cap)
+            n += (size_t)snprintf(buf + n, cap - n, "; TLS authentication failed %llu times",
+                                  (unsigned long long)c->auth_failures);
+    }
 }
 
 void status_exception_use_add(struct proxy *px, const struct pconn *pc)

@@ -41,6 +41,21 @@ struct comp_table {
     uint32_t slot[COMP_SLOTS];
 };
 
+const char *dns_security_name(enum dns_security s)
+{
+    switch (s) {
+    case DNS_SECURE:
+        return "secure";
+    case DNS_INSECURE:
+        return "insecure";
+    case DNS_BOGUS:
+        return "bogus";
+    case DNS_INDETERMINATE:
+        break;
+    }
+    return "indeterminate";
+}
+
 const char *wire_strerror(int err)
 {
     switch (err) {

@@ -6,6 +6,7 @@
  * client choosing query names cannot aim them all at one bucket.
  */
 #include "dns_cache.h"
+#include "siphash.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -31,74 +32,12 @@ struct dns_cache {
     struct cache_entry **buckets;
     size_t nbuckets; /* a power of two */
     struct cache_entry *newest, *oldest;
-    uint64_t sipkey[2];
+    uint8_t sipkey[16];
     size_t bytes; /* entries + keys + messages + bucket array */
     size_t max_bytes;
     uint64_t stale_ms; /* expired entries kept this long for dns_cache_get_stale() */
     struct dns_cache_stats stats;
 };
-
-/* ---- SipHash-2-4 (Aumasson and Bernstein), written from the paper ---- */
-
-static inline uint64_t rotl(uint64_t x, int b)
-{
-    return (x << b) | (x >> (64 - b));
-}
-
-#define SIPROUND                                                                                   \
-    do {                                                                                           \
-        v0 += v1;                                                                                  \
-        v1 = rotl(v1, 13);                                                                         \
-        v1 ^= v0;                                                                                  \
-        v0 = rotl(v0, 32);                                                                         \
-        v2 += v3;                                                                                  \
-        v3 = rotl(v3, 16);                                                                         \
-        v3 ^= v2;                                                                                  \
-        v0 += v3;                                                                                  \
-        v3 = rotl(v3, 21);                                                                         \
-        v3 ^= v0;                                                                                  \
-        v2 += v1;                                                                                  \
-        v1 = rotl(v1, 17);                                                                         \
-        v1 ^= v2;                                                                                  \
-        v2 = rotl(v2, 32);                                                                         \
-    } while (0)
-
-static uint64_t load64_le(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = v << 8 | p[i];
-    return v;
-}
-
-static uint64_t siphash24(const uint64_t key[2], const uint8_t *in, size_t len)
-{
-    uint64_t v0 = 0x736f6d6570736575ULL ^ key[0], v1 = 0x646f72616e646f6dULL ^ key[1];
-    uint64_t v2 = 0x6c7967656e657261ULL ^ key[0], v3 = 0x7465646279746573ULL ^ key[1];
-    size_t full = len & ~(size_t)7;
-    uint64_t m;
-
-    for (size_t i = 0; i < full; i += 8) {
-        m = load64_le(in + i);
-        v3 ^= m;
-        SIPROUND;
-        SIPROUND;
-        v0 ^= m;
-    }
-    m = (uint64_t)(len & 0xff) << 56;
-    for (size_t i = 0; i < (len & 7); i++)
-        m |= (uint64_t)in[full + i] << (8 * i);
-    v3 ^= m;
-    SIPROUND;
-    SIPROUND;
-    v0 ^= m;
-    v2 ^= 0xff;
-    SIPROUND;
-    SIPROUND;
-    SIPROUND;
-    SIPROUND;
-    return v0 ^ v1 ^ v2 ^ v3;
-}
 
 /* ---- keys ---- */
 
@@ -208,15 +147,16 @@ static void maybe_grow(struct dns_cache *cache)
     cache->nbuckets = n;
 }
 
-static void seed_key(uint64_t key[2])
+static void seed_key(uint8_t key[16])
 {
-    if (getrandom(key, 2 * sizeof key[0], 0) == (ssize_t)(2 * sizeof key[0]))
+    if (getrandom(key, 16, 0) == 16)
         return;
     /* No kernel randomness (very early boot, seccomp): weaker, still per process. */
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    key[0] = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ULL ^ (uint64_t)(uintptr_t)key;
-    key[1] = (uint64_t)ts.tv_sec * 0xc2b2ae3d27d4eb4fULL ^ (uint64_t)(uintptr_t)&seed_key;
+    uint64_t k[2] = {(uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ULL ^ (uint64_t)(uintptr_t)key,
+                     (uint64_t)ts.tv_sec * 0xc2b2ae3d27d4eb4fULL ^ (uint64_t)(uintptr_t)&seed_key};
+    memcpy(key, k, sizeof k);
 }
 
 /* ---- public ---- */

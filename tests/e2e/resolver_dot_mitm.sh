@@ -89,6 +89,15 @@ else
     fail dot_mitm_control_genuine_pin_answers "rcode $(dig_rcode "$out"), flags $(dig_flags "$out")"
 fi
 
+# control: the genuine chain with its intermediate pinned
+dg ", tls_auth_name: dot.world.test, tls_pubkey_pinset: [{digest: sha256, value: \"$INTER_PIN\"}]"
+out=$(q www.world.test A)
+if [ "$(dig_rcode "$out")" = NOERROR ] && dig_has_flag "$out" ad; then
+    pass dot_mitm_control_intermediate_pin_answers
+else
+    fail dot_mitm_control_intermediate_pin_answers "rcode $(dig_rcode "$out"), flags $(dig_flags "$out")"
+fi
+
 # control: the mis-issued leaf alone fails the pin
 cat "$PKI/mis.pem" "$PKI/inter.pem" >"$PKI/mis.full.pem"
 mitm "$PKI/mis.full.pem" "$PKI/mis.key"

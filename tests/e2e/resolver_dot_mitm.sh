@@ -15,7 +15,11 @@
 #     root + a copy of the genuine intermediate: the same;
 #   - a leaf for another name from the trusted CA, with tls_auth_name: SERVFAIL;
 #   - a self-signed leaf with the right name, with tls_auth_name: SERVFAIL;
-#   - control: the genuine leaf and key behind the pin: validated answers.
+#   - control: the genuine leaf and key behind the pin: validated answers;
+#   - the genuine server turned hostile (dotmitm.py's modes): a 0-length
+#     message, a length prefix past what follows, the answer to another
+#     question under the query's ID, an ID never sent, an answer dribbled a
+#     byte at a time, a close after the handshake: no wrong answer, no crash.
 set -u
 cd "$(dirname "$0")/../.."
 . tests/world/world.sh
@@ -44,12 +48,12 @@ INTER_PIN=$(spki_b64 "$PKI/inter.pem")
 MITM_LOG=$WORLD_DIR/mitm.log
 MITM_PID=
 
-# mitm CHAIN KEY: (re)start the TLS server on ADDR#PORT with that chain
+# mitm CHAIN KEY [MODE]: (re)start the TLS server on ADDR#PORT with that chain
 mitm() {
     [ -n "$MITM_PID" ] && kill "$MITM_PID" 2>/dev/null && wait "$MITM_PID" 2>/dev/null
     : >"$MITM_LOG"
     world_spawn mitm python3 tests/e2e/dotmitm.py "$ADDR" "$PORT" "$WORLD_NS_ADDR" "$WORLD_NS_PORT" \
-        "$1" "$2" "$MITM_LOG"
+        "$1" "$2" "$MITM_LOG" "${3:-relay}"
     MITM_PID=$WORLD_LAST_PID
     wait_listen "$PORT" "$ADDR" || { fail mitm "the MITM does not listen"; exit 1; }
 }
@@ -127,6 +131,35 @@ cat "$PKI/evil.pem" "$PKI/inter.pem" >"$PKI/evil+inter.pem"
 mitm "$PKI/evil+inter.pem" "$PKI/evil.key"
 dg ", tls_auth_name: dot.world.test"
 refused dot_mitm_selfsigned_right_name_refused
+
+# the genuine server, hostile (it holds the key: these are protocol attacks)
+H=0
+for mode in zero huge otherq unsolicited dribble closehs; do
+    H=$((H + 1))
+    mitm "$PKI/dot.full.pem" "$PKI/dot.key" "$mode"
+    dg ", tls_auth_name: dot.world.test, tls_pubkey_pinset: [{digest: sha256, value: \"$LEAF_PIN\"}]"
+    t0=$(date +%s)
+    out=$(q "n$H.world.test" A)
+    t1=$(date +%s)
+    if kill -0 "$DG_PID" 2>/dev/null && ! grep -q 'TXT' <<<"$(dig_answer "$out")" &&
+        { [ "$(dig_rcode "$out")" != NOERROR ] || ! dig_has_flag "$out" ad ||
+            [ "$mode" = unsolicited ]; } && [ $((t1 - t0)) -le 8 ] &&
+        { [ "$mode" != unsolicited ] || dig_has_flag "$out" ad; }; then
+        pass "dot_hostile_server_$mode"
+    else
+        fail "dot_hostile_server_$mode" "rcode $(dig_rcode "$out"), flags $(dig_flags "$out"), $((t1 - t0)) s, answer: $(dig_answer "$out" | tr '\n' ';')"
+    fi
+    echo "hostile $mode: rcode $(dig_rcode "$out"), flags $(dig_flags "$out"), $((t1 - t0)) s"
+done
+# and the server is good again: answered
+mitm "$PKI/dot.full.pem" "$PKI/dot.key"
+sleep 1
+out=$(q www.world.test AAAA)
+if [ "$(dig_rcode "$out")" = NOERROR ] && dig_has_flag "$out" ad; then
+    pass dot_recovers_after_hostile_server
+else
+    fail dot_recovers_after_hostile_server "rcode $(dig_rcode "$out"), flags $(dig_flags "$out")"
+fi
 
 if kill -0 "$DG_PID" 2>/dev/null; then pass daemon_alive; else fail daemon_alive "daneguard exited"; fi
 if grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$WORLD_DIR/daneguard.log" \

@@ -161,6 +161,33 @@ else
     fail dot_recovers_after_hostile_server "rcode $(dig_rcode "$out"), flags $(dig_flags "$out")"
 fi
 
+# REQUIRED with UDP listed first: the forwarder uses TLS alone, and nothing
+# else may ask the upstream in clear either (the DNSSEC probe, for one: its
+# queries, and a verdict an on-path attacker could forge). The upstream's
+# port 53 is the tampering relay, which logs what reaches it.
+world_relay_start || { fail relay "the relay does not start"; exit 1; }
+RPORT=$(world_free_port "$WORLD_RELAY_ADDR") || { fail ports "no free port"; exit 1; }
+world_spawn mitm2 python3 tests/e2e/dotmitm.py "$WORLD_RELAY_ADDR" "$RPORT" "$WORLD_NS_ADDR" \
+    "$WORLD_NS_PORT" "$PKI/dot.full.pem" "$PKI/dot.key" "$WORLD_DIR/mitm2.log"
+wait_listen "$RPORT" "$WORLD_RELAY_ADDR" || { fail mitm "the second DoT server does not listen"; exit 1; }
+world_daneguard_stop
+: >"$WORLD_DIR/daneguard.log"
+: >"$WORLD_RELAY_LOG" # (world_relay_start's own check asked it world.test SOA)
+world_daneguard_config "$WORLD_DIR/dg.yml" 'proxy.enabled: false' \
+    "resolver.upstream_recursive_servers: [{address_data: $WORLD_RELAY_ADDR, port: $WORLD_RELAY_PORT, tls_port: $RPORT, tls_auth_name: dot.world.test}]" \
+    "resolver.dns_transport_list: [GETDNS_TRANSPORT_UDP, GETDNS_TRANSPORT_TLS]" \
+    "resolver.tls_authentication: GETDNS_AUTHENTICATION_REQUIRED" \
+    "resolver.tls_ca_file: \"$PKI/roots.pem\"" || exit 1
+world_daneguard_start "$WORLD_DIR/dg.yml" -v || { fail daneguard "does not start"; exit 1; }
+out=$(q onlya.world.test A)
+sleep 2
+clear=$(world_relay_count '^(udp|tcp) ')
+if [ "$(dig_rcode "$out")" = NOERROR ] && dig_has_flag "$out" ad && [ "$clear" -eq 0 ]; then
+    pass dot_required_udp_listed_nothing_in_clear
+else
+    fail dot_required_udp_listed_nothing_in_clear "rcode $(dig_rcode "$out"), flags $(dig_flags "$out"); $clear queries in clear reached the upstream: $(sort "$WORLD_RELAY_LOG" | uniq -c | head -n 4 | tr '\n' ';')"
+fi
+
 if kill -0 "$DG_PID" 2>/dev/null; then pass daemon_alive; else fail daemon_alive "daneguard exited"; fi
 if grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$WORLD_DIR/daneguard.log" \
     "$WORLD_DIR/daneguard.all.log" 2>/dev/null; then

@@ -11,6 +11,7 @@
  */
 #include "upconn.h"
 
+#include <mbedtls/md.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -336,6 +337,30 @@ static void plain_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 
 /* --- TLS ------------------------------------------------------------------------ */
 
+#define UPCONN_PIN_DEPTH 16 /* certificates a pin may be looked for in, leaf included */
+
+/* The certificate of the presented chain (any order) that signed crt, named
+ * as its issuer, or NULL (none, or crt is self-signed: the top). */
+static const mbedtls_x509_crt *issuer_in(const mbedtls_x509_crt *chain,
+                                         const mbedtls_x509_crt *crt)
+{
+    unsigned char hash[MBEDTLS_MD_MAX_SIZE];
+    const mbedtls_md_info_t *md = mbedtls_md_info_from_type(crt->sig_md);
+    if (!md || mbedtls_md(md, crt->tbs.p, crt->tbs.len, hash) != 0)
+        return NULL;
+    for (const mbedtls_x509_crt *p = chain; p && p->raw.p; p = p->next) {
+        if (p == crt || p->subject_raw.len != crt->issuer_raw.len ||
+            memcmp(p->subject_raw.p, crt->issuer_raw.p, crt->issuer_raw.len) != 0)
+            continue;
+        /* mbedTLS's verify takes the key non-const; it only reads it */
+        if (mbedtls_pk_verify_ext(crt->sig_pk, crt->sig_opts, (mbedtls_pk_context *)&p->pk,
+                                  crt->sig_md, hash, mbedtls_md_get_size(md), crt->sig.p,
+                                  crt->sig.len) == 0)
+            return p;
+    }
+    return NULL;
+}
+
 /* RFC 8310 authentication of the server the handshake reached. Returns 1
  * authenticated, 0 not (why in reason). */
 static int tls_authenticate(struct upconn *c, struct upconn_sock *s, char *reason, size_t cap)
@@ -346,9 +371,15 @@ static int tls_authenticate(struct upconn *c, struct upconn_sock *s, char *reaso
         return 0;
     }
     if (c->p.n_pins) {
-        int matched = 0;
-        for (const mbedtls_x509_crt *crt = chain; crt && crt->raw.p && !matched; crt = crt->next) {
+        /* Only the leaf (whose key the handshake proved) and the certificates
+         * that signed it, one above the other: any other certificate sent is
+         * a copy anyone can send after a leaf of their own. */
+        int matched = 0, depth = 0;
+        for (const mbedtls_x509_crt *crt = chain; crt && crt->raw.p && !matched;
+             crt = issuer_in(chain, crt)) {
             unsigned char h[32];
+            if (++depth > UPCONN_PIN_DEPTH)
+                break;
             if (dane_cert_spki_sha256(crt, h) != 0)
                 continue;
             for (size_t i = 0; i < c->p.n_pins && !matched; i++)

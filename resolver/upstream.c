@@ -854,6 +854,11 @@ int upstream_probe_dnssec(struct upstream *up, const struct config_resolver *cfg
     if (!up->forwarder || up->probe || up->n_anchors == 0 ||
         (cfg->n_transports && cfg->transports[0] != CONFIG_TRANSPORT_UDP))
         return 0;
+    /* GETDNS_AUTHENTICATION_REQUIRED with TLS listed: the forwarder uses TLS
+     * alone (forwarder_new()), and no probe may ask in clear beside it */
+    for (size_t i = 0; cfg->tls_authentication_required && i < cfg->n_transports; i++)
+        if (cfg->transports[i] == CONFIG_TRANSPORT_TLS)
+            return 0;
     if (probe_new(up->loop, cfg->upstreams, cfg->n_upstreams, up->anchors[0], up->anchor_len[0],
                   &up->probe) < 0)
         return -1;

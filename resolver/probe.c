@@ -311,7 +311,7 @@ static void try_send(struct probe_target *t)
     const struct sockaddr *sa = (const struct sockaddr *)&t->up.addr.ss;
     t->tries++;
     for (int k = 0; k < PROBE_QUERIES; k++) {
-        if (t->result[k])
+        if (t->result[k] || (t->stream && t->pending[k])) /* still in flight: its ID stays */
             continue;
         if (getrandom(&t->id[k], sizeof t->id[k], 0) != sizeof t->id[k])
             t->id[k] = (uint16_t)random();
@@ -319,8 +319,7 @@ static void try_send(struct probe_target *t)
         memcpy(q, p->query[k], p->qlen[k]);
         put16(q, t->id[k]);
         if (t->stream) {
-            if (!t->pending[k] &&
-                forwarder_probe_query(p->fw, t->idx, q, p->qlen[k], stream_answer, &t->slot[k],
+            if (forwarder_probe_query(p->fw, t->idx, q, p->qlen[k], stream_answer, &t->slot[k],
                                       &t->pending[k]) == 0)
                 t->id[k] = (uint16_t)(q[0] << 8 | q[1]);
             continue;

@@ -90,6 +90,34 @@ struct probe;
  * when choosing an upstream: one that strips DNSSEC is skipped while another
  * is known to pass it through. NULL fw is a no-op. */
 void forwarder_set_probe(struct forwarder *fw, const struct probe *probe);
+/* The DNSSEC probe's queries (probe.h): each to one upstream, over the
+ * transport a client query to it would take now (forwarder_probe_transport(),
+ * dns_transport_list order, back-offs honoured), on the forwarder's own
+ * kept-open TCP or TLS connection, so TLS authentication and pins apply and
+ * nothing goes in clear beside DNS-over-TLS. Not cached, not joined to client
+ * queries, not counted in the upstream's figures. */
+struct forwarder_probe;
+
+/* The transport the forwarder would use for upstream u now:
+ * CONFIG_TRANSPORT_UDP, _TCP or _TLS; -1 when fw is NULL or there is no
+ * upstream u. */
+int forwarder_probe_transport(const struct forwarder *fw, size_t u);
+
+/* Send the query msg[0..len) to upstream u over TCP or TLS
+ * (forwarder_probe_transport()); a fresh ID is written to msg[0..1]. 0: cb
+ * runs once, later, with the raw answer (valid during the call) or NULL when
+ * the query failed (connection, handshake or authentication); never after
+ * forwarder_probe_cancel(*handle), nor once fw is closing. -1 (cb never runs,
+ * *handle NULL): fw NULL or closing, no upstream u, its transport is UDP (the
+ * caller asks over its own socket) or backed off, or out of memory. */
+int forwarder_probe_query(struct forwarder *fw, size_t u, uint8_t *msg, size_t len,
+                          forwarder_answer_cb cb, void *arg, struct forwarder_probe **handle);
+
+/* Free a handle of forwarder_probe_query(): its cb will not run. The caller
+ * frees every handle it got, from inside cb or later, before or after
+ * forwarder_free(). NULL is a no-op. */
+void forwarder_probe_cancel(struct forwarder_probe *handle);
+
 /* What the forwarder knows of one configured upstream: for /metrics and the
  * status page. Transports are indexed UDP 0, TCP 1, TLS 2. */
 struct forwarder_upstream_info {

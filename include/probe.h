@@ -3,7 +3,8 @@
  * Many home routers and some ISP resolvers drop RRSIGs or DS records; through
  * them every answer under a trust anchor is bogus. Each upstream is asked, at
  * start (a reload builds a new probe) and every PROBE_INTERVAL_MS after
- * (PROBE_RETRY_MS while it fails), over UDP with DO set:
+ * (PROBE_RETRY_MS while it fails), with DO set, over the transport the
+ * forwarder uses for it (UDP, TCP or DNS-over-TLS):
  *   - DNSKEY at the trust anchor: the answer must carry RRSIGs;
  *   - DS of a name under the anchor (PROBE_LABEL.<anchor>): the answer, the DS
  *     set or its signed denial, must carry RRSIGs, and must come at all.
@@ -36,12 +37,17 @@ enum probe_state {
 
 struct probe;
 
+struct forwarder;
+
 /* Probe upstreams[0..n) for the trust anchor anchor (wire format) on loop;
  * the first round starts when the loop next runs its timers (nothing is sent
- * from inside this call). Returns 0, or -1 when out of memory. The upstreams
- * are copied. */
-int probe_new(uv_loop_t *loop, const struct config_upstream *upstreams, size_t n,
-              const uint8_t *anchor, size_t anchor_len, struct probe **out);
+ * from inside this call). fw (not owned; may be NULL: UDP alone) is the
+ * forwarder whose upstreams these are, in its order: each is asked over the
+ * transport fw uses for it, TCP and TLS on fw's own connections
+ * (forwarder_probe_query()). probe_free() must come before forwarder_free()
+ * of fw. Returns 0, or -1 when out of memory. The upstreams are copied. */
+int probe_new(uv_loop_t *loop, struct forwarder *fw, const struct config_upstream *upstreams,
+              size_t n, const uint8_t *anchor, size_t anchor_len, struct probe **out);
 
 /* Stops every probe; the memory goes once libuv has closed the handles.
  * NULL is a no-op. */

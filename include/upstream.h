@@ -97,9 +97,9 @@ void upstream_set_time_checks(struct upstream *up, int relaxed);
  * own contexts and never take this path). 0, or -1 when out of memory. */
 int upstream_use_key_cache(struct upstream *up);
 
-/* Probe up's upstreams for DNSSEC stripping (probe.h) from now on: when
- * they are asked over UDP first (the probe asks over UDP) and there is a
- * trust anchor; else nothing. cfg is up's configuration. For the main context
+/* Probe up's upstreams for DNSSEC stripping (probe.h) from now on, each over
+ * the transport the forwarder uses for it, when there is a trust anchor;
+ * else nothing. cfg is up's configuration. For the main context
  * only (a forward zone's router is expected to strip). 0, or -1 when out of
  * memory. */
 int upstream_probe_dnssec(struct upstream *up, const struct config_resolver *cfg);

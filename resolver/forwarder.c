@@ -1426,6 +1426,89 @@ void forwarder_set_probe(struct forwarder *fw, const struct probe *probe)
         fw->probe = probe;
 }
 
+/* --- the DNSSEC probe's queries (probe.h) ------------------------------------ */
+
+struct forwarder_probe {
+    struct upconn_query uq; /* first: the handle is the query */
+    struct forwarder *fw;
+    size_t upstream;
+    int transport;
+    forwarder_answer_cb cb;
+    void *arg;
+};
+
+int forwarder_probe_transport(const struct forwarder *fw, size_t u)
+{
+    int down;
+    if (!fw || u >= fw->n_upstreams)
+        return -1;
+    return CONFIG_TRANSPORT_UDP +
+           pick_transport((struct forwarder *)fw, 0, u, uv_now(fw->loop), &down);
+}
+
+static void probe_query_reply(struct upconn_query *uq, const uint8_t *msg, size_t len)
+{
+    struct forwarder_probe *h = (struct forwarder_probe *)uq;
+    forwarder_answer_cb cb = h->cb;
+    h->cb = NULL;
+    if (h->fw->closing || !cb)
+        return;
+    h->fw->backoff_ms[h->upstream][h->transport] = 0;
+    h->fw->down_until[h->upstream][h->transport] = 0;
+    cb(h->arg, msg, len);
+}
+
+static void probe_query_fail(struct upconn_query *uq, int err)
+{
+    struct forwarder_probe *h = (struct forwarder_probe *)uq;
+    forwarder_answer_cb cb = h->cb;
+    h->cb = NULL;
+    if (h->fw->closing || !cb)
+        return;
+    /* as for a client query: a transport that cannot be set up (or
+     * authenticated) is backed off, and not tried again by the next probe */
+    if (err != UPCONN_ECLOSED && err != UPCONN_EPROTO)
+        transport_down(h->fw, h->upstream, h->transport);
+    cb(h->arg, NULL, 0);
+}
+
+int forwarder_probe_query(struct forwarder *fw, size_t u, uint8_t *msg, size_t len,
+                          forwarder_answer_cb cb, void *arg, struct forwarder_probe **handle)
+{
+    struct forwarder_probe *h;
+    struct upconn *c;
+    int down, tr;
+
+    *handle = NULL;
+    if (!fw || fw->closing || u >= fw->n_upstreams)
+        return -1;
+    tr = pick_transport(fw, 0, u, uv_now(fw->loop), &down);
+    if (tr == FWD_T_UDP || down || !(c = upstream_conn(fw, u, tr)) ||
+        !(h = calloc(1, sizeof *h)))
+        return -1;
+    h->uq.on_reply = probe_query_reply;
+    h->uq.on_fail = probe_query_fail;
+    h->fw = fw;
+    h->upstream = u;
+    h->transport = tr;
+    h->cb = cb;
+    h->arg = arg;
+    if (upconn_send(c, &h->uq, msg, len) < 0) {
+        free(h);
+        return -1;
+    }
+    *handle = h;
+    return 0;
+}
+
+void forwarder_probe_cancel(struct forwarder_probe *h)
+{
+    if (!h)
+        return;
+    upconn_cancel(&h->uq);
+    free(h);
+}
+
 void forwarder_get_stats(const struct forwarder *fw, struct forwarder_stats *st)
 {
     *st = fw->stats;

@@ -1,8 +1,13 @@
 /* resolver/probe.c — does each upstream pass DNSSEC through? (probe.h)
  *
- * One UDP socket per upstream per round (a fresh source port), two queries
- * with random IDs, up to three tries each; a reply counts only from the
- * upstream asked, to our ID and question. An answer with rcode SERVFAIL or
+ * Each upstream is asked over the transport the forwarder uses for it
+ * (forwarder_probe_transport()): over UDP one socket of our own per upstream
+ * per round (a fresh source port), over TCP or DNS-over-TLS the forwarder's
+ * own kept-open connection (forwarder_probe_query(): its TLS authentication
+ * and pins apply, nothing goes in clear beside DoT). Two queries with random
+ * IDs, up to three tries each (over a connection: sent again only when the
+ * last one failed); a reply counts only from the upstream asked, to our ID
+ * and question. An answer with rcode SERVFAIL or
  * REFUSED says nothing about stripping (the upstream could not resolve): it
  * counts as no answer. A truncated answer cannot be inspected: it counts as
  * signed (no evidence of stripping).
@@ -16,6 +21,7 @@
 #include <sys/random.h>
 
 #include "addr.h"
+#include "forwarder.h"
 #include "log.h"
 #include "wire.h"
 
@@ -32,6 +38,12 @@ struct probe_target {
     uv_udp_t udp;
     int udp_open;
     uv_timer_t timer;
+    int stream;                                /* this round over the forwarder's connection */
+    struct forwarder_probe *pending[PROBE_QUERIES]; /* stream queries in flight */
+    struct probe_slot {
+        struct probe_target *t;
+        int k;
+    } slot[PROBE_QUERIES];
     uint16_t id[PROBE_QUERIES];
     int result[PROBE_QUERIES]; /* 0 no answer yet, 1 signed, -1 without signatures */
     int tries;
@@ -40,6 +52,7 @@ struct probe_target {
 
 struct probe {
     uv_loop_t *loop;
+    struct forwarder *fw; /* NULL: every upstream over UDP */
     size_t n;
     unsigned handles;
     int closing;
@@ -169,6 +182,14 @@ static void report(struct probe_target *t)
 static void round_start(struct probe_target *t);
 static void try_send(struct probe_target *t);
 
+static void cancel_pending(struct probe_target *t)
+{
+    for (int k = 0; k < PROBE_QUERIES; k++) {
+        forwarder_probe_cancel(t->pending[k]);
+        t->pending[k] = NULL;
+    }
+}
+
 static void period_cb(uv_timer_t *timer)
 {
     round_start(timer->data);
@@ -186,6 +207,7 @@ static void round_end(struct probe_target *t)
     else
         t->state = PROBE_UNREACHABLE;
     t->running = 0;
+    cancel_pending(t);
     if (t->udp_open) {
         t->udp_open = 0;
         uv_close((uv_handle_t *)&t->udp, handle_closed);
@@ -257,6 +279,23 @@ static void udp_recv(uv_udp_t *u, ssize_t n, const uv_buf_t *buf, const struct s
     }
 }
 
+/* An answer (or NULL: a failure) over the forwarder's connection. */
+static void stream_answer(void *arg, const uint8_t *msg, size_t len)
+{
+    struct probe_slot *s = arg;
+    struct probe_target *t = s->t;
+    int k = s->k;
+    forwarder_probe_cancel(t->pending[k]);
+    t->pending[k] = NULL;
+    if (!msg || !t->running || t->p->closing || t->result[k] || !answers(t, k, msg, len))
+        return; /* a failure: sent again on the next try */
+    t->result[k] = judge(msg, len);
+    if (t->result[0] && t->result[1]) {
+        uv_timer_stop(&t->timer);
+        round_end(t);
+    }
+}
+
 static void try_timeout(uv_timer_t *timer)
 {
     struct probe_target *t = timer->data;
@@ -272,13 +311,19 @@ static void try_send(struct probe_target *t)
     const struct sockaddr *sa = (const struct sockaddr *)&t->up.addr.ss;
     t->tries++;
     for (int k = 0; k < PROBE_QUERIES; k++) {
-        if (t->result[k])
+        if (t->result[k] || (t->stream && t->pending[k])) /* still in flight: its ID stays */
             continue;
         if (getrandom(&t->id[k], sizeof t->id[k], 0) != sizeof t->id[k])
             t->id[k] = (uint16_t)random();
         uint8_t q[sizeof p->query[0]];
         memcpy(q, p->query[k], p->qlen[k]);
         put16(q, t->id[k]);
+        if (t->stream) {
+            if (forwarder_probe_query(p->fw, t->idx, q, p->qlen[k], stream_answer, &t->slot[k],
+                                      &t->pending[k]) == 0)
+                t->id[k] = (uint16_t)(q[0] << 8 | q[1]);
+            continue;
+        }
         uv_buf_t b = uv_buf_init((char *)q, (unsigned)p->qlen[k]);
         if (t->udp_open)
             uv_udp_try_send(&t->udp, &b, 1, sa);
@@ -297,7 +342,8 @@ static void round_start(struct probe_target *t)
     t->running = 1;
     t->tries = 0;
     memset(t->result, 0, sizeof t->result);
-    if (!t->udp_open) {
+    t->stream = p->fw && forwarder_probe_transport(p->fw, t->idx) != CONFIG_TRANSPORT_UDP;
+    if (!t->stream && !t->udp_open) {
         uv_udp_init(p->loop, &t->udp);
         t->udp.data = t;
         p->handles++;
@@ -315,23 +361,26 @@ static void round_start(struct probe_target *t)
     try_send(t);
 }
 
-static void endpoint_text(const struct config_upstream *u, char *out, size_t cap)
+/* "192.168.1.1", "192.168.1.1 port 5353", or over DNS-over-TLS
+ * "192.0.2.1 (DNS-over-TLS)", "192.0.2.1 port 8853 (DNS-over-TLS)". */
+static void endpoint_text(const struct config_upstream *u, int tls, char *out, size_t cap)
 {
     const struct sockaddr *sa = (const struct sockaddr *)&u->addr.ss;
     char ip[INET6_ADDRSTRLEN] = "?";
     size_t len;
     const uint8_t *b = addr_bytes(sa, &len);
-    uint16_t port = addr_port(sa);
+    uint16_t port = tls ? (u->tls_port ? u->tls_port : 853) : addr_port(sa);
+    const char *over = tls ? " (DNS-over-TLS)" : "";
     if (b)
         inet_ntop(len == 16 ? AF_INET6 : AF_INET, b, ip, sizeof ip);
-    if (port == 53 || port == 0)
-        snprintf(out, cap, "%s", ip);
+    if (port == (tls ? 853 : 53) || port == 0)
+        snprintf(out, cap, "%s%s", ip, over);
     else
-        snprintf(out, cap, "%s port %u", ip, (unsigned)port);
+        snprintf(out, cap, "%s port %u%s", ip, (unsigned)port, over);
 }
 
-int probe_new(uv_loop_t *loop, const struct config_upstream *upstreams, size_t n,
-              const uint8_t *anchor, size_t anchor_len, struct probe **out)
+int probe_new(uv_loop_t *loop, struct forwarder *fw, const struct config_upstream *upstreams,
+              size_t n, const uint8_t *anchor, size_t anchor_len, struct probe **out)
 {
     struct probe *p = calloc(1, sizeof *p);
     if (!p)
@@ -339,6 +388,7 @@ int probe_new(uv_loop_t *loop, const struct config_upstream *upstreams, size_t n
     if (n > CONFIG_MAX_ADDRS)
         n = CONFIG_MAX_ADDRS;
     p->loop = loop;
+    p->fw = fw;
     p->n = n;
     if (dns_name_to_text(anchor, anchor_len, p->anchor_text, sizeof p->anchor_text) < 0)
         snprintf(p->anchor_text, sizeof p->anchor_text, "?");
@@ -364,7 +414,10 @@ int probe_new(uv_loop_t *loop, const struct config_upstream *upstreams, size_t n
         t->p = p;
         t->idx = i;
         t->up = upstreams[i];
-        endpoint_text(&t->up, t->text, sizeof t->text);
+        for (int k = 0; k < PROBE_QUERIES; k++)
+            t->slot[k] = (struct probe_slot){t, k};
+        endpoint_text(&t->up, fw && forwarder_probe_transport(fw, i) == CONFIG_TRANSPORT_TLS,
+                      t->text, sizeof t->text);
         uv_timer_init(loop, &t->timer);
         t->timer.data = t;
         p->handles++;
@@ -389,6 +442,7 @@ void probe_free(struct probe *p)
     }
     for (size_t i = 0; i < p->n; i++) {
         struct probe_target *t = &p->t[i];
+        cancel_pending(t);
         if (t->udp_open) {
             t->udp_open = 0;
             uv_close((uv_handle_t *)&t->udp, handle_closed);

@@ -94,7 +94,7 @@ struct upstream {
     struct upstream_fetch *buckets[UPSTREAM_BUCKETS];
     struct upstream_stats stats;
     struct forwarder *forwarder; /* getdns's one upstream */
-    struct probe *probe;         /* UDP first: which upstreams strip DNSSEC */
+    struct probe *probe;         /* which upstreams strip DNSSEC */
     uint8_t anchors[UPSTREAM_MAX_ANCHORS][DNS_MAX_NAME]; /* trust anchor owners, wire */
     size_t anchor_len[UPSTREAM_MAX_ANCHORS];
     size_t n_anchors;
@@ -848,19 +848,13 @@ void upstream_set_time_checks(struct upstream *up, int relaxed)
 
 int upstream_probe_dnssec(struct upstream *up, const struct config_resolver *cfg)
 {
-    /* only with plain DNS over UDP first (the probe asks over UDP: never in
-     * clear beside DNS-over-TLS, and a TCP-first upstream may not answer UDP),
-     * under a trust anchor: the first one read is the one asked about */
-    if (!up->forwarder || up->probe || up->n_anchors == 0 ||
-        (cfg->n_transports && cfg->transports[0] != CONFIG_TRANSPORT_UDP))
+    /* under a trust anchor: the first one read is the one asked about. Each
+     * upstream is asked over the forwarder's transport for it (probe.h):
+     * DNS-over-TLS on its authenticated connection, never in clear beside it */
+    if (!up->forwarder || up->probe || up->n_anchors == 0)
         return 0;
-    /* GETDNS_AUTHENTICATION_REQUIRED with TLS listed: the forwarder uses TLS
-     * alone (forwarder_new()), and no probe may ask in clear beside it */
-    for (size_t i = 0; cfg->tls_authentication_required && i < cfg->n_transports; i++)
-        if (cfg->transports[i] == CONFIG_TRANSPORT_TLS)
-            return 0;
-    if (probe_new(up->loop, cfg->upstreams, cfg->n_upstreams, up->anchors[0], up->anchor_len[0],
-                  &up->probe) < 0)
+    if (probe_new(up->loop, up->forwarder, cfg->upstreams, cfg->n_upstreams, up->anchors[0],
+                  up->anchor_len[0], &up->probe) < 0)
         return -1;
     forwarder_set_probe(up->forwarder, up->probe);
     return 0;
@@ -969,8 +963,8 @@ void upstream_free(struct upstream *up)
         getdns_context_destroy(up->ctx);
     keycache_free(up->keys);
     uvloop_free(up->uvloop);
+    probe_free(up->probe); /* its queries on the forwarder's connections first */
     forwarder_free(up->forwarder);
-    probe_free(up->probe);
     getdns_dict_destroy(up->extensions);
     free(up);
 }

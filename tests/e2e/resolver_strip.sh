@@ -7,9 +7,14 @@
 #     stripper gets no client queries once probed (counted at its relay)
 #   only stripping upstreams → SERVFAIL with an Extended DNS Error (RFC 8914)
 #     whose text says why, and a log line that says what to do
+#   DNS-over-TLS upstreams (REQUIRED, [TLS]): a DoT Unbound (validation off)
+#     forwarding to the stripping relay beside one forwarding to the good
+#     relay: the probe asks over the forwarder's TLS connections, the stripper
+#     is marked, logged and on the status page, and gets no client queries
 set -u
 cd "$(dirname "$0")/../.."
 . tests/world/world.sh
+. tests/e2e/lib_proxy.sh
 world_trap
 N=20
 world_extra_records() {
@@ -147,6 +152,84 @@ if grep -q "configuration OK" "$WORLD_DIR/n.out" && [ "$after" -eq "$before" ]; 
     pass config_check_sends_no_probe
 else
     fail config_check_sends_no_probe "$((after - before)) queries at the relays; $(head -c 200 "$WORLD_DIR/n.out")"
+fi
+world_daneguard_stop
+
+# --- DNS-over-TLS upstreams: probed over their TLS connections ------------------------
+# dot_unbound NAME ADDR TLS-PORT FORWARD-ADDR FORWARD-PORT: a DoT Unbound (test
+# PKI certificate for dot.world.test, no validation) forwarding to a relay.
+dot_unbound() {
+    cat >"$WORLD_DIR/$1.conf" <<EOF
+server:
+	interface: $2@$3
+	tls-port: $3
+	tls-service-key: "$PKI/dot.key"
+	tls-service-pem: "$PKI/dot.full.pem"
+	do-ip6: no
+	username: ""
+	chroot: ""
+	directory: "$WORLD_DIR"
+	pidfile: "$WORLD_DIR/$1.pid"
+	use-syslog: no
+	logfile: "$WORLD_DIR/$1.log"
+	verbosity: 1
+	do-not-query-localhost: no
+	access-control: 127.0.0.0/8 allow
+	local-zone: "test." nodefault
+	module-config: "iterator"
+	qname-minimisation: no
+	num-threads: 1
+remote-control:
+	control-enable: no
+forward-zone:
+	name: "."
+	forward-addr: $4@$5
+EOF
+    unbound-checkconf "$WORLD_DIR/$1.conf" >/dev/null || return 1
+    world_spawn "$1" unbound -d -c "$WORLD_DIR/$1.conf"
+    wait_listen "$3" "$2"
+}
+if pki_init && pki_leaf dot dot.world.test; then
+    cat "$PKI/dot.pem" "$PKI/inter.pem" >"$PKI/dot.full.pem"
+    DS_ADDR=$(_world_pick_addr) DS_PORT=$(world_free_port "$DS_ADDR")
+    dot_unbound dotstrip "$DS_ADDR" "$DS_PORT" "$STRIP_ADDR" "$STRIP_PORT" || fail dot_servers "dotstrip"
+    DOK_ADDR=$(_world_pick_addr) DOK_PORT=$(world_free_port "$DOK_ADDR")
+    dot_unbound dotgood "$DOK_ADDR" "$DOK_PORT" "$GOOD_ADDR" "$GOOD_PORT" || fail dot_servers "dotgood"
+    world_daneguard_config "$WORLD_DIR/dg.yml" \
+        "resolver.upstream_recursive_servers: [{address_data: $DS_ADDR, tls_port: $DS_PORT, tls_auth_name: dot.world.test}, {address_data: $DOK_ADDR, tls_port: $DOK_PORT, tls_auth_name: dot.world.test}]" \
+        "resolver.dns_transport_list: [TLS]" \
+        "resolver.tls_authentication: GETDNS_AUTHENTICATION_REQUIRED" \
+        "resolver.tls_ca_file: \"$PKI/root.pem\""
+    world_daneguard_start "$WORLD_DIR/dg.yml" || exit 1
+    if wait_log "$DS_ADDR port $DS_PORT \(DNS-over-TLS\) removes DNSSEC signatures; daneguard cannot validate through it"; then
+        pass dot_stripper_logged
+    else
+        fail dot_stripper_logged "no log line: $(grep -i upstream "$WORLD_DIR/daneguard.log" | tail -n 3)"
+    fi
+    if grep -qE "$DOK_ADDR port $DOK_PORT .*(removes|does not answer)" "$WORLD_DIR/daneguard.log"; then
+        fail dot_good_not_blamed "$(grep "$DOK_ADDR" "$WORLD_DIR/daneguard.log" | head -n 2)"
+    else
+        pass dot_good_not_blamed
+    fi
+    if status_notes | grep -qF "$DS_ADDR port $DS_PORT (DNS-over-TLS) removes DNSSEC signatures"; then
+        pass dot_stripper_on_status_page
+    else
+        fail dot_stripper_on_status_page "$(status_notes | head -c 300)"
+    fi
+    before=$(client_queries "$STRIP_LOG")
+    ok=0
+    for ((i = 1; i <= N; i++)); do
+        out=$(q "c$i.secure.world.test" A)
+        [ "$(dig_rcode "$out")" = NOERROR ] && dig_has_flag "$out" ad && ok=$((ok + 1))
+    done
+    after=$(client_queries "$STRIP_LOG")
+    echo "DoT: validated $ok of $N; client queries behind the DoT stripper: $before before, $after after"
+    [ "$ok" -eq "$N" ] && pass dot_validated_through_good_upstream ||
+        fail dot_validated_through_good_upstream "$ok of $N answers with AD"
+    [ "$after" -eq "$before" ] && pass dot_stripper_gets_no_client_queries ||
+        fail dot_stripper_gets_no_client_queries "$((after - before)) queries reached it after the probe"
+else
+    fail dot_pki "cannot make the test PKI"
 fi
 # every run of daneguard appended to its log: no sanitizer report in any
 world_daneguard_stop

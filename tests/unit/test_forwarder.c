@@ -2,7 +2,8 @@
  * the test asks over UDP (as getdns does) and plays the upstream on 127.0.0.1
  * (tests/unit/dnspeer.h). What is forwarded and cached, which upstream replies
  * are dropped (wrong ID, wrong question), truncation taken over TCP, identical
- * queries joined, purging, and a TCP client that is not getdns turned away. */
+ * queries joined, purging, a TCP client that is not getdns turned away, and
+ * the DNSSEC probe's queries over the forwarder's own TCP connection. */
 #include "forwarder.h"
 
 #include <stdlib.h>
@@ -46,6 +47,8 @@ struct world {
     int client;
 };
 
+static int world_tcp_only; /* dns_transport_list: [TCP] */
+
 static int world_open(struct world *w)
 {
     char err[256];
@@ -62,6 +65,10 @@ static int world_open(struct world *w)
              "127.0.0.1@%u", w->peer.port);
     w->cfg.resolver.n_upstreams = 1;
     w->cfg.resolver.timeout_ms = 2000;
+    if (world_tcp_only) {
+        w->cfg.resolver.transports[0] = CONFIG_TRANSPORT_TCP;
+        w->cfg.resolver.n_transports = 1;
+    }
     if (forwarder_new(&w->loop, &w->cfg.resolver, &w->fw, &at, err, sizeof err) < 0) {
         fprintf(stderr, "  forwarder_new: %s\n", err);
         return -1;
@@ -305,6 +312,83 @@ static void test_tcp_stranger_refused(void)
     world_close(&w);
 }
 
+/* The probe's queries (forwarder_probe_query()): over UDP first the caller
+ * asks itself (-1); over TCP on the forwarder's connection, answered raw to
+ * the ID written in, neither cached nor counted as a client query; a
+ * cancelled one is never called back, before or after forwarder_free(). */
+struct probe_answer {
+    int calls;
+    size_t len;
+    uint8_t msg[512];
+    struct forwarder_probe *h;
+};
+
+static void probe_cb(void *arg, const uint8_t *msg, size_t len)
+{
+    struct probe_answer *a = arg;
+    a->calls++;
+    a->len = msg ? len : 0;
+    if (msg && len <= sizeof a->msg)
+        memcpy(a->msg, msg, len);
+    forwarder_probe_cancel(a->h); /* freed from inside its callback */
+    a->h = NULL;
+}
+
+static int probe_answered(void *arg)
+{
+    return ((struct probe_answer *)arg)->calls > 0;
+}
+
+static void test_probe_query(void)
+{
+    struct world w;
+    struct probe_answer a = {0}, b = {0}, c = {0};
+    uint8_t q[512];
+    static uint8_t r[65535];
+    size_t n;
+
+    WORLD_OPEN(&w); /* [UDP, TCP] */
+    CHECK_INT_EQ(forwarder_probe_transport(w.fw, 0), CONFIG_TRANSPORT_UDP);
+    CHECK_INT_EQ(forwarder_probe_transport(w.fw, 1), -1);
+    n = make_query(q, 0, "p.unit.test", 48, 0, 1232);
+    CHECK_INT_EQ(forwarder_probe_query(w.fw, 0, q, n, probe_cb, &a, &a.h), -1);
+    CHECK(a.h == NULL);
+    world_close(&w);
+
+    world_tcp_only = 1;
+    WORLD_OPEN(&w);
+    world_tcp_only = 0;
+    CHECK_INT_EQ(forwarder_probe_transport(w.fw, 0), CONFIG_TRANSPORT_TCP);
+    n = make_query(q, 0, "p.unit.test", 48, 0, 1232);
+    CHECK_INT_EQ(forwarder_probe_query(w.fw, 0, q, n, probe_cb, &a, &a.h), 0);
+    uint16_t id = msg_id(q);
+    CHECK(pump(&w.loop, &w.peer, probe_answered, &a, 2000));
+    CHECK_INT_EQ(a.calls, 1);
+    CHECK(a.len > 12);
+    if (a.len > 12)
+        CHECK_INT_EQ(msg_id(a.msg), id);
+    CHECK_INT_EQ(w.peer.tcp_queries, 1);
+    CHECK_INT_EQ(w.peer.udp_queries, 0);
+    CHECK_INT_EQ((int)stats(&w).queries, 0);
+    /* not cached: a client asking the same goes upstream */
+    n = make_query(q, 7, "p.unit.test", 48, 0, 1232);
+    CHECK(udp_ask(&w.loop, &w.peer, w.client, w.port, q, n, r, sizeof r, 2000) > 12);
+    CHECK_INT_EQ(w.peer.tcp_queries, 2);
+    /* cancelled at once: no callback */
+    n = make_query(q, 0, "p2.unit.test", 48, 0, 1232);
+    CHECK_INT_EQ(forwarder_probe_query(w.fw, 0, q, n, probe_cb, &b, &b.h), 0);
+    forwarder_probe_cancel(b.h);
+    b.h = NULL;
+    pump(&w.loop, &w.peer, NULL, NULL, 300);
+    CHECK_INT_EQ(b.calls, 0);
+    /* pending when the forwarder goes: no callback, cancelled after */
+    n = make_query(q, 0, "p3.unit.test", 48, 0, 1232);
+    CHECK_INT_EQ(forwarder_probe_query(w.fw, 0, q, n, probe_cb, &c, &c.h), 0);
+    world_close(&w);
+    CHECK_INT_EQ(c.calls, 0);
+    forwarder_probe_cancel(c.h);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN); /* as the daemon: a peer gone is an error, not an exit */
@@ -316,5 +400,6 @@ int main(void)
     UNIT_RUN(test_identical_queries_joined);
     UNIT_RUN(test_purge_drops_cached);
     UNIT_RUN(test_tcp_stranger_refused);
+    UNIT_RUN(test_probe_query);
     return UNIT_END();
 }

@@ -1,10 +1,13 @@
 /* tests/unit/test_probe.c — the DNSSEC-stripping probe's pure parts: the
  * queries it sends, how an answer is judged, what a round's results make of
- * an upstream, and which upstreams the forwarder may use. The .c is included
- * to reach its static functions.
+ * an upstream, and which upstreams the forwarder may use; and a probe over the
+ * forwarder's own TCP connection (dnspeer.h plays the upstream). The .c is
+ * included to reach its static functions.
  */
 #include "../../resolver/probe.c"
 
+#include "config.h"
+#include "dnspeer.h"
 #include "unit.h"
 
 static const uint8_t ANCHOR[] = {5, 'w', 'o', 'r', 'l', 'd', 4, 't', 'e', 's', 't', 0};
@@ -193,6 +196,81 @@ static void test_usable_and_blocked(void)
     free(p);
 }
 
+/* --- over the forwarder's TCP connection ------------------------------------ */
+
+static int peer_signs; /* the peer's answers carry RRSIGs */
+
+static size_t tcp_peer_answer(struct peer *p, const uint8_t *q, size_t qlen, int over_tcp,
+                              uint8_t *out, size_t cap)
+{
+    (void)p, (void)over_tcp, (void)cap;
+    return reply(q, qlen, DNS_RCODE_NOERROR, 0, question_type(q, qlen), peer_signs, out);
+}
+
+static int probed(void *arg)
+{
+    return probe_get_state(arg, 0) != PROBE_UNKNOWN;
+}
+
+/* dns_transport_list [TCP]: the probe asks on the forwarder's connection,
+ * never over UDP; an answer slower than a try (PROBE_TRY_MS) still counts,
+ * without the query being sent again. */
+static enum probe_state probe_over_tcp(int signs, unsigned *tcp, unsigned *udp)
+{
+    uv_loop_t loop;
+    struct peer peer;
+    struct config cfg;
+    struct forwarder *fw = NULL;
+    struct probe *p = NULL;
+    struct sockaddr_storage at;
+    char err[256];
+    enum probe_state st = PROBE_UNKNOWN;
+
+    peer_signs = signs;
+    uv_loop_init(&loop);
+    if (peer_open(&peer, tcp_peer_answer) < 0) {
+        CHECK(!"peer_open");
+        return st;
+    }
+    config_defaults(&cfg);
+    struct sockaddr_in up = peer_loopback(peer.port);
+    memcpy(&cfg.resolver.upstreams[0].addr.ss, &up, sizeof up);
+    cfg.resolver.upstreams[0].addr.len = sizeof up;
+    snprintf(cfg.resolver.upstreams[0].addr.text, sizeof cfg.resolver.upstreams[0].addr.text,
+             "127.0.0.1@%u", peer.port);
+    cfg.resolver.n_upstreams = 1;
+    cfg.resolver.transports[0] = CONFIG_TRANSPORT_TCP;
+    cfg.resolver.n_transports = 1;
+    cfg.resolver.timeout_ms = 4000;
+    if (forwarder_new(&loop, &cfg.resolver, &fw, &at, err, sizeof err) == 0 &&
+        probe_new(&loop, fw, cfg.resolver.upstreams, 1, ANCHOR, sizeof ANCHOR, &p) == 0) {
+        pump(&loop, NULL, NULL, NULL, PROBE_TRY_MS + 300); /* the peer silent past a try */
+        CHECK(pump(&loop, &peer, probed, p, 3000));
+        st = probe_get_state(p, 0);
+    } else {
+        CHECK(!"forwarder_new/probe_new");
+    }
+    *tcp = peer.tcp_queries;
+    *udp = peer.udp_queries;
+    probe_free(p);
+    forwarder_free(fw);
+    peer_close(&peer);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    CHECK_INT_EQ(uv_loop_close(&loop), 0);
+    return st;
+}
+
+static void test_probe_over_tcp(void)
+{
+    unsigned tcp, udp;
+    CHECK_INT_EQ(probe_over_tcp(1, &tcp, &udp), PROBE_CAPABLE);
+    CHECK_INT_EQ(tcp, 2); /* DNSKEY and DS, once each */
+    CHECK_INT_EQ(udp, 0);
+    CHECK_INT_EQ(probe_over_tcp(0, &tcp, &udp), PROBE_STRIPS);
+    CHECK_INT_EQ(tcp, 2);
+    CHECK_INT_EQ(udp, 0);
+}
+
 int main(void)
 {
     UNIT_RUN(test_queries);
@@ -200,5 +278,6 @@ int main(void)
     UNIT_RUN(test_answers_match);
     UNIT_RUN(test_verdicts);
     UNIT_RUN(test_usable_and_blocked);
+    UNIT_RUN(test_probe_over_tcp);
     return UNIT_END();
 }

@@ -23,14 +23,14 @@ BUILD   = build
 endif
 
 # Packages: what the daemon needs to build and run, and what the tests drive.
-RUN_PKGS  = build-essential pkg-config libgetdns-dev libuv1-dev libmbedtls-dev libyaml-dev \
+RUN_PKGS  = build-essential pkg-config libgetdns-dev libuv1-dev libmbedtls-dev libyaml-dev libssl-dev \
             libhttp-parser-dev dns-root-data ca-certificates openssl
 TEST_PKGS = $(RUN_PKGS) nsd ldnsutils python3-dnspython bind9-dnsutils knot-dnsutils unbound curl nginx-light \
             python3 iproute2 procps chromium firefox-esr tesseract-ocr tesseract-ocr-eng libnss3-tools clang libclang-rt-14-dev libfuzzer-14-dev \
             systemd man-db strace util-linux prometheus dnsmasq-base stubby faketime
 BENCH_PKGS = $(TEST_PKGS) dnsperf privoxy mitmproxy libssl-dev
 
-LIB_SRCS  = $(filter-out daemon/main.c resolver/fdwrap.c,$(wildcard resolver/*.c proxy/*.c daemon/*.c))
+LIB_SRCS  = $(filter-out daemon/main.c resolver/fdwrap.c resolver/sigkeys.c,$(wildcard resolver/*.c proxy/*.c daemon/*.c))
 LIB_OBJS  = $(LIB_SRCS:%.c=$(BUILD)/%.o)
 MAIN_OBJ  = $(BUILD)/daemon/main.o
 # resolver/fdwrap.c defines socket() and close() for the whole process (the
@@ -38,6 +38,11 @@ MAIN_OBJ  = $(BUILD)/daemon/main.o
 # run getdns on a loop link it, never the library.
 FDWRAP_OBJ   = $(BUILD)/resolver/fdwrap.o
 FDWRAP_TESTS = test_lookup test_server
+# resolver/sigkeys.c defines two OpenSSL functions for the whole process
+# (getdns's DNSSEC keys kept between signatures, include/sigkeys.h): the
+# daemon and test_sigkeys only.
+SIGKEYS_OBJ  = $(BUILD)/resolver/sigkeys.o
+SIGKEYS_LIBS = -lcrypto
 UNIT_SRCS = $(wildcard tests/unit/test_*.c)
 UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 BIN       = $(BUILD)/daneguard
@@ -57,8 +62,8 @@ $(LIB_A): $(LIB_OBJS)
 	rm -f $@
 	ar rcs $@ $^
 
-$(BIN): $(MAIN_OBJ) $(FDWRAP_OBJ) $(LIB_A)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+$(BIN): $(MAIN_OBJ) $(FDWRAP_OBJ) $(SIGKEYS_OBJ) $(LIB_A)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(SIGKEYS_LIBS)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -73,6 +78,10 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB_A) tests/unit/unit.h
 $(FDWRAP_TESTS:%=$(BUILD)/tests/%): $(BUILD)/tests/%: tests/unit/%.c $(FDWRAP_OBJ) $(LIB_A) tests/unit/unit.h
 	@mkdir -p $(dir $@)
 	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) -Itests/unit -MMD -MP -o $@ $< $(FDWRAP_OBJ) $(LIB_A) $(LDFLAGS) $(LIBS)
+
+$(BUILD)/tests/test_sigkeys: tests/unit/test_sigkeys.c $(SIGKEYS_OBJ) $(LIB_A) tests/unit/unit.h
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) $(CFLAGS) $(CPPFLAGS) -Itests/unit -MMD -MP -o $@ $< $(SIGKEYS_OBJ) $(LIB_A) $(LDFLAGS) $(LIBS) $(SIGKEYS_LIBS)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 

@@ -550,18 +550,22 @@ static int closer_zone_known(struct keycache *kc, const uint8_t *qname, size_t q
     return 0;
 }
 
-/* getdns's verdict on msg with keys as both anchor and support records. */
+/* getdns's verdict on msg, an answer of the plain shape
+ * (keycache_answer_signer() said so), with keys as the trust anchor and
+ * support as the support records. getdns is handed the answer section's
+ * records: for this shape they are the whole answer (the RRset asked for
+ * and its RRSIGs), and a list of records, unlike a reply, is not copied
+ * once more and converted back to wire format a second time. */
 static int validate_with(const getdns_list *keys, const getdns_list *support,
                          const uint8_t *msg, size_t len, time_t now, uint32_t skew)
 {
     getdns_dict *reply = NULL;
-    getdns_list *to_validate = getdns_list_create();
+    getdns_list *answer = NULL;
     int r = -1;
-    if (to_validate && getdns_wire2msg_dict(msg, len, &reply) == GETDNS_RETURN_GOOD &&
-        getdns_list_set_dict(to_validate, 0, reply) == GETDNS_RETURN_GOOD)
-        r = (int)getdns_validate_dnssec2(to_validate, support, keys, now, skew);
+    if (getdns_wire2msg_dict(msg, len, &reply) == GETDNS_RETURN_GOOD &&
+        getdns_dict_get_list(reply, "answer", &answer) == GETDNS_RETURN_GOOD)
+        r = (int)getdns_validate_dnssec2(answer, support, keys, now, skew);
     getdns_dict_destroy(reply);
-    getdns_list_destroy(to_validate);
     return r;
 }
 

@@ -567,9 +567,9 @@ static void quick_answer_cb(void *arg, const uint8_t *msg, size_t len)
         quick_fallback(f);
 }
 
-/* On the loop turn after upstream_fetch() (whose callbacks must not run from
- * inside it): the answer from the forwarder, at once when it has it. */
-static void quick_start_cb(uv_timer_t *t)
+/* A cached answer, judged on the loop turn after upstream_fetch() (whose
+ * callbacks must not run from inside it). */
+static void quick_cached_cb(uv_timer_t *t)
 {
     struct upstream_fetch *f = t->data;
     const uint8_t *msg = NULL;
@@ -582,6 +582,20 @@ static void quick_start_cb(uv_timer_t *t)
         quick_judge(f, msg, len);
     else if (rc < 0)
         quick_fallback(f);
+}
+
+/* From upstream_fetch(): the forwarder's query goes upstream now, not after
+ * the answers this loop turn still has to validate. Returns 1 when the key
+ * cache's path is under way, 0 when the fetch takes getdns's path. */
+static int quick_start(struct upstream_fetch *f)
+{
+    const uint8_t *msg = NULL;
+    size_t len = 0;
+    int rc = forwarder_lookup(f->up->forwarder, f->qname, f->qname_len, f->qtype, quick_answer_cb,
+                              f, &f->quick, &msg, &len);
+    if (rc == 1) /* the forwarder has it: judged on the next turn */
+        uv_timer_start(&f->attempt_timer, quick_cached_cb, 0, 0);
+    return rc >= 0;
 }
 
 /* Whether a new fetch of qname tries the key cache first. */
@@ -795,10 +809,6 @@ int upstream_fetch(struct upstream *up, const uint8_t *qname, size_t qname_len, 
         up->buckets[b] = f;
         up->stats.fetches++;
         up->stats.in_flight++;
-        if ((quick = quick_usable(up))) /* the key cache first: no getdns attempt yet */
-            uv_timer_start(&f->attempt_timer, quick_start_cb, 0, 0);
-        else
-            uv_timer_start(&f->attempt_timer, attempt_timer_cb, f->attempt_ms, 0);
         uv_timer_start(&f->deadline_timer, deadline_timer_cb, up->timeout_ms, 0);
     }
     w->fetch = f;
@@ -806,8 +816,12 @@ int upstream_fetch(struct upstream *up, const uint8_t *qname, size_t qname_len, 
     w->prev = f->waiters.prev;
     f->waiters.prev->next = w;
     f->waiters.prev = w;
-    if (!joined && !quick)
+    if (!joined && quick_usable(up))
+        quick = quick_start(f);
+    if (!joined && !quick) {
+        uv_timer_start(&f->attempt_timer, attempt_timer_cb, f->attempt_ms, 0);
         fetch_attempt(f); /* after linking w; a synchronous getdns failure is only retried */
+    }
     return 0;
 }
 

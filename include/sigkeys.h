@@ -1,0 +1,41 @@
+/* include/sigkeys.h — the public keys getdns verifies DNSSEC signatures with,
+ * kept as OpenSSL key objects between signatures (resolver/sigkeys.c).
+ *
+ * Debian's getdns 1.6.0 turns a DNSKEY into a new OpenSSL 3 "legacy" key for
+ * every signature it checks (EC_KEY_new_by_curve_name(), o2i_ECPublicKey(),
+ * EVP_PKEY_assign(); RSA_new(), RSA_set0_key()) and hands it to
+ * EVP_DigestVerifyInit(), which exports it to the default provider each time:
+ * the curve's group is built twice and an RSA modulus's Montgomery context
+ * once per signature, before any signature arithmetic. sigkeys.c defines
+ * those two OpenSSL functions for the process it is linked into (like
+ * fdwrap.c for socket() and close()):
+ *
+ * - EVP_DigestVerifyInit() given a legacy EC key on a named curve or a legacy
+ *   RSA key goes on with a provider key made once from the same public key
+ *   (the curve and the uncompressed point, or the modulus and the exponent,
+ *   compared byte for byte) and kept among the last SIGKEYS_MAX ones;
+ * - EC_KEY_new_by_curve_name() for P-256 and P-384 copies a group built once.
+ *
+ * OpenSSL still does every check of every signature with the same public key;
+ * only the objects it reads the key from are reused. Anything else (another
+ * key type, a key that cannot be read or rebuilt) goes to OpenSSL unchanged.
+ * Thread-safe. Only the daemon and test_sigkeys link it; libdaneguard.a and
+ * the other programs keep OpenSSL's own functions.
+ */
+#ifndef DANEGUARD_SIGKEYS_H
+#define DANEGUARD_SIGKEYS_H
+
+#include <stdint.h>
+
+#define SIGKEYS_MAX 64 /* provider keys kept; the oldest goes first */
+
+struct sigkeys_stats {
+    uint64_t reused; /* verifications that went on with a kept key */
+    uint64_t made;   /* keys made and kept */
+    uint64_t passed; /* verifications handed to OpenSSL unchanged */
+};
+
+/* Counts since the start of the process. */
+void sigkeys_get_stats(struct sigkeys_stats *st);
+
+#endif

@@ -1,0 +1,232 @@
+/* resolver/sigkeys.c — OpenSSL key objects kept for getdns's signature checks
+ * (sigkeys.h says why and what).
+ *
+ * Defining OpenSSL's names changes them for every caller in the process, so
+ * this object is not in libdaneguard.a (the Makefile links it into the daemon
+ * and test_sigkeys only). The original EVP_DigestVerifyInit() is found with
+ * dlsym(RTLD_NEXT); a key is substituted only when it is a legacy one (no
+ * provider yet), so keys that OpenSSL itself or anyone else made natively go
+ * through untouched.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* RTLD_NEXT */
+#endif
+#define OPENSSL_SUPPRESS_DEPRECATED /* the legacy key getters getdns's keys need */
+
+#include "sigkeys.h"
+
+#include <dlfcn.h>
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
+#include <openssl/evp.h>
+#include <openssl/objects.h>
+#include <openssl/param_build.h>
+#include <openssl/rsa.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SIGKEYS_BLOB_MAX 1100 /* curve + point, or a 4096-bit modulus + exponent */
+
+typedef int (*verify_init_fn)(EVP_MD_CTX *, EVP_PKEY_CTX **, const EVP_MD *, ENGINE *,
+                              EVP_PKEY *);
+
+struct kept_key {
+    uint8_t *blob; /* type byte, then the curve's NID and point, or n's length, n and e */
+    size_t len;
+    uint32_t hash;
+    EVP_PKEY *pkey; /* provider key; NULL: free slot */
+};
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static struct kept_key kept[SIGKEYS_MAX];
+static unsigned next_slot;
+static struct sigkeys_stats stats;
+static EC_GROUP *p256, *p384; /* built once, copied by EC_KEY_new_by_curve_name() */
+
+void sigkeys_get_stats(struct sigkeys_stats *st)
+{
+    pthread_mutex_lock(&lock);
+    *st = stats;
+    pthread_mutex_unlock(&lock);
+}
+
+static uint32_t fnv1a(const uint8_t *p, size_t n)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 16777619u;
+    return h;
+}
+
+/* The public key of a legacy EC (named curve) or RSA key as bytes; 0 when
+ * it is neither. blob holds SIGKEYS_BLOB_MAX bytes. */
+static size_t legacy_blob(EVP_PKEY *pkey, uint8_t *blob)
+{
+    if (EVP_PKEY_get0_provider(pkey) != NULL)
+        return 0; /* a provider key already: nothing to save */
+    switch (EVP_PKEY_get_base_id(pkey)) {
+    case EVP_PKEY_EC: {
+        const EC_KEY *ec = EVP_PKEY_get0_EC_KEY(pkey);
+        const EC_GROUP *g = ec ? EC_KEY_get0_group(ec) : NULL;
+        const EC_POINT *pub = ec ? EC_KEY_get0_public_key(ec) : NULL;
+        int nid = g ? EC_GROUP_get_curve_name(g) : NID_undef;
+        if (!pub || nid == NID_undef || !OBJ_nid2sn(nid))
+            return 0;
+        blob[0] = 'E';
+        memcpy(blob + 1, &nid, sizeof nid);
+        size_t n = EC_POINT_point2oct(g, pub, POINT_CONVERSION_UNCOMPRESSED, blob + 1 + sizeof nid,
+                                      SIGKEYS_BLOB_MAX - 1 - sizeof nid, NULL);
+        return n ? 1 + sizeof nid + n : 0;
+    }
+    case EVP_PKEY_RSA: {
+        const RSA *rsa = EVP_PKEY_get0_RSA(pkey);
+        const BIGNUM *n = NULL, *e = NULL;
+        if (!rsa)
+            return 0;
+        RSA_get0_key(rsa, &n, &e, NULL);
+        if (!n || !e)
+            return 0;
+        int nl = BN_num_bytes(n), el = BN_num_bytes(e);
+        if (nl <= 0 || el <= 0 || (size_t)(3 + nl + el) > SIGKEYS_BLOB_MAX)
+            return 0;
+        blob[0] = 'R';
+        blob[1] = (uint8_t)(nl >> 8);
+        blob[2] = (uint8_t)nl;
+        BN_bn2bin(n, blob + 3);
+        BN_bn2bin(e, blob + 3 + nl);
+        return 3 + (size_t)nl + (size_t)el;
+    }
+    default:
+        return 0;
+    }
+}
+
+/* A provider key with the same public key as the legacy pkey, or NULL. */
+static EVP_PKEY *provider_key(EVP_PKEY *pkey)
+{
+    OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+    OSSL_PARAM *params = NULL;
+    EVP_PKEY_CTX *pctx = NULL;
+    EVP_PKEY *out = NULL;
+    uint8_t point[256];
+    const char *type = NULL;
+    int ok = 0;
+
+    if (!bld)
+        return NULL;
+    if (EVP_PKEY_get_base_id(pkey) == EVP_PKEY_EC) {
+        const EC_KEY *ec = EVP_PKEY_get0_EC_KEY(pkey);
+        const EC_GROUP *g = EC_KEY_get0_group(ec);
+        size_t n = EC_POINT_point2oct(g, EC_KEY_get0_public_key(ec), POINT_CONVERSION_UNCOMPRESSED,
+                                      point, sizeof point, NULL);
+        type = "EC";
+        ok = n > 0 &&
+             OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME,
+                                             OBJ_nid2sn(EC_GROUP_get_curve_name(g)), 0) &&
+             OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, point, n);
+    } else {
+        const BIGNUM *n = NULL, *e = NULL;
+        RSA_get0_key(EVP_PKEY_get0_RSA(pkey), &n, &e, NULL);
+        type = "RSA";
+        ok = OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n) &&
+             OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e);
+    }
+    if (ok && (params = OSSL_PARAM_BLD_to_param(bld)) &&
+        (pctx = EVP_PKEY_CTX_new_from_name(NULL, type, NULL)) && EVP_PKEY_fromdata_init(pctx) == 1 &&
+        EVP_PKEY_fromdata(pctx, &out, EVP_PKEY_PUBLIC_KEY, params) != 1)
+        out = NULL;
+    EVP_PKEY_CTX_free(pctx);
+    OSSL_PARAM_free(params);
+    OSSL_PARAM_BLD_free(bld);
+    return out;
+}
+
+/* The kept provider key for pkey (a reference the caller frees), made and
+ * kept when new; NULL when pkey is not one to substitute. */
+static EVP_PKEY *kept_key_for(EVP_PKEY *pkey)
+{
+    uint8_t blob[SIGKEYS_BLOB_MAX];
+    size_t len = legacy_blob(pkey, blob);
+    EVP_PKEY *found = NULL;
+    if (len == 0)
+        return NULL;
+    uint32_t hash = fnv1a(blob, len);
+
+    pthread_mutex_lock(&lock);
+    for (unsigned i = 0; i < SIGKEYS_MAX && !found; i++)
+        if (kept[i].pkey && kept[i].hash == hash && kept[i].len == len &&
+            memcmp(kept[i].blob, blob, len) == 0 && EVP_PKEY_up_ref(kept[i].pkey))
+            found = kept[i].pkey;
+    if (found)
+        stats.reused++;
+    pthread_mutex_unlock(&lock);
+    if (found)
+        return found;
+
+    EVP_PKEY *made = provider_key(pkey);
+    uint8_t *copy = made ? malloc(len) : NULL;
+    if (!copy) {
+        EVP_PKEY_free(made);
+        return NULL;
+    }
+    memcpy(copy, blob, len);
+    pthread_mutex_lock(&lock);
+    struct kept_key *k = &kept[next_slot++ % SIGKEYS_MAX];
+    EVP_PKEY *old = k->pkey;
+    uint8_t *old_blob = k->blob;
+    k->blob = copy;
+    k->len = len;
+    k->hash = hash;
+    k->pkey = made;
+    stats.made++;
+    int ref = EVP_PKEY_up_ref(made);
+    pthread_mutex_unlock(&lock);
+    EVP_PKEY_free(old); /* a verification still using it holds its own reference */
+    free(old_blob);
+    return ref ? made : NULL;
+}
+
+static pthread_once_t original_once = PTHREAD_ONCE_INIT;
+static verify_init_fn original;
+
+static void original_find(void)
+{
+    *(void **)&original = dlsym(RTLD_NEXT, "EVP_DigestVerifyInit");
+}
+
+int EVP_DigestVerifyInit(EVP_MD_CTX *ctx, EVP_PKEY_CTX **pctx, const EVP_MD *type, ENGINE *e,
+                         EVP_PKEY *pkey)
+{
+    pthread_once(&original_once, original_find);
+    if (!original)
+        return 0; /* no OpenSSL below: nothing verifies */
+    EVP_PKEY *kept_pkey = pkey ? kept_key_for(pkey) : NULL;
+    if (!kept_pkey) {
+        pthread_mutex_lock(&lock);
+        stats.passed++;
+        pthread_mutex_unlock(&lock);
+        return original(ctx, pctx, type, e, pkey);
+    }
+    int rc = original(ctx, pctx, type, e, kept_pkey); /* ctx takes its own reference */
+    EVP_PKEY_free(kept_pkey);
+    return rc;
+}
+
+EC_KEY *EC_KEY_new_by_curve_name(int nid)
+{
+    EC_GROUP **tmpl = nid == NID_X9_62_prime256v1 ? &p256 : nid == NID_secp384r1 ? &p384 : NULL;
+    EC_KEY *key;
+    if (!tmpl)
+        return EC_KEY_new_by_curve_name_ex(NULL, NULL, nid);
+    pthread_mutex_lock(&lock);
+    if (!*tmpl)
+        *tmpl = EC_GROUP_new_by_curve_name(nid);
+    if ((key = EC_KEY_new()) && (!*tmpl || EC_KEY_set_group(key, *tmpl) != 1)) {
+        EC_KEY_free(key);
+        key = NULL;
+    }
+    pthread_mutex_unlock(&lock);
+    return key;
+}

@@ -28,7 +28,7 @@ RUN_PKGS  = build-essential pkg-config libgetdns-dev libuv1-dev libmbedtls-dev l
 TEST_PKGS = $(RUN_PKGS) nsd ldnsutils python3-dnspython bind9-dnsutils knot-dnsutils unbound curl nginx-light \
             python3 iproute2 procps chromium firefox-esr tesseract-ocr tesseract-ocr-eng libnss3-tools clang libclang-rt-14-dev libfuzzer-14-dev \
             systemd man-db strace util-linux prometheus dnsmasq-base stubby faketime
-BENCH_PKGS = $(TEST_PKGS) dnsperf privoxy mitmproxy libssl-dev
+BENCH_PKGS = $(TEST_PKGS) dnsperf privoxy mitmproxy
 
 LIB_SRCS  = $(filter-out daemon/main.c resolver/fdwrap.c resolver/sigkeys.c,$(wildcard resolver/*.c proxy/*.c daemon/*.c))
 LIB_OBJS  = $(LIB_SRCS:%.c=$(BUILD)/%.o)

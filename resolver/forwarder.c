@@ -659,6 +659,11 @@ static void req_servfail(struct fwd_req *r)
     req_finish(r);
 }
 
+static void req_servfail_cb(uv_timer_t *timer)
+{
+    req_servfail(timer->data);
+}
+
 static void transport_down(struct forwarder *fw, size_t u, int tr)
 {
     uint32_t b = fw->backoff_ms[u][tr];
@@ -767,7 +772,10 @@ static void req_send(struct fwd_req *r, size_t u)
         upconn_get_stats(fw->conns_up[u][tr], &st);
         if (st.last_error == UPCONN_EAUTH && !st.open) {
             if (++r->auth_failures >= fw->n_upstreams) {
-                req_servfail(r);
+                /* on the next loop turn: req_send() runs inside
+                 * forwarder_lookup() and handle_query(), whose callers are
+                 * promised no callback from inside the call */
+                uv_timer_start(&r->timer, req_servfail_cb, 0, 0);
                 return;
             }
             req_send(r, next_upstream(fw, u));

@@ -82,6 +82,8 @@ struct upstream_fetch {
     uint32_t attempt_ms;
     struct forwarder_lookup *quick; /* the answer for the key cache, pending */
     int quick_rc;                   /* what the key cache said, 0 when not asked */
+    uint8_t *quick_msg;             /* the forwarder's cached answer, judged next turn */
+    size_t quick_len;
 };
 
 struct upstream {
@@ -344,6 +346,7 @@ static void fetch_timer_closed(uv_handle_t *h)
     if (--f->closing == 0) {
         f->next->prev = f->prev;
         f->prev->next = f->next;
+        free(f->quick_msg);
         free(f);
     }
 }
@@ -572,16 +575,11 @@ static void quick_answer_cb(void *arg, const uint8_t *msg, size_t len)
 static void quick_cached_cb(uv_timer_t *t)
 {
     struct upstream_fetch *f = t->data;
-    const uint8_t *msg = NULL;
-    size_t len = 0;
-    if (f->finished)
-        return;
-    int rc = forwarder_lookup(f->up->forwarder, f->qname, f->qname_len, f->qtype, quick_answer_cb,
-                              f, &f->quick, &msg, &len);
-    if (rc == 1)
-        quick_judge(f, msg, len);
-    else if (rc < 0)
-        quick_fallback(f);
+    uint8_t *msg = f->quick_msg;
+    f->quick_msg = NULL;
+    if (!f->finished)
+        quick_judge(f, msg, f->quick_len);
+    free(msg);
 }
 
 /* From upstream_fetch(): the forwarder's query goes upstream now, not after
@@ -593,9 +591,15 @@ static int quick_start(struct upstream_fetch *f)
     size_t len = 0;
     int rc = forwarder_lookup(f->up->forwarder, f->qname, f->qname_len, f->qtype, quick_answer_cb,
                               f, &f->quick, &msg, &len);
-    if (rc == 1) /* the forwarder has it: judged on the next turn */
-        uv_timer_start(&f->attempt_timer, quick_cached_cb, 0, 0);
-    return rc >= 0;
+    if (rc != 1)
+        return rc == 0;
+    /* the forwarder has it: a copy, judged on the next turn */
+    if (!(f->quick_msg = malloc(len ? len : 1)))
+        return 0;
+    memcpy(f->quick_msg, msg, len);
+    f->quick_len = len;
+    uv_timer_start(&f->attempt_timer, quick_cached_cb, 0, 0);
+    return 1;
 }
 
 /* Whether a new fetch of qname tries the key cache first. */

@@ -24,6 +24,12 @@ set -u
 cd "$(dirname "$0")/../.."
 . tests/world/world.sh
 . tests/e2e/lib_proxy.sh
+# k1..k9.world.test: names of the plain shape that the key cache answers
+world_extra_records() {
+    [ "$1" = world.test. ] || return 0
+    local i
+    for i in 1 2 3 4 5 6 7 8 9; do printf 'k%d\tIN\tA\t127.0.2.%d\n' "$i" "$i"; done
+}
 world_trap
 world_start || exit 1
 pki_init || { fail pki "cannot make the test PKI"; exit 1; }
@@ -161,6 +167,48 @@ else
     fail dot_recovers_after_hostile_server "rcode $(dig_rcode "$out"), flags $(dig_flags "$out")"
 fi
 
+# The upstream turns into a man in the middle while daneguard runs, after the
+# key cache has learnt world.test: the new names that follow take the key
+# cache's path, whose in-process query to the forwarder finds the upstream
+# backed off for failed authentication. Each gets SERVFAIL, promptly, and
+# the daemon survives (that failure once ran the lookup's callback inside
+# the call and left a freed handle, which ASan shows as a use after free).
+mitm "$PKI/dot.full.pem" "$PKI/dot.key"
+dg ", tls_auth_name: dot.world.test"
+out=$(q k1.world.test A)
+out2=$(q k2.world.test A)
+if dig_has_flag "$out" ad && dig_has_flag "$out2" ad; then
+    pass dot_midrun_mitm_control_learnt
+else
+    fail dot_midrun_mitm_control_learnt "rcode $(dig_rcode "$out")/$(dig_rcode "$out2"), flags $(dig_flags "$out")/$(dig_flags "$out2")"
+fi
+mitm "$PKI/evil+inter.pem" "$PKI/evil.key"
+bad=0 slow=0
+for i in 3 4 5 6 7 8; do
+    t0=$(date +%s)
+    out=$(q "k$i.world.test" A)
+    t1=$(date +%s)
+    [ "$(dig_rcode "$out")" = SERVFAIL ] || bad=$((bad + 1))
+    [ $((t1 - t0)) -le 4 ] || slow=$((slow + 1))
+done
+if [ "$bad" -eq 0 ] && [ "$slow" -eq 0 ] && kill -0 "$DG_PID" 2>/dev/null; then
+    pass dot_midrun_mitm_servfail_promptly
+else
+    fail dot_midrun_mitm_servfail_promptly "$bad of 6 not SERVFAIL, $slow slower than 4 s, daemon $(kill -0 "$DG_PID" 2>/dev/null && echo alive || echo gone)"
+fi
+mitm "$PKI/dot.full.pem" "$PKI/dot.key"
+ok=0
+for _ in $(seq 1 10); do
+    out=$(q k9.world.test A)
+    if dig_has_flag "$out" ad; then ok=1; break; fi
+    sleep 1
+done
+if [ "$ok" = 1 ]; then
+    pass dot_midrun_mitm_recovers
+else
+    fail dot_midrun_mitm_recovers "rcode $(dig_rcode "$out"), flags $(dig_flags "$out")"
+fi
+
 # REQUIRED with UDP listed first: the forwarder uses TLS alone, and nothing
 # else may ask the upstream in clear either (the DNSSEC probe, for one: its
 # queries, and a verdict an on-path attacker could forge). The upstream's
@@ -171,6 +219,7 @@ world_spawn mitm2 python3 tests/e2e/dotmitm.py "$WORLD_RELAY_ADDR" "$RPORT" "$WO
     "$WORLD_NS_PORT" "$PKI/dot.full.pem" "$PKI/dot.key" "$WORLD_DIR/mitm2.log"
 wait_listen "$RPORT" "$WORLD_RELAY_ADDR" || { fail mitm "the second DoT server does not listen"; exit 1; }
 world_daneguard_stop
+cat "$WORLD_DIR/daneguard.log" >>"$WORLD_DIR/daneguard.all.log" 2>/dev/null
 : >"$WORLD_DIR/daneguard.log"
 : >"$WORLD_RELAY_LOG" # (world_relay_start's own check asked it world.test SOA)
 world_daneguard_config "$WORLD_DIR/dg.yml" 'proxy.enabled: false' \

@@ -14,25 +14,43 @@
  *   RSA key goes on with a provider key made once from the same public key
  *   (the curve and the uncompressed point, or the modulus and the exponent,
  *   compared byte for byte) and kept among the last SIGKEYS_MAX ones;
- * - EC_KEY_new_by_curve_name() for P-256 and P-384 copies a group built once.
+ * - EC_KEY_new_by_curve_name() for P-256 and P-384 copies a group built once;
+ * - a signature that OpenSSL verified with a kept key is not verified again:
+ *   getdns checks the same DNSKEY and DS signatures (and the kept key set's
+ *   local signature, keycache.h) for every name it validates. A success is
+ *   remembered as the SHA-256 of (the key's id, which names its exact public
+ *   key and is never reused, the digest, the signature, the signed data),
+ *   among the last SIGKEYS_VERIFIED; the same four again get 1 without
+ *   OpenSSL. For this, EVP_DigestVerifyInit() with a kept key defers
+ *   OpenSSL's initialisation to EVP_DigestVerify() (getdns's next call),
+ *   which runs it only when the signature is not known. Any other use of the
+ *   context (EVP_DigestVerifyUpdate/Final(), or another initialisation)
+ *   runs the deferred one first; EVP_MD_CTX_free() and EVP_MD_CTX_reset()
+ *   forget it. Failures are never remembered.
  *
- * OpenSSL still does every check of every signature with the same public key;
- * only the objects it reads the key from are reused. Anything else (another
- * key type, a key that cannot be read or rebuilt) goes to OpenSSL unchanged.
- * Thread-safe. Only the daemon and test_sigkeys link it; libdaneguard.a and
- * the other programs keep OpenSSL's own functions.
+ * Signature times are getdns's to check (they are not in the signed data's
+ * verification), so a remembered signature is still refused once expired.
+ * OpenSSL does every check of every signature not seen before with the same
+ * public key; only the objects it reads the key from are reused. Anything
+ * else (another key type, a key that cannot be read or rebuilt, a caller
+ * asking for the key context) goes to OpenSSL unchanged. Thread-safe (a
+ * deferred initialisation is per thread). Only the daemon and test_sigkeys
+ * link it; libdaneguard.a and the other programs keep OpenSSL's own
+ * functions.
  */
 #ifndef DANEGUARD_SIGKEYS_H
 #define DANEGUARD_SIGKEYS_H
 
 #include <stdint.h>
 
-#define SIGKEYS_MAX 64 /* provider keys kept; the oldest goes first */
+#define SIGKEYS_MAX 64         /* provider keys kept; the oldest goes first */
+#define SIGKEYS_VERIFIED 2048  /* successful verifications remembered */
 
 struct sigkeys_stats {
     uint64_t reused; /* verifications that went on with a kept key */
     uint64_t made;   /* keys made and kept */
     uint64_t passed; /* verifications handed to OpenSSL unchanged */
+    uint64_t known;  /* signatures verified before: 1 without OpenSSL */
 };
 
 /* Counts since the start of the process. */

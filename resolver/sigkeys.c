@@ -22,6 +22,7 @@
 #include <openssl/evp.h>
 #include <openssl/objects.h>
 #include <openssl/param_build.h>
+#include <mbedtls/sha256.h>
 #include <openssl/rsa.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -36,12 +37,30 @@ struct kept_key {
     uint8_t *blob; /* type byte, then the curve's NID and point, or n's length, n and e */
     size_t len;
     uint32_t hash;
+    uint64_t id;    /* never reused: names the public key in verified[] */
     EVP_PKEY *pkey; /* provider key; NULL: free slot */
+};
+
+/* A verification getdns started with a kept key: OpenSSL's own
+ * EVP_DigestVerifyInit() runs only when the signature is not one verified
+ * already (sigkeys.h). One per thread: getdns verifies as soon as it has
+ * initialised. */
+struct deferred {
+    EVP_MD_CTX *ctx; /* NULL: none */
+    EVP_PKEY *pkey;  /* a reference */
+    const EVP_MD *md;
+    ENGINE *engine;
+    uint64_t key_id;
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct kept_key kept[SIGKEYS_MAX];
 static unsigned next_slot;
+static uint64_t next_id = 1;
+/* SHA-256 of (key id, digest, signature, signed data) of verifications that
+ * succeeded, by the digest's first bytes; all-zero: free */
+static uint8_t verified[SIGKEYS_VERIFIED][32];
+static __thread struct deferred deferred;
 static struct sigkeys_stats stats;
 static EC_GROUP *p256, *p384; /* built once, copied by EC_KEY_new_by_curve_name() */
 
@@ -144,8 +163,8 @@ static EVP_PKEY *provider_key(EVP_PKEY *pkey)
 }
 
 /* The kept provider key for pkey (a reference the caller frees), made and
- * kept when new; NULL when pkey is not one to substitute. */
-static EVP_PKEY *kept_key_for(EVP_PKEY *pkey)
+ * kept when new, and its id; NULL when pkey is not one to substitute. */
+static EVP_PKEY *kept_key_for(EVP_PKEY *pkey, uint64_t *id)
 {
     uint8_t blob[SIGKEYS_BLOB_MAX];
     size_t len = legacy_blob(pkey, blob);
@@ -157,8 +176,10 @@ static EVP_PKEY *kept_key_for(EVP_PKEY *pkey)
     pthread_mutex_lock(&lock);
     for (unsigned i = 0; i < SIGKEYS_MAX && !found; i++)
         if (kept[i].pkey && kept[i].hash == hash && kept[i].len == len &&
-            memcmp(kept[i].blob, blob, len) == 0 && EVP_PKEY_up_ref(kept[i].pkey))
+            memcmp(kept[i].blob, blob, len) == 0 && EVP_PKEY_up_ref(kept[i].pkey)) {
             found = kept[i].pkey;
+            *id = kept[i].id;
+        }
     if (found)
         stats.reused++;
     pthread_mutex_unlock(&lock);
@@ -180,6 +201,7 @@ static EVP_PKEY *kept_key_for(EVP_PKEY *pkey)
     k->len = len;
     k->hash = hash;
     k->pkey = made;
+    k->id = *id = next_id++;
     stats.made++;
     int ref = EVP_PKEY_up_ref(made);
     pthread_mutex_unlock(&lock);
@@ -188,30 +210,171 @@ static EVP_PKEY *kept_key_for(EVP_PKEY *pkey)
     return ref ? made : NULL;
 }
 
-static pthread_once_t original_once = PTHREAD_ONCE_INIT;
-static verify_init_fn original;
+typedef int (*verify_fn)(EVP_MD_CTX *, const unsigned char *, size_t, const unsigned char *,
+                         size_t);
+typedef int (*verify_update_fn)(EVP_MD_CTX *, const void *, size_t);
+typedef int (*verify_final_fn)(EVP_MD_CTX *, const unsigned char *, size_t);
+typedef void (*ctx_free_fn)(EVP_MD_CTX *);
+typedef int (*ctx_reset_fn)(EVP_MD_CTX *);
 
-static void original_find(void)
+static pthread_once_t originals_once = PTHREAD_ONCE_INIT;
+static struct {
+    verify_init_fn init;
+    verify_fn verify;
+    verify_update_fn update;
+    verify_final_fn final;
+    ctx_free_fn ctx_free;
+    ctx_reset_fn ctx_reset;
+} orig;
+
+static void originals_find(void)
 {
-    *(void **)&original = dlsym(RTLD_NEXT, "EVP_DigestVerifyInit");
+    *(void **)&orig.init = dlsym(RTLD_NEXT, "EVP_DigestVerifyInit");
+    *(void **)&orig.verify = dlsym(RTLD_NEXT, "EVP_DigestVerify");
+    *(void **)&orig.update = dlsym(RTLD_NEXT, "EVP_DigestVerifyUpdate");
+    *(void **)&orig.final = dlsym(RTLD_NEXT, "EVP_DigestVerifyFinal");
+    *(void **)&orig.ctx_free = dlsym(RTLD_NEXT, "EVP_MD_CTX_free");
+    *(void **)&orig.ctx_reset = dlsym(RTLD_NEXT, "EVP_MD_CTX_reset");
+}
+
+/* All of OpenSSL's functions found, else nothing is substituted or deferred. */
+static int originals(void)
+{
+    pthread_once(&originals_once, originals_find);
+    return orig.init && orig.verify && orig.update && orig.final && orig.ctx_free && orig.ctx_reset;
+}
+
+/* The deferred initialisation, if ctx has one, forgotten (its reference dropped). */
+static void deferred_drop(EVP_MD_CTX *ctx)
+{
+    if (deferred.ctx && deferred.ctx == ctx) {
+        deferred.ctx = NULL;
+        EVP_PKEY_free(deferred.pkey);
+    }
+}
+
+/* ctx's deferred initialisation done now, as EVP_DigestVerifyInit() would
+ * have: its result, 1 when nothing was deferred. */
+static int deferred_run(EVP_MD_CTX *ctx)
+{
+    if (!deferred.ctx || deferred.ctx != ctx)
+        return 1;
+    struct deferred d = deferred;
+    deferred.ctx = NULL;
+    int rc = orig.init(ctx, NULL, d.md, d.engine, d.pkey); /* ctx takes its own reference */
+    EVP_PKEY_free(d.pkey);
+    return rc;
+}
+
+static void verified_name(uint8_t out[32], uint64_t key_id, const EVP_MD *md,
+                          const unsigned char *sig, size_t siglen, const unsigned char *tbs,
+                          size_t tbslen)
+{
+    mbedtls_sha256_context c;
+    uint8_t head[8 + 4 + 8 + 8];
+    int nid = EVP_MD_get_type(md);
+    uint64_t sl = siglen, tl = tbslen;
+    memcpy(head, &key_id, 8);
+    memcpy(head + 8, &nid, 4);
+    memcpy(head + 12, &sl, 8);
+    memcpy(head + 20, &tl, 8);
+    mbedtls_sha256_init(&c);
+    mbedtls_sha256_starts_ret(&c, 0);
+    mbedtls_sha256_update_ret(&c, head, sizeof head);
+    mbedtls_sha256_update_ret(&c, sig, siglen);
+    mbedtls_sha256_update_ret(&c, tbs, tbslen);
+    mbedtls_sha256_finish_ret(&c, out);
+    mbedtls_sha256_free(&c);
+    out[31] |= 1; /* never all zero, which marks a free entry */
+}
+
+static uint8_t *verified_slot(const uint8_t name[32])
+{
+    return verified[(name[0] | (unsigned)name[1] << 8) % SIGKEYS_VERIFIED];
 }
 
 int EVP_DigestVerifyInit(EVP_MD_CTX *ctx, EVP_PKEY_CTX **pctx, const EVP_MD *type, ENGINE *e,
                          EVP_PKEY *pkey)
 {
-    pthread_once(&original_once, original_find);
-    if (!original)
+    uint64_t key_id = 0;
+    if (!originals())
         return 0; /* no OpenSSL below: nothing verifies */
-    EVP_PKEY *kept_pkey = pkey ? kept_key_for(pkey) : NULL;
+    deferred_drop(ctx); /* (initialised again before it verified) */
+    EVP_PKEY *kept_pkey = pkey ? kept_key_for(pkey, &key_id) : NULL;
     if (!kept_pkey) {
         pthread_mutex_lock(&lock);
         stats.passed++;
         pthread_mutex_unlock(&lock);
-        return original(ctx, pctx, type, e, pkey);
+        return orig.init(ctx, pctx, type, e, pkey);
     }
-    int rc = original(ctx, pctx, type, e, kept_pkey); /* ctx takes its own reference */
-    EVP_PKEY_free(kept_pkey);
+    if (pctx || !type || !ctx) { /* a caller that wants the key context now */
+        int rc = orig.init(ctx, pctx, type, e, kept_pkey);
+        EVP_PKEY_free(kept_pkey);
+        return rc;
+    }
+    if (deferred.ctx) /* another context's, never verified: done before this one */
+        deferred_run(deferred.ctx);
+    deferred = (struct deferred){ctx, kept_pkey, type, e, key_id};
+    return 1;
+}
+
+int EVP_DigestVerify(EVP_MD_CTX *ctx, const unsigned char *sig, size_t siglen,
+                     const unsigned char *tbs, size_t tbslen)
+{
+    uint8_t name[32];
+    int known = 0;
+    if (!originals())
+        return 0;
+    if (!deferred.ctx || deferred.ctx != ctx || !sig || (!tbs && tbslen))
+        return deferred_run(ctx) == 1 ? orig.verify(ctx, sig, siglen, tbs, tbslen) : 0;
+    verified_name(name, deferred.key_id, deferred.md, sig, siglen, tbs, tbslen);
+    pthread_mutex_lock(&lock);
+    known = memcmp(verified_slot(name), name, 32) == 0;
+    if (known)
+        stats.known++;
+    pthread_mutex_unlock(&lock);
+    if (known) {
+        deferred_drop(ctx);
+        return 1;
+    }
+    if (deferred_run(ctx) != 1)
+        return 0;
+    int rc = orig.verify(ctx, sig, siglen, tbs, tbslen);
+    if (rc == 1) {
+        pthread_mutex_lock(&lock);
+        memcpy(verified_slot(name), name, 32);
+        pthread_mutex_unlock(&lock);
+    }
     return rc;
+}
+
+/* The rest of what a verifying context may be given: the deferred
+ * initialisation first, or forgotten with the context. */
+int EVP_DigestVerifyUpdate(EVP_MD_CTX *ctx, const void *data, size_t len)
+{
+    if (!originals() || deferred_run(ctx) != 1)
+        return 0;
+    return orig.update(ctx, data, len);
+}
+
+int EVP_DigestVerifyFinal(EVP_MD_CTX *ctx, const unsigned char *sig, size_t siglen)
+{
+    if (!originals() || deferred_run(ctx) != 1)
+        return 0;
+    return orig.final(ctx, sig, siglen);
+}
+
+void EVP_MD_CTX_free(EVP_MD_CTX *ctx)
+{
+    deferred_drop(ctx);
+    if (originals())
+        orig.ctx_free(ctx);
+}
+
+int EVP_MD_CTX_reset(EVP_MD_CTX *ctx)
+{
+    deferred_drop(ctx);
+    return originals() ? orig.ctx_reset(ctx) : 0;
 }
 
 EC_KEY *EC_KEY_new_by_curve_name(int nid)

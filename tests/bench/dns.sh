@@ -12,9 +12,13 @@
 #       dnsperf -l DUR -c 20 -q 200. Queries/s, mean latency, and the CPU
 #       seconds the resolver used during the run (utime+stime from /proc),
 #       hence queries per CPU-second.
-#   (b) uncached: UNCACHED_NAMES names never asked before (uN.secure.world.test
-#       A), dnsperf -n 1 -c 1 -q 10: mean latency, and upstream queries per
-#       client query (from the relay's count).
+#   (b) uncached: ROUNDS rounds of UNCACHED_NAMES names never asked before
+#       (u<round>x<N>.secure.world.test A), dnsperf -n 1 -c 1 -q 10, the
+#       resolvers taking turns within each round (all of them are started
+#       first and stay up, idle between their turns), so that a noisy moment
+#       on this shared machine falls on one round, not on one resolver: the
+#       median of the rounds' mean latencies, the spread, and upstream
+#       queries per client query (from the relay's count).
 #   (c) VmRSS of each resolver after both.
 #
 # Prints a markdown table and the ratios on stdout; progress on stderr.
@@ -27,9 +31,9 @@ cd "$(dirname "$0")/../.." || exit 1
 . tests/bench/lib.sh
 
 if [ "$BENCH_QUICK" = 1 ]; then
-    DUR=5 CACHED_NAMES=200 UNCACHED_NAMES=300
+    DUR=5 CACHED_NAMES=200 UNCACHED_NAMES=300 ROUNDS=3
 else
-    DUR=20 CACHED_NAMES=400 UNCACHED_NAMES=1500
+    DUR=20 CACHED_NAMES=400 UNCACHED_NAMES=1500 ROUNDS=5
 fi
 DNSPERF_CLIENTS=20 DNSPERF_OUTSTANDING=200
 RESOLVERS=${BENCH_RESOLVERS:-"daneguard unbound dnsmasq stubby"}
@@ -49,8 +53,10 @@ world_extra_records() {
         for ((i = 1; i <= half; i++)); do
             printf 's%d\tIN\tA\t127.0.%d.%d\n' "$i" $((i / 250 + 1)) $((i % 250 + 1))
         done
-        for ((i = 1; i <= UNCACHED_NAMES; i++)); do
-            printf 'u%d\tIN\tA\t127.1.%d.%d\n' "$i" $((i / 250 + 1)) $((i % 250 + 1))
+        for ((r = 1; r <= ROUNDS; r++)); do
+            for ((i = 1; i <= UNCACHED_NAMES; i++)); do
+                printf 'u%dx%d\tIN\tA\t127.%d.%d.%d\n' "$r" "$i" $((r + 1)) $((i / 250 + 1)) $((i % 250 + 1))
+            done
         done ;;
     esac
 }
@@ -67,7 +73,9 @@ mkdir -p "$B"
         echo "s$i.secure.world.test A"
     done
 } >"$B/cached.txt"
-for ((i = 1; i <= UNCACHED_NAMES; i++)); do echo "u$i.secure.world.test A"; done >"$B/uncached.txt"
+for ((r = 1; r <= ROUNDS; r++)); do
+    for ((i = 1; i <= UNCACHED_NAMES; i++)); do echo "u${r}x$i.secure.world.test A"; done >"$B/uncached.$r.txt"
+done
 
 # --- per resolver ------------------------------------------------------------
 
@@ -180,9 +188,11 @@ perf_field() { # FILE LABEL → first number after LABEL
 perf_rcodes() { sed -n 's/^ *Response codes: *//p' "$1" | head -n 1; }
 
 declare -A R
-bench_one() {
-    local name=$1 out t0 t1 c0 c1 i ok=0
-    bench_note "dns: $name"
+# bench_start NAME: its relay and the resolver, up and checked; R[NAME.pid],
+# R[NAME.port], R[NAME.relay] (R[NAME.status] says why when not ok)
+bench_start() {
+    local name=$1 out i ok=0
+    bench_note "dns: starting $name"
     relay_start "$name" || { R[$name.status]="relay failed"; return; }
     if ! "start_$name"; then
         R[$name.status]="did not start"
@@ -203,29 +213,47 @@ bench_one() {
         return
     fi
     bench_pin "$BENCH_SERVER_CPU" "$SRV_PID"
-    R[$name.status]=ok
+    R[$name.status]=ok R[$name.pid]=$SRV_PID R[$name.port]=$SRV_PORT R[$name.relay]=$RELAY_PID
     # validation on? (AD on a name in the signed child)
     out=$(world_dig @127.0.0.1 -p "$SRV_PORT" +adflag s1.secure.world.test A)
     if dig_has_flag "$out" ad; then R[$name.ad]=yes; else R[$name.ad]="no ($(dig_rcode "$out"))"; fi
     out=$(world_dig @127.0.0.1 -p "$SRV_PORT" +adflag www.bogus.world.test A)
     R[$name.bogus]=$(dig_rcode "$out")
+}
 
-    # (b) uncached first, while the cache holds only the two names above
+running() { [ "${R[$1.status]:-}" = ok ] && kill -0 "${R[$1.pid]}" 2>/dev/null; }
+
+# bench_uncached NAME ROUND: ROUND's new names; the round's mean latency is
+# added to R[NAME.u_lats], completions and upstream queries to the totals
+bench_uncached() {
+    local name=$1 r=$2 c0 c1 lat
+    running "$name" || return
+    SRV_PORT=${R[$name.port]}
     c0=$(relay_count "$name")
-    dnsperf_run "$B/$name.uncached" -d "$B/uncached.txt" -n 1 -c 1 -q 10
-    sleep 0.7
+    dnsperf_run "$B/$name.uncached.$r" -d "$B/uncached.$r.txt" -n 1 -c 1 -q 10
+    sleep 0.7 # the relay writes its count twice a second
     c1=$(relay_count "$name")
-    R[$name.u_done]=$(perf_field "$B/$name.uncached" "Queries completed")
-    R[$name.u_lat]=$(awk -v l="$(perf_field "$B/$name.uncached" "Average Latency (s)")" \
+    lat=$(awk -v l="$(perf_field "$B/$name.uncached.$r" "Average Latency (s)")" \
         'BEGIN { if (l != "") printf "%.2f", l * 1000 }')
-    R[$name.u_rcodes]=$(perf_rcodes "$B/$name.uncached")
-    R[$name.u_up]=$(bench_ratio $((c1 - c0)) "${R[$name.u_done]}" 2)
+    [ -n "$lat" ] && R[$name.u_lats]="${R[$name.u_lats]:-} $lat"
+    R[$name.u_done]=$((${R[$name.u_done]:-0} + $(perf_field "$B/$name.uncached.$r" "Queries completed" | cut -d. -f1)))
+    R[$name.u_upq]=$((${R[$name.u_upq]:-0} + c1 - c0))
+    R[$name.u_rcodes]=$(perf_rcodes "$B/$name.uncached.$r")
+}
 
-    # (a) cached: warm twice, then the timed run
-    if kill -0 "$SRV_PID" 2>/dev/null; then
+# median and spread of a list of numbers: "MEDIAN MIN MAX"
+stats3() { tr ' ' '\n' <<<"$1" | grep . | sort -n | awk '{ v[NR] = $1 } END {
+    if (NR) printf "%.2f %.2f %.2f", (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2), v[1], v[NR] }'; }
+
+# bench_cached NAME: warm twice, the timed run, then VmRSS; the resolver and
+# its relay are stopped after
+bench_cached() {
+    local name=$1 t0 t1 c0 c1 m
+    if running "$name"; then
+        SRV_PORT=${R[$name.port]} SRV_PID=${R[$name.pid]}
         dnsperf_run "$B/$name.warm" -d "$B/cached.txt" -n 2 -c 1 -q 10
         R[$name.w_rcodes]=$(perf_rcodes "$B/$name.warm")
-        sleep 0.7 # the relay writes its count twice a second
+        sleep 0.7
         t0=$(bench_cpu_ticks "$SRV_PID")
         c0=$(relay_count "$name")
         dnsperf_run "$B/$name.cached" -d "$B/cached.txt" -l "$DUR" \
@@ -245,20 +273,38 @@ bench_one() {
             'BEGIN { if (c > 0) printf "%.0f", n / c }')
         R[$name.c_up]=$((c1 - c0))
     fi
-    if kill -0 "$SRV_PID" 2>/dev/null; then
-        R[$name.rss]=$(bench_rss_kib "$SRV_PID")
+    [ "${R[$name.status]:-}" = ok ] || return
+    if kill -0 "${R[$name.pid]}" 2>/dev/null; then
+        R[$name.rss]=$(bench_rss_kib "${R[$name.pid]}")
     else
-        wait "$SRV_PID" 2>/dev/null
+        wait "${R[$name.pid]}" 2>/dev/null
         R[$name.status]="exited during the run (status $?)"
         R[$name.rss]=
         tail -n 5 "$WORLD_DIR/$name.log" | sed 's/^/  | /' >&2
     fi
-    world_kill "$SRV_PID"
-    world_kill "$RELAY_PID"
+    world_kill "${R[$name.pid]}"
+    world_kill "${R[$name.relay]}"
+    m=$(stats3 "${R[$name.u_lats]:-}")
+    R[$name.u_lat]=${m%% *}
+    R[$name.u_spread]=$(awk '{ if (NF == 3) printf "%s–%s", $2, $3 }' <<<"$m")
+    R[$name.u_up]=$(bench_ratio "${R[$name.u_upq]:-}" "${R[$name.u_done]:-}" 2)
 }
 
 for r in $RESOLVERS; do
-    bench_one "$r"
+    bench_start "$r"
+done
+# (b) uncached first, while the caches hold only the two names above; the
+# order of the resolvers turns by one each round
+set -- $RESOLVERS
+for ((round = 1; round <= ROUNDS; round++)); do
+    bench_note "dns: uncached round $round of $ROUNDS"
+    for r in "$@"; do bench_uncached "$r" "$round"; done
+    set -- "${@:2}" "$1"
+done
+# (a) cached, one resolver after another
+for r in $RESOLVERS; do
+    bench_note "dns: cached $r"
+    bench_cached "$r"
 done
 
 # --- report -------------------------------------------------------------------
@@ -267,19 +313,19 @@ v() { local x=${R[$1]:-}; echo "${x:--}"; }
 echo "### Resolver (dnsperf, loopback, each resolver pinned to CPU $BENCH_SERVER_CPU, dnsperf to CPU $BENCH_CLIENT_CPU)"
 echo
 echo "Cached: $CACHED_NAMES names, warmed, dnsperf -l $DUR -c $DNSPERF_CLIENTS -q $DNSPERF_OUTSTANDING." \
-    "Uncached: $UNCACHED_NAMES new names in secure.world.test (one zone below the trust anchor), dnsperf -n 1 -c 1 -q 10," \
+    "Uncached: $ROUNDS rounds of $UNCACHED_NAMES new names in secure.world.test (one zone below the trust anchor), dnsperf -n 1 -c 1 -q 10, the resolvers taking turns in each round; the median of the rounds' mean latencies, and their range," \
     "through a counting relay (adds the same ~0.1 ms to every resolver's upstream round trip)."
 echo
-echo "| resolver | status | AD / bogus | cached q/s | cached mean ms | CPU s | q per CPU-s | uncached mean ms | upstream q per query | VmRSS MiB |"
-echo "|---|---|---|---:|---:|---:|---:|---:|---:|---:|"
+echo "| resolver | status | AD / bogus | cached q/s | cached mean ms | CPU s | q per CPU-s | uncached mean ms (median) | rounds' range | upstream q per query | VmRSS MiB |"
+echo "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
 for r in $RESOLVERS; do
     rss=${R[$r.rss]:-}
     [ -n "$rss" ] && rss=$(awk -v k="$rss" 'BEGIN { printf "%.1f", k / 1024 }')
-    echo "| $r | $(v "$r.status") | $(v "$r.ad") / $(v "$r.bogus") | $(v "$r.c_qps") | $(v "$r.c_lat") | $(v "$r.c_cpu") | $(v "$r.c_qpcpu") | $(v "$r.u_lat") | $(v "$r.u_up") | ${rss:--} |"
+    echo "| $r | $(v "$r.status") | $(v "$r.ad") / $(v "$r.bogus") | $(v "$r.c_qps") | $(v "$r.c_lat") | $(v "$r.c_cpu") | $(v "$r.c_qpcpu") | $(v "$r.u_lat") | $(v "$r.u_spread") | $(v "$r.u_up") | ${rss:--} |"
 done
 echo
 for r in $RESOLVERS; do
-    echo "- $r: uncached rcodes: $(v "$r.u_rcodes") ($(v "$r.u_done") completed); cached rcodes: $(v "$r.c_rcodes"), lost $(v "$r.c_lost"), upstream queries during the cached run: $(v "$r.c_up")"
+    echo "- $r: uncached round means (ms):$(v "$r.u_lats"); last round's rcodes: $(v "$r.u_rcodes") ($(v "$r.u_done") completed in all); cached rcodes: $(v "$r.c_rcodes"), lost $(v "$r.c_lost"), upstream queries during the cached run: $(v "$r.c_up")"
 done
 echo
 echo "| ratio | cached q/s | q per CPU-s | cached mean latency | uncached mean latency | upstream q per query | VmRSS |"
@@ -287,6 +333,12 @@ echo "|---|---:|---:|---:|---:|---:|---:|"
 for p in unbound dnsmasq stubby; do
     [[ " $RESOLVERS " == *" $p "* && " $RESOLVERS " == *" daneguard "* ]] || continue
     echo "| daneguard / $p | $(bench_ratio "${R[daneguard.c_qps]:-}" "${R[$p.c_qps]:-}") | $(bench_ratio "${R[daneguard.c_qpcpu]:-}" "${R[$p.c_qpcpu]:-}") | $(bench_ratio "${R[daneguard.c_lat]:-}" "${R[$p.c_lat]:-}") | $(bench_ratio "${R[daneguard.u_lat]:-}" "${R[$p.u_lat]:-}") | $(bench_ratio "${R[daneguard.u_up]:-}" "${R[$p.u_up]:-}") | $(bench_ratio "${R[daneguard.rss]:-}" "${R[$p.rss]:-}") |"
+done
+for p in unbound dnsmasq stubby; do
+    [[ " $RESOLVERS " == *" $p "* && " $RESOLVERS " == *" daneguard "* ]] || continue
+    echo
+    echo "daneguard / $p, uncached mean latency round by round: $(paste -d' ' <(tr ' ' '\n' <<<"${R[daneguard.u_lats]:-}" | grep .) <(tr ' ' '\n' <<<"${R[$p.u_lats]:-}" | grep .) |
+        awk '{ printf "%s%.2f", (NR > 1 ? ", " : ""), $1 / $2 }')"
 done
 echo
 echo "(Goals, issue 2: q per CPU-s ≥ 1.0× Unbound's; cached and uncached latency no worse than Unbound's, i.e. latency ratios ≤ 1.)"

@@ -3,10 +3,10 @@
  *
  * Defining OpenSSL's names changes them for every caller in the process, so
  * this object is not in libdaneguard.a (the Makefile links it into the daemon
- * and test_sigkeys only). The original EVP_DigestVerifyInit() is found with
- * dlsym(RTLD_NEXT); a key is substituted only when it is a legacy one (no
- * provider yet), so keys that OpenSSL itself or anyone else made natively go
- * through untouched.
+ * and test_sigkeys only). OpenSSL's own functions are found with
+ * dlsym(RTLD_NEXT); a key is substituted, and an initialisation deferred,
+ * only when it is a legacy one (no provider yet), so keys that OpenSSL
+ * itself or anyone else made natively go through untouched.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* RTLD_NEXT */
@@ -237,7 +237,7 @@ static void originals_find(void)
     *(void **)&orig.ctx_reset = dlsym(RTLD_NEXT, "EVP_MD_CTX_reset");
 }
 
-/* All of OpenSSL's functions found, else nothing is substituted or deferred. */
+/* All of OpenSSL's functions found; if not, nothing verifies (fail closed). */
 static int originals(void)
 {
     pthread_once(&originals_once, originals_find);

@@ -46,6 +46,8 @@ void uvloop_get_stats(struct uvloop_stats *st);
  * fdwrap.o in a program, nothing is tracked: the limit does not apply and
  * uvloop_getdns_socket_at() is always 0. */
 int uvloop_socket_from(const void *caller, int domain, int type, int protocol);
+/* Whether the code at addr (a return address) is libgetdns's. */
+int uvloop_called_from_getdns(const void *addr);
 int uvloop_close_from(const void *caller, int fd);
 
 /* Whether a socket libgetdns opened in this process is bound to local (address

@@ -15,6 +15,8 @@
 
 #include "sigkeys.h"
 
+#include "uvloop.h"
+
 #include <dlfcn.h>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
@@ -29,6 +31,7 @@
 #include <string.h>
 
 #define SIGKEYS_BLOB_MAX 1100 /* curve + point, or a 4096-bit modulus + exponent */
+#define SIGKEYS_DEFERRED 8    /* initialisations deferred at once (getdns: one) */
 
 typedef int (*verify_init_fn)(EVP_MD_CTX *, EVP_PKEY_CTX **, const EVP_MD *, ENGINE *,
                               EVP_PKEY *);
@@ -43,13 +46,11 @@ struct kept_key {
 
 /* A verification getdns started with a kept key: OpenSSL's own
  * EVP_DigestVerifyInit() runs only when the signature is not one verified
- * already (sigkeys.h). One per thread: getdns verifies as soon as it has
- * initialised. */
+ * already (sigkeys.h). */
 struct deferred {
-    EVP_MD_CTX *ctx; /* NULL: none */
+    EVP_MD_CTX *ctx; /* NULL: free entry */
     EVP_PKEY *pkey;  /* a reference */
-    const EVP_MD *md;
-    ENGINE *engine;
+    const EVP_MD *md; /* one of OpenSSL's static SHA digests */
     uint64_t key_id;
 };
 
@@ -60,9 +61,25 @@ static uint64_t next_id = 1;
 /* SHA-256 of (key id, digest, signature, signed data) of verifications that
  * succeeded, by the digest's first bytes; all-zero: free */
 static uint8_t verified[SIGKEYS_VERIFIED][32];
-static __thread struct deferred deferred;
+static struct deferred deferred[SIGKEYS_DEFERRED]; /* getdns verifies right after */
+static int (*trusted_caller)(const void *) = uvloop_called_from_getdns;
 static struct sigkeys_stats stats;
 static EC_GROUP *p256, *p384; /* built once, copied by EC_KEY_new_by_curve_name() */
+
+void sigkeys_set_caller_filter(int (*is_trusted)(const void *caller))
+{
+    pthread_mutex_lock(&lock);
+    trusted_caller = is_trusted ? is_trusted : uvloop_called_from_getdns;
+    pthread_mutex_unlock(&lock);
+}
+
+static int caller_trusted(const void *caller)
+{
+    pthread_mutex_lock(&lock);
+    int (*f)(const void *) = trusted_caller;
+    pthread_mutex_unlock(&lock);
+    return f(caller);
+}
 
 void sigkeys_get_stats(struct sigkeys_stats *st)
 {
@@ -212,8 +229,6 @@ static EVP_PKEY *kept_key_for(EVP_PKEY *pkey, uint64_t *id)
 
 typedef int (*verify_fn)(EVP_MD_CTX *, const unsigned char *, size_t, const unsigned char *,
                          size_t);
-typedef int (*verify_update_fn)(EVP_MD_CTX *, const void *, size_t);
-typedef int (*verify_final_fn)(EVP_MD_CTX *, const unsigned char *, size_t);
 typedef void (*ctx_free_fn)(EVP_MD_CTX *);
 typedef int (*ctx_reset_fn)(EVP_MD_CTX *);
 
@@ -221,8 +236,6 @@ static pthread_once_t originals_once = PTHREAD_ONCE_INIT;
 static struct {
     verify_init_fn init;
     verify_fn verify;
-    verify_update_fn update;
-    verify_final_fn final;
     ctx_free_fn ctx_free;
     ctx_reset_fn ctx_reset;
 } orig;
@@ -231,8 +244,6 @@ static void originals_find(void)
 {
     *(void **)&orig.init = dlsym(RTLD_NEXT, "EVP_DigestVerifyInit");
     *(void **)&orig.verify = dlsym(RTLD_NEXT, "EVP_DigestVerify");
-    *(void **)&orig.update = dlsym(RTLD_NEXT, "EVP_DigestVerifyUpdate");
-    *(void **)&orig.final = dlsym(RTLD_NEXT, "EVP_DigestVerifyFinal");
     *(void **)&orig.ctx_free = dlsym(RTLD_NEXT, "EVP_MD_CTX_free");
     *(void **)&orig.ctx_reset = dlsym(RTLD_NEXT, "EVP_MD_CTX_reset");
 }
@@ -241,29 +252,61 @@ static void originals_find(void)
 static int originals(void)
 {
     pthread_once(&originals_once, originals_find);
-    return orig.init && orig.verify && orig.update && orig.final && orig.ctx_free && orig.ctx_reset;
+    return orig.init && orig.verify && orig.ctx_free && orig.ctx_reset;
 }
 
-/* The deferred initialisation, if ctx has one, forgotten (its reference dropped). */
-static void deferred_drop(EVP_MD_CTX *ctx)
+/* ctx's deferred initialisation into *d and off the table: 1, or 0 when it
+ * has none. */
+static int deferred_take(EVP_MD_CTX *ctx, struct deferred *d)
 {
-    if (deferred.ctx && deferred.ctx == ctx) {
-        deferred.ctx = NULL;
-        EVP_PKEY_free(deferred.pkey);
-    }
+    int found = 0;
+    pthread_mutex_lock(&lock);
+    for (unsigned i = 0; i < SIGKEYS_DEFERRED && !found; i++)
+        if (deferred[i].ctx == ctx && ctx) {
+            *d = deferred[i];
+            deferred[i].ctx = NULL;
+            found = 1;
+        }
+    pthread_mutex_unlock(&lock);
+    return found;
+}
+
+static int deferred_put(const struct deferred *d)
+{
+    int put = 0;
+    pthread_mutex_lock(&lock);
+    for (unsigned i = 0; i < SIGKEYS_DEFERRED && !put; i++)
+        if (!deferred[i].ctx) {
+            deferred[i] = *d;
+            put = 1;
+        }
+    pthread_mutex_unlock(&lock);
+    return put;
 }
 
 /* ctx's deferred initialisation done now, as EVP_DigestVerifyInit() would
  * have: its result, 1 when nothing was deferred. */
 static int deferred_run(EVP_MD_CTX *ctx)
 {
-    if (!deferred.ctx || deferred.ctx != ctx)
+    struct deferred d;
+    if (!deferred_take(ctx, &d))
         return 1;
-    struct deferred d = deferred;
-    deferred.ctx = NULL;
-    int rc = orig.init(ctx, NULL, d.md, d.engine, d.pkey); /* ctx takes its own reference */
+    int rc = orig.init(ctx, NULL, d.md, NULL, d.pkey); /* ctx takes its own reference */
     EVP_PKEY_free(d.pkey);
     return rc;
+}
+
+/* A context nothing has been done with since EVP_MD_CTX_new() or a reset. */
+static int ctx_fresh(const EVP_MD_CTX *ctx)
+{
+    return EVP_MD_CTX_get_pkey_ctx(ctx) == NULL && EVP_MD_CTX_get0_md(ctx) == NULL;
+}
+
+/* The digests of DNSSEC's algorithms, OpenSSL's own static ones. */
+static int dnssec_digest(const EVP_MD *md)
+{
+    return md && (md == EVP_sha1() || md == EVP_sha256() || md == EVP_sha384() ||
+                  md == EVP_sha512());
 }
 
 static void verified_name(uint8_t out[32], uint64_t key_id, const EVP_MD *md,
@@ -293,53 +336,71 @@ static uint8_t *verified_slot(const uint8_t name[32])
     return verified[(name[0] | (unsigned)name[1] << 8) % SIGKEYS_VERIFIED];
 }
 
+static void count(uint64_t *counter)
+{
+    pthread_mutex_lock(&lock);
+    (*counter)++;
+    pthread_mutex_unlock(&lock);
+}
+
 int EVP_DigestVerifyInit(EVP_MD_CTX *ctx, EVP_PKEY_CTX **pctx, const EVP_MD *type, ENGINE *e,
                          EVP_PKEY *pkey)
 {
+    const void *caller = __builtin_return_address(0);
     uint64_t key_id = 0;
     if (!originals())
         return 0; /* no OpenSSL below: nothing verifies */
-    deferred_drop(ctx); /* (initialised again before it verified) */
-    EVP_PKEY *kept_pkey = pkey ? kept_key_for(pkey, &key_id) : NULL;
-    if (!kept_pkey) {
-        pthread_mutex_lock(&lock);
-        stats.passed++;
-        pthread_mutex_unlock(&lock);
+    /* initialised again before it verified: OpenSSL sees both, in order */
+    if (deferred_run(ctx) != 1) {
+        count(&stats.passed);
         return orig.init(ctx, pctx, type, e, pkey);
     }
-    if (pctx || !type || !ctx) { /* a caller that wants the key context now */
-        int rc = orig.init(ctx, pctx, type, e, kept_pkey);
+    EVP_PKEY *kept_pkey = pkey && caller_trusted(caller) ? kept_key_for(pkey, &key_id) : NULL;
+    if (!kept_pkey) {
+        count(&stats.passed);
+        return orig.init(ctx, pctx, type, e, pkey);
+    }
+    struct deferred d = {ctx, kept_pkey, type, key_id};
+    if (pctx || e || !ctx || !dnssec_digest(type) || !ctx_fresh(ctx) || !deferred_put(&d)) {
+        int rc = orig.init(ctx, pctx, type, e, kept_pkey); /* ctx takes its own reference */
         EVP_PKEY_free(kept_pkey);
         return rc;
     }
-    if (deferred.ctx) /* another context's, never verified: done before this one */
-        deferred_run(deferred.ctx);
-    deferred = (struct deferred){ctx, kept_pkey, type, e, key_id};
     return 1;
 }
 
 int EVP_DigestVerify(EVP_MD_CTX *ctx, const unsigned char *sig, size_t siglen,
                      const unsigned char *tbs, size_t tbslen)
 {
+    const void *caller = __builtin_return_address(0);
+    struct deferred d;
     uint8_t name[32];
-    int known = 0;
+    int known;
     if (!originals())
         return 0;
-    if (!deferred.ctx || deferred.ctx != ctx || !sig || (!tbs && tbslen))
-        return deferred_run(ctx) == 1 ? orig.verify(ctx, sig, siglen, tbs, tbslen) : 0;
-    verified_name(name, deferred.key_id, deferred.md, sig, siglen, tbs, tbslen);
+    if (!deferred_take(ctx, &d))
+        return orig.verify(ctx, sig, siglen, tbs, tbslen);
+    /* getdns verifies right after initialising; anything else on the way
+     * (another caller, a context put to other use) fails, never succeeds */
+    if (!caller_trusted(caller) || !ctx_fresh(ctx) || !sig || (!tbs && tbslen)) {
+        EVP_PKEY_free(d.pkey);
+        return 0;
+    }
+    verified_name(name, d.key_id, d.md, sig, siglen, tbs, tbslen);
     pthread_mutex_lock(&lock);
     known = memcmp(verified_slot(name), name, 32) == 0;
     if (known)
         stats.known++;
     pthread_mutex_unlock(&lock);
     if (known) {
-        deferred_drop(ctx);
+        EVP_PKEY_free(d.pkey);
         return 1;
     }
-    if (deferred_run(ctx) != 1)
+    int rc = orig.init(ctx, NULL, d.md, NULL, d.pkey);
+    EVP_PKEY_free(d.pkey);
+    if (rc != 1)
         return 0;
-    int rc = orig.verify(ctx, sig, siglen, tbs, tbslen);
+    rc = orig.verify(ctx, sig, siglen, tbs, tbslen);
     if (rc == 1) {
         pthread_mutex_lock(&lock);
         memcpy(verified_slot(name), name, 32);
@@ -348,33 +409,25 @@ int EVP_DigestVerify(EVP_MD_CTX *ctx, const unsigned char *sig, size_t siglen,
     return rc;
 }
 
-/* The rest of what a verifying context may be given: the deferred
- * initialisation first, or forgotten with the context. */
-int EVP_DigestVerifyUpdate(EVP_MD_CTX *ctx, const void *data, size_t len)
-{
-    if (!originals() || deferred_run(ctx) != 1)
-        return 0;
-    return orig.update(ctx, data, len);
-}
-
-int EVP_DigestVerifyFinal(EVP_MD_CTX *ctx, const unsigned char *sig, size_t siglen)
-{
-    if (!originals() || deferred_run(ctx) != 1)
-        return 0;
-    return orig.final(ctx, sig, siglen);
-}
-
+/* A context freed or reset, on any thread, takes its deferred
+ * initialisation with it. */
 void EVP_MD_CTX_free(EVP_MD_CTX *ctx)
 {
-    deferred_drop(ctx);
-    if (originals())
+    struct deferred d;
+    if (deferred_take(ctx, &d))
+        EVP_PKEY_free(d.pkey);
+    pthread_once(&originals_once, originals_find);
+    if (orig.ctx_free)
         orig.ctx_free(ctx);
 }
 
 int EVP_MD_CTX_reset(EVP_MD_CTX *ctx)
 {
-    deferred_drop(ctx);
-    return originals() ? orig.ctx_reset(ctx) : 0;
+    struct deferred d;
+    if (deferred_take(ctx, &d))
+        EVP_PKEY_free(d.pkey);
+    pthread_once(&originals_once, originals_find);
+    return orig.ctx_reset ? orig.ctx_reset(ctx) : 0;
 }
 
 EC_KEY *EC_KEY_new_by_curve_name(int nid)

@@ -458,8 +458,7 @@ static void getdns_text_init(void)
     dl_iterate_phdr(find_getdns_text, (void *)(uintptr_t)getdns_context_create);
 }
 
-/* Whether the code at addr (a return address) is libgetdns's. */
-static int called_from_getdns(const void *addr)
+int uvloop_called_from_getdns(const void *addr)
 {
     pthread_once(&getdns_text_once, getdns_text_init);
     for (int i = 0; i < getdns_n_text; i++)
@@ -475,7 +474,7 @@ static int on_loop_thread(void)
 
 int uvloop_socket_from(const void *caller, int domain, int type, int protocol)
 {
-    if (!called_from_getdns(caller))
+    if (!uvloop_called_from_getdns(caller))
         return (int)syscall(SYS_socket, domain, type, protocol);
     if (getdns_sockets_open >= getdns_socket_limit) {
         getdns_socket_refusals++;
@@ -501,7 +500,7 @@ int uvloop_socket_from(const void *caller, int domain, int type, int protocol)
 
 int uvloop_close_from(const void *caller, int fd)
 {
-    int from_getdns = fd >= 0 && called_from_getdns(caller);
+    int from_getdns = fd >= 0 && uvloop_called_from_getdns(caller);
     int on_loop = fd >= 0 && on_loop_thread();
     if (from_getdns) {
         if (fd_bit(fd_closed_bits, fd)) {

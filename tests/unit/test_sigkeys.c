@@ -7,6 +7,9 @@
  * stands in for another, however many keys come and go; and getdns, given a
  * signed zone, says SECURE for the right data and BOGUS for altered data.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* RTLD_NEXT */
+#endif
 #define OPENSSL_SUPPRESS_DEPRECATED /* getdns's legacy key calls, as it makes them */
 
 #include "unit.h"
@@ -22,6 +25,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <time.h>
+#include <dlfcn.h>
+#include <pthread.h>
 
 #include "sigkeys.h"
 
@@ -108,6 +113,14 @@ static int legacy_verify(EVP_PKEY *pk, const EVP_MD *md, const uint8_t *data, si
     return ok;
 }
 
+/* These tests call OpenSSL themselves: sigkeys acts only for getdns's calls
+ * unless told that every caller is getdns. */
+static int every_caller(const void *caller)
+{
+    (void)caller;
+    return 1;
+}
+
 static struct sigkeys_stats stats_now(void)
 {
     struct sigkeys_stats st;
@@ -119,6 +132,7 @@ static const uint8_t data[] = "an RRSIG's signed data, as getdns hands it to Ope
 
 static void test_a_kept_key_verifies_what_its_own_does(void)
 {
+    sigkeys_set_caller_filter(every_caller);
     EVP_PKEY *a = ec_key("P-256");
     uint8_t pt[200], sig[200], bad[sizeof data];
     size_t pl = ec_point(a, pt, sizeof pt), sl = sign(a, EVP_sha256(), data, sizeof data, sig, sizeof sig);
@@ -147,6 +161,7 @@ static void test_a_kept_key_verifies_what_its_own_does(void)
 
 static void test_one_key_never_stands_in_for_another(void)
 {
+    sigkeys_set_caller_filter(every_caller);
     enum { N = 3 * SIGKEYS_MAX + 5 }; /* more keys than are kept: eviction on the way */
     static EVP_PKEY *keys[N];
     static uint8_t pts[N][65], sigs[N][80];
@@ -174,6 +189,7 @@ static void test_one_key_never_stands_in_for_another(void)
 
 static void test_p384_and_rsa(void)
 {
+    sigkeys_set_caller_filter(every_caller);
     EVP_PKEY *p384 = ec_key("P-384"), *r1 = rsa_key(1024), *r2 = rsa_key(2048);
     uint8_t pt[200], sig[600], sig2[600];
     size_t pl = ec_point(p384, pt, sizeof pt);
@@ -226,6 +242,7 @@ static void test_other_keys_pass_through(void)
 
 static void test_known_signatures_skip_openssl(void)
 {
+    sigkeys_set_caller_filter(every_caller);
     EVP_PKEY *a = ec_key("P-256"), *b = ec_key("P-256");
     uint8_t pa[80], pb[80], sig[100], bad[sizeof data];
     size_t la = ec_point(a, pa, sizeof pa), lb = ec_point(b, pb, sizeof pb);
@@ -259,61 +276,166 @@ static void test_known_signatures_skip_openssl(void)
     EVP_PKEY_free(b);
 }
 
-/* The context getdns initialised, used otherwise: the deferred
- * initialisation runs first, so OpenSSL's answers are unchanged. */
-static void test_deferred_initialisation_in_other_uses(void)
+/* OpenSSL's own functions, beside the ones sigkeys defines in this program */
+typedef int (*init_fn)(EVP_MD_CTX *, EVP_PKEY_CTX **, const EVP_MD *, ENGINE *, EVP_PKEY *);
+typedef int (*verify_fn)(EVP_MD_CTX *, const unsigned char *, size_t, const unsigned char *,
+                         size_t);
+static init_fn real_init;
+static verify_fn real_verify;
+
+struct scene {
+    EVP_PKEY *ka, *kb;             /* legacy keys, as getdns makes them */
+    uint8_t sa[100], sb[100];      /* signatures over data by a and by b */
+    size_t sla, slb;
+    EVP_PKEY *pss;                 /* legacy RSA key, and its PSS signature */
+    uint8_t spss[300];
+    size_t slpss;
+};
+
+/* The same calls with either pair of functions: what each case returns. */
+static void scenes(const struct scene *z, init_fn init, verify_fn verify, int out[6])
+{
+    EVP_MD_CTX *c = EVP_MD_CTX_new(), *c2 = EVP_MD_CTX_new();
+    EVP_PKEY_CTX *pc = NULL;
+    /* 0: initialised twice, a then b; b's signature */
+    init(c, NULL, EVP_sha256(), NULL, z->ka);
+    init(c, NULL, EVP_sha256(), NULL, z->kb);
+    out[0] = verify(c, z->sb, z->slb, data, sizeof data);
+    EVP_MD_CTX_reset(c);
+    /* 1: the same, a's signature */
+    init(c, NULL, EVP_sha256(), NULL, z->ka);
+    init(c, NULL, EVP_sha256(), NULL, z->kb);
+    out[1] = verify(c, z->sa, z->sla, data, sizeof data);
+    EVP_MD_CTX_reset(c);
+    /* 2: initialised, then made a signing context for b, a's signature */
+    init(c, NULL, EVP_sha256(), NULL, z->ka);
+    EVP_DigestSignInit(c, NULL, EVP_sha256(), NULL, z->kb);
+    out[2] = verify(c, z->sa, z->sla, data, sizeof data);
+    EVP_MD_CTX_reset(c);
+    /* 3: PSS set through the key context, a PSS signature */
+    init(c, NULL, EVP_sha256(), NULL, z->pss);
+    pc = EVP_MD_CTX_get_pkey_ctx(c);
+    if (pc)
+        EVP_PKEY_CTX_set_rsa_padding(pc, RSA_PKCS1_PSS_PADDING);
+    out[3] = verify(c, z->spss, z->slpss, data, sizeof data);
+    EVP_MD_CTX_reset(c);
+    /* 4, 5: two contexts initialised, verified in the other order */
+    init(c, NULL, EVP_sha256(), NULL, z->ka);
+    init(c2, NULL, EVP_sha256(), NULL, z->kb);
+    out[4] = verify(c2, z->sb, z->slb, data, sizeof data);
+    out[5] = verify(c, z->sa, z->sla, data, sizeof data);
+    EVP_MD_CTX_free(c);
+    EVP_MD_CTX_free(c2);
+}
+
+static int wrapped_init(EVP_MD_CTX *c, EVP_PKEY_CTX **p, const EVP_MD *m, ENGINE *e, EVP_PKEY *k)
+{
+    return EVP_DigestVerifyInit(c, p, m, e, k);
+}
+
+static int wrapped_verify(EVP_MD_CTX *c, const unsigned char *s, size_t sl,
+                          const unsigned char *t, size_t tl)
+{
+    return EVP_DigestVerify(c, s, sl, t, tl);
+}
+
+/* Contexts put to other uses than getdns's Init-then-Verify: another caller
+ * gets exactly OpenSSL's answers; a context sigkeys took for getdns's never
+ * succeeds where OpenSSL would not. */
+static void test_other_uses_of_a_context(void)
+{
+    struct scene z;
+    EVP_PKEY *a = ec_key("P-256"), *b = ec_key("P-256"), *r = rsa_key(1024);
+    uint8_t pa[80], pb[80];
+    size_t la = ec_point(a, pa, sizeof pa), lb = ec_point(b, pb, sizeof pb);
+    int want[6], got[6];
+    EVP_MD_CTX *c;
+    EVP_PKEY_CTX *pc;
+
+    *(void **)&real_init = dlsym(RTLD_NEXT, "EVP_DigestVerifyInit");
+    *(void **)&real_verify = dlsym(RTLD_NEXT, "EVP_DigestVerify");
+    CHECK(real_init && real_verify);
+    z.ka = legacy_ec(NID_X9_62_prime256v1, pa, la);
+    z.kb = legacy_ec(NID_X9_62_prime256v1, pb, lb);
+    z.pss = legacy_rsa(r);
+    z.sla = sign(a, EVP_sha256(), data, sizeof data, z.sa, sizeof z.sa);
+    z.slb = sign(b, EVP_sha256(), data, sizeof data, z.sb, sizeof z.sb);
+    c = EVP_MD_CTX_new();
+    z.slpss = sizeof z.spss;
+    CHECK(EVP_DigestSignInit(c, &pc, EVP_sha256(), NULL, r) == 1 &&
+          EVP_PKEY_CTX_set_rsa_padding(pc, RSA_PKCS1_PSS_PADDING) == 1 &&
+          EVP_DigestSign(c, z.spss, &z.slpss, data, sizeof data) == 1);
+    EVP_MD_CTX_free(c);
+
+    scenes(&z, real_init, real_verify, want);
+    CHECK_INT_EQ(want[3], 1);
+    CHECK_INT_EQ(want[4], 1);
+    CHECK_INT_EQ(want[5], 1);
+    /* another caller: the same answers, and nothing kept or remembered */
+    sigkeys_set_caller_filter(NULL);
+    struct sigkeys_stats s0 = stats_now();
+    for (int round = 0; round < 2; round++) {
+        scenes(&z, wrapped_init, wrapped_verify, got);
+        for (int i = 0; i < 6; i++)
+            CHECK_INT_EQ(got[i], want[i]);
+    }
+    CHECK_INT_EQ(stats_now().made, s0.made);
+    CHECK_INT_EQ(stats_now().known, s0.known);
+    /* every caller taken for getdns: never 1 where OpenSSL says otherwise,
+     * twice, so that the second round meets remembered signatures */
+    sigkeys_set_caller_filter(every_caller);
+    for (int round = 0; round < 2; round++) {
+        scenes(&z, wrapped_init, wrapped_verify, got);
+        for (int i = 0; i < 6; i++)
+            if (got[i] == 1)
+                CHECK_INT_EQ(want[i], 1);
+        CHECK_INT_EQ(got[4], 1);
+        CHECK_INT_EQ(got[5], 1);
+    }
+    EVP_PKEY_free(z.ka);
+    EVP_PKEY_free(z.kb);
+    EVP_PKEY_free(z.pss);
+    EVP_PKEY_free(a);
+    EVP_PKEY_free(b);
+    EVP_PKEY_free(r);
+}
+
+struct freer {
+    EVP_MD_CTX *ctx;
+};
+
+static void *free_it(void *arg)
+{
+    EVP_MD_CTX_free(((struct freer *)arg)->ctx);
+    return NULL;
+}
+
+/* A context initialised on one thread and freed on another leaves nothing
+ * behind: a later context at whatever address verifies as OpenSSL does. */
+static void test_freed_on_another_thread(void)
 {
     EVP_PKEY *a = ec_key("P-256"), *b = ec_key("P-256");
-    uint8_t pa[80], pb[80], sa[100], sb[100];
+    uint8_t pa[80], pb[80], sa[100];
     size_t la = ec_point(a, pa, sizeof pa), lb = ec_point(b, pb, sizeof pb);
     size_t sla = sign(a, EVP_sha256(), data, sizeof data, sa, sizeof sa);
-    size_t slb = sign(b, EVP_sha256(), data, sizeof data, sb, sizeof sb);
-    EVP_MD_CTX *c1 = EVP_MD_CTX_new(), *c2 = EVP_MD_CTX_new();
     EVP_PKEY *ka = legacy_ec(NID_X9_62_prime256v1, pa, la);
     EVP_PKEY *kb = legacy_ec(NID_X9_62_prime256v1, pb, lb);
+    int wrong = 0;
 
-    /* streaming: Update and Final */
-    CHECK(EVP_DigestVerifyInit(c1, NULL, EVP_sha256(), NULL, ka) == 1);
-    CHECK(EVP_DigestVerifyUpdate(c1, data, 10) == 1);
-    CHECK(EVP_DigestVerifyUpdate(c1, data + 10, sizeof data - 10) == 1);
-    CHECK(EVP_DigestVerifyFinal(c1, sa, sla) == 1);
-    EVP_MD_CTX_reset(c1);
-    CHECK(EVP_DigestVerifyInit(c1, NULL, EVP_sha256(), NULL, ka) == 1);
-    CHECK(EVP_DigestVerifyUpdate(c1, data, sizeof data) == 1);
-    CHECK(EVP_DigestVerifyFinal(c1, sb, slb) != 1);
-
-    /* initialised again with another key: the second counts */
-    EVP_MD_CTX_reset(c1);
-    CHECK(EVP_DigestVerifyInit(c1, NULL, EVP_sha256(), NULL, ka) == 1);
-    CHECK(EVP_DigestVerifyInit(c1, NULL, EVP_sha256(), NULL, kb) == 1);
-    CHECK(EVP_DigestVerify(c1, sb, slb, data, sizeof data) == 1);
-    EVP_MD_CTX_reset(c1);
-    CHECK(EVP_DigestVerifyInit(c1, NULL, EVP_sha256(), NULL, ka) == 1);
-    CHECK(EVP_DigestVerifyInit(c1, NULL, EVP_sha256(), NULL, kb) == 1);
-    CHECK(EVP_DigestVerify(c1, sa, sla, data, sizeof data) != 1);
-
-    /* two contexts initialised, the first verified after the second */
-    EVP_MD_CTX_reset(c1);
-    CHECK(EVP_DigestVerifyInit(c1, NULL, EVP_sha256(), NULL, ka) == 1);
-    CHECK(EVP_DigestVerifyInit(c2, NULL, EVP_sha256(), NULL, kb) == 1);
-    CHECK(EVP_DigestVerify(c1, sa, sla, data, sizeof data) == 1);
-    CHECK(EVP_DigestVerify(c2, sb, slb, data, sizeof data) == 1);
-    EVP_MD_CTX_reset(c1);
-    EVP_MD_CTX_reset(c2);
-    CHECK(EVP_DigestVerifyInit(c1, NULL, EVP_sha256(), NULL, ka) == 1);
-    CHECK(EVP_DigestVerifyInit(c2, NULL, EVP_sha256(), NULL, kb) == 1);
-    CHECK(EVP_DigestVerify(c1, sb, slb, data, sizeof data) != 1);
-    CHECK(EVP_DigestVerify(c2, sa, sla, data, sizeof data) != 1);
-
-    /* freed before it verified: nothing left behind for the next one */
-    EVP_MD_CTX_free(c1);
-    c1 = EVP_MD_CTX_new();
-    CHECK(EVP_DigestVerifyInit(c2, NULL, EVP_sha256(), NULL, ka) == 1);
-    EVP_MD_CTX_free(c2);
-    CHECK(EVP_DigestVerifyInit(c1, NULL, EVP_sha256(), NULL, kb) == 1);
-    CHECK(EVP_DigestVerify(c1, sb, slb, data, sizeof data) == 1);
-
-    EVP_MD_CTX_free(c1);
+    sigkeys_set_caller_filter(every_caller);
+    for (int i = 0; i < 50; i++) {
+        struct freer f = {EVP_MD_CTX_new()};
+        pthread_t t;
+        CHECK(EVP_DigestVerifyInit(f.ctx, NULL, EVP_sha256(), NULL, ka) == 1);
+        CHECK(pthread_create(&t, NULL, free_it, &f) == 0);
+        pthread_join(t, NULL);
+        EVP_MD_CTX *c2 = EVP_MD_CTX_new(); /* often at the freed address */
+        CHECK(EVP_DigestVerifyInit_ex(c2, NULL, "SHA256", NULL, NULL, kb, NULL) == 1);
+        wrong += EVP_DigestVerify(c2, sa, sla, data, sizeof data) == 1;
+        EVP_MD_CTX_free(c2);
+    }
+    CHECK_INT_EQ(wrong, 0);
+    sigkeys_set_caller_filter(NULL);
     EVP_PKEY_free(ka);
     EVP_PKEY_free(kb);
     EVP_PKEY_free(a);
@@ -423,6 +545,7 @@ static int validate(getdns_dict *a, getdns_dict *a_sig, getdns_list *support, ge
 
 static void test_getdns_validates_through_it(void)
 {
+    sigkeys_set_caller_filter(NULL); /* getdns's calls: its own code */
     EVP_PKEY *key = ec_key("P-256"), *other = ec_key("P-256");
     uint8_t pt[80], dnskey[4 + 64], sig[200];
     CHECK_INT_EQ(ec_point(key, pt, sizeof pt), 65);
@@ -480,7 +603,8 @@ int main(void)
     UNIT_RUN(test_p384_and_rsa);
     UNIT_RUN(test_other_keys_pass_through);
     UNIT_RUN(test_known_signatures_skip_openssl);
-    UNIT_RUN(test_deferred_initialisation_in_other_uses);
+    UNIT_RUN(test_other_uses_of_a_context);
+    UNIT_RUN(test_freed_on_another_thread);
     UNIT_RUN(test_getdns_validates_through_it);
     return UNIT_END();
 }

@@ -15,6 +15,7 @@ import signal
 import socket
 import struct
 import sys
+import time
 
 LADDR, LPORT, UADDR, UPORT, COUNT_FILE = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), sys.argv[5]
 counts = {"udp": 0, "tcp": 0}
@@ -28,16 +29,32 @@ def flush():
 
 
 class Upstream(asyncio.DatagramProtocol):
-    """One upstream socket per client address and port, so answers find their way back."""
+    """One upstream socket per client address and port, so answers find their
+    way back; closed once every query sent on it is answered, or after
+    IDLE_S without traffic (resolvers ask each new query from a new port: kept
+    open, these sockets would use up the ephemeral ports)."""
 
     def __init__(self, front, client):
         self.front, self.client, self.transport = front, client, None
+        self.waiting, self.last = 0, time.monotonic()
 
     def connection_made(self, transport):
         self.transport = transport
 
+    def send(self, data):
+        self.waiting += 1
+        self.last = time.monotonic()
+        self.transport.sendto(data)
+
     def datagram_received(self, data, addr):
         self.front.transport.sendto(data, self.client)
+        self.waiting -= 1
+        self.last = time.monotonic()
+        if self.waiting <= 0:
+            self.front.drop(self)
+
+
+IDLE_S = 3.0
 
 
 class Front(asyncio.DatagramProtocol):
@@ -52,16 +69,36 @@ class Front(asyncio.DatagramProtocol):
         up = self.ups.get(addr)
         if up is None or up.transport is None:
             loop = asyncio.get_running_loop()
-            up = Upstream(self, addr)
-            self.ups[addr] = up
-            loop.create_task(self._open(up, data))
+            if up is None:
+                up = Upstream(self, addr)
+                up.queued = []
+                self.ups[addr] = up
+                loop.create_task(self._open(up))
+            up.queued.append(data)
             return
-        up.transport.sendto(data)
+        up.send(data)
 
-    async def _open(self, up, first):
+    async def _open(self, up):
         loop = asyncio.get_running_loop()
-        await loop.create_datagram_endpoint(lambda: up, remote_addr=(UADDR, UPORT))
-        up.transport.sendto(first)
+        try:
+            await loop.create_datagram_endpoint(lambda: up, remote_addr=(UADDR, UPORT))
+        except OSError:
+            self.ups.pop(up.client, None)
+            return
+        for data in up.queued:
+            up.send(data)
+        up.queued = []
+
+    def drop(self, up):
+        if self.ups.get(up.client) is up:
+            del self.ups[up.client]
+        if up.transport is not None:
+            up.transport.close()
+
+    def sweep(self):
+        now = time.monotonic()
+        for up in [u for u in self.ups.values() if u.transport is not None and now - u.last > IDLE_S]:
+            self.drop(up)
 
 
 async def tcp_pipe(reader, writer, count):
@@ -94,11 +131,12 @@ async def main():
     stop = loop.create_future()
     for s in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(s, lambda: stop.done() or stop.set_result(None))
-    await loop.create_datagram_endpoint(Front, local_addr=(LADDR, LPORT))
+    _, front = await loop.create_datagram_endpoint(Front, local_addr=(LADDR, LPORT))
     server = await asyncio.start_server(tcp_client, LADDR, LPORT, reuse_address=True)
     flush()
     while not stop.done():
         await asyncio.wait([stop], timeout=0.5)
+        front.sweep()
         flush()
     server.close()
     flush()

@@ -26,6 +26,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "config.h"
 #include "dns_frame.h"
 
 #define PEER_MAX_CONNS 8
@@ -77,6 +78,17 @@ static inline struct sockaddr_in peer_loopback(uint16_t port)
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     return a;
+}
+
+/* rc's one upstream: the peer on 127.0.0.1#port. */
+static inline void peer_as_upstream(struct config_resolver *rc, uint16_t port)
+{
+    struct sockaddr_in up = peer_loopback(port);
+    memcpy(&rc->upstreams[0].addr.ss, &up, sizeof up);
+    rc->upstreams[0].addr.len = sizeof up;
+    snprintf(rc->upstreams[0].addr.text, sizeof rc->upstreams[0].addr.text, "127.0.0.1@%u",
+             port);
+    rc->n_upstreams = 1;
 }
 
 /* The peer on 127.0.0.1, UDP and TCP on one port the kernel picks (a port free

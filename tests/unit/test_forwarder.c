@@ -58,12 +58,7 @@ static int world_open(struct world *w)
     if (peer_open(&w->peer, peer_answer) < 0)
         return -1;
     config_defaults(&w->cfg);
-    struct sockaddr_in up = peer_loopback(w->peer.port);
-    memcpy(&w->cfg.resolver.upstreams[0].addr.ss, &up, sizeof up);
-    w->cfg.resolver.upstreams[0].addr.len = sizeof up;
-    snprintf(w->cfg.resolver.upstreams[0].addr.text, sizeof w->cfg.resolver.upstreams[0].addr.text,
-             "127.0.0.1@%u", w->peer.port);
-    w->cfg.resolver.n_upstreams = 1;
+    peer_as_upstream(&w->cfg.resolver, w->peer.port);
     w->cfg.resolver.timeout_ms = 2000;
     if (world_tcp_only) {
         w->cfg.resolver.transports[0] = CONFIG_TRANSPORT_TCP;

@@ -98,12 +98,7 @@ static int world_open(struct world *w)
     w->peer.count_only = "unit.test."; /* not the resolver's DNSSEC probes */
     config_defaults(&w->cfg);
     struct config_resolver *rc = &w->cfg.resolver;
-    struct sockaddr_in up = peer_loopback(w->peer.port);
-    memcpy(&rc->upstreams[0].addr.ss, &up, sizeof up);
-    rc->upstreams[0].addr.len = sizeof up;
-    snprintf(rc->upstreams[0].addr.text, sizeof rc->upstreams[0].addr.text, "127.0.0.1@%u",
-             w->peer.port);
-    rc->n_upstreams = 1;
+    peer_as_upstream(rc, w->peer.port);
     rc->timeout_ms = 3000;
     rc->rebind_protection = 0; /* the peer's addresses are 127.0.0.x */
     if (resolver_new(&w->loop, rc, &w->r, err, sizeof err) < 0) {

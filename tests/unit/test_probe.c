@@ -233,12 +233,7 @@ static enum probe_state probe_over_tcp(int signs, unsigned *tcp, unsigned *udp)
         return st;
     }
     config_defaults(&cfg);
-    struct sockaddr_in up = peer_loopback(peer.port);
-    memcpy(&cfg.resolver.upstreams[0].addr.ss, &up, sizeof up);
-    cfg.resolver.upstreams[0].addr.len = sizeof up;
-    snprintf(cfg.resolver.upstreams[0].addr.text, sizeof cfg.resolver.upstreams[0].addr.text,
-             "127.0.0.1@%u", peer.port);
-    cfg.resolver.n_upstreams = 1;
+    peer_as_upstream(&cfg.resolver, peer.port);
     cfg.resolver.transports[0] = CONFIG_TRANSPORT_TCP;
     cfg.resolver.n_transports = 1;
     cfg.resolver.timeout_ms = 4000;

@@ -139,34 +139,32 @@ static size_t legacy_blob(EVP_PKEY *pkey, uint8_t *blob)
     }
 }
 
-/* A provider key with the same public key as the legacy pkey, or NULL. */
-static EVP_PKEY *provider_key(EVP_PKEY *pkey)
+/* A provider key with the public key blob (legacy_blob()) holds, or NULL. */
+static EVP_PKEY *provider_key(const uint8_t *blob, size_t len)
 {
     OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
     OSSL_PARAM *params = NULL;
     EVP_PKEY_CTX *pctx = NULL;
     EVP_PKEY *out = NULL;
-    uint8_t point[256];
+    BIGNUM *n = NULL, *e = NULL;
     const char *type = NULL;
     int ok = 0;
 
     if (!bld)
         return NULL;
-    if (EVP_PKEY_get_base_id(pkey) == EVP_PKEY_EC) {
-        const EC_KEY *ec = EVP_PKEY_get0_EC_KEY(pkey);
-        const EC_GROUP *g = EC_KEY_get0_group(ec);
-        size_t n = EC_POINT_point2oct(g, EC_KEY_get0_public_key(ec), POINT_CONVERSION_UNCOMPRESSED,
-                                      point, sizeof point, NULL);
+    if (blob[0] == 'E') {
+        int nid;
+        memcpy(&nid, blob + 1, sizeof nid);
         type = "EC";
-        ok = n > 0 &&
-             OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME,
-                                             OBJ_nid2sn(EC_GROUP_get_curve_name(g)), 0) &&
-             OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, point, n);
+        ok = OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, OBJ_nid2sn(nid), 0) &&
+             OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, blob + 1 + sizeof nid,
+                                              len - 1 - sizeof nid);
     } else {
-        const BIGNUM *n = NULL, *e = NULL;
-        RSA_get0_key(EVP_PKEY_get0_RSA(pkey), &n, &e, NULL);
+        size_t nl = (size_t)blob[1] << 8 | blob[2];
         type = "RSA";
-        ok = OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n) &&
+        ok = (n = BN_bin2bn(blob + 3, (int)nl, NULL)) &&
+             (e = BN_bin2bn(blob + 3 + nl, (int)(len - 3 - nl), NULL)) &&
+             OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n) &&
              OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e);
     }
     if (ok && (params = OSSL_PARAM_BLD_to_param(bld)) &&
@@ -176,6 +174,8 @@ static EVP_PKEY *provider_key(EVP_PKEY *pkey)
     EVP_PKEY_CTX_free(pctx);
     OSSL_PARAM_free(params);
     OSSL_PARAM_BLD_free(bld);
+    BN_free(n);
+    BN_free(e);
     return out;
 }
 
@@ -203,7 +203,7 @@ static EVP_PKEY *kept_key_for(EVP_PKEY *pkey, uint64_t *id)
     if (found)
         return found;
 
-    EVP_PKEY *made = provider_key(pkey);
+    EVP_PKEY *made = provider_key(blob, len);
     uint8_t *copy = made ? malloc(len) : NULL;
     if (!copy) {
         EVP_PKEY_free(made);

@@ -528,20 +528,17 @@ static void quick_fallback(struct upstream_fetch *f)
     fetch_attempt(f);
 }
 
-/* The forwarder's answer for f: secure when getdns validates it with the
- * kept DNSKEY set of its signer, else the full lookup. */
-static void quick_judge(struct upstream_fetch *f, const uint8_t *msg, size_t len)
+/* The forwarder's answer for f, copy (freed here): secure when getdns
+ * validates it with the kept DNSKEY set of its signer, else the full lookup. */
+static void quick_judge_copy(struct upstream_fetch *f, uint8_t *copy, size_t len)
 {
     struct upstream *up = f->up;
-    uint8_t *copy;
-    int rc = KEYCACHE_ENOMEM;
-    if (f->finished)
-        return;
-    if (up->relaxed || !(copy = malloc(len ? len : 1))) {
-        quick_fallback(f);
+    int rc;
+    if (f->finished || up->relaxed) {
+        free(copy);
+        quick_fallback(f); /* (nothing when finished) */
         return;
     }
-    memcpy(copy, msg, len);
     rc = keycache_validate(up->keys, f->qname, f->qname_len, f->qtype, copy, len,
                            uv_now(up->loop), time(NULL), 0);
     f->quick_rc = rc;
@@ -558,6 +555,17 @@ static void quick_judge(struct upstream_fetch *f, const uint8_t *msg, size_t len
     log_trace("upstream: %s/%u: secure by the key cache, %zu bytes", f->qname_text, f->qtype, len);
     fetch_finish(f, &res);
     free(copy);
+}
+
+static void quick_judge(struct upstream_fetch *f, const uint8_t *msg, size_t len)
+{
+    uint8_t *copy = f->finished ? NULL : malloc(len ? len : 1);
+    if (!copy) {
+        quick_fallback(f);
+        return;
+    }
+    memcpy(copy, msg, len);
+    quick_judge_copy(f, copy, len);
 }
 
 static void quick_answer_cb(void *arg, const uint8_t *msg, size_t len)
@@ -577,9 +585,7 @@ static void quick_cached_cb(uv_timer_t *t)
     struct upstream_fetch *f = t->data;
     uint8_t *msg = f->quick_msg;
     f->quick_msg = NULL;
-    if (!f->finished)
-        quick_judge(f, msg, f->quick_len);
-    free(msg);
+    quick_judge_copy(f, msg, f->quick_len);
 }
 
 /* From upstream_fetch(): the forwarder's query goes upstream now, not after

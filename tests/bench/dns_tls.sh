@@ -103,37 +103,9 @@ start_daneguard() {
 }
 
 start_unbound() {
-    SRV_PORT=$(world_free_port 127.0.0.1) || return 1
-    cat >"$B/unbound.conf" <<CONF
-server:
-	interface: 127.0.0.1
-	port: $SRV_PORT
-	do-ip6: no
-	username: ""
-	chroot: ""
-	directory: "$B"
-	pidfile: ""
-	use-syslog: no
-	logfile: "$B/unbound.log"
-	verbosity: 0
-	do-not-query-localhost: no
-	trust-anchor-file: "$WORLD_TA_FILE"
-	access-control: 127.0.0.0/8 allow
-	local-zone: "test." nodefault
-	module-config: "validator iterator"
-	qname-minimisation: no
-	num-threads: 1
-	tls-cert-bundle: "$PKI/root.pem"
-remote-control:
-	control-enable: no
-forward-zone:
-	name: "."
-	forward-tls-upstream: yes
-	forward-addr: 127.0.0.1@$RELAY_PORT#dot.world.test
-CONF
-    unbound-checkconf "$B/unbound.conf" >/dev/null || return 1
-    world_spawn unbound unbound -d -c "$B/unbound.conf"
-    SRV_PID=$WORLD_LAST_PID
+    bench_unbound_start "$B" "	tls-cert-bundle: \"$PKI/root.pem\"" \
+        "	forward-tls-upstream: yes
+	forward-addr: 127.0.0.1@$RELAY_PORT#dot.world.test"
 }
 
 start_stubby() {

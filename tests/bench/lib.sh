@@ -6,6 +6,7 @@
 #   bench_pin CPU PID        pin every thread of PID to CPU (taskset -a)
 #   bench_ratio A B [DIGITS] A/B, or "n/a" when either is missing or B is 0
 #   bench_note TEXT...       progress on stderr
+#   bench_unbound_start DIR SERVER-EXTRA FORWARD-LINES   a validating Unbound (see below)
 #
 # CPUs: servers run on BENCH_SERVER_CPU, load generators (and NSD, the relay
 # and the origin) on BENCH_CLIENT_CPU. With one CPU both are 0.
@@ -49,3 +50,41 @@ bench_ratio() {
 
 # bench_ticks_to_s TICKS
 bench_ticks_to_s() { awk -v t="$1" -v h="$BENCH_CLK_TCK" 'BEGIN { printf "%.2f", t / h }'; }
+
+# bench_unbound_start DIR SERVER-EXTRA FORWARD-LINES: a validating Unbound on
+# 127.0.0.1#SRV_PORT (picked here) with the world's trust anchor, one thread,
+# its config and log in DIR; SERVER-EXTRA goes into its server: clause,
+# FORWARD-LINES into its forward-zone for "."; sets SRV_PORT and SRV_PID.
+bench_unbound_start() {
+    local dir=$1
+    SRV_PORT=$(world_free_port 127.0.0.1) || return 1
+    cat >"$dir/unbound.conf" <<CONF
+server:
+	interface: 127.0.0.1
+	port: $SRV_PORT
+	do-ip6: no
+	username: ""
+	chroot: ""
+	directory: "$dir"
+	pidfile: ""
+	use-syslog: no
+	logfile: "$dir/unbound.log"
+	verbosity: 0
+	do-not-query-localhost: no
+	trust-anchor-file: "$WORLD_TA_FILE"
+	access-control: 127.0.0.0/8 allow
+	local-zone: "test." nodefault
+	module-config: "validator iterator"
+	qname-minimisation: no
+	num-threads: 1
+$2
+remote-control:
+	control-enable: no
+forward-zone:
+	name: "."
+$3
+CONF
+    unbound-checkconf "$dir/unbound.conf" >/dev/null || return 1
+    world_spawn unbound unbound -d -c "$dir/unbound.conf"
+    SRV_PID=$WORLD_LAST_PID
+}
